@@ -1,0 +1,120 @@
+"""What one run is asked to do. Passed to the child job as JSON, shared by CLI and TUI."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+# Every row the pipeline knows, in table order.
+ALL_ROWS: tuple[str, ...] = (
+    "pytorch-fp32",
+    "pytorch-fp16",
+    "tensorrt-fp32",
+    "tensorrt-fp16",
+    "tensorrt-int8",
+    "onnxruntime-fp32",
+    "onnxruntime-int8",
+)
+CALIBRATORS = ("entropy", "minmax")
+EXPORTERS = ("dynamo", "torchscript")
+
+
+@dataclass
+class RunConfig:
+    model: str = "mlp"  # built-in name, 'file.py:factory' or a path to an .onnx
+    input_shape: tuple[int, ...] | None = None  # per-sample shape (C,H,W); required for user models
+    batch_size: int = 1
+    rows: tuple[str, ...] = ALL_ROWS
+    iterations: int = 500
+    warmup: int = 50
+    calibrator: str = "entropy"  # entropy | minmax
+    calib_data: str | None = None  # .npy/.npz of samples; None = the model's own data or random
+    calib_samples: int = 512
+    opset: int = 18
+    exporter: str = "dynamo"  # dynamo | torchscript
+    dynamic_batch: bool = False
+    workspace_mib: int = 4096
+    tf32: bool = True  # allow TF32 for FP32 work (both PyTorch and TensorRT); recorded per row
+    timing_cache: str | None = None  # None = <out>/../timing.cache
+    out_dir: str | None = None  # None = ./trt-tui-results/<model>/
+    device: str = "auto"  # auto | cuda | cpu
+    seed: int = 0
+    eval_samples: int = 256  # samples compared against PyTorch FP32 for the accuracy columns
+
+    def __post_init__(self) -> None:
+        if self.input_shape is not None:
+            self.input_shape = tuple(int(d) for d in self.input_shape)
+        self.rows = tuple(self.rows)
+
+    # -- validation ----------------------------------------------------------------------------
+    def problems(self) -> dict[str, str]:
+        """Field name -> what is wrong with it (empty dict = valid). Used by CLI and TUI alike."""
+        bad: dict[str, str] = {}
+        if not self.model.strip():
+            bad["model"] = "choose a model"
+        if self.batch_size < 1:
+            bad["batch_size"] = "batch size must be >= 1"
+        if self.iterations < 1:
+            bad["iterations"] = "iterations must be >= 1"
+        if self.warmup < 0:
+            bad["warmup"] = "warm-up must be >= 0"
+        if self.calibrator not in CALIBRATORS:
+            bad["calibrator"] = f"calibrator must be one of {', '.join(CALIBRATORS)}"
+        if self.exporter not in EXPORTERS:
+            bad["exporter"] = f"exporter must be one of {', '.join(EXPORTERS)}"
+        unknown = [r for r in self.rows if r not in ALL_ROWS]
+        if unknown:
+            bad["rows"] = f"unknown rows: {', '.join(unknown)}"
+        elif not self.rows:
+            bad["rows"] = "select at least one row"
+        if self.input_shape is not None and (not self.input_shape or any(d < 1 for d in self.input_shape)):
+            bad["input_shape"] = "input shape needs positive dimensions, e.g. 3,224,224"
+        if self.calib_data and not Path(self.calib_data).is_file():
+            bad["calib_data"] = f"calibration file not found: {self.calib_data}"
+        if self.device not in ("auto", "cuda", "cpu"):
+            bad["device"] = "device must be auto, cuda or cpu"
+        return bad
+
+    # -- (de)serialisation ---------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    @classmethod
+    def from_json(cls, text: str) -> "RunConfig":
+        return cls.from_dict(json.loads(text))
+
+    def model_slug(self) -> str:
+        """A folder-safe name for the model: 'digits-cnn', 'my_model-build_net', 'resnet.onnx' -> 'resnet'."""
+        name = self.model.strip()
+        if ":" in name and name.split(":")[0].endswith(".py"):
+            path, factory = name.rsplit(":", 1)
+            name = f"{Path(path).stem}-{factory}"
+        elif name.endswith(".onnx"):
+            name = Path(name).stem
+        return re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "model"
+
+    def resolved_out_dir(self) -> Path:
+        return Path(self.out_dir) if self.out_dir else Path("trt-tui-results") / self.model_slug()
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """'3,224,224' or '3x224x224' -> (3, 224, 224); raises ValueError with a readable message."""
+    parts = [p for p in re.split(r"[,x× ]+", text.strip()) if p]
+    try:
+        shape = tuple(int(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"input shape {text!r} is not a list of integers such as 3,224,224") from None
+    if not shape or any(d < 1 for d in shape):
+        raise ValueError(f"input shape {text!r} needs positive dimensions such as 3,224,224")
+    return shape

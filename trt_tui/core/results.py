@@ -1,0 +1,222 @@
+"""The results model: rows keyed by ``row_id``, the source of truth for tables and exports.
+
+Rows are written to ``results.json`` and ``results.csv`` every time one changes, each through a
+temporary file and an atomic rename, so an interrupted run leaves valid files of the rows so far.
+Column names are stable and documented in README.md ("Result columns").
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+SCHEMA_VERSION = 1
+
+# The stable column set, in CSV order.
+COLUMNS: tuple[str, ...] = (
+    "row_id",  # e.g. pytorch-fp32, tensorrt-int8, onnxruntime-int8
+    "backend",  # pytorch | tensorrt | onnxruntime
+    "precision",  # fp32 | fp16 | int8
+    "device",  # 'cuda:0 (NVIDIA H200)' or 'cpu'
+    "batch_size",
+    "status",  # pending | running | ok | skipped | failed
+    "reason",  # why skipped/failed (one line)
+    "latency_mean_ms",  # end-to-end host latency incl. H2D/D2H (trtexec "Latency")
+    "latency_p50_ms",
+    "latency_p90_ms",
+    "latency_p99_ms",
+    "latency_min_ms",
+    "latency_max_ms",
+    "gpu_compute_mean_ms",  # CUDA-event time of the compute alone (trtexec "GPU Compute Time")
+    "gpu_compute_p50_ms",
+    "gpu_compute_p99_ms",
+    "throughput_per_s",  # inferences (batches) per second of wall time
+    "images_per_s",  # throughput_per_s * batch_size
+    "speedup_vs_pytorch",  # pytorch-fp32 latency_p50_ms / this row's latency_p50_ms
+    "size_bytes",  # engine plan / ONNX file / PyTorch parameter bytes
+    "build_time_s",
+    "max_abs_err",  # vs PyTorch FP32 output on the same inputs, worst output
+    "mean_abs_err",
+    "max_rel_err",
+    "cosine_sim",
+    "top1_agreement",  # fraction of samples whose argmax equals PyTorch FP32's
+    "nan_count",
+    "inf_count",
+    "label_accuracy",  # accuracy on the held-out labelled split (digits-cnn), else empty
+    "tf32",  # on | off | n/a — TF32 math allowed for this row's FP32 work
+    "iterations",
+    "warmup",
+    "artifact",  # path of the .plan / .onnx measured
+    "notes",
+)
+
+NUMERIC = {
+    c
+    for c in COLUMNS
+    if c.endswith(("_ms", "_s", "_per_s", "_err", "_sim", "_agreement", "_accuracy", "_count", "_bytes"))
+    or c in ("batch_size", "speedup_vs_pytorch", "iterations", "warmup")
+}
+
+BASELINE_ROW = "pytorch-fp32"
+
+
+def new_row(row_id: str, backend: str, precision: str, **values: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {c: None for c in COLUMNS}
+    row.update(row_id=row_id, backend=backend, precision=precision, status="pending", reason="")
+    row.update(values)
+    return row
+
+
+def clean(value: Any) -> Any:
+    """JSON-safe scalar: NaN/Inf become None (JSON has no NaN), numpy scalars become Python ones."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write through a temporary file in the same folder and rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def rows_to_csv(rows: Iterable[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(COLUMNS), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: "" if row.get(c) is None else row.get(c) for c in COLUMNS})
+    return buf.getvalue()
+
+
+def rows_from_csv(text: str) -> list[dict[str, Any]]:
+    rows = []
+    for raw in csv.DictReader(io.StringIO(text)):
+        row: dict[str, Any] = {}
+        for c in COLUMNS:
+            v = raw.get(c, "")
+            if v == "":
+                row[c] = None
+            elif c in NUMERIC:
+                row[c] = float(v) if any(ch in v for ch in ".eEn") else int(v)
+            else:
+                row[c] = v
+        rows.append(row)
+    return rows
+
+
+def pick_best(rows: Iterable[dict[str, Any]], min_top1: float = 0.99, max_label_drop: float = 0.01) -> tuple[str, str]:
+    """The fastest ok row (lowest latency_p50_ms) whose accuracy stays within tolerance of PyTorch
+    FP32: top-1 agreement >= ``min_top1`` and, where labels exist, accuracy drop <= ``max_label_drop``.
+    Returns (row_id, rule) — row_id is '' when no row qualifies."""
+    rows = list(rows)
+    rule = f"fastest p50 latency with top-1 agreement >= {min_top1:.0%}"
+    base = next((r for r in rows if r["row_id"] == BASELINE_ROW), None)
+    base_acc = base.get("label_accuracy") if base else None
+    if base_acc is not None:
+        rule += f" and label accuracy within {max_label_drop * 100:.0f} pt of PyTorch FP32"
+    best, best_lat = "", math.inf
+    for r in rows:
+        lat = r.get("latency_p50_ms")
+        if r.get("status") != "ok" or lat is None:
+            continue
+        agree = r.get("top1_agreement")
+        if agree is not None and agree < min_top1:
+            continue
+        if base_acc is not None and r.get("label_accuracy") is not None and base_acc - r["label_accuracy"] > max_label_drop:
+            continue
+        if (r.get("nan_count") or 0) or (r.get("inf_count") or 0):
+            continue
+        if lat < best_lat:
+            best, best_lat = r["row_id"], lat
+    return best, rule
+
+
+class ResultsStore:
+    """Rows in arrival order, persisted on every change. Also holds the environment record."""
+
+    def __init__(self, out_dir: str | Path | None = None, *, meta: dict[str, Any] | None = None) -> None:
+        self.out_dir = Path(out_dir) if out_dir else None
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.env: dict[str, Any] = {}
+        self.meta: dict[str, Any] = dict(meta or {})
+        self.best: str = ""
+        self.best_rule: str = ""
+
+    # -- updates -------------------------------------------------------------------------------
+    def upsert(self, row: dict[str, Any]) -> dict[str, Any]:
+        current = self.rows.setdefault(row["row_id"], {c: None for c in COLUMNS})
+        current.update({k: clean(v) for k, v in row.items() if k in COLUMNS})
+        self._update_speedups()
+        self.best, self.best_rule = pick_best(self.rows.values())
+        self.save()
+        return current
+
+    def set_env(self, env: dict[str, Any]) -> None:
+        self.env = dict(env)
+        self.save()
+
+    def _update_speedups(self) -> None:
+        base = self.rows.get(BASELINE_ROW)
+        base_lat = base.get("latency_p50_ms") if base and base.get("status") == "ok" else None
+        for r in self.rows.values():
+            lat = r.get("latency_p50_ms")
+            r["speedup_vs_pytorch"] = round(base_lat / lat, 3) if base_lat and lat else None
+
+    # -- persistence ---------------------------------------------------------------------------
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "columns": list(COLUMNS),
+            "meta": self.meta,
+            "env": self.env,
+            "best": self.best,
+            "best_rule": self.best_rule,
+            "rows": list(self.rows.values()),
+        }
+
+    def save(self) -> None:
+        if self.out_dir is None:
+            return
+        self.export_json(self.out_dir / "results.json")
+        self.export_csv(self.out_dir / "results.csv")
+
+    def export_csv(self, path: str | Path) -> Path:
+        path = Path(path)
+        atomic_write_text(path, rows_to_csv(self.rows.values()))
+        return path
+
+    def export_json(self, path: str | Path) -> Path:
+        path = Path(path)
+        atomic_write_text(path, json.dumps(self.to_json_dict(), indent=2, default=str))
+        return path
+
+    @classmethod
+    def load(cls, out_dir: str | Path) -> "ResultsStore":
+        """Reopen an earlier run's folder (results.json)."""
+        out_dir = Path(out_dir)
+        data = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
+        store = cls(None, meta=data.get("meta"))
+        store.env = data.get("env", {})
+        for row in data.get("rows", []):
+            store.rows[row["row_id"]] = {c: row.get(c) for c in COLUMNS}
+        store.best, store.best_rule = data.get("best", ""), data.get("best_rule", "")
+        store.out_dir = out_dir
+        return store
