@@ -18,6 +18,8 @@ ALL_ROWS: tuple[str, ...] = (
     "onnxruntime-fp32",
     "onnxruntime-int8",
 )
+# Stages a run can be limited to; a later stage alone reuses what earlier ones left in out_dir.
+RUN_STAGES: tuple[str, ...] = ("export", "quantize", "build", "benchmark")
 CALIBRATORS = ("entropy", "minmax")
 EXPORTERS = ("dynamo", "torchscript")
 
@@ -28,6 +30,7 @@ class RunConfig:
     input_shape: tuple[int, ...] | None = None  # per-sample shape (C,H,W); required for user models
     batch_size: int = 1
     rows: tuple[str, ...] = ALL_ROWS
+    stages: tuple[str, ...] = RUN_STAGES
     iterations: int = 500
     warmup: int = 50
     calibrator: str = "entropy"  # entropy | minmax
@@ -48,6 +51,7 @@ class RunConfig:
         if self.input_shape is not None:
             self.input_shape = tuple(int(d) for d in self.input_shape)
         self.rows = tuple(self.rows)
+        self.stages = tuple(self.stages)
 
     # -- validation ----------------------------------------------------------------------------
     def problems(self) -> dict[str, str]:
@@ -70,6 +74,8 @@ class RunConfig:
             bad["rows"] = f"unknown rows: {', '.join(unknown)}"
         elif not self.rows:
             bad["rows"] = "select at least one row"
+        if not self.stages or any(s not in RUN_STAGES for s in self.stages):
+            bad["stages"] = f"stages must be among {', '.join(RUN_STAGES)}"
         if self.input_shape is not None and (not self.input_shape or any(d < 1 for d in self.input_shape)):
             bad["input_shape"] = "input shape needs positive dimensions, e.g. 3,224,224"
         if self.calib_data and not Path(self.calib_data).is_file():
