@@ -1,0 +1,192 @@
+"""Start the pipeline in a child interpreter and read its events (used by the CLI and the TUI).
+
+The child (`python -m trt_tui.jobs run --config JSON`) runs in its own process group and writes one
+JSON event per line on stdout. This module imports neither torch nor tensorrt: the TUI stays light
+and a crash in native code cannot take the caller down.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections import deque
+from importlib import metadata
+from pathlib import Path
+from typing import IO, Iterator
+
+from trt_tui.core.config import RunConfig
+from trt_tui.core.events import ErrorEvent, Event, Finished, Log, parse_line
+
+# Signal names for the exit status a crashed child leaves (negative returncode = killed by signal).
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"killed by {name} (exit status {code})"
+    return f"exit status {code}"
+
+
+class JobProcess:
+    """One run of the pipeline in a child process."""
+
+    def __init__(self, config: RunConfig, *, python: str = sys.executable, env: dict[str, str] | None = None) -> None:
+        self.config = config
+        self.python = python
+        self.env = env
+        self.proc: subprocess.Popen[str] | None = None
+        self.cancelled = False
+        self._stderr_tail: deque[str] = deque(maxlen=40)
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.returncode if self.proc else None
+
+    def command(self) -> list[str]:
+        return [self.python, "-m", "trt_tui.jobs", "run", "--config", self.config.to_json()]
+
+    def start(self) -> None:
+        env = dict(os.environ if self.env is None else self.env)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        # The child must find this package even when it is run from a source checkout.
+        root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+        self.proc = subprocess.Popen(
+            self.command(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            env=env,
+            start_new_session=True,  # own process group: cancel reaches grandchildren too
+        )
+        threading.Thread(target=self._drain_stderr, args=(self.proc.stderr,), daemon=True).start()
+
+    def _drain_stderr(self, stream: IO[str] | None) -> None:
+        if stream is None:
+            return
+        for line in stream:
+            self._stderr_tail.append(line.rstrip())
+
+    def events(self) -> Iterator[Event]:
+        """Events as the child writes them; ends with a Finished event in every case."""
+        if self.proc is None:
+            self.start()
+        assert self.proc is not None and self.proc.stdout is not None
+        finished = False
+        for line in self.proc.stdout:
+            event = parse_line(line)
+            if event is None:
+                if line.strip():
+                    yield Log(stage="", level="info", message=line.rstrip(), source="child")
+                continue
+            finished = finished or isinstance(event, Finished)
+            yield event
+        code = self.proc.wait()
+        if not finished:
+            if self.cancelled:
+                yield Finished(status="cancelled", exit_code=code, message="cancelled by the user")
+                return
+            tail = "\n".join(self._stderr_tail)
+            message = f"the pipeline process stopped unexpectedly: {describe_exit(code)}"
+            yield ErrorEvent(stage="", message=message, detail=tail, fatal=True)
+            yield Finished(status="crashed", exit_code=code, message=message, out_dir=str(self.config.resolved_out_dir()))
+
+    def cancel(self, timeout: float = 5.0) -> None:
+        """SIGTERM to the child's process group, SIGKILL if it has not gone after ``timeout``."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.cancelled = True
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        except ProcessLookupError:
+            pass
+
+
+class ReplayJob:
+    """Replays a recorded event stream (.jsonl) through the JobProcess interface: tests and demos."""
+
+    def __init__(self, path: str | Path, *, speed: float = 0.0) -> None:
+        self.path = Path(path)
+        self.speed = speed
+        self.pid: int | None = None
+        self.returncode: int | None = None
+        self.cancelled = threading.Event()
+
+    def start(self) -> None:
+        pass
+
+    def events(self) -> Iterator[Event]:
+        last_t: float | None = None
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            event = parse_line(line)
+            if event is None:
+                continue
+            if self.cancelled.is_set():
+                yield Finished(status="cancelled", message="cancelled by the user")
+                return
+            if self.speed > 0 and last_t is not None:
+                self.cancelled.wait(max(0.0, min(event.t - last_t, 2.0)) / self.speed)
+            last_t = event.t
+            yield event
+        self.returncode = 0
+
+    def cancel(self, timeout: float = 5.0) -> None:
+        self.cancelled.set()
+
+
+def probe_machine() -> dict[str, str | None]:
+    """What this machine can do, cheaply (no torch/tensorrt import): GPU name and TensorRT version."""
+    gpu = None
+    smi = shutil.which("nvidia-smi")
+    if smi:
+        try:
+            out = subprocess.run([smi, "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, timeout=5)
+            gpu = out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
+        except (OSError, subprocess.TimeoutExpired, IndexError):
+            gpu = None
+    trt_version, flavour = None, None
+    for dist, name in (("tensorrt", "tensorrt"), ("tensorrt-cu13", "tensorrt"), ("tensorrt-cu12", "tensorrt"),
+                       ("tensorrt-rtx", "tensorrt-rtx"), ("tensorrt-rtx-cu13-bindings", "tensorrt-rtx"),
+                       ("tensorrt-rtx-cu12-bindings", "tensorrt-rtx")):
+        try:
+            trt_version, flavour = metadata.version(dist), name
+            break
+        except metadata.PackageNotFoundError:
+            continue
+    return {
+        "gpu": gpu,
+        "tensorrt": trt_version,
+        "tensorrt_flavour": flavour,
+        "install_hint": 'pip install "trt-tui[tensorrt]"  (CUDA 12: "trt-tui[tensorrt-cu12]")',
+    }
+
+
+def record(config: RunConfig, path: str | Path) -> int:
+    """Run the pipeline and save its event stream to ``path`` (used to record test fixtures)."""
+    job = JobProcess(config)
+    with open(path, "w", encoding="utf-8") as fh:
+        for event in job.events():
+            fh.write(event.to_json() + "\n")
+    return job.returncode or 0
+
+
+def write_events(events: list[Event], path: str | Path) -> None:
+    Path(path).write_text("".join(json.dumps(e.to_dict(), default=str) + "\n" for e in events), encoding="utf-8")
