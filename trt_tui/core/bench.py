@@ -1,0 +1,226 @@
+"""The one timing harness for every row, and the PyTorch and onnxruntime runners.
+
+Names follow trtexec:
+- Latency (host latency): perf_counter around H2D copy + compute + D2H copy + sync, per iteration.
+- GPU compute time: CUDA events recorded on the runner's stream around the compute alone, one pair
+  per iteration, iterations queued back to back and synchronised once at the end (as
+  ``triton.testing.do_bench`` does), so it measures the GPU, not the Python loop.
+- Throughput: iterations / wall time of the latency loop (inferences/s); images/s = that x batch.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+ProgressFn = Callable[[int, int], None]
+
+
+class Runner(Protocol):
+    """What the harness needs from a backend (PyTorch, onnxruntime, TensorRT)."""
+
+    device: str  # "cuda" or "cpu"
+    stream: Any  # torch.cuda.Stream the compute is enqueued on, None on the CPU
+
+    def set_input(self, host: np.ndarray) -> None: ...  # H2D copy (async on stream)
+
+    def compute(self) -> None: ...  # enqueue the inference, no sync
+
+    def outputs(self) -> list[np.ndarray]: ...  # D2H copy of all outputs + sync
+
+    def close(self) -> None: ...
+
+
+def summarize(samples_ms: np.ndarray | list[float]) -> dict[str, float]:
+    a = np.asarray(samples_ms, dtype=np.float64)
+    return {
+        "mean": float(a.mean()),
+        "p50": float(np.percentile(a, 50)),
+        "p90": float(np.percentile(a, 90)),
+        "p99": float(np.percentile(a, 99)),
+        "min": float(a.min()),
+        "max": float(a.max()),
+        "std": float(a.std()),
+    }
+
+
+@dataclass
+class Measurement:
+    latency_ms: dict[str, float]  # host latency statistics
+    gpu_compute_ms: dict[str, float] | None  # CUDA-event statistics (None on the CPU)
+    throughput_per_s: float
+    wall_s: float
+    iterations: int
+    warmup: int
+
+    def row_fields(self, batch_size: int) -> dict[str, Any]:
+        lat, gpu = self.latency_ms, self.gpu_compute_ms or {}
+        return {
+            "latency_mean_ms": lat["mean"],
+            "latency_p50_ms": lat["p50"],
+            "latency_p90_ms": lat["p90"],
+            "latency_p99_ms": lat["p99"],
+            "latency_min_ms": lat["min"],
+            "latency_max_ms": lat["max"],
+            "gpu_compute_mean_ms": gpu.get("mean"),
+            "gpu_compute_p50_ms": gpu.get("p50"),
+            "gpu_compute_p99_ms": gpu.get("p99"),
+            "throughput_per_s": self.throughput_per_s,
+            "images_per_s": self.throughput_per_s * batch_size,
+            "iterations": self.iterations,
+            "warmup": self.warmup,
+        }
+
+
+def measure(runner: Runner, host_input: np.ndarray, *, warmup: int, iterations: int,
+            on_progress: ProgressFn | None = None) -> Measurement:
+    """Warm up, then time ``iterations`` end-to-end inferences and (on CUDA) ``iterations`` GPU computes."""
+    on_cuda = runner.device == "cuda" and runner.stream is not None
+    total = warmup + iterations * (2 if on_cuda else 1)
+    done = 0
+
+    def tick(n: int = 1) -> None:
+        nonlocal done
+        done += n
+        if on_progress:
+            on_progress(done, total)
+
+    for _ in range(warmup):
+        runner.set_input(host_input)
+        runner.compute()
+        runner.outputs()
+        tick()
+
+    # Host latency: one synchronous inference at a time, as a caller sees it.
+    lat = np.empty(iterations)
+    wall0 = time.perf_counter()
+    for i in range(iterations):
+        t0 = time.perf_counter()
+        runner.set_input(host_input)
+        runner.compute()
+        runner.outputs()
+        lat[i] = time.perf_counter() - t0
+        tick()
+    wall = time.perf_counter() - wall0
+
+    gpu = None
+    if on_cuda:
+        gpu = summarize(gpu_compute_times(runner, iterations, tick))
+    return Measurement(summarize(lat * 1e3), gpu, iterations / wall, wall, iterations, warmup)
+
+
+def gpu_compute_times(runner: Runner, iterations: int, tick: Callable[[int], None] | None = None) -> list[float]:
+    """Per-iteration GPU time in ms from CUDA events around ``compute()`` on the runner's stream."""
+    import torch
+
+    stream = runner.stream
+    starts = [torch.cuda.Event(enable_timing=True) for _ in range(iterations)]
+    ends = [torch.cuda.Event(enable_timing=True) for _ in range(iterations)]
+    stream.synchronize()
+    chunk = max(1, iterations // 20)
+    for i in range(iterations):
+        starts[i].record(stream)
+        runner.compute()
+        ends[i].record(stream)
+        if tick and (i + 1) % chunk == 0:
+            tick(chunk)
+    stream.synchronize()
+    if tick and iterations % chunk:
+        tick(iterations % chunk)
+    return [s.elapsed_time(e) for s, e in zip(starts, ends)]
+
+
+def run_batches(runner: Runner, inputs: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Outputs of ``runner`` over ``inputs`` (N = k*batch_size samples), concatenated per output."""
+    per_output: list[list[np.ndarray]] = []
+    for start in range(0, len(inputs), batch_size):
+        runner.set_input(np.ascontiguousarray(inputs[start:start + batch_size]))
+        runner.compute()
+        outs = runner.outputs()
+        if not per_output:
+            per_output = [[] for _ in outs]
+        for acc, out in zip(per_output, outs):
+            acc.append(np.asarray(out, dtype=np.float32))
+    return [np.concatenate(acc) for acc in per_output]
+
+
+def flatten_outputs(out: Any) -> list[Any]:
+    """A model's output (tensor, tuple, list, dict) as a flat list of tensors."""
+    if isinstance(out, dict):
+        return [t for v in out.values() for t in flatten_outputs(v)]
+    if isinstance(out, (list, tuple)):
+        return [t for v in out for t in flatten_outputs(v)]
+    return [out]
+
+
+class TorchRunner:
+    """PyTorch eager, FP32 or FP16 (``module.half()``, input cast on the device), on CUDA or CPU."""
+
+    def __init__(self, module: Any, input_shape: tuple[int, ...], *, device: str, half: bool = False) -> None:
+        import copy
+
+        import torch
+
+        self.torch = torch
+        self.device = device
+        self.half = half
+        dtype = torch.float16 if half else torch.float32
+        self.module = copy.deepcopy(module).to(device=device, dtype=dtype).eval()
+        self.stream = torch.cuda.Stream() if device == "cuda" else None
+        self.x_host = torch.empty(input_shape, dtype=torch.float32, pin_memory=device == "cuda")
+        self.x_dev = torch.empty(input_shape, dtype=dtype, device=device)
+        self.y: list[Any] = []
+
+    def set_input(self, host: np.ndarray) -> None:
+        torch = self.torch
+        if tuple(host.shape) != tuple(self.x_host.shape):
+            self.x_host = torch.empty(host.shape, dtype=torch.float32, pin_memory=self.device == "cuda")
+            self.x_dev = torch.empty(host.shape, dtype=self.x_dev.dtype, device=self.device)
+        self.x_host.copy_(torch.from_numpy(host))
+        with torch.cuda.stream(self.stream) if self.stream is not None else nullcontext():
+            self.x_dev.copy_(self.x_host, non_blocking=True)
+
+    def compute(self) -> None:
+        torch = self.torch
+        with torch.inference_mode(), (torch.cuda.stream(self.stream) if self.stream is not None else nullcontext()):
+            self.y = flatten_outputs(self.module(self.x_dev))
+
+    def outputs(self) -> list[np.ndarray]:
+        torch = self.torch
+        with torch.cuda.stream(self.stream) if self.stream is not None else nullcontext():
+            host = [t.detach().float().to("cpu", non_blocking=self.stream is not None) for t in self.y]
+        if self.stream is not None:
+            self.stream.synchronize()
+        return [h.numpy() for h in host]
+
+    def close(self) -> None:
+        self.module = None
+        self.y = []
+
+
+class OrtRunner:
+    """onnxruntime InferenceSession; its ``run`` includes any copies, so no separate GPU compute."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.device = "cuda" if session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
+        self.stream = None
+        self.input_name = session.get_inputs()[0].name
+        self.feed: np.ndarray | None = None
+        self.y: list[np.ndarray] = []
+
+    def set_input(self, host: np.ndarray) -> None:
+        self.feed = host
+
+    def compute(self) -> None:
+        self.y = self.session.run(None, {self.input_name: self.feed})
+
+    def outputs(self) -> list[np.ndarray]:
+        return [np.asarray(o) for o in self.y]
+
+    def close(self) -> None:
+        self.session = None
