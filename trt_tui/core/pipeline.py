@@ -1,0 +1,511 @@
+"""The pipeline: stages in order, each turned into events. The only place stages are sequenced.
+
+env → model → export → quantize → build → benchmark. A failure in one row or stage is reported
+(ErrorEvent + the row's status/reason) and the rest still runs where it can: without ONNX the
+PyTorch rows still run, without TensorRT the other rows still run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from trt_tui.core import results
+from trt_tui.core.config import RunConfig
+from trt_tui.core.errors import TensorRTUnavailable, TrtTuiError
+from trt_tui.core.events import (
+    EnvEvent,
+    ErrorEvent,
+    Event,
+    Emit,
+    Finished,
+    Log,
+    Progress,
+    RowEvent,
+    StageFinished,
+    StageStarted,
+    StepFinished,
+)
+
+ROW_BACKEND = {r: tuple(r.split("-")) for r in ("pytorch-fp32", "pytorch-fp16", "tensorrt-fp32", "tensorrt-fp16",
+                                                "tensorrt-int8", "onnxruntime-fp32", "onnxruntime-int8")}
+
+
+class Cancelled(Exception):
+    """Raised when the run is cancelled (SIGTERM in the child)."""
+
+
+class Throttle:
+    """Rate-limits Progress events per task to ``hz`` (first and last step always pass)."""
+
+    def __init__(self, emit: Emit, hz: float = 4.0) -> None:
+        self.emit, self.period, self.last = emit, 1.0 / hz, {}  # type: ignore[var-annotated]
+        self.lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Progress) and 0 < event.step < event.total:
+            now = time.monotonic()
+            with self.lock:
+                if now - self.last.get(event.task, 0.0) < self.period:
+                    return
+                self.last[event.task] = now
+        self.emit(event)
+
+
+class Pipeline:
+    def __init__(self, config: RunConfig, emit: Emit, cancel: threading.Event | None = None) -> None:
+        self.cfg = config
+        self.emit = Throttle(emit)
+        self.cancel = cancel or threading.Event()
+        self.out = config.resolved_out_dir()
+        self.store = results.ResultsStore(self.out, meta={"config": config.to_dict()})
+        self.device = "cpu"
+        self.model: Any = None
+        self.onnx_path: Path | None = None
+        self.qdq_path: Path | None = None
+        self.fp16_onnx_path: Path | None = None
+        self.trt: Any = None
+        self.trt_features: Any = None
+        self.trt_reason = ""
+        self.plans: dict[str, Path] = {}
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def row(self, row_id: str, **values: Any) -> None:
+        """Update a row: saved to disk first, then announced (a crash after this loses nothing)."""
+        current = self.store.upsert({"row_id": row_id, **values})
+        self.emit(RowEvent(row=dict(current)))
+
+    def log(self, stage: str, message: str, level: str = "info") -> None:
+        self.emit(Log(stage=stage, level=level, message=message))
+
+    def check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled()
+
+    @contextmanager
+    def stage(self, name: str, title: str) -> Iterator[dict[str, Any]]:
+        """Announce a stage; yields a dict that becomes its StageFinished detail. A TrtTuiError
+        inside marks the stage failed and is re-raised for the caller to decide."""
+        self.check_cancel()
+        self.emit(StageStarted(stage=name, title=title))
+        t0, detail = time.perf_counter(), {}  # type: ignore[var-annotated]
+        try:
+            yield detail
+        except Cancelled:
+            self.emit(StageFinished(stage=name, status="cancelled", seconds=time.perf_counter() - t0, reason="cancelled"))
+            raise
+        except TrtTuiError as exc:
+            self.emit(ErrorEvent(stage=name, message=exc.message, detail=exc.detail))
+            self.emit(StageFinished(stage=name, status="failed", seconds=time.perf_counter() - t0,
+                                    reason=exc.message, detail=detail))
+            raise
+        status = detail.pop("_status", "ok")
+        reason = detail.pop("_reason", "")
+        self.emit(StageFinished(stage=name, status=status, seconds=time.perf_counter() - t0, reason=reason, detail=detail))
+
+    def step(self, stage: str, step: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run one named step and announce its result (detail = the dict it returns)."""
+        t0 = time.perf_counter()
+        try:
+            out = fn(*args, **kwargs)
+        except TrtTuiError as exc:
+            self.emit(StepFinished(stage=stage, step=step, status="failed", seconds=time.perf_counter() - t0,
+                                   reason=exc.message, detail={"error": exc.detail}))
+            raise
+        self.emit(StepFinished(stage=stage, step=step, seconds=time.perf_counter() - t0,
+                               detail=out if isinstance(out, dict) else {}))
+        return out
+
+    def fail_rows(self, row_ids: list[str], reason: str, status: str = "failed") -> None:
+        for r in row_ids:
+            if self.store.rows.get(r, {}).get("status") in ("pending", "running", None):
+                self.row(r, status=status, reason=reason)
+
+    def selected(self, prefix: str) -> list[str]:
+        return [r for r in self.cfg.rows if r.startswith(prefix)]
+
+    # -- the run --------------------------------------------------------------------------------
+    def run(self) -> Finished:
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+            self.stage_env()
+            self.stage_model()
+            if "export" in self.cfg.stages or self.model.module is None:
+                self.stage_export()
+            else:
+                self.reuse_artifacts()
+            if "quantize" in self.cfg.stages:
+                self.stage_quantize()
+            if "build" in self.cfg.stages:
+                self.stage_build()
+            if "benchmark" in self.cfg.stages:
+                self.stage_benchmark()
+        except Cancelled:
+            self.fail_rows(list(self.store.rows), "cancelled", status="cancelled")
+            return Finished(status="cancelled", out_dir=str(self.out), message="cancelled by the user")
+        except TrtTuiError as exc:
+            self.fail_rows(list(self.store.rows), exc.message)
+            return Finished(status="failed", out_dir=str(self.out), message=exc.message)
+        except OSError as exc:  # e.g. a read-only or full results folder
+            msg = f"cannot write results to {self.out}: {exc.strerror or exc}"
+            self.emit(ErrorEvent(stage="", message=msg, detail=traceback.format_exc(), fatal=True))
+            return Finished(status="failed", out_dir=str(self.out), message=msg)
+        self.store.save()
+        return Finished(status="ok", out_dir=str(self.out), best=self.store.best, best_rule=self.store.best_rule)
+
+    # -- stages ---------------------------------------------------------------------------------
+    def stage_env(self) -> None:
+        import torch
+
+        from trt_tui.core import envinfo
+
+        with self.stage("env", "Environment") as detail:
+            want = self.cfg.device
+            if want == "cuda" and not torch.cuda.is_available():
+                raise TrtTuiError("--device cuda was asked for but no CUDA GPU is visible to PyTorch")
+            self.device = "cuda" if want != "cpu" and torch.cuda.is_available() else "cpu"
+            torch.backends.cuda.matmul.allow_tf32 = self.cfg.tf32
+            torch.backends.cudnn.allow_tf32 = self.cfg.tf32
+            torch.backends.cudnn.benchmark = True
+            env = envinfo.collect(self.device)
+            env["tf32_requested"] = self.cfg.tf32
+            self.detect_tensorrt(env)
+            self.store.set_env(env)
+            self.emit(EnvEvent(env=env))
+            detail.update(device=self.device, tensorrt=env.get("tensorrt") or "not installed")
+
+    def detect_tensorrt(self, env: dict[str, Any]) -> None:
+        from trt_tui.core.trt import adapter
+
+        try:
+            self.trt, flavour = adapter.import_tensorrt()
+            self.trt_features = adapter.Features.from_module(self.trt)
+            env["tensorrt"] = self.trt_features.version_string
+            env["tensorrt_flavour"] = flavour
+            if self.device != "cuda":
+                self.trt_reason = "no CUDA GPU: TensorRT engines need one (PyTorch sees none)"
+        except TensorRTUnavailable as exc:
+            env["tensorrt"] = None
+            self.trt_reason = exc.message
+            self.log("env", exc.message, "warning")
+
+    def device_label(self) -> str:
+        if self.device == "cuda":
+            return f"cuda:0 ({self.store.env.get('gpu')})"
+        return "cpu"
+
+    def stage_model(self) -> None:
+        from trt_tui.core import models
+
+        with self.stage("model", "Load model") as detail:
+            self.model = models.load_model(self.cfg.model, self.cfg.input_shape)
+            shape = tuple(self.model.input_shape)
+            detail.update(name=self.model.name, input_shape=list(shape),
+                          description=getattr(self.model, "description", ""),
+                          parameters=self.param_count())
+        batch = self.cfg.batch_size
+        for row_id in self.cfg.rows:
+            backend, precision = ROW_BACKEND[row_id]
+            self.row(row_id, backend=backend, precision=precision, batch_size=batch, status="pending", reason="",
+                     device=self.device_label() if backend != "onnxruntime" else None,
+                     tf32=("on" if self.cfg.tf32 else "off") if precision == "fp32" and self.device == "cuda" else "n/a")
+
+    def param_count(self) -> int | None:
+        module = self.model.module
+        return int(sum(p.numel() for p in module.parameters())) if module is not None else None
+
+    def stage_export(self) -> None:
+        from trt_tui.core import export
+
+        onnx_rows = [r for r in self.cfg.rows if not r.startswith("pytorch")]
+        with self.stage("export", "Export to ONNX") as detail:
+            try:
+                if self.model.module is None:
+                    self.onnx_path = Path(self.model.onnx_path)
+                    self.emit(StepFinished(stage="export", step="export", status="skipped",
+                                           reason="the model is an ONNX file already"))
+                else:
+                    self.onnx_path = self.out / "model.onnx"
+                    info = self.step("export", "export", export.export_onnx, self.model.module,
+                                     tuple(self.model.input_shape), self.cfg.batch_size, self.onnx_path,
+                                     opset=self.cfg.opset, exporter=self.cfg.exporter,
+                                     dynamic_batch=self.cfg.dynamic_batch)
+                    detail.update(info)
+                self.step("export", "checker", export.check_onnx, self.onnx_path)
+                detail.update(export.onnx_stats(self.onnx_path))
+                if self.model.module is not None:
+                    x = self.timing_input()
+                    parity = self.step("export", "parity", export.ort_parity, self.onnx_path, self.model.module, x)
+                    detail["parity"] = parity
+            except TrtTuiError as exc:
+                # Without a valid ONNX the PyTorch rows still run; the others cannot.
+                self.fail_rows(onnx_rows, f"ONNX export failed: {exc.message}")
+                self.onnx_path = None
+                if self.model.module is None:
+                    raise
+                detail.update(_status="failed", _reason=exc.message)
+                self.emit(ErrorEvent(stage="export", message=exc.message, detail=exc.detail))
+
+    def reuse_artifacts(self) -> None:
+        """A later stage run alone: take the ONNX files an earlier run left in out_dir."""
+        for attr, name in (("onnx_path", "model.onnx"), ("qdq_path", "model_int8_qdq.onnx"),
+                           ("fp16_onnx_path", "model_fp16.onnx")):
+            path = self.out / name
+            if path.is_file():
+                setattr(self, attr, path)
+        if self.onnx_path is None:
+            raise TrtTuiError(f"no exported model in {self.out}: run the export stage first")
+
+    def calibration_source(self, batch_size: int) -> Any:
+        from trt_tui.core.calibration import BatchSource
+
+        return BatchSource.for_model(self.model, batch_size=batch_size, path=self.cfg.calib_data,
+                                     max_samples=self.cfg.calib_samples, seed=self.cfg.seed)
+
+    def trt_uses(self, precision: str) -> Any:
+        """The adapter's precision plan for a TensorRT row, or None when TensorRT is unusable."""
+        if self.trt is None or self.trt_reason or f"tensorrt-{precision}" not in self.cfg.rows:
+            return None
+        from trt_tui.core.trt import adapter
+
+        return adapter.precision_plan(self.trt_features, precision, self.cfg.calibrator)
+
+    def stage_quantize(self) -> None:
+        from trt_tui.core import quantize
+
+        fp16_plan, int8_plan = self.trt_uses("fp16"), self.trt_uses("int8")
+        need_qdq = "onnxruntime-int8" in self.cfg.rows or (int8_plan is not None and int8_plan.onnx == "qdq")
+        need_fp16 = fp16_plan is not None and fp16_plan.onnx == "fp16"
+        if self.onnx_path is None or not (need_qdq or need_fp16):
+            return
+        with self.stage("quantize", "Quantize (Q/DQ INT8) and convert (FP16)") as detail:
+            if need_qdq:
+                qdq_rows = ["onnxruntime-int8"] + (["tensorrt-int8"] if int8_plan is not None else [])
+                try:
+                    source = self.calibration_source(self.cfg.batch_size)
+                    self.qdq_path = self.out / "model_int8_qdq.onnx"
+                    detail["int8"] = self.step("quantize", "int8-qdq", quantize.quantize_qdq, self.onnx_path,
+                                               self.qdq_path, source, method=self.cfg.calibrator)
+                    detail["int8"]["calibration_data"] = source.description
+                except TrtTuiError as exc:
+                    self.qdq_path = None
+                    self.fail_rows(qdq_rows, f"INT8 quantization failed: {exc.message}")
+                    self.emit(ErrorEvent(stage="quantize", message=exc.message, detail=exc.detail))
+            if need_fp16:
+                try:
+                    self.fp16_onnx_path = self.out / "model_fp16.onnx"
+                    detail["fp16"] = self.step("quantize", "fp16-convert", quantize.convert_fp16, self.onnx_path,
+                                               self.fp16_onnx_path)
+                except TrtTuiError as exc:
+                    self.fp16_onnx_path = None
+                    self.fail_rows(["tensorrt-fp16"], f"FP16 conversion failed: {exc.message}")
+                    self.emit(ErrorEvent(stage="quantize", message=exc.message, detail=exc.detail))
+
+    def stage_build(self) -> None:
+        trt_rows = self.selected("tensorrt")
+        if not trt_rows:
+            return
+        with self.stage("build", "Build TensorRT engines") as detail:
+            if self.trt is None or self.trt_reason:
+                reason = self.trt_reason
+                self.fail_rows(trt_rows, reason, status="skipped")
+                detail.update(_status="skipped", _reason=reason)
+                return
+            for row_id in trt_rows:
+                self.check_cancel()
+                if self.store.rows[row_id]["status"] != "pending":
+                    continue  # already failed upstream (export/quantize)
+                self.build_one(row_id, detail)
+
+    def build_one(self, row_id: str, detail: dict[str, Any]) -> None:
+        from trt_tui.core.trt import builder
+
+        precision = row_id.split("-")[1]
+        plan = self.trt_uses(precision)
+        onnx = {"fp32": self.onnx_path, "fp16": self.fp16_onnx_path, "qdq": self.qdq_path}[plan.onnx]
+        plan_path = self.out / f"model_{precision}.plan"
+        self.row(row_id, status="running", reason="building", notes=plan.mechanism)
+        calibrator = None
+        t0 = time.perf_counter()
+        try:
+            if onnx is None:
+                raise TrtTuiError(f"no {plan.onnx} ONNX model to build from")
+            if plan.calibrator:
+                from trt_tui.core.trt import calibrators
+
+                calibrator = calibrators.make_calibrator(self.trt, self.cfg.calibrator,
+                                                         self.calibration_source(self.cfg.batch_size),
+                                                         self.out / f"calibration_{self.cfg.calibrator}.cache")
+            result = builder.build_engine(
+                self.trt, self.trt_features, onnx, plan_path, precision, plan=plan,
+                batch_shape=self.batch_shape(), workspace_mib=self.cfg.workspace_mib, tf32=self.cfg.tf32,
+                timing_cache_path=self.timing_cache_path(), calibrator=calibrator,
+                on_log=lambda level, msg: self.emit(Log(stage="build", level=level, message=msg, source="tensorrt")),
+                on_progress=lambda phase, step, total: self.emit(
+                    Progress(stage="build", task=row_id, step=step, total=total, phase=phase)),
+                cancel=self.cancel,
+            )
+        except TrtTuiError as exc:
+            self.check_cancel()
+            self.emit(StepFinished(stage="build", step=row_id, status="failed", seconds=time.perf_counter() - t0,
+                                   reason=exc.message, detail={"error": exc.detail}))
+            self.emit(ErrorEvent(stage="build", message=f"{row_id}: {exc.message}", detail=exc.detail))
+            self.row(row_id, status="failed", reason=exc.message)
+            return
+        info = result.as_dict() if hasattr(result, "as_dict") else dict(vars(result))
+        self.plans[row_id] = plan_path
+        detail[row_id] = info
+        self.emit(StepFinished(stage="build", step=row_id, seconds=time.perf_counter() - t0, detail=info))
+        self.row(row_id, status="pending", reason="", size_bytes=info.get("size_bytes"),
+                 build_time_s=info.get("build_time_s"), artifact=str(plan_path),
+                 tf32=("on" if self.cfg.tf32 else "off") if precision == "fp32" else "n/a")
+
+    def batch_shape(self) -> tuple[int, ...]:
+        return (self.cfg.batch_size, *self.model.input_shape)
+
+    def timing_cache_path(self) -> Path:
+        return Path(self.cfg.timing_cache) if self.cfg.timing_cache else self.out.parent / "timing.cache"
+
+    # -- benchmark ------------------------------------------------------------------------------
+    def timing_input(self) -> np.ndarray:
+        """The benchmark input: np.random.randn of the engine's shape (fixed seed)."""
+        rng = np.random.default_rng(self.cfg.seed)
+        return rng.standard_normal(self.batch_shape()).astype(np.float32)
+
+    def eval_set(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """Inputs (a whole number of batches) for the accuracy columns, and labels where the model has them."""
+        bs = self.cfg.batch_size
+        data = getattr(self.model, "data", None)
+        if data is not None:
+            x, y = np.asarray(data.x_test, np.float32), np.asarray(data.y_test)
+        else:
+            rng = np.random.default_rng(self.cfg.seed + 1)
+            x, y = rng.standard_normal((self.cfg.eval_samples, *self.model.input_shape)).astype(np.float32), None
+        n = len(x)
+        if n < bs:  # tile up to one batch
+            reps = -(-bs // n)
+            x = np.concatenate([x] * reps)[:bs]
+            y = np.concatenate([y] * reps)[:bs] if y is not None else None
+        else:
+            keep = (n // bs) * bs
+            x, y = x[:keep], (y[:keep] if y is not None else None)
+        return np.ascontiguousarray(x), y
+
+    def reference_outputs(self, x: np.ndarray) -> tuple[list[np.ndarray], str]:
+        """PyTorch FP32 with TF32 off (strict FP32) on the run device; onnxruntime FP32 for ONNX models."""
+        import torch
+
+        from trt_tui.core import bench, export
+
+        if self.model.module is None:
+            session = export.ort_session(self.onnx_path, prefer_cuda=False)
+            return bench.run_batches(bench.OrtRunner(session), x, self.cfg.batch_size), "onnxruntime FP32 (CPU)"
+        saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+        try:
+            runner = bench.TorchRunner(self.model.module, self.batch_shape(), device=self.device)
+            return bench.run_batches(runner, x, self.cfg.batch_size), "PyTorch FP32 (TF32 off)"
+        finally:
+            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+    def make_runner(self, row_id: str) -> tuple[Any, dict[str, Any]]:
+        """The Runner for a row and the row fields it fixes (size, device, notes)."""
+        from trt_tui.core import bench, export
+
+        backend, precision = ROW_BACKEND[row_id]
+        if backend == "pytorch":
+            if self.model.module is None:
+                raise TrtTuiError("the model was given as an ONNX file: there is no PyTorch module to run", "")
+            params = self.param_count() or 0
+            runner = bench.TorchRunner(self.model.module, self.batch_shape(), device=self.device,
+                                       half=precision == "fp16")
+            return runner, {"size_bytes": params * (2 if precision == "fp16" else 4),
+                            "notes": "eager; size = parameter bytes"}
+        if backend == "onnxruntime":
+            path = self.onnx_path if precision == "fp32" else self.qdq_path
+            if path is None:
+                raise TrtTuiError(f"no {precision} ONNX model to run")
+            session = export.ort_session(path, prefer_cuda=self.device == "cuda")
+            runner = bench.OrtRunner(session)
+            provider = session.get_providers()[0]
+            device = self.device_label() if runner.device == "cuda" else "cpu"
+            return runner, {"size_bytes": Path(path).stat().st_size, "device": device, "artifact": str(path),
+                            "notes": provider + ("; Q/DQ " + self.cfg.calibrator if precision == "int8" else "")}
+        from trt_tui.core.trt.runner import TrtRunner
+
+        plan = self.plans.get(row_id) or self.out / f"model_{precision}.plan"
+        if self.trt is None or self.trt_reason:
+            raise TrtTuiError(self.trt_reason or "TensorRT is not available")
+        return TrtRunner(self.trt, plan, self.batch_shape()), {"artifact": str(plan)}
+
+    def stage_benchmark(self) -> None:
+        with self.stage("benchmark", "Benchmark") as detail:
+            x, labels = self.eval_set()
+            ref, ref_name = self.reference_outputs(x)
+            detail.update(reference=ref_name, eval_samples=len(x), labelled=labels is not None,
+                          timing_input="np.random.randn of the batch shape, seed %d" % self.cfg.seed)
+            self.log("benchmark", f"accuracy reference: {ref_name} on {len(x)} samples")
+            for row_id in self.cfg.rows:
+                self.check_cancel()
+                if self.store.rows[row_id]["status"] != "pending":
+                    continue
+                self.bench_one(row_id, x, labels, ref)
+
+    def bench_one(self, row_id: str, x: np.ndarray, labels: np.ndarray | None, ref: list[np.ndarray]) -> None:
+        from trt_tui.core import accuracy, bench
+
+        self.row(row_id, status="running", reason="measuring")
+        runner = None
+        try:
+            runner, fields = self.make_runner(row_id)
+            self.row(row_id, **fields)
+            outs = bench.run_batches(runner, x, self.cfg.batch_size)
+            acc = accuracy.compare(ref, outs)
+            acc_fields = {k: acc.get(k) for k in ("max_abs_err", "mean_abs_err", "max_rel_err", "cosine_sim",
+                                                  "top1_agreement", "nan_count", "inf_count")}
+            if labels is not None:
+                acc_fields["label_accuracy"] = accuracy.label_accuracy(outs[0], labels)
+            self.row(row_id, **acc_fields)
+            m = bench.measure(runner, self.timing_input(), warmup=self.cfg.warmup, iterations=self.cfg.iterations,
+                              on_progress=lambda step, total: self.emit(
+                                  Progress(stage="benchmark", task=row_id, step=step, total=total)))
+            self.row(row_id, status="ok", reason="", **m.row_fields(self.cfg.batch_size))
+        except Cancelled:
+            raise
+        except TrtTuiError as exc:
+            self.emit(ErrorEvent(stage="benchmark", message=f"{row_id}: {exc.message}", detail=exc.detail))
+            self.row(row_id, status="failed", reason=exc.message)
+        except Exception as exc:  # noqa: BLE001 - one row's failure must not stop the others
+            reason = describe_failure(exc, self.cfg.batch_size)
+            self.emit(ErrorEvent(stage="benchmark", message=f"{row_id}: {reason}", detail=traceback.format_exc()))
+            self.row(row_id, status="failed", reason=reason)
+        finally:
+            if runner is not None:
+                runner.close()
+            release_gpu_memory()
+
+
+def describe_failure(exc: BaseException, batch_size: int) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "out of memory" in str(exc).lower() or type(exc).__name__ == "OutOfMemoryError":
+        return f"out of GPU memory at batch size {batch_size}: try a smaller --batch-size"
+    return f"{type(exc).__name__}: {text}"
+
+
+def release_gpu_memory() -> None:
+    import gc
+
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except Exception:  # noqa: BLE001
+        pass
