@@ -190,3 +190,43 @@ def record(config: RunConfig, path: str | Path) -> int:
 
 def write_events(events: list[Event], path: str | Path) -> None:
     Path(path).write_text("".join(json.dumps(e.to_dict(), default=str) + "\n" for e in events), encoding="utf-8")
+
+
+class RunState:
+    """The caller's view of a run, fed event by event (CLI and TUI alike).
+
+    The child saves rows as it measures them; after a crash or cancel, the caller (the only
+    writer left) marks the rows still pending/running as failed with the reason and saves."""
+
+    def __init__(self) -> None:
+        from trt_tui.core.results import ResultsStore
+
+        self.store = ResultsStore(None)
+        self.finished: Finished | None = None
+        self.errors: list[ErrorEvent] = []
+
+    def apply(self, event: Event) -> None:
+        from trt_tui.core.events import EnvEvent, RowEvent
+
+        if isinstance(event, RowEvent):
+            self.store.upsert(event.row)
+        elif isinstance(event, EnvEvent):
+            self.store.env = dict(event.env)
+        elif isinstance(event, ErrorEvent):
+            self.errors.append(event)
+        elif isinstance(event, Finished):
+            self.finished = event
+            if event.status in ("crashed", "cancelled") and event.out_dir:
+                self.close_unfinished(event)
+
+    def close_unfinished(self, event: Finished) -> None:
+        reason = event.message or event.status
+        for row in self.store.rows.values():
+            if row.get("status") in ("pending", "running"):
+                row["status"] = "failed" if event.status == "crashed" else "cancelled"
+                row["reason"] = reason
+        try:
+            self.store.out_dir = Path(event.out_dir)
+            self.store.save()
+        except OSError:
+            pass  # the child's own files (rows so far) stay as they were
