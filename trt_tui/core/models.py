@@ -1,0 +1,361 @@
+"""The built-in model zoo and user models (``file.py:factory`` or an existing ``.onnx``).
+
+Importing this module is cheap: torch, torchvision, onnx and scikit-learn are imported inside the
+functions that need them, so ``list_models()`` works in the TUI process (which never imports torch).
+
+digits-cnn data: scikit-learn's 8x8 ``digits`` images (pixel values 0..16) are normalised as
+``x / 16 * 2 - 1`` (range [-1, 1]), shape (N, 1, 8, 8) float32; split 75 % train / 25 % test,
+stratified, ``random_state=0``. Every array handed out (``LabelledData``) is already normalised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ModelError
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    input_shape: tuple[int, ...]  # per sample, e.g. (1, 28, 28)
+    description: str  # one line
+    num_classes: int | None = None
+
+
+@dataclass
+class LabelledData:
+    """Normalised float32 images (N, 1, 8, 8) and int64 labels."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    spec: ModelSpec
+    input_shape: tuple[int, ...]
+    module: Any = None  # torch.nn.Module in eval(); None for an .onnx input
+    onnx_path: str | None = None  # set for .onnx inputs (export is skipped)
+    data: LabelledData | None = None
+    source: str = "builtin"  # builtin | file | onnx
+    onnx_batch: int | None = None  # .onnx inputs: the fixed batch dim, None when dynamic
+    info: dict[str, Any] = field(default_factory=dict)  # e.g. digits-cnn: cache hit/trained, test accuracy
+
+
+BUILTINS: dict[str, ModelSpec] = {
+    s.name: s
+    for s in (
+        ModelSpec("mlp", (1, 28, 28), "3-layer MLP on 28x28 grey images, seeded random weights", 10),
+        ModelSpec("cnn", (3, 32, 32), "small conv net with BatchNorm on 32x32 RGB, seeded random weights", 10),
+        ModelSpec("digits-cnn", (1, 8, 8), "small CNN trained on scikit-learn digits (8x8), real labels", 10),
+        ModelSpec("resnet18", (3, 224, 224), "torchvision ResNet-18, random weights (no download)", 1000),
+        ModelSpec("resnet50", (3, 224, 224), "torchvision ResNet-50, random weights (no download)", 1000),
+    )
+}
+
+WEIGHT_SEED = 0
+
+# Everything that decides the trained digits-cnn weights; its hash names the cache entry, so a
+# changed recipe retrains instead of reusing stale weights. Bump "version" when the code changes.
+DIGITS_RECIPE: dict[str, Any] = {
+    "version": 1,
+    "arch": "conv16-bn-relu-conv32-bn-relu-maxpool2-fc64-relu-fc10",
+    "normalise": "x/16*2-1",
+    "split": {"test_size": 0.25, "random_state": 0, "stratify": True},
+    "seed": 0,
+    "epochs": 15,
+    "batch_size": 64,
+    "optimizer": "adam",
+    "lr": 3e-3,
+}
+
+
+def list_models() -> list[ModelSpec]:
+    return list(BUILTINS.values())
+
+
+def sample_input(input_shape: tuple[int, ...], batch_size: int, seed: int = 0) -> np.ndarray:
+    """Random float32 input of shape (batch_size, *input_shape), standard normal, reproducible."""
+    return np.random.default_rng(seed).standard_normal((batch_size, *input_shape), dtype=np.float32)
+
+
+def resolve_cache_dir(override: str | os.PathLike | None = None) -> Path:
+    """``override`` > $TRT_TUI_CACHE > ~/.cache/trt-tui/."""
+    return Path(override or os.environ.get("TRT_TUI_CACHE") or Path.home() / ".cache" / "trt-tui")
+
+
+def digits_data() -> LabelledData:
+    """scikit-learn digits, normalised and split as described in the module docstring."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    x = (digits.images.astype(np.float32) / 16.0 * 2.0 - 1.0)[:, None, :, :]
+    y = digits.target.astype(np.int64)
+    split = DIGITS_RECIPE["split"]
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x, y, test_size=split["test_size"], random_state=split["random_state"], stratify=y
+    )
+    c = np.ascontiguousarray
+    return LabelledData(c(x_tr), c(y_tr), c(x_te), c(y_te))
+
+
+# -- built-in architectures ---------------------------------------------------------------------
+def _seeded(build, seed: int = WEIGHT_SEED):
+    """Build a module under a fixed seed without disturbing torch's global RNG."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
+
+
+def _mlp():
+    from torch import nn
+
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
+def _cnn():
+    from torch import nn
+
+    def block(cin, cout):
+        return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2)]
+
+    net = nn.Sequential(*block(3, 16), *block(16, 32), *block(32, 64), nn.Flatten(), nn.Linear(64 * 4 * 4, 10))
+    # Non-trivial BatchNorm statistics, so that folding them into the conv is actually exercised.
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 1.5)
+            nn.init.uniform_(m.weight, 0.5, 1.5)
+            nn.init.uniform_(m.bias, -0.1, 0.1)
+    return net
+
+
+def _digits_arch():
+    from torch import nn
+
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(32 * 4 * 4, 64), nn.ReLU(), nn.Linear(64, 10),
+    )  # fmt: skip
+
+
+def _recipe_hash() -> str:
+    return hashlib.sha256(json.dumps(DIGITS_RECIPE, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _train_digits(data: LabelledData):
+    """Train digits-cnn on the CPU, deterministically (fixed seed, one thread)."""
+    import torch
+    from torch import nn
+
+    r = DIGITS_RECIPE
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # bit-reproducible and still only a few seconds
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(r["seed"])
+            net = _digits_arch()
+            opt = torch.optim.Adam(net.parameters(), lr=r["lr"])
+            x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
+            gen = torch.Generator().manual_seed(r["seed"])
+            net.train()
+            for _ in range(r["epochs"]):
+                for idx in torch.randperm(len(x), generator=gen).split(r["batch_size"]):
+                    opt.zero_grad()
+                    nn.functional.cross_entropy(net(x[idx]), y[idx]).backward()
+                    opt.step()
+    finally:
+        torch.set_num_threads(threads)
+    return net.eval()
+
+
+def _load_digits_cnn(cache: Path) -> tuple[Any, LabelledData, dict[str, Any]]:
+    import torch
+
+    data = digits_data()
+    path = cache / f"digits-cnn-{_recipe_hash()}.pt"
+    info: dict[str, Any] = {"cache_path": str(path), "recipe_hash": _recipe_hash()}
+    net = None
+    if path.is_file():
+        try:
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+            if saved.get("recipe_hash") == _recipe_hash():
+                net = _digits_arch()
+                net.load_state_dict(saved["state_dict"])
+                info.update(cache="hit", train_seconds=saved.get("train_seconds"))
+        except Exception:  # a corrupt cache file is retrained, not fatal
+            net = None
+    if net is None:
+        t0 = time.perf_counter()
+        net = _train_digits(data)
+        info.update(cache="trained", train_seconds=round(time.perf_counter() - t0, 3))
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        torch.save({"recipe_hash": _recipe_hash(), "recipe": DIGITS_RECIPE, "state_dict": net.state_dict(),
+                    "train_seconds": info["train_seconds"]}, tmp)  # fmt: skip
+        os.replace(tmp, path)  # atomic: a concurrent run never reads half a file
+    net.eval()
+    with torch.no_grad():
+        logits = net(torch.from_numpy(data.x_test)).numpy()
+    info["test_accuracy"] = float((logits.argmax(-1) == data.y_test).mean())
+    return net, data, info
+
+
+def _build_builtin(name: str, cache: Path) -> tuple[Any, LabelledData | None, dict[str, Any]]:
+    if name == "mlp":
+        return _seeded(_mlp), None, {}
+    if name == "cnn":
+        return _seeded(_cnn), None, {}
+    if name == "digits-cnn":
+        return _load_digits_cnn(cache)
+    import torchvision
+
+    return _seeded(lambda: getattr(torchvision.models, name)(weights=None)), None, {}
+
+
+# -- user models --------------------------------------------------------------------------------
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
+
+
+def _load_user_module(path: Path, factory: str):
+    import torch
+
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}")
+    mod_name = f"trt_tui_user_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]}"
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parent.resolve()))  # let the file import its neighbours
+    try:
+        spec.loader.exec_module(module)  # runs the user's code
+    except SyntaxError as e:
+        raise ModelError(f"syntax error in {path} line {e.lineno}: {e.msg}", detail=traceback.format_exc()) from e
+    except ImportError as e:
+        raise ModelError(f"import failed in {path}: {_first_line(e)}", detail=traceback.format_exc()) from e
+    except Exception as e:
+        raise ModelError(f"{path} raised while loading: {_first_line(e)}", detail=traceback.format_exc()) from e
+    finally:
+        sys.path.remove(str(path.parent.resolve()))
+    fn = getattr(module, factory, None)
+    if fn is None or not callable(fn):
+        found = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
+                       and getattr(v, "__module__", None) == mod_name)  # fmt: skip
+        what = "no function" if fn is None else "no callable"
+        raise ModelError(f"{path} has {what} {factory!r} (functions there: {', '.join(found) or 'none'})")
+    try:
+        net = fn()
+    except Exception as e:
+        raise ModelError(f"{factory}() in {path} raised {_first_line(e)}", detail=traceback.format_exc()) from e
+    if not isinstance(net, torch.nn.Module):
+        raise ModelError(f"{factory}() in {path} returned {type(net).__name__}, not a torch.nn.Module")
+    return net
+
+
+def _check_forward(net, input_shape: tuple[int, ...]) -> Any:
+    """One forward with a batch of 1 zeros; returns the output (for num_classes)."""
+    import torch
+
+    shape = (1, *input_shape)
+    try:
+        with torch.no_grad():
+            return net(torch.zeros(shape))
+    except Exception as e:
+        raise ModelError(f"forward with input shape {shape} failed: {_first_line(e)}", detail=traceback.format_exc()) from e
+
+
+def _classes_of(out: Any) -> int | None:
+    t = out[0] if isinstance(out, (tuple, list)) and out else out
+    shape = getattr(t, "shape", ())
+    return int(shape[-1]) if len(shape) == 2 else None
+
+
+def _load_onnx(path: Path, input_shape: tuple[int, ...] | None) -> LoadedModel:
+    import onnx
+
+    if not path.is_file():
+        raise ModelError(f"ONNX file not found: {path}")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+        onnx.checker.check_model(model)
+    except Exception as e:
+        raise ModelError(f"{path} is not a valid ONNX model: {_first_line(e)}", detail=traceback.format_exc()) from e
+    inits = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in inits]
+    if len(inputs) != 1:
+        raise ModelError(f"{path}: trt-tui handles single-input models; this one has {len(inputs)} inputs")
+    tt = inputs[0].type.tensor_type
+    if tt.elem_type != onnx.TensorProto.FLOAT:
+        raise ModelError(f"{path}: input {inputs[0].name!r} is {onnx.TensorProto.DataType.Name(tt.elem_type)}, trt-tui feeds FLOAT")
+    dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in tt.shape.dim]
+    if len(dims) < 2:
+        raise ModelError(f"{path}: input {inputs[0].name!r} has rank {len(dims)}; expected (batch, ...)")
+    batch, rest = dims[0], dims[1:]
+    if input_shape is not None:
+        ok = len(input_shape) == len(rest) and all(d is None or d == s for d, s in zip(rest, input_shape))
+        if not ok:
+            shown = tuple(d if d is not None else "?" for d in dims)
+            raise ModelError(f"{path}: input shape {tuple(input_shape)} does not fit the graph input {shown}")
+        shape = tuple(input_shape)
+    elif any(d is None for d in rest):
+        shown = tuple(d if d is not None else "?" for d in dims)
+        raise ModelError(f"{path}: input {shown} has dynamic dims besides the batch; give --input-shape")
+    else:
+        shape = tuple(rest)
+    outs = model.graph.output
+    num_classes = None
+    if len(outs) >= 1:
+        odims = [d.dim_value for d in outs[0].type.tensor_type.shape.dim]
+        num_classes = odims[-1] if len(odims) == 2 and odims[-1] > 0 else None
+    spec = ModelSpec(path.stem, shape, f"ONNX file {path.name}", num_classes)
+    return LoadedModel(spec.name, spec, shape, onnx_path=str(path), source="onnx", onnx_batch=batch,
+                       info={"input_name": inputs[0].name})  # fmt: skip
+
+
+def load_model(name: str, input_shape: tuple | None = None, cache_dir: str | os.PathLike | None = None) -> LoadedModel:
+    """A built-in name, ``path/to/file.py:factory`` (runs that file's code) or ``path/to/model.onnx``.
+    Every failure raises ModelError naming the cause."""
+    shape = tuple(int(d) for d in input_shape) if input_shape is not None else None
+    text = name.strip()
+    if text in BUILTINS:
+        spec = BUILTINS[text]
+        net, data, info = _build_builtin(text, resolve_cache_dir(cache_dir))
+        net.eval()
+        if shape is not None and shape != spec.input_shape:
+            _check_forward(net, shape)
+            spec = replace(spec, input_shape=shape)
+        return LoadedModel(text, spec, spec.input_shape, module=net, data=data, info=info)
+    if text.lower().endswith(".onnx"):
+        return _load_onnx(Path(text).expanduser(), shape)
+    if ":" in text and text.rsplit(":", 1)[0].endswith(".py"):
+        file, factory = text.rsplit(":", 1)
+        path = Path(file).expanduser()
+        if shape is None:
+            raise ModelError(f"{text}: user models need an input shape (per sample, e.g. 3,224,224)")
+        net = _load_user_module(path, factory).eval()
+        out = _check_forward(net, shape)
+        spec = ModelSpec(f"{path.stem}:{factory}", shape, f"{factory}() from {path.name}", _classes_of(out))
+        return LoadedModel(spec.name, spec, shape, module=net, source="file")
+    if text.endswith(".py"):
+        raise ModelError(f"{text}: name the factory function too, as {text}:make_model")
+    raise ModelError(f"unknown model {text!r}; built-ins: {', '.join(BUILTINS)}, or file.py:factory, or model.onnx")
