@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from trt_tui.core.accuracy import compare, label_accuracy
+from trt_tui.core.results import COLUMNS
+
+
+def test_identical():
+    ref = np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]], np.float32)
+    r = compare([ref], [ref.copy()])
+    assert r["max_abs_err"] == 0 and r["mean_abs_err"] == 0 and r["max_rel_err"] == 0
+    assert r["cosine_sim"] == pytest.approx(1.0) and r["top1_agreement"] == 1.0
+    assert r["nan_count"] == r["inf_count"] == 0
+    assert {k for k in r if k != "outputs"} <= set(COLUMNS)
+
+
+def test_known_errors():
+    ref = np.array([[1.0, 2.0, 4.0], [4.0, 2.0, 1.0]])
+    out = np.array([[1.0, 2.5, 4.0], [4.0, 2.0, 5.0]])  # second row's argmax flips to 2
+    r = compare([ref], [out])
+    assert r["max_abs_err"] == pytest.approx(4.0)
+    assert r["mean_abs_err"] == pytest.approx(4.5 / 6)
+    assert r["max_rel_err"] == pytest.approx(4.0)  # |5-1| / 1
+    assert r["top1_agreement"] == 0.5
+    cos = (ref.ravel() @ out.ravel()) / np.linalg.norm(ref) / np.linalg.norm(out)
+    assert r["cosine_sim"] == pytest.approx(cos)
+
+
+def test_nan_and_inf_are_counted_not_raised():
+    ref = np.ones((3, 4), np.float32)
+    out = ref.copy()
+    out[0, 1] = np.nan
+    out[2, 0] = np.inf
+    r = compare([ref], [out])
+    assert r["nan_count"] == 1 and r["inf_count"] == 1
+    assert r["max_abs_err"] == 0.0  # finite elements agree
+    assert r["top1_agreement"] == pytest.approx(1 / 3)  # rows with NaN/Inf disagree
+    all_nan = compare([ref], [np.full_like(ref, np.nan)])
+    assert all_nan["nan_count"] == 12 and np.isnan(all_nan["max_abs_err"]) and all_nan["top1_agreement"] == 0.0
+
+
+def test_multiple_outputs_worst_overall():
+    a = np.zeros((2, 5))
+    b = np.ones((2, 3, 4))
+    r = compare([a, b], [a + 0.1, b + 0.5])
+    assert len(r["outputs"]) == 2
+    assert r["outputs"][1]["top1_agreement"] is None  # not a 2-D classifier output
+    assert r["max_abs_err"] == pytest.approx(0.5) and r["mean_abs_err"] == pytest.approx(0.5)
+    assert r["max_rel_err"] == pytest.approx(0.1 / 1e-6)  # zero reference: the 1e-6 floor
+    assert r["cosine_sim"] == 0.0  # zero reference vs non-zero output
+    assert r["top1_agreement"] == 1.0
+
+
+def test_reshape_same_size_and_label_accuracy():
+    r = compare([np.arange(6.0).reshape(2, 3)], [np.arange(6.0)])
+    assert r["max_abs_err"] == 0
+    assert label_accuracy(np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]]), np.array([1, 0, 0])) == pytest.approx(2 / 3)
