@@ -48,6 +48,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stages", default=",".join(RUN_STAGES), help=f"comma-separated stages among: {', '.join(RUN_STAGES)}")
     p.add_argument("--iterations", "-n", type=int, default=d.iterations, help="timed iterations per row")
     p.add_argument("--warmup", type=int, default=d.warmup, help="warm-up iterations per row")
+    p.add_argument("--max-seconds", type=float, help="time budget per row: stop the timed loop early")
     p.add_argument("--calibrator", choices=CALIBRATORS, default=d.calibrator)
     p.add_argument("--calib-data", help="calibration samples: .npy (N,C,H,W) or .npz")
     p.add_argument("--calib-samples", type=int, default=d.calib_samples)
@@ -71,6 +72,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         stages=tuple(s.strip() for s in args.stages.split(",") if s.strip()),
         iterations=args.iterations,
         warmup=args.warmup,
+        max_seconds=args.max_seconds,
         calibrator=args.calibrator,
         calib_data=args.calib_data,
         calib_samples=args.calib_samples,

@@ -77,8 +77,10 @@ class Measurement:
 
 
 def measure(runner: Runner, host_input: np.ndarray, *, warmup: int, iterations: int,
-            on_progress: ProgressFn | None = None) -> Measurement:
-    """Warm up, then time ``iterations`` end-to-end inferences and (on CUDA) ``iterations`` GPU computes."""
+            on_progress: ProgressFn | None = None, max_seconds: float | None = None) -> Measurement:
+    """Warm up, then time ``iterations`` end-to-end inferences and (on CUDA) as many GPU computes.
+    ``max_seconds`` ends the latency loop early (at least 10 iterations); the GPU loop then uses the
+    same count, and the Measurement records how many ran."""
     on_cuda = runner.device == "cuda" and runner.stream is not None
     total = warmup + iterations * (2 if on_cuda else 1)
     done = 0
@@ -98,6 +100,7 @@ def measure(runner: Runner, host_input: np.ndarray, *, warmup: int, iterations: 
     # Host latency: one synchronous inference at a time, as a caller sees it.
     lat = np.empty(iterations)
     wall0 = time.perf_counter()
+    deadline = wall0 + max_seconds if max_seconds else None
     for i in range(iterations):
         t0 = time.perf_counter()
         runner.set_input(host_input)
@@ -105,7 +108,13 @@ def measure(runner: Runner, host_input: np.ndarray, *, warmup: int, iterations: 
         runner.outputs()
         lat[i] = time.perf_counter() - t0
         tick()
+        if deadline is not None and i >= 9 and time.perf_counter() > deadline:
+            lat = lat[: i + 1]
+            break
     wall = time.perf_counter() - wall0
+    if len(lat) < iterations:  # stopped by the time budget: report what ran
+        total -= (iterations - len(lat)) * (2 if on_cuda else 1)
+        iterations = len(lat)
 
     gpu = None
     if on_cuda:

@@ -33,6 +33,7 @@ class RunConfig:
     stages: tuple[str, ...] = RUN_STAGES
     iterations: int = 500
     warmup: int = 50
+    max_seconds: float | None = None  # per row: stop the timed loop early after this long (like a time budget)
     calibrator: str = "entropy"  # entropy | minmax
     calib_data: str | None = None  # .npy/.npz of samples; None = the model's own data or random
     calib_samples: int = 512

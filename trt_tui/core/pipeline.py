@@ -473,6 +473,7 @@ class Pipeline:
                 acc_fields["label_accuracy"] = accuracy.label_accuracy(outs[0], labels)
             self.row(row_id, **acc_fields)
             m = bench.measure(runner, self.timing_input(), warmup=self.cfg.warmup, iterations=self.cfg.iterations,
+                              max_seconds=self.cfg.max_seconds,
                               on_progress=lambda step, total: self.emit(
                                   Progress(stage="benchmark", task=row_id, step=step, total=total)))
             self.row(row_id, status="ok", reason="", **m.row_fields(self.cfg.batch_size))
