@@ -265,7 +265,7 @@ class Pipeline:
     def calibration_source(self, batch_size: int) -> Any:
         from trt_tui.core.calibration import BatchSource
 
-        return BatchSource.for_model(self.model, batch_size=batch_size, path=self.cfg.calib_data,
+        return BatchSource.for_model(self.model, batch_size=batch_size, calib_data=self.cfg.calib_data,
                                      max_samples=self.cfg.calib_samples, seed=self.cfg.seed)
 
     def trt_uses(self, precision: str) -> Any:
