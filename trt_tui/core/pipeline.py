@@ -136,9 +136,10 @@ class Pipeline:
             self.out.mkdir(parents=True, exist_ok=True)
             self.stage_env()
             self.stage_model()
-            if "export" in self.cfg.stages or self.model.module is None:
+            needs_onnx = any(not r.startswith("pytorch") for r in self.cfg.rows) or self.model.module is None
+            if needs_onnx and ("export" in self.cfg.stages or self.model.module is None):
                 self.stage_export()
-            else:
+            elif needs_onnx:
                 self.reuse_artifacts()
             if "quantize" in self.cfg.stages:
                 self.stage_quantize()
@@ -447,7 +448,14 @@ class Pipeline:
     def stage_benchmark(self) -> None:
         with self.stage("benchmark", "Benchmark") as detail:
             x, labels = self.eval_set()
-            ref, ref_name = self.reference_outputs(x)
+            try:
+                ref, ref_name = self.reference_outputs(x)
+            except Exception as exc:  # noqa: BLE001 - e.g. out of memory: rows still run, without accuracy
+                reason = describe_failure(exc, self.cfg.batch_size)
+                self.emit(ErrorEvent(stage="benchmark", message=f"accuracy reference failed: {reason}",
+                                     detail=traceback.format_exc()))
+                ref, ref_name = None, f"none ({reason})"
+                release_gpu_memory()
             detail.update(reference=ref_name, eval_samples=len(x), labelled=labels is not None,
                           timing_input="np.random.randn of the batch shape, seed %d" % self.cfg.seed)
             self.log("benchmark", f"accuracy reference: {ref_name} on {len(x)} samples")
@@ -457,7 +465,7 @@ class Pipeline:
                     continue
                 self.bench_one(row_id, x, labels, ref)
 
-    def bench_one(self, row_id: str, x: np.ndarray, labels: np.ndarray | None, ref: list[np.ndarray]) -> None:
+    def bench_one(self, row_id: str, x: np.ndarray, labels: np.ndarray | None, ref: list[np.ndarray] | None) -> None:
         from trt_tui.core import accuracy, bench
 
         self.row(row_id, status="running", reason="measuring")
@@ -466,9 +474,11 @@ class Pipeline:
             runner, fields = self.make_runner(row_id)
             self.row(row_id, **fields)
             outs = bench.run_batches(runner, x, self.cfg.batch_size)
-            acc = accuracy.compare(ref, outs)
-            acc_fields = {k: acc.get(k) for k in ("max_abs_err", "mean_abs_err", "max_rel_err", "cosine_sim",
-                                                  "top1_agreement", "nan_count", "inf_count")}
+            acc_fields: dict[str, Any] = {}
+            if ref is not None:
+                acc = accuracy.compare(ref, outs)
+                acc_fields = {k: acc.get(k) for k in ("max_abs_err", "mean_abs_err", "max_rel_err", "cosine_sim",
+                                                      "top1_agreement", "nan_count", "inf_count")}
             if labels is not None:
                 acc_fields["label_accuracy"] = accuracy.label_accuracy(outs[0], labels)
             self.row(row_id, **acc_fields)
