@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Everything trt-tui checks on a CUDA GPU, in one device call (the H200 through the device tool).
+#
+# Stage first (on the dev machine, repo root):  ../shared/device/stage-wheels.sh
+# Then in one device call: carry [".device/wheels"], command:  bash scripts/gpu-suite.sh [parts...]
+# parts: tests fidelity matrix perturbation rtx (default: tests fidelity)
+# TensorRT-RTX (part rtx) needs /tmp/site from install-rtx.sh (see ../shared/device/stage-wheels.sh).
+# Logs and JSON land in $OUT (or ./gpu-out when OUT is unset).
+set -uo pipefail
+OUT=${OUT:-$PWD/gpu-out}; mkdir -p "$OUT"
+if ls .device/wheels/*.whl >/dev/null 2>&1; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .device/wheels/*.whl || exit 1
+fi
+export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
+export TRT_TUI_CACHE=/tmp/trt-tui-cache
+parts=${*:-tests fidelity}
+{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv; python3 -c 'import torch,onnxruntime as o;print("torch",torch.__version__,"ort",o.__version__,o.get_available_providers())'; } > "$OUT/env.txt" 2>&1
+for part in $parts; do
+  echo "== $part $(date +%T)"
+  case $part in
+    tests) python3 -m pytest -m gpu -p no:cacheprovider -q -rA tests/gpu 2>&1 | tee "$OUT/gpu-tests.log" | tail -25 ;;
+    fidelity) python3 scripts/fidelity.py --out "$OUT/fidelity.json" 2>&1 | tail -5 ;;
+    matrix) python3 scripts/bench_matrix.py --out-dir /tmp/matrix ${MATRIX_ARGS:-} -- --iterations 500 --warmup 50 --max-seconds 15 --calib-samples 64 2>&1 | tail -20
+            cp /tmp/matrix/BENCHMARKS.part.md "$OUT/" ;;
+    perturbation) python3 scripts/perturbation.py --out "$OUT/perturbation.json" 2>&1 | tail -8 ;;
+    rtx) python3 scripts/rtx_build_check.py --out "$OUT/rtx.json" 2>&1 | tail -30 ;;
+  esac
+done
+echo "== done $(date +%T)"

@@ -1,0 +1,120 @@
+"""GPU tests: run on a CUDA machine with `pytest -m gpu` (scripts/gpu-suite.sh on the H200).
+
+They skip with a reason where there is no CUDA GPU; a skipped test is not a passed one.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible to PyTorch"),
+]
+
+
+def trt_tui_run(tmp_path: Path, *args: str, timeout: int = 600) -> tuple[subprocess.CompletedProcess, dict]:
+    out = tmp_path / "res"
+    proc = subprocess.run([sys.executable, "-m", "trt_tui.cli", "run", "--out", str(out), *args],
+                          capture_output=True, text=True, timeout=timeout)
+    data = json.loads((out / "results.json").read_text()) if (out / "results.json").exists() else {}
+    return proc, data
+
+
+def rows_by_id(data: dict) -> dict[str, dict]:
+    return {r["row_id"]: r for r in data.get("rows", [])}
+
+
+def test_pytorch_cuda_rows_fp32_fp16(tmp_path):
+    proc, data = trt_tui_run(tmp_path, "--model", "cnn", "--batch-size", "8", "--rows", "pytorch-fp32,pytorch-fp16",
+                             "--iterations", "100", "--warmup", "10")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = rows_by_id(data)
+    for rid in ("pytorch-fp32", "pytorch-fp16"):
+        r = rows[rid]
+        assert r["status"] == "ok" and r["device"].startswith("cuda:0"), r
+        assert 0 < r["gpu_compute_p50_ms"] <= r["latency_p50_ms"] * 1.5
+        assert r["iterations"] == 100
+    assert rows["pytorch-fp16"]["top1_agreement"] > 0.9
+    assert rows["pytorch-fp32"]["tf32"] == "on"
+    assert data["env"]["gpu"] and data["env"]["compute_capability"]
+
+
+def test_cuda_event_timing_tracks_gpu_work():
+    """GPU compute time follows the work actually enqueued (a spin kernel of known cycles)."""
+    from trt_tui.core import bench
+
+    class Spin:
+        device, stream = "cuda", torch.cuda.Stream()
+
+        def __init__(self, cycles: int) -> None:
+            self.cycles = cycles
+
+        def compute(self) -> None:
+            with torch.cuda.stream(self.stream):
+                torch.cuda._sleep(self.cycles)
+
+    short = np.median(bench.gpu_compute_times(Spin(1_000_000), 50))
+    long = np.median(bench.gpu_compute_times(Spin(4_000_000), 50))
+    assert 3.0 < long / short < 5.0, (short, long)
+
+
+def test_onnxruntime_parity_from_gpu_model(tmp_path):
+    from trt_tui.core import export, models
+
+    loaded = models.load_model("cnn")
+    path = tmp_path / "cnn.onnx"
+    export.export_onnx(loaded.module, loaded.input_shape, 4, path)
+    x = models.sample_input(loaded.input_shape, 4, 0)
+    parity = export.ort_parity(path, loaded.module.cuda(), x)
+    assert parity["max_abs_err"] < 1e-3, parity
+
+
+def test_child_process_on_gpu_streams_events():
+    from trt_tui.core.config import RunConfig
+    from trt_tui.core.events import Finished, RowEvent
+    from trt_tui.runner import JobProcess
+
+    cfg = RunConfig(model="digits-cnn", rows=("pytorch-fp32",), iterations=50, warmup=5, out_dir=None)
+    events = list(JobProcess(cfg).events())
+    assert isinstance(events[-1], Finished) and events[-1].status == "ok"
+    final = [e.row for e in events if isinstance(e, RowEvent) and e.row["status"] == "ok"]
+    assert final and final[-1]["device"].startswith("cuda")
+    assert final[-1]["label_accuracy"] > 0.9
+
+
+@pytest.mark.parametrize("model,batch", [("digits-cnn", "32"), ("cnn", "32"), ("resnet50", "8")])
+def test_full_run(tmp_path, model, batch):
+    proc, data = trt_tui_run(tmp_path, "--model", model, "--batch-size", batch, "--iterations", "100",
+                             "--warmup", "10", "--max-seconds", "10", "--calib-samples", "64")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "trt-tui results" in proc.stdout
+    rows = rows_by_id(data)
+    for rid in ("pytorch-fp32", "pytorch-fp16", "onnxruntime-fp32", "onnxruntime-int8"):
+        assert rows[rid]["status"] == "ok", rows[rid]
+    for rid in ("tensorrt-fp32", "tensorrt-fp16", "tensorrt-int8"):
+        assert rows[rid]["status"] in ("ok", "skipped", "failed")
+        if rows[rid]["status"] != "ok":
+            assert rows[rid]["reason"], rows[rid]
+    assert (tmp_path / "res" / "results.csv").read_text().count("\n") == 8
+
+
+def test_out_of_gpu_memory_is_a_row_failure(tmp_path):
+    """A batch too large for the GPU fails its rows with a clear reason; the run still finishes."""
+    proc, data = trt_tui_run(tmp_path, "--model", "cnn", "--batch-size", "1000000", "--rows",
+                             "pytorch-fp32,pytorch-fp16", "--iterations", "3", "--warmup", "1")
+    rows = rows_by_id(data)
+    assert "Traceback" not in proc.stdout
+    for r in rows.values():
+        assert r["status"] == "failed" and "out of GPU memory" in r["reason"], r
+    proc2, data2 = trt_tui_run(tmp_path, "--model", "cnn", "--batch-size", "4", "--rows", "pytorch-fp32",
+                               "--iterations", "10", "--warmup", "2")
+    assert proc2.returncode == 0 and rows_by_id(data2)["pytorch-fp32"]["status"] == "ok"
