@@ -1,0 +1,263 @@
+"""The one place that knows TensorRT versions (8.6 / 10.x / 11.x / TensorRT-RTX).
+
+Capabilities come from the module's attributes (``hasattr``/``getattr``), never from enum integers;
+the version is parsed only for display and deprecation notes. Everything here is pure and is tested
+with fake modules (tests/trt/fakes.py).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from types import ModuleType
+from typing import Any
+
+from trt_tui.core.errors import TensorRTUnavailable, TrtTuiError
+
+ENV_VAR = "TRT_TUI_TENSORRT"  # tensorrt | rtx | none | auto
+FLAVOUR_TRT = "tensorrt"
+FLAVOUR_RTX = "tensorrt-rtx"
+PRECISIONS = ("fp32", "fp16", "int8")
+INT8_MODES = ("entropy", "minmax", "qdq")
+QDQ_SOURCE = "onnxruntime quantize_static"
+
+INSTALL_HINT = (
+    'install TensorRT with: pip install "trt-tui[tensorrt]" (CUDA 13) or '
+    'pip install "trt-tui[tensorrt-cu12]" (CUDA 12); the tensorrt-*-libs wheels are fetched from '
+    "NVIDIA's own package index during the install, so a PyPI-only or offline machine needs TensorRT "
+    "pre-installed (container, system package or tarball)"
+)
+
+# module names per choice, in the order tried
+_MODULES: dict[str, tuple[tuple[str, str], ...]] = {
+    "tensorrt": (("tensorrt", FLAVOUR_TRT),),
+    "rtx": (("tensorrt_rtx", FLAVOUR_RTX), ("tensorrt_rtx_bindings", FLAVOUR_RTX)),
+}
+
+
+def import_tensorrt(prefer: str = "auto") -> tuple[ModuleType, str]:
+    """Import TensorRT (or TensorRT-RTX); returns (module, flavour).
+
+    ``TRT_TUI_TENSORRT=tensorrt|rtx|none`` overrides ``prefer``; ``none`` behaves as if nothing were
+    installed. A module without ``Builder`` (e.g. the namespace package that a stubs-only install
+    leaves behind) does not count as TensorRT.
+    """
+    choice = (os.environ.get(ENV_VAR, "").strip().lower() or prefer or "auto").replace("tensorrt-rtx", "rtx")
+    if choice == "none":
+        raise TensorRTUnavailable(f"TensorRT disabled by {ENV_VAR}=none", detail=INSTALL_HINT)
+    if choice == "auto":
+        order = _MODULES["tensorrt"] + _MODULES["rtx"]
+    elif choice in _MODULES:
+        order = _MODULES[choice]
+    else:
+        raise TrtTuiError(f"{ENV_VAR} must be tensorrt, rtx, none or auto, not {choice!r}")
+    tried: list[str] = []
+    for name, flavour in order:
+        try:
+            mod = importlib.import_module(name)
+        except ImportError as exc:
+            tried.append(f"import {name}: {exc}")
+            continue
+        except Exception as exc:  # a broken install: missing libnvinfer, CUDA driver mismatch...
+            tried.append(f"import {name}: {type(exc).__name__}: {exc}")
+            continue
+        if not (hasattr(mod, "Builder") and hasattr(mod, "Runtime")):
+            where = list(getattr(mod, "__path__", []) or [getattr(mod, "__file__", "?")])
+            tried.append(f"import {name}: found {where} but it has no Builder/Runtime (type stubs only?)")
+            continue
+        return mod, flavour
+    what = "TensorRT-RTX" if choice == "rtx" else "TensorRT"
+    raise TensorRTUnavailable(f"{what} is not installed: {INSTALL_HINT}", detail="\n".join(tried))
+
+
+def parse_version(text: str) -> tuple[int, ...]:
+    """'8.6.1' / '8.6.1.post1' / '10.13.3.9' / '11.4.0.106' -> numeric parts (up to 4)."""
+    parts: list[int] = []
+    for piece in str(text).strip().split(".")[:4]:
+        m = re.match(r"\d+", piece)
+        if not m:
+            break
+        parts.append(int(m.group()))
+    return tuple(parts) or (0,)
+
+
+def module_version(trt: Any) -> str:
+    v = getattr(trt, "__version__", None)
+    if v:
+        return str(v)
+    try:  # bindings-only RTX installs may lack __version__
+        from importlib import metadata
+
+        for dist in ("tensorrt-rtx", "tensorrt-rtx-cu13-bindings", "tensorrt-rtx-cu12-bindings"):
+            try:
+                return metadata.version(dist)
+            except metadata.PackageNotFoundError:
+                continue
+    except Exception:
+        pass
+    return "unknown"
+
+
+def _has(obj: Any, *names: str) -> bool:
+    return obj is not None and all(hasattr(obj, n) for n in names)
+
+
+@dataclass(frozen=True)
+class Features:
+    version: tuple[int, ...]
+    version_str: str
+    flavour: str
+    has_explicit_batch_flag: bool
+    needs_explicit_batch: bool  # an implicit-batch network is still possible (8.x/9.x)
+    has_strongly_typed_flag: bool
+    strongly_typed_only: bool  # 11.x and TensorRT-RTX
+    has_fp16_flag: bool
+    has_int8_flag: bool
+    has_calibrators: bool
+    has_progress_monitor: bool
+    has_tf32_flag: bool
+    has_timing_cache: bool
+    has_device_memory_v2: bool
+    has_build_serialized: bool
+    has_onnx_parser: bool
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def major(self) -> int:
+        return self.version[0]
+
+    @property
+    def label(self) -> str:
+        return f"{'TensorRT-RTX' if self.flavour == FLAVOUR_RTX else 'TensorRT'} {self.version_str}"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["version"] = list(self.version)
+        d["notes"] = list(self.notes)
+        return d
+
+    @classmethod
+    def from_module(cls, trt: Any, flavour: str | None = None) -> "Features":
+        if flavour is None:
+            flavour = FLAVOUR_RTX if str(getattr(trt, "__name__", "")).startswith("tensorrt_rtx") else FLAVOUR_TRT
+        rtx = flavour == FLAVOUR_RTX
+        ver = module_version(trt)
+        ncf = getattr(trt, "NetworkDefinitionCreationFlag", None)
+        bf = getattr(trt, "BuilderFlag", None)
+        has_eb = _has(ncf, "EXPLICIT_BATCH")
+        has_st = _has(ncf, "STRONGLY_TYPED")
+        has_fp16 = _has(bf, "FP16")
+        has_int8 = _has(bf, "INT8")
+        calibs = _has(trt, "IInt8EntropyCalibrator2", "IInt8MinMaxCalibrator")
+        strong_only = rtx or not (has_fp16 or has_int8)
+        notes = []
+        if rtx:
+            notes.append("TensorRT-RTX: strongly typed only; FP16 = FP16 ONNX, INT8 = Q/DQ ONNX")
+        elif strong_only:
+            notes.append("no BuilderFlag.FP16/INT8: strongly typed only (TensorRT 11)")
+        # Builder.max_batch_size is the implicit-batch API (8.x/9.x, removed in 10.0)
+        needs_eb = has_eb and not rtx and (_has(getattr(trt, "Builder", None), "max_batch_size") or not has_st)
+        cfg = getattr(trt, "IBuilderConfig", None)
+        return cls(
+            version=parse_version(ver),
+            version_str=ver,
+            flavour=flavour,
+            has_explicit_batch_flag=has_eb,
+            needs_explicit_batch=needs_eb,
+            has_strongly_typed_flag=has_st,
+            strongly_typed_only=strong_only,
+            has_fp16_flag=has_fp16,
+            has_int8_flag=has_int8,
+            has_calibrators=calibs,
+            has_progress_monitor=_has(trt, "IProgressMonitor"),
+            has_tf32_flag=_has(bf, "TF32"),
+            # TensorRT-RTX >= 1.2: timing-cache calls are deprecated no-ops (it has a runtime cache)
+            has_timing_cache=_has(cfg, "create_timing_cache", "set_timing_cache") and not rtx,
+            has_device_memory_v2=_has(getattr(trt, "ICudaEngine", None), "device_memory_size_v2"),
+            has_build_serialized=_has(getattr(trt, "Builder", None), "build_serialized_network"),
+            has_onnx_parser=_has(trt, "OnnxParser"),
+            notes=tuple(notes),
+        )
+
+
+def network_flags(trt: Any, features: Features, strong: bool) -> int:
+    """The create_network() mask, built from enum names (bit positions differ between versions)."""
+    ncf = getattr(trt, "NetworkDefinitionCreationFlag", None)
+    mask = 0
+    if features.needs_explicit_batch:
+        mask |= 1 << int(getattr(ncf, "EXPLICIT_BATCH"))
+    if strong:
+        if features.has_strongly_typed_flag:
+            mask |= 1 << int(getattr(ncf, "STRONGLY_TYPED"))
+        elif not features.strongly_typed_only:
+            raise TrtTuiError(f"{features.label} has no strongly typed networks (STRONGLY_TYPED is 10.x+)")
+    return mask
+
+
+@dataclass(frozen=True)
+class PrecisionPlan:
+    precision: str  # fp32 | fp16 | int8
+    onnx: str  # which ONNX to parse: fp32 | fp16 (converted) | qdq
+    strongly_typed: bool
+    flags: tuple[str, ...]  # BuilderFlag names to set
+    calibrator: str | None  # entropy | minmax | None
+    mechanism: str  # for the results table
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["flags"] = list(self.flags)
+        d["notes"] = list(self.notes)
+        return d
+
+
+def _since(features: Features, ver: tuple[int, ...], text: str) -> str:
+    """A deprecation suffix, only for plain TensorRT at/after ``ver`` (display only)."""
+    return f" ({text})" if features.flavour == FLAVOUR_TRT and features.version >= ver else ""
+
+
+def precision_plan(features: Features, precision: str, int8_mode: str = "entropy") -> PrecisionPlan:
+    """How to get ``precision`` out of this TensorRT. ``int8_mode``: entropy | minmax (calibrator where
+    one exists, else Q/DQ) or qdq (Q/DQ ONNX everywhere)."""
+    precision = precision.lower()
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+    if int8_mode not in INT8_MODES:
+        raise ValueError(f"int8_mode must be one of {INT8_MODES}, not {int8_mode!r}")
+    strong_only = features.strongly_typed_only
+    typed = "strongly typed" if strong_only else "weakly typed"
+
+    if precision == "fp32":
+        return PrecisionPlan("fp32", "fp32", strong_only, (), None, f"FP32 ONNX, no precision flags ({typed})")
+
+    if precision == "fp16":
+        if features.has_fp16_flag and not strong_only:
+            dep = _since(features, (10, 12), "deprecated since 10.12")
+            return PrecisionPlan("fp16", "fp32", False, ("FP16",), None, f"BuilderFlag.FP16 (weakly typed){dep}")
+        return PrecisionPlan("fp16", "fp16", True, (), None, "FP16 ONNX, strongly typed")
+
+    # int8
+    no_calib = () if int8_mode == "qdq" else (f"{features.label} has no INT8 calibrators; using Q/DQ",)
+    if strong_only or not features.has_int8_flag:
+        return PrecisionPlan(
+            "int8", "qdq", True, (), None, f"Q/DQ ONNX ({QDQ_SOURCE}), strongly typed", no_calib,
+        )
+    if int8_mode == "qdq" or not features.has_calibrators:
+        return PrecisionPlan(
+            "int8", "qdq", False, ("INT8",), None, f"Q/DQ ONNX ({QDQ_SOURCE}) + BuilderFlag.INT8 (weakly typed)",
+            no_calib,
+        )
+    cls = "IInt8EntropyCalibrator2" if int8_mode == "entropy" else "IInt8MinMaxCalibrator"
+    flags = ("INT8", "FP16") if features.has_fp16_flag else ("INT8",)
+    dep = _since(features, (10, 1), "deprecated since 10.1")
+    fallback = " with FP16 fallback" if "FP16" in flags else ""
+    return PrecisionPlan(
+        "int8", "fp32", False, flags, int8_mode, f"{cls}{dep}, BuilderFlag.INT8{fallback} (weakly typed)",
+    )
+
+
+def tf32_label(state: bool | None) -> str:
+    """Results-table value for the tf32 column."""
+    return "n/a" if state is None else ("on" if state else "off")
