@@ -119,10 +119,8 @@ def make_fake(key: str, scenario: Scenario | None = None, **overrides: Any) -> t
     Severity = make_enum("Severity", {"INTERNAL_ERROR": 0, "ERROR": 1, "WARNING": 2, "INFO": 3, "VERBOSE": 4})
 
     class ILogger:
-        inits = 0
-
         def __init__(self) -> None:
-            type(self).inits += 1  # the subclass must call the base __init__
+            self.base_inited = True  # the subclass must call the base __init__
 
         def log(self, severity: Any, msg: str) -> None:
             raise NotImplementedError
@@ -138,10 +136,8 @@ def make_fake(key: str, scenario: Scenario | None = None, **overrides: Any) -> t
     if HAS_PROGRESS[key]:
 
         class IProgressMonitor:
-            inits = 0
-
             def __init__(self) -> None:
-                type(self).inits += 1
+                self.base_inited = True
 
         trt.IProgressMonitor = IProgressMonitor  # type: ignore[attr-defined]
 

@@ -1,0 +1,140 @@
+"""INT8 calibrators (TensorRT 8.6 / 10.x only; deprecated in 10.1, removed in 11 and absent in RTX).
+
+The batch source is ``trt_tui.core.calibration.BatchSource``-like: a rewindable iterable of float32
+arrays shaped (batch, *input_shape) with ``.reset()``, ``.batch_size`` and ``.description``.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Iterator, Protocol
+
+import numpy as np
+
+from trt_tui.core.errors import TrtTuiError
+
+CALIBRATOR_CLASSES = {"entropy": "IInt8EntropyCalibrator2", "minmax": "IInt8MinMaxCalibrator"}
+
+# host array -> (object to keep alive, device pointer)
+ToDevice = Callable[[np.ndarray], tuple[Any, int]]
+
+
+class BatchSourceLike(Protocol):
+    batch_size: int
+    description: str
+
+    def __iter__(self) -> Iterator[np.ndarray]: ...
+
+    def reset(self) -> None: ...
+
+
+def torch_to_device(array: np.ndarray) -> tuple[Any, int]:
+    """Copy to a CUDA tensor (synchronously, so it is ready when TensorRT reads it)."""
+    import torch
+
+    t = torch.from_numpy(array).to("cuda")
+    torch.cuda.current_stream().synchronize()
+    return t, int(t.data_ptr())
+
+
+def make_calibrator(
+    trt: Any,
+    kind: str,
+    batch_source: BatchSourceLike,
+    cache_path: str | os.PathLike[str] | None,
+    *,
+    to_device: ToDevice | None = None,
+) -> Any:
+    """A ``trt.IInt8EntropyCalibrator2`` (kind='entropy') or ``IInt8MinMaxCalibrator`` ('minmax')
+    subclass instance feeding ``batch_source``. After the build: ``.batches_fed``, ``.error``."""
+    cls_name = CALIBRATOR_CLASSES.get(kind)
+    if cls_name is None:
+        raise ValueError(f"calibrator must be one of {tuple(CALIBRATOR_CLASSES)}, not {kind!r}")
+    base: Any = getattr(trt, cls_name, None)
+    if base is None:
+        raise TrtTuiError(
+            f"this TensorRT has no {cls_name} (calibrators were removed in TensorRT 11 and are not in "
+            "TensorRT-RTX); use Q/DQ INT8 instead"
+        )
+    cache = Path(cache_path) if cache_path else None
+    move = to_device or torch_to_device
+
+    class TrtTuiCalibrator(base):  # type: ignore[misc, valid-type]
+        def __init__(self) -> None:
+            base.__init__(self)  # required: the binding segfaults without it
+            self.kind = kind
+            self.source = batch_source
+            self.cache_path = cache
+            self.batches_fed = 0
+            self.error: str | None = None
+            self.note: str | None = None
+            self._iter: Iterator[Any] | None = None
+            self._alive: list[Any] = []  # device buffers of the last batch, alive until the next call
+
+        def get_batch_size(self) -> int:
+            return int(self.source.batch_size)
+
+        def _arrays(self, batch: Any, names: list[str]) -> list[np.ndarray]:
+            if isinstance(batch, dict):
+                return [batch[n] for n in names]
+            if isinstance(batch, (list, tuple)):
+                items = list(batch)
+            else:
+                items = [batch]
+            if len(items) != len(names):
+                raise TrtTuiError(f"calibration batch has {len(items)} arrays, the network has inputs {names}")
+            return items
+
+        def get_batch(self, names: list[str], *_: Any) -> list[int] | None:
+            try:
+                if self._iter is None:
+                    self.source.reset()
+                    self._iter = iter(self.source)
+                batch = next(self._iter, None)
+                self._alive = []
+                if batch is None:
+                    return None
+                arrays = [np.ascontiguousarray(a, dtype=np.float32) for a in self._arrays(batch, list(names))]
+                bs = self.get_batch_size()
+                if any(a.shape[0] != bs for a in arrays):
+                    self.note = f"stopped at a partial batch of {arrays[0].shape[0]} (batch size {bs})"
+                    return None
+                moved = [move(a) for a in arrays]
+                self._alive = [m[0] for m in moved]
+                self.batches_fed += 1
+                return [int(m[1]) for m in moved]
+            except Exception:
+                # TensorRT would treat a raised exception as "no more data" and print it; keep it instead
+                self.error = traceback.format_exc()
+                self._alive = []
+                return None
+
+        def read_calibration_cache(self) -> bytes | None:
+            try:
+                if self.cache_path is not None and self.cache_path.is_file():
+                    data = self.cache_path.read_bytes()
+                    return data or None
+            except OSError:
+                pass
+            return None
+
+        def write_calibration_cache(self, cache: Any) -> None:
+            if self.cache_path is None:
+                return
+            try:
+                self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = self.cache_path.with_name(f".{self.cache_path.name}.{os.getpid()}.tmp")
+                tmp.write_bytes(bytes(cache))
+                os.replace(tmp, self.cache_path)
+            except Exception:
+                self.error = traceback.format_exc()
+
+        def rewind(self) -> None:
+            """Start the data again (a second build with the same calibrator)."""
+            self._iter = None
+            self._alive = []
+            self.batches_fed = 0
+
+    return TrtTuiCalibrator()
