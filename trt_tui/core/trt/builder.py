@@ -1,0 +1,420 @@
+"""ONNX -> TensorRT plan: Builder, network, OnnxParser, config per the adapter's PrecisionPlan.
+
+The plan is written under a temporary name and renamed into place, so a failed or interrupted build
+never leaves a ``.plan`` that looks valid; a JSON sidecar describes how it was built.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import threading
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence, Union
+
+from trt_tui.core.errors import TrtTuiError
+from trt_tui.core.trt.adapter import Features, PrecisionPlan, network_flags, precision_plan, tf32_label
+from trt_tui.core.trt.logger import LogCallback, ProgressCallback, make_logger, make_progress_monitor
+from trt_tui.core.trt.sidecar import SIDECAR_VERSION, file_sha256, gpu_identity, sidecar_path, write_json_atomic
+
+if TYPE_CHECKING:  # checked against tensorrt-stubs (10.x API); at run time `trt` may be any version
+    import tensorrt
+
+Shape = tuple[int, ...]
+
+
+class OnnxParseError(TrtTuiError):
+    """The ONNX parser rejected the model; ``errors`` has one line per parser error."""
+
+    def __init__(self, message: str, detail: str = "", errors: Sequence[str] = ()) -> None:
+        super().__init__(message, detail)
+        self.errors = list(errors)
+
+
+class BuildFailed(TrtTuiError):
+    """``build_serialized_network`` returned None; ``log_errors`` has TensorRT's own error lines."""
+
+    def __init__(self, message: str, detail: str = "", log_errors: Sequence[str] = ()) -> None:
+        super().__init__(message, detail)
+        self.log_errors = list(log_errors)
+
+
+class BuildCancelled(TrtTuiError):
+    """The build was cancelled (progress monitor returned False, or cancel was set before it began)."""
+
+
+@dataclass(frozen=True)
+class ShapeProfile:
+    min: Shape
+    opt: Shape
+    max: Shape
+
+    @classmethod
+    def of(cls, value: "ShapeLike") -> "ShapeProfile":
+        """A static shape (1, 3, 8, 8), a (min, opt, max) triple of shapes, or a ShapeProfile."""
+        if isinstance(value, ShapeProfile):
+            return value
+        items: list[Any] = list(value)
+        if len(items) == 3 and all(isinstance(v, (tuple, list)) for v in items):
+            mn, op, mx = (tuple(int(d) for d in v) for v in items)
+            return cls(mn, op, mx)
+        shape = tuple(int(d) for d in items)
+        return cls(shape, shape, shape)
+
+    def to_dict(self) -> dict[str, list[int]]:
+        return {"min": list(self.min), "opt": list(self.opt), "max": list(self.max)}
+
+
+ShapeLike = Union[ShapeProfile, Sequence[int], Sequence[Sequence[int]]]
+
+
+@dataclass
+class BuildResult:
+    plan_path: Path
+    sidecar_path: Path
+    size_bytes: int
+    build_time_s: float
+    precision: str
+    mechanism: str
+    tf32: str  # on | off | n/a
+    strongly_typed: bool
+    flags: list[str]
+    warnings: list[str] = field(default_factory=list)
+    shapes: dict[str, Any] = field(default_factory=dict)
+    progress_events: int = 0
+    phases: list[str] = field(default_factory=list)
+    calibrator: str | None = None
+    calibration_batches: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["plan_path"], d["sidecar_path"] = str(self.plan_path), str(self.sidecar_path)
+        return d
+
+
+def _call(obj: Any, name: str) -> Any:
+    """obj.name() if it exists and works, else None (ParserError grew methods over versions)."""
+    fn = getattr(obj, name, None)
+    if fn is None:
+        return None
+    try:
+        return fn() if callable(fn) else fn
+    except Exception:
+        return None
+
+
+def format_parser_error(err: Any) -> str:
+    """'node 3 'Conv_0' (Conv): <desc> [UNSUPPORTED_NODE]' from a trt.ParserError, fields as available."""
+    desc = _call(err, "desc") or str(err)
+    node, name, op = _call(err, "node"), _call(err, "node_name"), _call(err, "node_operator")
+    code = _call(err, "code")
+    code_s = getattr(code, "name", None) or (str(code).rsplit(".", 1)[-1] if code is not None else "")
+    where = []
+    if node is not None and node != -1:
+        where.append(f"node {node}")
+    if name:
+        where.append(repr(name))
+    if op:
+        where.append(f"({op})")
+    head = " ".join(where)
+    return f"{head + ': ' if head else ''}{desc}{f' [{code_s}]' if code_s else ''}"
+
+
+def parser_errors(parser: Any) -> list[str]:
+    out = []
+    for i in range(int(getattr(parser, "num_errors", 0) or 0)):
+        try:
+            out.append(format_parser_error(parser.get_error(i)))
+        except Exception as exc:
+            out.append(f"(error {i} unreadable: {exc})")
+    return out
+
+
+def _resolve_profile(name: str, net_shape: Shape, given: ShapeProfile | None) -> ShapeProfile:
+    """Fill the -1 dims of a network input from the requested shapes."""
+    if given is None:
+        raise TrtTuiError(f"input {name!r} has dynamic dims {list(net_shape)}; give its min/opt/max shapes")
+    if len(given.opt) == len(net_shape):
+        for shp in (given.min, given.opt, given.max):
+            bad = [i for i, (n, g) in enumerate(zip(net_shape, shp)) if n != -1 and n != g]
+            if bad:
+                raise TrtTuiError(f"input {name!r} is {list(net_shape)}; shape {list(shp)} differs at dims {bad}")
+        return given
+    if -1 in net_shape[1:]:
+        raise TrtTuiError(f"input {name!r} has dynamic dims {list(net_shape)}; give full min/opt/max shapes")
+    rest = tuple(net_shape[1:])
+    return ShapeProfile((given.min[0],) + rest, (given.opt[0],) + rest, (given.max[0],) + rest)
+
+
+def _write_atomic(path: Path, data: Any) -> int:
+    """Write bytes-like ``data`` via a temporary file + os.replace; returns the byte count."""
+    view = memoryview(data)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(view)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return view.nbytes
+
+
+def build_engine(
+    trt: Any,
+    features: Features,
+    onnx_path: str | os.PathLike[str],
+    plan_path: str | os.PathLike[str],
+    precision: str,
+    *,
+    plan: PrecisionPlan | None = None,
+    batch_shape: ShapeLike | Mapping[str, ShapeLike] | None = None,
+    workspace_mib: int = 4096,
+    tf32: bool = True,
+    timing_cache_path: str | os.PathLike[str] | None = None,
+    calibrator: Any = None,
+    on_log: LogCallback | None = None,
+    on_progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    log_level: str = "WARNING",
+    extra_sidecar: Mapping[str, Any] | None = None,
+) -> BuildResult:
+    """Build ``onnx_path`` (the ONNX that ``plan.onnx`` names: fp32, fp16-converted or Q/DQ) into
+    ``plan_path``. ``batch_shape``: the input shape, or (min, opt, max) for dynamic inputs, or a dict per
+    input name. Raises OnnxParseError, BuildFailed, BuildCancelled or TrtTuiError."""
+    onnx_path, plan_path = Path(onnx_path), Path(plan_path)
+    plan = plan or precision_plan(features, precision)
+    if plan.precision != precision:
+        raise TrtTuiError(f"precision {precision!r} does not match the plan's {plan.precision!r}")
+    if not onnx_path.is_file():
+        raise TrtTuiError(f"ONNX file not found: {onnx_path}")
+    if not features.has_onnx_parser or not features.has_build_serialized:
+        raise TrtTuiError(f"{features.label} lacks OnnxParser or build_serialized_network")
+    if plan.calibrator and calibrator is None:
+        raise TrtTuiError(f"{plan.mechanism} needs a calibrator (make_calibrator)")
+    plan_path.parent.mkdir(parents=True, exist_ok=True)
+    side = sidecar_path(plan_path)
+    for stale in (plan_path, side):  # the plan here is always the latest build's, or none
+        stale.unlink(missing_ok=True)
+
+    logger = make_logger(trt, on_log, min_severity=log_level)
+    notes: list[str] = list(plan.notes)
+    keep: list[Any] = []  # TensorRT objects, released in reverse order
+    try:
+        return _build(
+            trt, features, onnx_path, plan_path, side, plan, batch_shape, workspace_mib, tf32,
+            Path(timing_cache_path) if timing_cache_path else None, calibrator, logger, on_progress,
+            cancel, notes, keep, extra_sidecar or {},
+        )
+    except TrtTuiError:
+        raise
+    except Exception as exc:
+        lines = logger.error_lines()
+        raise BuildFailed(
+            f"TensorRT build failed: {type(exc).__name__}: {exc}",
+            detail="\n".join([traceback.format_exc(), *lines]),
+            log_errors=lines,
+        ) from exc
+    finally:
+        while keep:
+            keep.pop()
+
+
+def _build(
+    trt: Any,
+    features: Features,
+    onnx_path: Path,
+    plan_path: Path,
+    side: Path,
+    plan: PrecisionPlan,
+    batch_shape: Any,
+    workspace_mib: int,
+    tf32: bool,
+    timing_cache: Path | None,
+    calibrator: Any,
+    logger: Any,
+    on_progress: ProgressCallback | None,
+    cancel: threading.Event | None,
+    notes: list[str],
+    keep: list[Any],
+    extra_sidecar: Mapping[str, Any],
+) -> BuildResult:
+    builder: tensorrt.Builder = trt.Builder(logger)
+    keep.append(builder)
+    network: tensorrt.INetworkDefinition = builder.create_network(network_flags(trt, features, plan.strongly_typed))
+    keep.append(network)
+    parser: tensorrt.OnnxParser = trt.OnnxParser(network, logger)
+    keep.append(parser)
+
+    # -- parse -------------------------------------------------------------------------------
+    if hasattr(parser, "parse_from_file"):
+        ok = parser.parse_from_file(str(onnx_path))
+    else:
+        ok = parser.parse(onnx_path.read_bytes(), str(onnx_path))
+    if not ok:
+        errs = parser_errors(parser)
+        first = errs[0] if errs else (logger.error_lines() or ["no parser error reported"])[0]
+        more = f" (+{len(errs) - 1} more)" if len(errs) > 1 else ""
+        raise OnnxParseError(
+            f"ONNX parser rejected {onnx_path.name}: {first}{more}",
+            detail="\n".join([f"{len(errs)} parser error(s) in {onnx_path}:", *errs, *logger.error_lines()]),
+            errors=errs,
+        )
+
+    # -- config ------------------------------------------------------------------------------
+    config: tensorrt.IBuilderConfig = builder.create_builder_config()
+    keep.append(config)
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_mib) << 20)
+    for name in plan.flags:
+        flag = getattr(trt.BuilderFlag, name, None)
+        if flag is None:
+            raise TrtTuiError(f"BuilderFlag.{name} does not exist in {features.label}")
+        config.set_flag(flag)
+    tf32_state: bool | None = None
+    if features.has_tf32_flag:
+        tf32_flag = trt.BuilderFlag.TF32
+        if tf32:
+            config.set_flag(tf32_flag)
+        else:
+            config.clear_flag(tf32_flag)
+        tf32_state = bool(config.get_flag(tf32_flag))
+    tcache = _attach_timing_cache(config, features, timing_cache, notes)
+
+    # -- shapes ------------------------------------------------------------------------------
+    shapes: dict[str, Any] = {}
+    profile: tensorrt.IOptimizationProfile | None = None
+    for i in range(network.num_inputs):
+        tensor = network.get_input(i)
+        dims = tensor.shape
+        net_shape = tuple(int(dims[j]) for j in range(len(dims)))
+        if -1 not in net_shape:
+            shapes[tensor.name] = {"shape": list(net_shape)}
+            continue
+        given = batch_shape.get(tensor.name) if isinstance(batch_shape, Mapping) else batch_shape
+        prof = _resolve_profile(tensor.name, net_shape, ShapeProfile.of(given) if given is not None else None)
+        if profile is None:
+            profile = builder.create_optimization_profile()
+            keep.append(profile)
+        profile.set_shape(tensor.name, prof.min, prof.opt, prof.max)  # type: ignore[arg-type]
+        shapes[tensor.name] = {"network": list(net_shape), **prof.to_dict()}
+    if profile is not None:
+        config.add_optimization_profile(profile)
+
+    # -- progress, calibrator ----------------------------------------------------------------
+    monitor = make_progress_monitor(trt, on_progress, cancel) if features.has_progress_monitor else None
+    if monitor is not None:
+        keep.append(monitor)
+        config.progress_monitor = monitor
+    elif cancel is not None:
+        notes.append(f"{features.label} has no progress monitor: cancel only works before the build starts")
+    if plan.calibrator:
+        config.int8_calibrator = calibrator
+        if profile is not None and hasattr(config, "set_calibration_profile"):
+            config.set_calibration_profile(profile)
+    elif calibrator is not None:
+        notes.append("a calibrator was given but the plan does not use one; ignored")
+
+    # -- build -------------------------------------------------------------------------------
+    if cancel is not None and cancel.is_set():
+        raise BuildCancelled("TensorRT build cancelled before it started")
+    t0 = time.perf_counter()
+    serialized = builder.build_serialized_network(network, config)
+    build_time = time.perf_counter() - t0
+    if serialized is None:
+        if cancel is not None and cancel.is_set():
+            raise BuildCancelled(f"TensorRT build cancelled after {build_time:.1f} s")
+        lines = logger.error_lines()
+        calib_err = getattr(calibrator, "error", None) if plan.calibrator else None
+        detail = lines or ["TensorRT logged no error lines"]
+        if calib_err:
+            detail = [*detail, "calibrator error:", calib_err]
+        first = lines[0] if lines else "no error logged"
+        raise BuildFailed(f"TensorRT build failed: {first}", detail="\n".join(detail), log_errors=lines)
+    keep.append(serialized)
+
+    if tcache is not None and timing_cache is not None:
+        try:
+            _write_atomic(timing_cache, config.get_timing_cache().serialize())
+        except Exception as exc:
+            notes.append(f"timing cache not saved: {exc}")
+
+    gpu = gpu_identity()
+    meta = {
+        "sidecar_version": SIDECAR_VERSION,
+        "trt_version": features.version_str,
+        "flavour": features.flavour,
+        "gpu": gpu,
+        "precision": plan.precision,
+        "mechanism": plan.mechanism,
+        "strongly_typed": plan.strongly_typed,
+        "flags": list(plan.flags),
+        "calibrator": plan.calibrator,
+        "onnx_variant": plan.onnx,
+        "shapes": shapes,
+        "tf32": tf32_label(tf32_state),
+        "workspace_mib": workspace_mib,
+        "onnx_path": str(onnx_path),
+        "onnx_sha256": file_sha256(onnx_path),
+        "build_time_s": round(build_time, 3),
+        "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        **extra_sidecar,
+    }
+    # sidecar first: a crash between the two leaves a sidecar without a plan, never the reverse
+    size_hint = memoryview(serialized).nbytes
+    write_json_atomic(side, {**meta, "size_bytes": size_hint})
+    try:
+        size = _write_atomic(plan_path, serialized)
+    except BaseException:
+        side.unlink(missing_ok=True)
+        raise
+
+    calib_batches = getattr(calibrator, "batches_fed", None) if plan.calibrator else None
+    if plan.calibrator and getattr(calibrator, "note", None):
+        notes.append(f"calibrator: {calibrator.note}")
+    return BuildResult(
+        plan_path=plan_path,
+        sidecar_path=side,
+        size_bytes=size,
+        build_time_s=build_time,
+        precision=plan.precision,
+        mechanism=plan.mechanism,
+        tf32=tf32_label(tf32_state),
+        strongly_typed=plan.strongly_typed,
+        flags=list(plan.flags),
+        warnings=[*notes, *logger.warning_lines()],
+        shapes=shapes,
+        progress_events=getattr(monitor, "events", 0),
+        phases=list(getattr(monitor, "phases", [])),
+        calibrator=plan.calibrator,
+        calibration_batches=calib_batches,
+    )
+
+
+def _attach_timing_cache(config: Any, features: Features, path: Path | None, notes: list[str]) -> Any:
+    """Load (or start) the timing cache; skipped where TensorRT has none or it is a no-op (RTX)."""
+    if path is None:
+        return None
+    if not features.has_timing_cache:
+        notes.append(f"timing cache skipped: not used by {features.label}")
+        return None
+    data = b""
+    try:
+        if path.is_file():
+            data = path.read_bytes()
+    except OSError as exc:
+        notes.append(f"timing cache {path} unreadable: {exc}")
+    for blob in (data, b"") if data else (b"",):
+        try:
+            cache = config.create_timing_cache(blob)
+            if cache is not None and config.set_timing_cache(cache, False):
+                return cache
+        except Exception as exc:
+            notes.append(f"timing cache {path} rejected: {exc}")
+        if blob:
+            notes.append(f"timing cache {path} did not match this TensorRT/GPU; starting a new one")
+    return None
+
