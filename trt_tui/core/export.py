@@ -200,14 +200,21 @@ def ort_session(path, prefer_cuda: bool = True):
 
 def ort_parity(path, module, input_array: np.ndarray, prefer_cuda: bool = True,
                atol: float = PARITY_ATOL, rtol: float = PARITY_RTOL) -> dict:  # fmt: skip
-    """onnxruntime vs PyTorch FP32 on the same input: accuracy.compare() figures, the provider, and
-    pass/fail: every element within ``atol + rtol * |torch|`` and no NaN/Inf."""
+    """onnxruntime vs PyTorch FP32 (TF32 off) on the same input: accuracy.compare() figures, the
+    provider, and pass/fail: every element within ``atol + rtol * |torch|`` and no NaN/Inf.
+    (onnxruntime's CUDA provider may use TF32 for FP32 convolutions/GEMMs: parity on CUDA is looser.)"""
     import torch
 
     sess = ort_session(path, prefer_cuda)
     got = sess.run(None, {sess.get_inputs()[0].name: np.ascontiguousarray(input_array, dtype=np.float32)})
-    with torch.no_grad():
-        ref = [t.detach().float().cpu().numpy() for t in _flatten(module.eval()(torch.from_numpy(input_array).to(_module_device(module))))]
+    flags = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False  # strict FP32 reference
+    try:
+        with torch.no_grad():
+            x = torch.from_numpy(np.ascontiguousarray(input_array, dtype=np.float32)).to(_module_device(module))
+            ref = [t.detach().float().cpu().numpy() for t in _flatten(module.eval()(x))]
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags
     result = compare(ref, got)
     passed = result["nan_count"] == 0 and result["inf_count"] == 0 and all(
         np.allclose(o, r, atol=atol, rtol=rtol) for r, o in zip(ref, got)

@@ -56,6 +56,10 @@ class LoadedModel:
     onnx_batch: int | None = None  # .onnx inputs: the fixed batch dim, None when dynamic
     info: dict[str, Any] = field(default_factory=dict)  # e.g. digits-cnn: cache hit/trained, test accuracy
 
+    @property
+    def description(self) -> str:
+        return self.spec.description
+
 
 BUILTINS: dict[str, ModelSpec] = {
     s.name: s
