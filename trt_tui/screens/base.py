@@ -1,0 +1,66 @@
+"""What the four main screens share: the top bar, the footer, and rendering from the run state."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from trt_tui.messages import StateChanged
+from trt_tui.screens.state import RunState
+from trt_tui.widgets.topbar import TopBar
+
+if TYPE_CHECKING:
+    from trt_tui.app import TrtTuiApp
+
+
+class RunScreen(Screen):
+    """A main screen. Subclasses compose their body and implement ``sync`` (idempotent: draws
+    the current ``RunState``; called on resume and whenever the state moves on)."""
+
+    SCREEN_NAME: ClassVar[str] = ""
+    TICK_WHILE_RUNNING: ClassVar[bool] = False  # re-draw twice a second while a job runs (elapsed times)
+
+    @property
+    def trt_app(self) -> "TrtTuiApp":
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def state(self) -> RunState:
+        return self.trt_app.state
+
+    def compose(self) -> ComposeResult:
+        yield TopBar(self.SCREEN_NAME)
+        yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def on_mount(self) -> None:
+        if self.TICK_WHILE_RUNNING:
+            self.set_interval(0.5, self._tick)
+
+    def on_screen_resume(self) -> None:
+        self._sync_all()
+
+    def on_state_changed(self, message: StateChanged) -> None:
+        self._sync_all()
+
+    def _tick(self) -> None:
+        if self.state.running and self.is_current:
+            self._sync_all()
+
+    def _sync_all(self) -> None:
+        if not self.is_mounted:
+            return
+        bar = self.query_one(TopBar)
+        bar.status = self.state.status_line()
+        bar.running = self.state.running
+        with self.app.batch_update():
+            self.sync(self.state)
+
+    def sync(self, state: RunState) -> None:
+        raise NotImplementedError

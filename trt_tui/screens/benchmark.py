@@ -1,0 +1,253 @@
+"""Screen 4 — the live benchmark table, fed by the results model (keyed, batched updates).
+
+Rows fill in and update while measurements stream; each update touches only the cells that changed
+(by row and column key). ``s`` sorts by the column under the cursor; ``e``/``j`` export the results
+model (never the widget) to CSV/JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.markup import escape
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+from trt_tui.screens.base import RunScreen
+from trt_tui.screens.state import RunState, table_rows
+from trt_tui.widgets.format import (
+    STATUS_ICONS,
+    fmt_bytes,
+    fmt_err,
+    fmt_frac,
+    fmt_ms,
+    fmt_rate,
+    fmt_speedup,
+    fmt_seconds,
+    is_num,
+)
+from trt_tui.widgets.keyed_table import upsert_row
+from trt_tui.widgets.sortable import SortableText, sort_key
+from trt_tui.widgets.speedup_chart import SpeedupChart
+
+ROW_SHORT = {
+    "pytorch-fp32": "PyTorch FP32",
+    "pytorch-fp16": "PyTorch FP16",
+    "tensorrt-fp32": "TensorRT FP32",
+    "tensorrt-fp16": "TensorRT FP16",
+    "tensorrt-int8": "TensorRT INT8",
+    "onnxruntime-fp32": "ORT FP32",
+    "onnxruntime-int8": "ORT INT8",
+}
+STATUS_STYLE = {"ok": "green", "running": "bold yellow", "failed": "bold red", "crashed": "bold red",
+                "skipped": "dim", "pending": "dim", "cancelled": "yellow"}
+
+# (column key = results.COLUMNS name, title, width, formatter); cell padding is 0, numbers right-aligned
+COLUMNS: tuple[tuple[str, str, int, Callable[[Any], str]], ...] = (
+    ("latency_mean_ms", "mean", 7, fmt_ms),
+    ("latency_p50_ms", "p50", 7, fmt_ms),
+    ("latency_p99_ms", "p99", 7, fmt_ms),
+    ("gpu_compute_mean_ms", "GPU", 7, fmt_ms),
+    ("throughput_per_s", "thru/s", 7, fmt_rate),
+    ("speedup_vs_pytorch", "speedup", 8, fmt_speedup),
+    ("size_bytes", "size", 8, fmt_bytes),
+    ("max_abs_err", "max|Δ|", 8, fmt_err),
+    ("top1_agreement", "top-1", 7, fmt_frac),
+    ("label_accuracy", "acc", 7, fmt_frac),
+)
+ROW_WIDTH, STATUS_WIDTH = 15, 8  # 15 + 8 + 71 = 96 columns: the whole table fits a 100-column terminal
+STATUS_SHORT = {"ok": "ok", "failed": "fail", "skipped": "skip", "pending": "wait", "cancelled": "stop", "crashed": "crash"}
+KEYS = ("row", "status") + tuple(c for c, _, _, _ in COLUMNS)
+
+
+def row_cells(row: dict[str, Any], best: str, progress: tuple[int, int] | None) -> tuple[SortableText, ...]:
+    rid = row["row_id"]
+    status = row.get("status") or "pending"
+    is_best = rid == best and status == "ok"
+    name = ("★ " if is_best else "  ") + ROW_SHORT.get(rid, rid)
+    cells = [SortableText(name, rid, style="bold green" if is_best else "")]
+    if status == "running" and progress and progress[1]:
+        label = f"▶ {100 * progress[0] // progress[1]:>3d}%"
+    elif status == "running":
+        label = "▶ run"
+    else:
+        label = f"{STATUS_ICONS.get(status, '?')} {STATUS_SHORT.get(status, status)}"
+    cells.append(SortableText(" " + label[: STATUS_WIDTH - 1], status, style=STATUS_STYLE.get(status, "")))
+    for key, _, _, fmt in COLUMNS:
+        value = row.get(key)
+        style = "bold green" if is_best and key in ("latency_p50_ms", "speedup_vs_pytorch") else ""
+        cells.append(SortableText(fmt(value), value, style=style, justify="right"))
+    return tuple(cells)
+
+
+def row_detail(row: dict[str, Any] | None) -> str:
+    """The line under the table about the highlighted row."""
+    if not row:
+        return ""
+    bits = [f"[b]{escape(str(row['row_id']))}[/]"]
+    if row.get("reason"):
+        bits.append(f"[$warning]{escape(str(row['reason']))}[/]")
+    for key, title in (("device", "device"), ("tf32", "TF32"), ("batch_size", "batch"), ("iterations", "iters"),
+                       ("images_per_s", "images/s"), ("latency_p90_ms", "p90 ms"), ("gpu_compute_p50_ms", "GPU p50 ms"),
+                       ("cosine_sim", "cosine"), ("build_time_s", "build"), ("notes", ""), ("artifact", "")):
+        value = row.get(key)
+        if value in (None, ""):
+            continue
+        if key == "build_time_s":
+            value = fmt_seconds(value)
+        elif key == "images_per_s":
+            value = fmt_rate(value)
+        elif key.endswith("_ms"):
+            value = fmt_ms(value)
+        elif key == "cosine_sim" and is_num(value):
+            value = f"{value:.6f}"
+        value = escape(str(value))
+        bits.append(f"[dim]{title}[/] {value}" if title else f"[dim]{value}[/]")
+    return "  ".join(bits)
+
+
+class BenchmarkScreen(RunScreen):
+    """Latency, throughput, speedup and accuracy per row, live."""
+
+    SCREEN_NAME = "benchmark"
+    CSS_PATH = "benchmark.tcss"
+    BINDINGS = [
+        Binding("m", "app.run_stage('benchmark')", "Run benchmark", id="benchmark.run"),
+        Binding("s", "sort_column", "Sort", id="benchmark.sort"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="benchmark-screen")
+        self.sort_by: str | None = None
+        self.sort_reverse = False
+        self._order_dirty = False
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="bench-env")
+        table: DataTable[Any] = DataTable(
+            id="bench", cursor_type="cell", zebra_stripes=True, fixed_columns=1, cell_padding=0
+        )
+        table.border_title = "Benchmark (latency: host end-to-end, GPU: compute only, ms)"
+        yield table
+        with Vertical(id="bench-bottom"):
+            yield Static("", id="bench-detail")
+            chart = SpeedupChart(id="speedups")
+            chart.border_title = "Speedup vs PyTorch FP32 (p50 latency)"
+            yield chart
+            yield Static("", id="bench-best")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        table = self.query_one("#bench", DataTable)
+        table.add_column("  Row", key="row", width=ROW_WIDTH)
+        table.add_column(" Status", key="status", width=STATUS_WIDTH)
+        for key, title, width, _ in COLUMNS:
+            table.add_column(Text(title, justify="right"), key=key, width=width)
+
+    # -- sync ----------------------------------------------------------------------------------
+    def sync(self, state: RunState) -> None:
+        store = state.store
+        table = self.query_one("#bench", DataTable)
+        best = store.best
+        added = False
+        wanted = table_rows(state)
+        for rid in list(table.rows):
+            if rid.value not in wanted:
+                table.remove_row(rid)
+        for rid in wanted:
+            row = store.rows.get(rid) or {"row_id": rid, "status": "pending"}
+            cells = row_cells(row, best, state.bench_progress.get(rid))
+            before = _sort_value(table, rid, self.sort_by)
+            added |= upsert_row(table, rid, KEYS, cells)
+            if self.sort_by and before != _sort_value(table, rid, self.sort_by):
+                self._order_dirty = True
+        if self.sort_by and (added or self._order_dirty):
+            self._apply_sort()
+        self.query_one("#bench-env", Static).update(env_line(state))
+        self._sync_bottom(state)
+        title = "Benchmark (latency: host end-to-end, GPU: compute only, ms)"
+        if self.sort_by:
+            title += f" — sorted by {dict(table.columns.items())[self.sort_by].label.plain} {'↓' if self.sort_reverse else '↑'}"
+        table.border_title = title
+
+    def _sync_bottom(self, state: RunState) -> None:
+        store = state.store
+        chart_rows = [(ROW_SHORT.get(rid, rid), store.rows[rid].get("speedup_vs_pytorch")) for rid in table_rows(state)
+                      if rid in store.rows and store.rows[rid].get("status") == "ok"]
+        best_title = ROW_SHORT.get(store.best, store.best)
+        self.query_one(SpeedupChart).show(chart_rows if any(is_num(v) for _, v in chart_rows) else [], best_title)
+        best = store.best
+        if best:
+            text = f"[b $success]★ best: {escape(ROW_SHORT.get(best, best))}[/] [dim]({escape(store.best_rule)})[/]"
+        elif state.finished is not None or not state.running:
+            text = f"[dim]no best row yet{f' ({escape(store.best_rule)})' if store.best_rule else ''}[/]"
+        else:
+            text = ""
+        self.query_one("#bench-best", Static).update(text)
+        self._sync_detail()
+
+    def _sync_detail(self) -> None:
+        table = self.query_one("#bench", DataTable)
+        row = None
+        if table.row_count:
+            try:
+                key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+                row = self.state.store.rows.get(str(key))
+            except Exception:  # noqa: BLE001 - cursor outside the table while it fills
+                row = None
+        self.query_one("#bench-detail", Static).update(row_detail(row))
+
+    @on(DataTable.CellHighlighted, "#bench")
+    def _highlighted(self) -> None:
+        self._sync_detail()
+
+    # -- sorting -------------------------------------------------------------------------------
+    def action_sort_column(self) -> None:
+        table = self.query_one("#bench", DataTable)
+        if not table.row_count:
+            return
+        column = str(table.coordinate_to_cell_key(table.cursor_coordinate).column_key.value)
+        if column == self.sort_by:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_by, self.sort_reverse = column, False
+        self._apply_sort()
+        self.sync(self.state)
+
+    def _apply_sort(self) -> None:
+        table = self.query_one("#bench", DataTable)
+        if self.sort_by:
+            cursor_key = table.coordinate_to_cell_key(table.cursor_coordinate) if table.row_count else None
+            table.sort(self.sort_by, key=sort_key, reverse=self.sort_reverse)
+            if cursor_key is not None:
+                row = table.get_row_index(cursor_key.row_key)
+                table.move_cursor(row=row, animate=False)
+        self._order_dirty = False
+
+
+def _sort_value(table: DataTable, row_key: str, column: str | None) -> Any:
+    if column is None or row_key not in table.rows:
+        return None
+    return sort_key(table.get_cell(row_key, column))
+
+
+def env_line(state: RunState) -> str:
+    env = state.store.env
+    cfg = state.config
+    bits: list[tuple[str, Any]] = []
+    if env:
+        bits.append(("device", env.get("gpu") or env.get("device")))
+        bits.append(("torch", env.get("torch")))
+        bits.append(("TensorRT", env.get("tensorrt") or "not installed"))
+        bits.append(("onnxruntime", env.get("onnxruntime")))
+    if state.store.rows:
+        bits.append(("model", cfg.model))
+        bits.append(("batch", cfg.batch_size))
+    if state.source.startswith("reopened"):
+        bits.append(("", state.source))
+    text = "  ".join(f"[dim]{k}[/] {escape(str(v))}" if k else f"[dim]{escape(str(v))}[/]" for k, v in bits if v not in (None, ""))
+    return text or "[dim]no results yet: press r to run all, o to reopen earlier results[/]"

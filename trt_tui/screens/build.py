@@ -1,0 +1,126 @@
+"""Screen 3 — TensorRT engine builds: a panel per engine and TensorRT's log.
+
+Builds run in the child process, driven by the App's job worker: leaving this screen does not stop
+them, and ``c`` cancels the job (the child's process group gets SIGTERM).
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.markup import escape
+from textual.containers import VerticalScroll
+from rich.text import Text
+from textual.widgets import RichLog, Static
+
+from trt_tui.core.events import Log as LogEvent
+from trt_tui.screens.base import RunScreen
+from trt_tui.screens.state import LOG_LEVELS, RunState, level_rank
+from trt_tui.widgets.engine_panel import EnginePanel
+from trt_tui.widgets.format import fmt_seconds, status_text
+
+LEVEL_TAGS = {0: "V", 1: "I", 2: "W", 3: "E"}
+
+
+LEVEL_STYLES = {0: "dim", 1: "", 2: "yellow", 3: "bold red"}
+
+
+def log_line(event: LogEvent) -> Text:
+    rank = level_rank(event.level)
+    source = event.source or "trt-tui"
+    line = Text(f"{LEVEL_TAGS.get(rank, 'I')} ", style=LEVEL_STYLES.get(rank, ""))
+    line.append(f"[{source}] ", style="dim" if source != "tensorrt" else "cyan")
+    line.append(event.message, style=LEVEL_STYLES.get(rank, ""))
+    return line
+
+
+class BuildScreen(RunScreen):
+    """One panel per engine with its progress, and the log pane with a level filter."""
+
+    SCREEN_NAME = "build"
+    CSS_PATH = "build.tcss"
+    TICK_WHILE_RUNNING = True
+    BINDINGS = [
+        Binding("b", "app.run_stage('build')", "Run build", id="build.run"),
+        Binding("l", "cycle_level", "Log level", id="build.log_level"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="build-screen")
+        self.min_level = 1  # info
+        self._log_shown = 0  # state.log_total already written to the pane
+        self._log_filter_shown = -1
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(id="engines"):
+            yield Static("", id="build-summary")
+        yield RichLog(id="build-log", max_lines=2000, min_width=20, auto_scroll=True, wrap=True, markup=False, highlight=False)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._update_log_title()
+
+    def _update_log_title(self) -> None:
+        log = self.query_one("#build-log", RichLog)
+        log.border_title = f"Log (≥ {LOG_LEVELS[self.min_level]})"
+        log.border_subtitle = "l: level"
+
+    def on_resize(self) -> None:
+        self._log_filter_shown = -1  # re-wrap the log to the new width on the next sync
+        self.call_after_refresh(self._sync_all)
+
+    def action_cycle_level(self) -> None:
+        self.min_level = (self.min_level + 1) % len(LOG_LEVELS)
+        self._update_log_title()
+        self.sync(self.state)
+
+    def sync(self, state: RunState) -> None:
+        self._sync_engines(state)
+        self._sync_log(state)
+
+    def _sync_engines(self, state: RunState) -> None:
+        box = self.query_one("#engines", VerticalScroll)
+        summary = self.query_one("#build-summary", Static)
+        stage = state.stages.get("build")
+        lines = []
+        for step in state.quantize_steps.values():
+            what = {"int8-qdq": "INT8 Q/DQ ONNX", "fp16-convert": "FP16 ONNX"}.get(step.name, step.name)
+            lines.append(f"[dim]prepare[/] {status_text(step.status)} {what} {fmt_seconds(step.seconds)} [dim]{escape(step.reason)}[/]")
+        if stage is not None and stage.status == "skipped":
+            lines.append(f"[b $warning]build skipped[/]: {escape(stage.reason)}")
+        elif not state.engines:
+            lines.append("[dim]no TensorRT rows selected (choose them on the Model screen)[/]")
+        summary.update("\n".join(lines))
+        summary.display = bool(lines)
+        panels = {p.engine: p for p in self.query(EnginePanel)}
+        for name in state.engines:
+            if name not in panels:
+                panel = EnginePanel(name, id=f"engine-{name}")
+                box.mount(panel)
+                panels[name] = panel
+        for name, panel in panels.items():
+            step = state.engines.get(name)
+            if step is None:
+                panel.remove()
+                continue
+            if panel.is_mounted and panel.children:
+                panel.show(step, state.elapsed(step.started_at))
+            else:
+                panel.call_after_refresh(lambda p=panel, s=step: p.show(s, self.state.elapsed(s.started_at)))
+
+    def _sync_log(self, state: RunState) -> None:
+        log = self.query_one("#build-log", RichLog)
+        if self._log_filter_shown != self.min_level or state.log_total < self._log_shown:
+            log.clear()
+            self._log_shown = state.log_total - len(state.logs)
+            self._log_filter_shown = self.min_level
+        new = state.log_total - self._log_shown
+        if new <= 0:
+            return
+        recent = list(state.logs)[-new:] if new <= len(state.logs) else list(state.logs)
+        lines = [log_line(e) for e in recent if level_rank(e.level) >= self.min_level]
+        width = log.scrollable_content_region.width
+        for line in lines:
+            # wrap to the pane (the app console's width is not the pane's)
+            log.write(line, width=width if width > 10 else None)
+        self._log_shown = state.log_total

@@ -1,0 +1,229 @@
+"""Screen 1 — model selection and run settings, with what this machine can do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.markup import escape
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Input, Label, Select, SelectionList, Static
+from textual.widgets.selection_list import Selection
+
+from trt_tui.core.config import ALL_ROWS, CALIBRATORS, RunConfig, parse_shape
+from trt_tui.screens.base import RunScreen
+from trt_tui.screens.state import RunState
+
+ROW_TITLES = {
+    "pytorch-fp32": "PyTorch FP32",
+    "pytorch-fp16": "PyTorch FP16",
+    "tensorrt-fp32": "TensorRT FP32",
+    "tensorrt-fp16": "TensorRT FP16",
+    "tensorrt-int8": "TensorRT INT8",
+    "onnxruntime-fp32": "onnxruntime FP32",
+    "onnxruntime-int8": "onnxruntime INT8 Q/DQ",
+}
+CALIBRATOR_TITLES = {"entropy": "entropy", "minmax": "min-max"}
+
+# Fields in the order they are checked and shown; the error label beside each is '#<field>-error'.
+FIELDS = ("model", "input_shape", "batch_size", "rows", "calibrator", "calib_data", "iterations", "warmup")
+
+
+def machine_line(info: dict[str, Any] | None) -> str:
+    """What this machine can do: GPU name or 'no CUDA GPU', TensorRT version or how to install it."""
+    if info is None:
+        return "[dim]checking this machine…[/]"
+    gpu = info.get("gpu")
+    trt = info.get("tensorrt")
+    if gpu:
+        gpu_line = f"GPU        [b]{escape(gpu)}[/]"
+    else:
+        gpu_line = "GPU        [b $warning]no CUDA GPU[/] — PyTorch and onnxruntime rows run on the CPU"
+    if trt:
+        flavour = info.get("tensorrt_flavour") or "tensorrt"
+        trt_line = f"TensorRT   [b]{escape(trt)}[/] [dim]({escape(flavour)})[/]"
+    else:
+        hint = escape(info.get("install_hint") or 'pip install "trt-tui[tensorrt]"')
+        trt_line = f"TensorRT   [b $warning]not installed[/] — {hint}"
+    return f"{gpu_line}\n{trt_line}"
+
+
+class ModelScreen(RunScreen):
+    """Pick a model and the rows to run; invalid input is marked beside its field."""
+
+    SCREEN_NAME = "model"
+    CSS_PATH = "model.tcss"
+    BINDINGS = [
+        Binding("ctrl+r", "app.run_all", "Run all", show=False, id="model.run_all_alt"),
+        Binding("escape", "leave_field", "Leave field", show=False, id="model.leave_field"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="model-screen")
+        self._catalog_shown: list[Any] | None = None
+
+    # -- layout --------------------------------------------------------------------------------
+    def compose_body(self) -> ComposeResult:
+        cfg = self.state.config
+        with VerticalScroll(id="model-body"):
+            table: DataTable[str] = DataTable(id="builtin-models", cursor_type="row", zebra_stripes=True)
+            table.border_title = "Built-in models (enter = use)"
+            yield table
+            with Horizontal(id="model-middle"):
+                with Vertical(id="form"):
+                    yield from self._field(
+                        "model", "Model",
+                        Input(cfg.model, placeholder="name, file.py:factory or .onnx", id="model", compact=True),
+                    )
+                    yield from self._field(
+                        "input_shape", "Input shape",
+                        Input(
+                            ",".join(map(str, cfg.input_shape)) if cfg.input_shape else "",
+                            placeholder="e.g. 3,224,224 (built-ins: own)", id="input_shape", compact=True,
+                        ),
+                    )
+                    yield from self._field("batch_size", "Batch size", Input(str(cfg.batch_size), id="batch_size", compact=True))
+                    yield from self._field("iterations", "Iterations", Input(str(cfg.iterations), id="iterations", compact=True))
+                    yield from self._field("warmup", "Warm-up", Input(str(cfg.warmup), id="warmup", compact=True))
+                    yield from self._field(
+                        "calibrator", "INT8 calibrator",
+                        Select([(CALIBRATOR_TITLES[c], c) for c in CALIBRATORS], value=cfg.calibrator,
+                               allow_blank=False, id="calibrator", compact=True),
+                    )
+                    yield from self._field(
+                        "calib_data", "Calib. data",
+                        Input(cfg.calib_data or "", placeholder=".npy/.npz (empty: model's own)",
+                              id="calib_data", compact=True),
+                    )
+                with Vertical(id="rows-box"):
+                    rows = SelectionList[str](
+                        *[Selection(ROW_TITLES[r], r, r in cfg.rows) for r in ALL_ROWS], id="rows", compact=True
+                    )
+                    rows.border_title = "Rows to run (space)"
+                    yield rows
+                    yield Label("", id="rows-error", classes="field-error")
+            yield Static(machine_line(None), id="machine")
+            yield Static(
+                "[b]r[/] run all · [b]2 3 4[/] export/build/benchmark screens (each step runs alone there) · "
+                "[b]o[/] reopen results · [b]esc[/] leave a field",
+                id="model-hint",
+            )
+
+    def _field(self, name: str, title: str, widget: Any) -> ComposeResult:
+        with Horizontal(classes="field", id=f"{name}-field"):
+            yield Label(title, classes="field-label")
+            yield widget
+            yield Label("", id=f"{name}-error", classes="field-error")
+
+    def action_leave_field(self) -> None:
+        """Escape from a text field so that the single-key bindings (1-4, r, ...) work again."""
+        self.query_one("#builtin-models", DataTable).focus()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        table = self.query_one("#builtin-models", DataTable)
+        table.add_column("Model", key="name")
+        table.add_column("Input", key="shape")
+        table.add_column("Description", key="description")
+        self.validate()
+
+    # -- state ---------------------------------------------------------------------------------
+    def sync(self, state: RunState) -> None:
+        self.query_one("#machine", Static).update(machine_line(self.trt_app.machine))
+        catalog = self.trt_app.catalog
+        if catalog != self._catalog_shown:
+            self._catalog_shown = list(catalog)
+            table = self.query_one("#builtin-models", DataTable)
+            table.clear()
+            for spec in catalog:
+                table.add_row(
+                    Text(spec.name), Text("×".join(map(str, spec.input_shape))), Text(spec.description), key=spec.name
+                )
+            self.validate()
+
+    @on(DataTable.RowSelected, "#builtin-models")
+    def _use_builtin(self, event: DataTable.RowSelected) -> None:
+        name = str(event.row_key.value)
+        self.query_one("#model", Input).value = name
+        self.query_one("#input_shape", Input).value = ""
+        self.query_one("#model", Input).focus()
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    @on(SelectionList.SelectedChanged)
+    def _changed(self) -> None:
+        self.validate()
+
+    # -- validation ----------------------------------------------------------------------------
+    def read_config(self) -> tuple[RunConfig | None, dict[str, str]]:
+        """The form as a RunConfig, or None and field -> problem."""
+        bad: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        get = lambda wid: self.query_one(f"#{wid}", Input).value.strip()  # noqa: E731
+        model = get("model")
+        values["model"] = model
+        builtins = {spec.name for spec in self.trt_app.catalog}
+        shape_text = get("input_shape")
+        if shape_text:
+            try:
+                values["input_shape"] = parse_shape(shape_text)
+            except ValueError as exc:
+                bad["input_shape"] = str(exc)
+        if model:
+            problem = model_problem(model, builtins)
+            if problem:
+                bad["model"] = problem
+            elif ":" in model and not shape_text and "input_shape" not in bad:
+                bad["input_shape"] = "a user model needs its input shape, e.g. 3,224,224"
+        for name, title in (("batch_size", "batch size"), ("iterations", "iterations"), ("warmup", "warm-up")):
+            text = get(name)
+            try:
+                values[name] = int(text)
+            except ValueError:
+                bad[name] = f"{title} must be a whole number" if text else f"enter the {title}"
+        values["rows"] = tuple(r for r in ALL_ROWS if r in self.query_one("#rows", SelectionList).selected)
+        calibrator = self.query_one("#calibrator", Select).value
+        values["calibrator"] = calibrator if isinstance(calibrator, str) else ""
+        values["calib_data"] = get("calib_data") or None
+        base = self.state.config.to_dict()
+        base.update({k: v for k, v in values.items() if k not in bad})
+        try:
+            config = RunConfig.from_dict(base)
+        except (TypeError, ValueError) as exc:  # pragma: no cover - from_dict is lenient
+            return None, {"model": str(exc)}
+        for name, problem in config.problems().items():
+            bad.setdefault(name, problem)
+        return (None if bad else config), bad
+
+    def validate(self) -> tuple[RunConfig | None, dict[str, str]]:
+        config, bad = self.read_config()
+        for name in FIELDS:
+            label = self.query_one(f"#{name}-error", Label)
+            label.update(f"✘ {bad[name]}" if name in bad else "")
+            label.set_class(name in bad, "-shown")
+            try:
+                self.query_one(f"#{name}").set_class(name in bad, "-invalid")
+            except Exception:  # noqa: BLE001 - every field has a widget; be lenient for custom layouts
+                pass
+        self.trt_app.form = (config, bad)
+        return config, bad
+
+
+def model_problem(model: str, builtins: set[str]) -> str:
+    """Why the model field cannot be used ('' when it can)."""
+    if model.endswith(".onnx"):
+        return "" if Path(model).is_file() else f"no such file: {model}"
+    if ":" in model:
+        path, _, factory = model.rpartition(":")
+        if not path.endswith(".py"):
+            return "a user model is written file.py:factory"
+        if not factory.isidentifier():
+            return f"{factory!r} is not a function name"
+        return "" if Path(path).is_file() else f"no such file: {path}"
+    if builtins and model not in builtins:
+        return f"unknown model {model!r}: pick a built-in, file.py:factory or a .onnx"
+    return ""

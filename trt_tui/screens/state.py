@@ -1,0 +1,335 @@
+"""The view-model of one run: what the screens draw, built from the event stream.
+
+The App applies every event here (on the UI thread) and the screens render from it, so a screen that
+was not on display while events arrived still shows the whole story when it is opened. Rows live in
+the core ``ResultsStore`` (the source of truth for the table and for CSV/JSON exports). Nothing here
+imports textual.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from trt_tui.core.config import ALL_ROWS, RUN_STAGES, RunConfig
+from trt_tui.core.events import (
+    EnvEvent,
+    ErrorEvent,
+    Event,
+    Finished,
+    Log,
+    Progress,
+    RowEvent,
+    StageFinished,
+    StageStarted,
+    StepFinished,
+)
+from trt_tui.core.results import ResultsStore
+
+EXPORT_STEPS = ("export", "checker", "parity")
+EXPORT_STEP_TITLES = {"export": "torch.onnx.export", "checker": "onnx.checker", "parity": "onnxruntime parity"}
+LOG_LEVELS = ("verbose", "info", "warning", "error")
+_LEVEL_RANK = {"verbose": 0, "debug": 0, "info": 1, "warning": 2, "warn": 2, "error": 3, "internal_error": 3, "critical": 3}
+
+
+def level_rank(level: str) -> int:
+    return _LEVEL_RANK.get(level.lower(), 1)
+
+
+@dataclass
+class StepState:
+    """One step of a stage (an export step or one engine build)."""
+
+    name: str
+    status: str = "pending"  # pending | running | ok | skipped | failed
+    seconds: float | None = None
+    reason: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+    started_at: float | None = None  # local clock when it began (for the live elapsed time)
+    # build progress
+    phase: str = ""
+    step: int = 0
+    total: int = 0
+
+
+@dataclass
+class StageState:
+    name: str
+    status: str = "pending"  # pending | running | ok | skipped | failed
+    title: str = ""
+    seconds: float | None = None
+    reason: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+    started_at: float | None = None
+
+
+class RunState:
+    """Everything the screens show about the current (or reopened) run."""
+
+    def __init__(self, config: RunConfig | None = None, *, clock: Callable[[], float] | None = None, max_logs: int = 5000) -> None:
+        import time
+
+        self.clock = clock or time.time
+        self.config = config or RunConfig()
+        self.store = ResultsStore(None)
+        self.stages: dict[str, StageState] = {}
+        self.export_steps: dict[str, StepState] = {}
+        self.engines: dict[str, StepState] = {}
+        self.quantize_steps: dict[str, StepState] = {}
+        self.bench_progress: dict[str, tuple[int, int]] = {}
+        self.logs: deque[Log] = deque(maxlen=max_logs)
+        self.log_total = 0  # logs ever appended (the deque keeps the newest)
+        self.errors: list[ErrorEvent] = []
+        self.finished: Finished | None = None
+        self.running = False
+        self.cancel_requested = False
+        self.out_dir: Path | None = None
+        self.source = ""  # "live run" | "reopened <path>"
+        self.version = 0  # bumped on every change; screens re-render when it moves
+        self.reset(self.config)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def reset(self, config: RunConfig, *, running: bool = False) -> None:
+        """A fresh run: keep nothing from the previous one."""
+        self.config = config
+        self.store = ResultsStore(None, meta={"config": config.to_dict()})
+        self.stages = {}
+        self.export_steps = {name: StepState(name) for name in EXPORT_STEPS}
+        self.engines = {r: StepState(r) for r in config.rows if r.startswith("tensorrt-")}
+        self.quantize_steps = {}
+        self.bench_progress = {}
+        self.logs.clear()
+        self.log_total = 0
+        self.errors = []
+        self.finished = None
+        self.running = running
+        self.cancel_requested = False
+        self.out_dir = config.resolved_out_dir()
+        self.source = "live run" if running else ""
+        self.version += 1
+
+    def begin(self, config: RunConfig) -> None:
+        """A job starts. A step run alone on the same model keeps what the other steps showed
+        (its rows are merged into the existing ones); anything else starts afresh."""
+        alone = set(config.stages) != set(RUN_STAGES)
+        same = self.config.model == config.model and self.out_dir == config.resolved_out_dir()
+        if not (alone and same and (self.store.rows or self.stages)):
+            self.reset(config, running=True)
+            return
+        self.config = config
+        self.store.meta["config"] = config.to_dict()
+        self.running, self.cancel_requested, self.finished, self.errors = True, False, None, []
+        self.source = "live run"
+        if "export" in config.stages:
+            self.stages.pop("export", None)
+            self.export_steps = {name: StepState(name) for name in EXPORT_STEPS}
+        if "quantize" in config.stages:
+            self.stages.pop("quantize", None)
+            self.quantize_steps = {}
+        if "build" in config.stages:
+            self.stages.pop("build", None)
+            self.engines = {r: StepState(r) for r in config.rows if r.startswith("tensorrt-")}
+        if "benchmark" in config.stages:
+            self.stages.pop("benchmark", None)
+            self.bench_progress = {}
+        self.version += 1
+
+    def reopen(self, store: ResultsStore) -> None:
+        """Show an earlier run's results folder (read from its results.json)."""
+        cfg = RunConfig.from_dict(store.meta.get("config", {})) if isinstance(store.meta.get("config"), dict) else RunConfig()
+        self.reset(cfg)
+        self.store = store
+        self.out_dir = store.out_dir
+        self.source = f"reopened {store.out_dir}"
+        self.engines = {rid: StepState(rid) for rid in store.rows if rid.startswith("tensorrt-")}
+        for rid, row in store.rows.items():
+            if rid in self.engines and row.get("build_time_s") is not None:
+                eng = self.engines[rid]
+                eng.status = "ok" if row.get("status") != "skipped" else "skipped"
+                eng.seconds = row.get("build_time_s")
+                eng.detail = {"plan": row.get("artifact"), "size_bytes": row.get("size_bytes"), "build_time_s": row.get("build_time_s")}
+        self.version += 1
+
+    # -- events ----------------------------------------------------------------------------------
+    def apply(self, event: Event) -> None:
+        now = self.clock()
+        if isinstance(event, StageStarted):
+            st = self.stages.setdefault(event.stage, StageState(event.stage))
+            st.status, st.title, st.started_at = "running", event.title, now
+            if event.stage == "export":
+                for step in self.export_steps.values():
+                    if step.status == "pending":
+                        step.status, step.started_at = "running", now
+                        break
+        elif isinstance(event, StageFinished):
+            st = self.stages.setdefault(event.stage, StageState(event.stage))
+            st.status, st.seconds, st.reason, st.detail = event.status, event.seconds, event.reason, dict(event.detail)
+            if event.stage == "export":
+                for step in self.export_steps.values():
+                    if step.status == "running":
+                        step.status = "failed" if event.status == "failed" else "skipped"
+                    elif step.status == "pending" and event.status in ("skipped", "failed"):
+                        step.status, step.reason = "skipped", event.reason
+            if event.stage == "build":
+                for eng in self.engines.values():
+                    if eng.status in ("pending", "running"):
+                        eng.status = "skipped" if event.status != "ok" or eng.status == "pending" else eng.status
+                        eng.reason = eng.reason or event.reason
+        elif isinstance(event, StepFinished):
+            self._apply_step(event, now)
+        elif isinstance(event, Progress):
+            self._apply_progress(event, now)
+        elif isinstance(event, Log):
+            self.logs.append(event)
+            self.log_total += 1
+        elif isinstance(event, RowEvent):
+            self._apply_row(event.row, now)
+        elif isinstance(event, ErrorEvent):
+            self.errors.append(event)
+        elif isinstance(event, EnvEvent):
+            self.store.set_env(event.env)
+        elif isinstance(event, Finished):
+            self.finished = event
+            self.running = False
+            if event.out_dir:
+                self.out_dir = Path(event.out_dir)
+            if event.best:
+                self.store.best = event.best
+            if event.best_rule:
+                self.store.best_rule = event.best_rule
+            for st in self.stages.values():
+                if st.status == "running":
+                    st.status = "failed" if event.status != "ok" else "ok"
+            for step in list(self.export_steps.values()) + list(self.engines.values()):
+                if step.status == "running":
+                    step.status = "cancelled" if event.status == "cancelled" else "failed"
+            if event.status in ("crashed", "cancelled"):
+                self._close_unfinished(event)
+        self.version += 1
+
+    def _close_unfinished(self, event: Finished) -> None:
+        """After a crash or cancel the child cannot finish its rows: mark them, and save them as the
+        only writer left (as ``runner.RunState`` does for the CLI)."""
+        reason = event.message or event.status
+        changed = False
+        for row in self.store.rows.values():
+            if row.get("status") in ("pending", "running"):
+                row["status"] = "failed" if event.status == "crashed" else "cancelled"
+                row["reason"] = reason
+                changed = True
+        if changed and event.out_dir:
+            try:
+                self.store.out_dir = Path(event.out_dir)
+                self.store.save()
+            except OSError:
+                pass  # the child's own files (rows so far) stay as they were
+
+    def _apply_row(self, row: dict[str, Any], now: float) -> None:
+        rid = row.get("row_id")
+        if not rid:
+            return
+        self.store.upsert(row)
+        if not rid.startswith("tensorrt-"):
+            return
+        status = row.get("status")
+        eng = self.engines.setdefault(rid, StepState(rid))
+        if status == "running" and row.get("reason") == "building" and eng.status == "pending":
+            eng.status, eng.started_at = "running", now
+        elif status in ("skipped", "failed", "cancelled") and eng.status in ("pending", "running"):
+            eng.status, eng.reason = status, row.get("reason") or eng.reason
+
+    def _apply_step(self, event: StepFinished, now: float) -> None:
+        if event.stage == "export":
+            key = _export_key(event.step)
+            step = self.export_steps.setdefault(key, StepState(key))
+            step.status, step.seconds, step.reason, step.detail = event.status, event.seconds, event.reason, dict(event.detail)
+            # the next export step starts when this one ends
+            if event.status in ("ok", "skipped"):
+                for nxt in self.export_steps.values():
+                    if nxt.status == "pending":
+                        nxt.status, nxt.started_at = "running", now
+                        break
+        elif event.stage == "quantize":
+            self.quantize_steps[event.step] = StepState(
+                event.step, event.status, event.seconds, event.reason, dict(event.detail)
+            )
+        elif event.stage == "build":
+            eng = self.engines.setdefault(event.step, StepState(event.step))
+            eng.status, eng.seconds, eng.reason, eng.detail = event.status, event.seconds, event.reason, dict(event.detail)
+            if event.status == "ok" and eng.total:
+                eng.step = eng.total
+
+    def _apply_progress(self, event: Progress, now: float) -> None:
+        if event.stage == "build":
+            eng = self.engines.setdefault(event.task, StepState(event.task))
+            if eng.status == "pending":
+                eng.status, eng.started_at = "running", now
+            eng.phase, eng.step, eng.total = event.phase, event.step, event.total
+        elif event.stage == "benchmark":
+            self.bench_progress[event.task] = (event.step, event.total)
+
+    # -- derived ---------------------------------------------------------------------------------
+    @property
+    def export_detail(self) -> dict[str, Any]:
+        """The ONNX report: the export stage's detail merged with each step's detail."""
+        merged: dict[str, Any] = {}
+        for name in ("export", "checker"):  # the parity step's 'outputs' are errors, not the ONNX outputs
+            merged.update({k: v for k, v in self.export_steps[name].detail.items() if k not in ("ok", "seconds")})
+        stage = self.stages.get("export")
+        if stage:
+            merged.update(stage.detail)
+        return merged
+
+    def export_failure(self) -> str:
+        """The full message of an export failure ('' when none)."""
+        parts = []
+        for err in self.errors:
+            if err.stage in ("export", "model", ""):
+                parts.append(err.message + ("\n\n" + err.detail if err.detail else ""))
+        for step in self.export_steps.values():
+            if step.status == "failed" and step.reason and not any(step.reason in p for p in parts):
+                parts.append(f"{step.name}: {step.reason}")
+        return "\n\n".join(parts)
+
+    def current_stage(self) -> str:
+        for name in reversed(list(self.stages)):
+            if self.stages[name].status == "running":
+                return name
+        return ""
+
+    def elapsed(self, started_at: float | None) -> float | None:
+        return None if started_at is None else max(0.0, self.clock() - started_at)
+
+    def status_line(self) -> str:
+        """One line for the top bar: what the run is doing."""
+        if self.running:
+            stage = self.current_stage()
+            title = self.stages[stage].title if stage else ""
+            text = f"running: {title or stage or 'starting'}"
+            return text + (" (cancelling…)" if self.cancel_requested else "")
+        if self.finished is not None:
+            fin = self.finished
+            text = {"ok": "finished", "failed": "failed", "cancelled": "cancelled", "crashed": "crashed"}.get(fin.status, fin.status)
+            if fin.message and fin.status != "ok":
+                text += f": {fin.message}"
+            return text
+        return self.source or "idle"
+
+
+def _export_key(step: str) -> str:
+    s = step.lower()
+    if "parity" in s or "onnxruntime" in s:
+        return "parity"
+    if "check" in s:
+        return "checker"
+    if "export" in s:
+        return "export"
+    return step
+
+
+def table_rows(state: RunState) -> list[str]:
+    """Row ids in table order: the configured rows first (pending until they arrive), then any other."""
+    order = [r for r in ALL_ROWS if r in state.store.rows or (state.running and r in state.config.rows)]
+    return order + [r for r in state.store.rows if r not in order]

@@ -1,0 +1,207 @@
+"""SVG screenshots of each screen, made by the app itself from recorded event streams.
+
+``trt-tui screenshots [--out screens]`` calls :func:`save_screenshots`. The app is driven headless
+by a replayed stream (``runner.ReplayJob``) with a frozen clock and a fixed machine probe, so the
+pictures are deterministic. The streams live in ``tests/ui/data`` of a source checkout:
+``mlp_cpu.jsonl`` (a real CPU run) and ``build_progress_synthetic.jsonl`` (the same run with
+synthetic TensorRT build events, since the recording machine has no TensorRT).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from trt_tui.core.config import RunConfig
+from trt_tui.core.events import Event, Finished, parse_line
+
+STREAMS_DIR = Path(__file__).resolve().parent.parent / "tests" / "ui" / "data"
+FROZEN_CLOCK = 1_750_000_000.0
+# The machine the streams were recorded on (a CPU box): what the Model screen's status line shows.
+RECORDED_MACHINE: dict[str, Any] = {
+    "gpu": None,
+    "tensorrt": None,
+    "tensorrt_flavour": None,
+    "install_hint": 'pip install "trt-tui[tensorrt]"  (CUDA 12: "trt-tui[tensorrt-cu12]")',
+}
+
+
+class HeldReplayJob:
+    """Replays a recorded stream up to (and including) the first event for which ``stop`` is true,
+    then holds — as a job still running would — until cancelled. With no ``stop`` it replays all."""
+
+    def __init__(self, path: str | Path, stop: Callable[[Event], bool] | None = None) -> None:
+        self.path = Path(path)
+        self.stop = stop
+        self.cancelled = threading.Event()
+        self.held = threading.Event()  # set once the stream is paused at ``stop``
+        self.pid: int | None = None
+        self.returncode: int | None = None
+
+    def start(self) -> None:
+        pass
+
+    def events(self) -> Iterator[Event]:
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            event = parse_line(line)
+            if event is None:
+                continue
+            if self.cancelled.is_set():
+                break
+            yield event
+            if self.stop is not None and self.stop(event):
+                self.held.set()
+                self.cancelled.wait()
+                break
+        else:
+            self.returncode = 0
+            return
+        yield Finished(status="cancelled", message="cancelled by the user")
+
+    def cancel(self, timeout: float = 5.0) -> None:
+        self.cancelled.set()
+
+
+def make_app(stream: str | Path | None = None, *, stop: Callable[[Event], bool] | None = None,
+             config: RunConfig | None = None, machine: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    """A TrtTuiApp whose jobs replay ``stream`` (frozen clock, fixed machine probe)."""
+    from trt_tui.app import TrtTuiApp
+
+    def factory(_config: RunConfig) -> HeldReplayJob:
+        if stream is None:
+            raise RuntimeError("no recorded stream given to replay")
+        return HeldReplayJob(stream, stop)
+
+    info = dict(machine or RECORDED_MACHINE)
+    kwargs.setdefault("clock", lambda: FROZEN_CLOCK)
+    return TrtTuiApp(job_factory=factory, config=config, probe=lambda: info, **kwargs)
+
+
+async def wait_until(pilot: Any, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Let the app run until ``predicate()`` holds (raises TimeoutError after ``timeout`` s)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise TimeoutError("the app did not reach the expected state in time")
+        await pilot.pause(0.02)
+    await pilot.pause()
+
+
+async def settle(pilot: Any) -> None:
+    """Wait for the machine probe and let pending messages and redraws go through."""
+    app = pilot.app
+    await wait_until(pilot, lambda: app.machine is not None)
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+
+
+async def run_all_and_wait(pilot: Any) -> None:
+    """Press r (Run all) and wait for the job to finish."""
+    app = pilot.app
+    await settle(pilot)
+    await pilot.press("r")
+    await wait_until(pilot, lambda: app.job is None and app.state.finished is not None, timeout=30)
+
+
+def _is_mid_build(event: Event) -> bool:
+    from trt_tui.core.events import Progress
+
+    return isinstance(event, Progress) and event.task == "tensorrt-fp16" and event.step == 2
+
+
+async def _shot(app: Any, size: tuple[int, int], steps: Callable[[Any], Any]) -> str:
+    async with app.run_test(size=size) as pilot:
+        await steps(pilot)
+        app.clear_notifications()
+        await pilot.pause()
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
+        return app.export_screenshot(title="trt-tui")
+
+
+def scenarios(streams: Path) -> dict[str, tuple[Callable[[], Any], Callable[[Any], Any]]]:
+    """name -> (app factory, async steps with the pilot)."""
+    mlp = streams / "mlp_cpu.jsonl"
+    synthetic = streams / "build_progress_synthetic.jsonl"
+
+    async def model(pilot: Any) -> None:
+        await settle(pilot)
+
+    async def export(pilot: Any) -> None:
+        await run_all_and_wait(pilot)
+        await pilot.press("2")
+
+    async def build(pilot: Any) -> None:
+        app = pilot.app
+        await settle(pilot)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: app.state.engines.get("tensorrt-fp16") is not None
+                         and app.state.engines["tensorrt-fp16"].step == 2)
+        await pilot.press("3")
+
+    async def benchmark(pilot: Any) -> None:
+        await run_all_and_wait(pilot)
+        await pilot.press("4")
+
+    async def benchmark_tensorrt(pilot: Any) -> None:
+        await run_all_and_wait(pilot)
+        await pilot.press("4")
+
+    async def help_screen(pilot: Any) -> None:
+        await settle(pilot)
+        await pilot.press("question_mark")
+
+    return {
+        "model": (lambda: make_app(mlp), model),
+        "export": (lambda: make_app(mlp), export),
+        "build": (lambda: make_app(synthetic, stop=_is_mid_build), build),
+        "benchmark": (lambda: make_app(mlp), benchmark),
+        "benchmark_synthetic_tensorrt": (lambda: make_app(synthetic), benchmark_tensorrt),
+        "help": (lambda: make_app(mlp), help_screen),
+    }
+
+
+def save_screenshots(out_dir: str | Path = "screens", *, size: tuple[int, int] = (100, 30),
+                     streams_dir: str | Path | None = None) -> list[Path]:
+    """Save one SVG per screen into ``out_dir``; returns the paths written."""
+    import os
+    import tempfile
+
+    streams = Path(streams_dir) if streams_dir else STREAMS_DIR
+    if not (streams / "mlp_cpu.jsonl").is_file():
+        raise FileNotFoundError(f"recorded streams not found in {streams} (run from a source checkout)")
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    cwd = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="trt-tui-shots-") as tmp:
+        os.chdir(tmp)  # the replayed runs' relative results folders land here, not in the caller's tree
+        try:
+            for name, (factory, steps) in scenarios(streams).items():
+                svg = asyncio.run(_shot(factory(), size, steps))
+                path = out / f"{name}.svg"
+                path.write_text(svg, encoding="utf-8")
+                written.append(path)
+        finally:
+            os.chdir(cwd)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m trt_tui.screenshots")
+    parser.add_argument("--out", default="screens")
+    args = parser.parse_args(argv)
+    for path in save_screenshots(args.out):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

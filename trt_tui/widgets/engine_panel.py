@@ -1,0 +1,103 @@
+"""One TensorRT engine's build: a progress bar fed by TensorRT's phases, elapsed time, the result."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Label, ProgressBar, Static
+
+from trt_tui.screens.state import StepState
+from trt_tui.widgets.format import fmt_bytes, fmt_seconds, status_text
+
+ENGINE_TITLES = {
+    "tensorrt-fp32": "TensorRT FP32",
+    "tensorrt-fp16": "TensorRT FP16",
+    "tensorrt-int8": "TensorRT INT8",
+}
+
+
+class EnginePanel(Vertical):
+    """Three lines: title, state, phase and elapsed time; the progress bar; the result.
+
+    Attributes down: the screen calls ``show(step, elapsed)`` with the engine's state."""
+
+    DEFAULT_CSS = """
+    EnginePanel {
+        height: auto;
+        padding: 0 1;
+        margin: 0 0 1 0;
+        border-left: thick $primary-darken-2;
+    }
+    EnginePanel.-running { border-left: thick $accent; }
+    EnginePanel.-ok { border-left: thick $success; }
+    EnginePanel.-failed, EnginePanel.-cancelled { border-left: thick $error; }
+    EnginePanel > Horizontal { height: 1; }
+    EnginePanel .engine-title { width: 16; text-style: bold; }
+    EnginePanel .engine-status { width: 12; }
+    EnginePanel .engine-phase { width: 1fr; color: $text-muted; }
+    EnginePanel .engine-elapsed { width: 10; text-align: right; }
+    EnginePanel ProgressBar { width: 1fr; height: 1; }
+    EnginePanel ProgressBar Bar { width: 1fr; }
+    EnginePanel .engine-result { color: $text-muted; height: auto; }
+    """
+
+    def __init__(self, engine: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.engine = engine
+        self._shown: tuple | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield Label(ENGINE_TITLES.get(self.engine, self.engine), classes="engine-title", markup=False)
+            yield Label("· pending", classes="engine-status", markup=False)
+            yield Label("", classes="engine-phase", markup=False)
+            yield Label("", classes="engine-elapsed", markup=False)
+        yield ProgressBar(total=1, show_eta=False, show_percentage=True)
+        yield Static("", classes="engine-result", markup=False)
+
+    def show(self, step: StepState, elapsed: float | None) -> None:
+        seconds = step.seconds if step.status not in ("pending", "running") else elapsed
+        result = self._result_text(step)
+        key = (step.status, step.phase, step.step, step.total, fmt_seconds(seconds), result)
+        if key == self._shown:
+            return
+        self._shown = key
+        for cls in ("-pending", "-running", "-ok", "-failed", "-skipped", "-cancelled"):
+            self.set_class(cls == f"-{step.status}", cls)
+        self.query_one(".engine-status", Label).update(status_text(step.status))
+        phase = ""
+        if step.status == "running" and step.phase:
+            phase = f"{step.phase} ({step.step}/{step.total})" if step.total else step.phase
+        self.query_one(".engine-phase", Label).update(phase)
+        self.query_one(".engine-elapsed", Label).update(fmt_seconds(seconds))
+        bar = self.query_one(ProgressBar)
+        if step.status == "ok":
+            bar.update(total=1, progress=1)
+        elif step.total:
+            bar.update(total=step.total, progress=min(step.step, step.total))
+        elif step.status == "running":
+            bar.update(total=None)  # indeterminate until TensorRT reports its first phase
+        else:
+            bar.update(total=1, progress=0)
+        result_widget = self.query_one(".engine-result", Static)
+        result_widget.update(result)
+        result_widget.display = bool(result)
+
+    @staticmethod
+    def _result_text(step: StepState) -> str:
+        d = step.detail
+        if step.status == "ok":
+            parts = []
+            if d.get("plan"):
+                parts.append(str(d["plan"]))
+            if d.get("size_bytes") is not None:
+                parts.append(fmt_bytes(d["size_bytes"]))
+            build = d.get("build_time_s", step.seconds)
+            if build is not None:
+                parts.append(f"built in {fmt_seconds(build)}")
+            if d.get("mechanism"):
+                parts.append(str(d["mechanism"]))
+            return " · ".join(parts)
+        if step.status in ("skipped", "failed", "cancelled") and step.reason:
+            return step.reason
+        return ""

@@ -1,0 +1,112 @@
+"""Number formatting shared by the screens (plain functions, no widgets)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+STATUS_ICONS = {
+    "pending": "·",
+    "running": "▶",
+    "ok": "✔",
+    "skipped": "–",
+    "failed": "✘",
+    "cancelled": "■",
+    "crashed": "✘",
+}
+STATUS_STYLES = {
+    "pending": "dim",
+    "running": "bold $accent",
+    "ok": "$success",
+    "skipped": "dim",
+    "failed": "bold $error",
+    "cancelled": "$warning",
+    "crashed": "bold $error",
+}
+
+
+def is_num(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def fmt_ms(value: Any) -> str:
+    """Milliseconds in at most 6 characters: 0.0434, 23.970, 412.5, 1520."""
+    if not is_num(value):
+        return ""
+    if value >= 1000:
+        return f"{value:.0f}"
+    if value >= 100:
+        return f"{value:.1f}"
+    if value >= 10:
+        return f"{value:.2f}"
+    if value >= 1:
+        return f"{value:.3f}"
+    return f"{value:.4f}"
+
+
+def fmt_seconds(value: Any) -> str:
+    if not is_num(value):
+        return ""
+    if value < 60:
+        return f"{value:.1f} s"
+    minutes, seconds = divmod(int(round(value)), 60)
+    return f"{minutes}m{seconds:02d}s"
+
+
+def fmt_bytes(value: Any) -> str:
+    if not is_num(value):
+        return ""
+    size = float(value)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            if unit == "B" or size >= 100:
+                return f"{size:.0f} {unit}"
+            return f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
+
+
+def fmt_count(value: Any) -> str:
+    if not is_num(value):
+        return ""
+    value = float(value)
+    if value >= 1e9:
+        return f"{value / 1e9:.2f} G"
+    if value >= 1e6:
+        return f"{value / 1e6:.2f} M"
+    if value >= 1e4:
+        return f"{value / 1e3:.1f} k"
+    return f"{value:.0f}"
+
+
+def fmt_rate(value: Any) -> str:
+    if not is_num(value):
+        return ""
+    if value >= 1e6:
+        return f"{value / 1e6:.2f}M"
+    if value >= 1e3:
+        return f"{value:,.0f}"
+    return f"{value:.1f}"
+
+
+def fmt_speedup(value: Any) -> str:
+    if not is_num(value):
+        return ""
+    return f"{value:.2f}×" if value >= 0.095 else f"{value:.3f}×"
+
+
+def fmt_err(value: Any) -> str:
+    if not is_num(value):
+        return ""
+    if value == 0:
+        return "0"
+    return f"{value:.1e}"
+
+
+def fmt_frac(value: Any) -> str:
+    """A fraction as a percentage: 0.9961 -> '99.6%'."""
+    return f"{value * 100:.1f}%" if is_num(value) else ""
+
+
+def status_text(status: str) -> str:
+    return f"{STATUS_ICONS.get(status, '?')} {status}"
