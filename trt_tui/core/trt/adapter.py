@@ -30,6 +30,12 @@ INSTALL_HINT = (
     "pre-installed (container, system package or tarball)"
 )
 
+RTX_INSTALL_HINT = (
+    'install TensorRT-RTX with: pip install "trt-tui[tensorrt-rtx]" (module tensorrt_rtx; the '
+    "tensorrt-rtx-*-bindings wheel alone provides tensorrt_rtx_bindings); it targets RTX GPUs "
+    "(compute capability 7.5/8.6/8.9/12.x), not data-center Hopper"
+)
+
 # module names per choice, in the order tried
 _MODULES: dict[str, tuple[tuple[str, str], ...]] = {
     "tensorrt": (("tensorrt", FLAVOUR_TRT),),
@@ -68,8 +74,9 @@ def import_tensorrt(prefer: str = "auto") -> tuple[ModuleType, str]:
             tried.append(f"import {name}: found {where} but it has no Builder/Runtime (type stubs only?)")
             continue
         return mod, flavour
-    what = "TensorRT-RTX" if choice == "rtx" else "TensorRT"
-    raise TensorRTUnavailable(f"{what} is not installed: {INSTALL_HINT}", detail="\n".join(tried))
+    if choice == "rtx":
+        raise TensorRTUnavailable(f"TensorRT-RTX is not installed: {RTX_INSTALL_HINT}", detail="\n".join(tried))
+    raise TensorRTUnavailable(f"TensorRT is not installed: {INSTALL_HINT}", detail="\n".join(tried))
 
 
 def parse_version(text: str) -> tuple[int, ...]:
@@ -127,6 +134,10 @@ class Features:
     @property
     def major(self) -> int:
         return self.version[0]
+
+    @property
+    def version_string(self) -> str:
+        return self.version_str
 
     @property
     def label(self) -> str:

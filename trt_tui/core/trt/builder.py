@@ -13,7 +13,7 @@ import time
 import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 
 from trt_tui.core.errors import TrtTuiError
 from trt_tui.core.trt.adapter import Features, PrecisionPlan, network_flags, precision_plan, tf32_label
@@ -182,10 +182,12 @@ def build_engine(
     cancel: threading.Event | None = None,
     log_level: str = "WARNING",
     extra_sidecar: Mapping[str, Any] | None = None,
+    configure: Callable[[Any, Any], None] | None = None,
 ) -> BuildResult:
     """Build ``onnx_path`` (the ONNX that ``plan.onnx`` names: fp32, fp16-converted or Q/DQ) into
     ``plan_path``. ``batch_shape``: the input shape, or (min, opt, max) for dynamic inputs, or a dict per
-    input name. Raises OnnxParseError, BuildFailed, BuildCancelled or TrtTuiError."""
+    input name. ``configure(trt, config)`` may adjust the config last (e.g. TensorRT-RTX compute
+    capabilities). Raises OnnxParseError, BuildFailed, BuildCancelled or TrtTuiError."""
     onnx_path, plan_path = Path(onnx_path), Path(plan_path)
     plan = plan or precision_plan(features, precision)
     if plan.precision != precision:
@@ -208,7 +210,7 @@ def build_engine(
         return _build(
             trt, features, onnx_path, plan_path, side, plan, batch_shape, workspace_mib, tf32,
             Path(timing_cache_path) if timing_cache_path else None, calibrator, logger, on_progress,
-            cancel, notes, keep, extra_sidecar or {},
+            cancel, notes, keep, extra_sidecar or {}, configure,
         )
     except TrtTuiError:
         raise
@@ -242,6 +244,7 @@ def _build(
     notes: list[str],
     keep: list[Any],
     extra_sidecar: Mapping[str, Any],
+    configure: Callable[[Any, Any], None] | None,
 ) -> BuildResult:
     builder: tensorrt.Builder = trt.Builder(logger)
     keep.append(builder)
@@ -317,6 +320,9 @@ def _build(
             config.set_calibration_profile(profile)
     elif calibrator is not None:
         notes.append("a calibrator was given but the plan does not use one; ignored")
+
+    if configure is not None:
+        configure(trt, config)
 
     # -- build -------------------------------------------------------------------------------
     if cancel is not None and cancel.is_set():

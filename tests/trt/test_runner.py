@@ -1,0 +1,163 @@
+"""TrtRunner with fake engines: sidecar refusal, TensorRT's own load errors, I/O plumbing on CPU."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.trt.fakes import Scenario, make_fake
+from trt_tui.core.errors import TrtTuiError
+from trt_tui.core.trt import runner as runner_mod
+from trt_tui.core.trt.adapter import Features
+from trt_tui.core.trt.builder import build_engine
+from trt_tui.core.trt.runner import EngineLoadError, PlanMismatch, TrtRunner
+
+H200 = {"name": "NVIDIA H200", "compute_capability": "9.0"}
+A100 = {"name": "NVIDIA A100-SXM4-80GB", "compute_capability": "8.0"}
+
+
+@pytest.fixture
+def gpu(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """This machine's GPU as seen by the runner's sidecar check."""
+    current = dict(H200)
+    monkeypatch.setattr(runner_mod, "gpu_identity", lambda index=0: current)
+    return current
+
+
+def make_plan(tmp_path: Path, key: str, sc: Scenario | None = None, sidecar: dict | None = None) -> Path:
+    trt = make_fake(key, sc)
+    (tmp_path / "m.onnx").write_bytes(b"onnx")
+    plan = tmp_path / f"m_{key}.plan"
+    build_engine(trt, Features.from_module(trt), tmp_path / "m.onnx", plan, "fp32", batch_shape=((1, 4), (2, 4), (8, 4)))
+    side = plan.with_name(plan.name + ".json")
+    data = json.loads(side.read_text())
+    data["gpu"] = H200
+    data.update(sidecar or {})
+    side.write_text(json.dumps(data))
+    return plan
+
+
+def test_refuses_other_tensorrt_version(tmp_path: Path, gpu: dict) -> None:
+    plan = make_plan(tmp_path, "10.13", sidecar={"trt_version": "10.12.0.36"})
+    with pytest.raises(PlanMismatch) as ei:
+        TrtRunner(make_fake("10.13"), plan, _device="cpu")
+    assert "TensorRT 10.12.0.36" in ei.value.message and "TensorRT 10.13.3.9" in ei.value.message
+
+
+def test_refuses_other_flavour(tmp_path: Path, gpu: dict) -> None:
+    plan = make_plan(tmp_path, "rtx-1.7")
+    with pytest.raises(PlanMismatch, match="TensorRT-RTX 1.7.1.116, this process has TensorRT 10.13.3.9"):
+        TrtRunner(make_fake("10.13"), plan, _device="cpu")
+
+
+def test_refuses_other_gpu(tmp_path: Path, gpu: dict) -> None:
+    plan = make_plan(tmp_path, "10.13", sidecar={"gpu": A100})
+    with pytest.raises(PlanMismatch) as ei:
+        TrtRunner(make_fake("10.13"), plan, _device="cpu")
+    assert "NVIDIA A100-SXM4-80GB (compute capability 8.0)" in ei.value.message
+    assert "NVIDIA H200 (compute capability 9.0)" in ei.value.message
+
+
+def test_rtx_engines_are_not_gpu_bound(tmp_path: Path, gpu: dict) -> None:
+    plan = make_plan(tmp_path, "rtx-1.7", sidecar={"gpu": A100})
+    TrtRunner(make_fake("rtx-1.7"), plan, _device="cpu").close()
+
+
+def test_rtx_refused_at_context_creation_says_what_tensorrt_said(tmp_path: Path, gpu: dict) -> None:
+    """TensorRT-RTX on an H200 (CC 9.0): the JIT step fails; the message is TensorRT's own line."""
+    said = "[runtime] Error Code 1: Internal Error (Unsupported SM: sm_90)"
+    plan = make_plan(tmp_path, "rtx-1.7")
+    trt = make_fake("rtx-1.7", Scenario(context_errors=[said]))
+    with pytest.raises(EngineLoadError) as ei:
+        TrtRunner(trt, plan, _device="cpu")
+    assert ei.value.message == f"TensorRT could not create an execution context for {plan.name}: {said}"
+
+
+def test_corrupt_plan(tmp_path: Path, gpu: dict) -> None:
+    plan = make_plan(tmp_path, "11.4")
+    plan.write_bytes(b"garbage")
+    with pytest.raises(EngineLoadError, match="magic tag mismatch"):
+        TrtRunner(make_fake("11.4"), plan, _device="cpu")
+
+
+def test_deserialize_none_without_log_lines(tmp_path: Path, gpu: dict) -> None:
+    plan = make_plan(tmp_path, "11.4")
+    with pytest.raises(EngineLoadError, match="corrupt plan, or built by another TensorRT version"):
+        TrtRunner(make_fake("11.4", Scenario(deserialize_errors=[])), plan, _device="cpu")
+
+
+def test_no_sidecar_is_allowed_with_a_note(tmp_path: Path, gpu: dict) -> None:
+    plan = make_plan(tmp_path, "10.13")
+    plan.with_name(plan.name + ".json").unlink()
+    r = TrtRunner(make_fake("10.13"), plan, _device="cpu")
+    assert any("no sidecar" in n for n in r.notes)
+
+
+@pytest.mark.parametrize("key", ["8.6", "10.13", "11.4", "rtx-1.7"])
+def test_io_round_trip_on_cpu(tmp_path: Path, gpu: dict, key: str) -> None:
+    sc = Scenario(outputs=[("logits", (-1, 4), "FLOAT"), ("half", (-1, 4), "HALF")])
+    plan = make_plan(tmp_path, key, sc)
+    trt = make_fake(key, sc)
+    with TrtRunner(trt, plan, (3, 4), _device="cpu") as r:
+        assert r.input_names == ["input"] and r.output_names == ["logits", "half"]
+        x = np.arange(12, dtype=np.float32).reshape(3, 4)
+        r.set_input(x)
+        r.compute()
+        logits, half = r.outputs()
+        np.testing.assert_array_equal(logits, x)  # the fake copies input bytes to outputs
+        assert half.dtype == np.float16 and half.shape == (3, 4)
+        info = r.engine_info()
+        assert [(i["name"], i["dtype"], i["shape"]) for i in info["io"]] == [
+            ("input", "FLOAT", [3, 4]), ("logits", "FLOAT", [3, 4]), ("half", "HALF", [3, 4])]
+        assert info["device_memory_bytes"] == (1000 if key == "8.6" else 2000)  # _v2 where it exists
+        assert info["built"]["precision"] == "fp32"
+    assert r.engine is None  # closed
+
+
+def test_dynamic_input_defaults_to_profile_opt(tmp_path: Path, gpu: dict) -> None:
+    plan = make_plan(tmp_path, "10.13")
+    r = TrtRunner(make_fake("10.13"), plan, _device="cpu")
+    assert r.engine_info()["io"][0]["shape"] == [2, 4]
+
+
+def test_shape_outside_profile_and_wrong_host_shape(tmp_path: Path, gpu: dict) -> None:
+    plan = make_plan(tmp_path, "10.13")
+    with pytest.raises(EngineLoadError, match="outside the engine's profile"):
+        TrtRunner(make_fake("10.13"), plan, (64, 4), _device="cpu")
+    r = TrtRunner(make_fake("10.13"), plan, (2, 4), _device="cpu")
+    with pytest.raises(TrtTuiError, match=r"must be shaped \[2, 4\]"):
+        r.set_input(np.zeros((3, 4), np.float32))
+
+
+def test_static_engine_rejects_other_shape(tmp_path: Path, gpu: dict) -> None:
+    sc = Scenario(inputs=[("input", (2, 4), "FLOAT")], outputs=[("out", (2, 4), "FLOAT")])
+    plan = make_plan(tmp_path, "11.4", sc)
+    with pytest.raises(TrtTuiError, match=r"built for input \[2, 4\], not \[5, 4\]"):
+        TrtRunner(make_fake("11.4", sc), plan, (5, 4), _device="cpu")
+
+
+def test_fp16_input_gets_converted(tmp_path: Path, gpu: dict) -> None:
+    """Strongly typed FP16 ONNX without keep_io_types: FP16 input buffer, float32 host data."""
+    sc = Scenario(inputs=[("input", (-1, 4), "HALF")], outputs=[("out", (-1, 4), "HALF")])
+    plan = make_plan(tmp_path, "11.4", sc)
+    r = TrtRunner(make_fake("11.4", sc), plan, (2, 4), _device="cpu")
+    r.set_input(np.full((2, 4), 1.5, np.float32))
+    r.compute()
+    (out,) = r.outputs()
+    assert out.dtype == np.float16 and np.all(out == 1.5)
+
+
+def test_execute_failure_names_log(tmp_path: Path, gpu: dict) -> None:
+    plan = make_plan(tmp_path, "10.13")
+    r = TrtRunner(make_fake("10.13"), plan, _device="cpu")
+
+    def fail(handle: int) -> bool:
+        r.logger.log("ERROR", "IExecutionContext::enqueueV3: Error Code 1: Cuda Runtime (illegal memory access)")
+        return False
+
+    r.context.execute_async_v3 = fail
+    with pytest.raises(TrtTuiError, match="illegal memory access"):
+        r.compute()
