@@ -170,3 +170,21 @@ def test_onnx_bad_file(tmp_path, kind):
         p.unlink()
     with pytest.raises(ModelError, match="not found" if kind == "missing" else "is not a valid ONNX model"):
         load_model(str(p))
+
+
+def test_user_model_with_dataclass_and_neighbour_import(tmp_path):
+    (tmp_path / "helper_layers.py").write_text("import torch\nWIDTH = 6\n")
+    p = write(tmp_path, """
+        from __future__ import annotations
+        import dataclasses
+        import torch
+        from helper_layers import WIDTH
+
+        @dataclasses.dataclass
+        class Cfg:
+            width: int = WIDTH
+
+        def make():
+            return torch.nn.Linear(4, Cfg().width)
+        """)
+    assert load_model(f"{p}:make", input_shape=(4,)).spec.num_classes == 6

@@ -80,9 +80,10 @@ def export_onnx(module, input_shape, batch_size: int, path, opset: int = 18, exp
     module.eval()
     # torch.export specialises a dimension of size 1, so a dynamic batch is traced with 2 samples.
     trace_batch = max(batch_size, 2) if dynamic_batch else batch_size
-    x = torch.zeros((trace_batch, *input_shape), device=_module_device(module))
-    with torch.no_grad():
-        n_out = len(_flatten(module(x)))
+    device = _module_device(module)
+    x = torch.zeros((trace_batch, *input_shape), device=device)
+    with torch.no_grad():  # count the outputs with one cheap sample
+        n_out = len(_flatten(module(torch.zeros((1, *input_shape), device=device))))
     outputs = ["output"] if n_out == 1 else [f"output_{i}" for i in range(n_out)]
     param_bytes = sum(p.numel() * p.element_size() for p in module.parameters())
     kwargs: dict[str, Any] = dict(input_names=["input"], output_names=outputs, opset_version=opset, verbose=False)

@@ -250,17 +250,23 @@ def _load_user_module(path: Path, factory: str):
     mod_name = f"trt_tui_user_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]}"
     spec = importlib.util.spec_from_file_location(mod_name, path)
     module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.parent.resolve()))  # let the file import its neighbours
+    folder = str(path.parent.resolve())
+    sys.path.insert(0, folder)  # let the file import its neighbours
+    sys.modules[mod_name] = module  # as importlib's recipe does: dataclasses, pickling, inspect need it
     try:
         spec.loader.exec_module(module)  # runs the user's code
     except SyntaxError as e:
+        sys.modules.pop(mod_name, None)
         raise ModelError(f"syntax error in {path} line {e.lineno}: {e.msg}", detail=traceback.format_exc()) from e
     except ImportError as e:
+        sys.modules.pop(mod_name, None)
         raise ModelError(f"import failed in {path}: {_first_line(e)}", detail=traceback.format_exc()) from e
     except Exception as e:
+        sys.modules.pop(mod_name, None)
         raise ModelError(f"{path} raised while loading: {_first_line(e)}", detail=traceback.format_exc()) from e
     finally:
-        sys.path.remove(str(path.parent.resolve()))
+        if folder in sys.path:
+            sys.path.remove(folder)
     fn = getattr(module, factory, None)
     if fn is None or not callable(fn):
         found = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_")

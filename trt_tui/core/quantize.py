@@ -86,7 +86,9 @@ def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
     fp32_onnx, out_path = Path(fp32_onnx), Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    input_name = next(i.name for i in onnx.load(str(fp32_onnx), load_external_data=False).graph.input)
+    graph = onnx.load(str(fp32_onnx), load_external_data=False).graph
+    inits = {i.name for i in graph.initializer}
+    input_name = next(i.name for i in graph.input if i.name not in inits)
     t0 = time.perf_counter()
     info: dict[str, Any] = {}
     noise = io.StringIO()  # the calibrators print progress on stdout, which is the child's event stream
