@@ -62,8 +62,6 @@ def main() -> None:
                 add({**ev, "status": "ok", "reason": "", "seconds": sum(f["build"] for f in FAKE.values()),
                      "detail": {e: build_detail(e) for e in ENGINES}})
             continue  # drop the recorded 'skipped' rows
-        if kind == "row" and ev["row"]["row_id"] in ENGINES:
-            continue
         if kind == "stage_finished" and ev["stage"] == "benchmark":
             for eng in ENGINES:
                 add_bench(add, eng)

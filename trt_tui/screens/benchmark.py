@@ -31,7 +31,7 @@ from trt_tui.widgets.format import (
     is_num,
 )
 from trt_tui.widgets.keyed_table import upsert_row
-from trt_tui.widgets.sortable import SortableText, sort_key
+from trt_tui.widgets.sortable import SortableText, sort_key, sort_key_descending
 from trt_tui.widgets.speedup_chart import SpeedupChart
 
 ROW_SHORT = {
@@ -114,7 +114,6 @@ class BenchmarkScreen(RunScreen):
     """Latency, throughput, speedup and accuracy per row, live."""
 
     SCREEN_NAME = "benchmark"
-    CSS_PATH = "benchmark.tcss"
     BINDINGS = [
         Binding("m", "app.run_stage('benchmark')", "Run benchmark", id="benchmark.run"),
         Binding("s", "sort_column", "Sort", id="benchmark.sort"),
@@ -222,7 +221,7 @@ class BenchmarkScreen(RunScreen):
         table = self.query_one("#bench", DataTable)
         if self.sort_by:
             cursor_key = table.coordinate_to_cell_key(table.cursor_coordinate) if table.row_count else None
-            table.sort(self.sort_by, key=sort_key, reverse=self.sort_reverse)
+            table.sort(self.sort_by, key=sort_key_descending if self.sort_reverse else sort_key)
             if cursor_key is not None:
                 row = table.get_row_index(cursor_key.row_key)
                 table.move_cursor(row=row, animate=False)

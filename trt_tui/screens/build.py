@@ -38,7 +38,6 @@ class BuildScreen(RunScreen):
     """One panel per engine with its progress, and the log pane with a level filter."""
 
     SCREEN_NAME = "build"
-    CSS_PATH = "build.tcss"
     TICK_WHILE_RUNNING = True
     BINDINGS = [
         Binding("b", "app.run_stage('build')", "Run build", id="build.run"),

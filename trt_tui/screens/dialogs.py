@@ -18,7 +18,6 @@ class SavePathScreen(ModalScreen[Path | None]):
     """Ask for a path and save there. ``save(path)`` does the writing; if it raises OSError the
     error is shown here and the dialog stays open (nothing is lost, try another path)."""
 
-    CSS_PATH = "dialogs.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
 
     def __init__(self, title: str, default: str | Path, save: Callable[[Path], Path]) -> None:
@@ -80,7 +79,6 @@ def find_results(roots: list[Path], limit: int = 50) -> list[Path]:
 class OpenResultsScreen(ModalScreen[Path | None]):
     """Pick an earlier run's results folder (any folder with a results.json)."""
 
-    CSS_PATH = "dialogs.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
 
     def __init__(self, roots: list[Path]) -> None:

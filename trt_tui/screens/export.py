@@ -91,7 +91,6 @@ class ExportScreen(RunScreen):
     """The ONNX export and its checks. On failure the full message is shown, selectable."""
 
     SCREEN_NAME = "export"
-    CSS_PATH = "export.tcss"
     TICK_WHILE_RUNNING = True
     BINDINGS = [
         Binding("x", "app.run_stage('export')", "Run export", id="export.run"),

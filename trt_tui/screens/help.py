@@ -53,7 +53,6 @@ def help_text() -> str:
 
 
 class HelpScreen(ModalScreen[None]):
-    CSS_PATH = "help.tcss"
     BINDINGS = [
         Binding("escape,question_mark,q", "close", "Close", id="help.close"),
     ]

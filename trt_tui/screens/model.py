@@ -56,7 +56,6 @@ class ModelScreen(RunScreen):
     """Pick a model and the rows to run; invalid input is marked beside its field."""
 
     SCREEN_NAME = "model"
-    CSS_PATH = "model.tcss"
     BINDINGS = [
         Binding("ctrl+r", "app.run_all", "Run all", show=False, id="model.run_all_alt"),
         Binding("escape", "leave_field", "Leave field", show=False, id="model.leave_field"),

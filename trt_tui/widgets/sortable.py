@@ -32,6 +32,16 @@ class SortableText(Text):
     __hash__ = None  # type: ignore[assignment]
 
 
+def sort_key_descending(cell: Any) -> tuple[int, Any]:
+    """A key that sorts largest first but still puts empty cells last (use without ``reverse``)."""
+    missing, value = sort_key(cell)
+    if missing:
+        return (1, 0)
+    if isinstance(value, float):
+        return (0, -value)
+    return (0, tuple(-ord(ch) for ch in str(value)))
+
+
 def sort_key(cell: Any) -> tuple[int, Any]:
     if isinstance(cell, SortableText):
         return cell.sort_key
