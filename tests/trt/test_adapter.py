@@ -175,8 +175,8 @@ def test_missing_names_install_commands(no_trt_modules: pytest.MonkeyPatch) -> N
     with pytest.raises(TensorRTUnavailable) as ei:
         import_tensorrt()
     msg = ei.value.message
-    assert 'pip install "trt-tui[tensorrt]"' in msg and 'pip install "trt-tui[tensorrt-cu12]"' in msg
-    assert "NVIDIA" in msg
+    assert 'pip install "trt-tui[tensorrt]"' in msg and '"trt-tui[tensorrt-cu12]"' in msg
+    assert "NVIDIA" in ei.value.detail  # why a PyPI-only machine cannot finish the install
     assert "tensorrt_rtx_bindings" in ei.value.detail  # every candidate tried is listed
 
 

@@ -359,7 +359,7 @@ class Pipeline:
             self.emit(ErrorEvent(stage="build", message=f"{row_id}: {exc.message}", detail=exc.detail))
             self.row(row_id, status="failed", reason=exc.message)
             return
-        info = result.as_dict() if hasattr(result, "as_dict") else dict(vars(result))
+        info = result.to_dict()
         self.plans[row_id] = plan_path
         detail[row_id] = info
         self.emit(StepFinished(stage="build", step=row_id, seconds=time.perf_counter() - t0, detail=info))

@@ -23,11 +23,10 @@ PRECISIONS = ("fp32", "fp16", "int8")
 INT8_MODES = ("entropy", "minmax", "qdq")
 QDQ_SOURCE = "onnxruntime quantize_static"
 
-INSTALL_HINT = (
-    'install TensorRT with: pip install "trt-tui[tensorrt]" (CUDA 13) or '
-    'pip install "trt-tui[tensorrt-cu12]" (CUDA 12); the tensorrt-*-libs wheels are fetched from '
-    "NVIDIA's own package index during the install, so a PyPI-only or offline machine needs TensorRT "
-    "pre-installed (container, system package or tarball)"
+INSTALL_HINT = 'pip install "trt-tui[tensorrt]" (CUDA 13) or "trt-tui[tensorrt-cu12]" (CUDA 12)'
+INSTALL_NOTE = (
+    "The tensorrt-*-libs wheels are fetched from NVIDIA's own package index during the install, so a "
+    "PyPI-only or offline machine needs TensorRT pre-installed (container, system package or tarball)."
 )
 
 RTX_INSTALL_HINT = (
@@ -76,7 +75,7 @@ def import_tensorrt(prefer: str = "auto") -> tuple[ModuleType, str]:
         return mod, flavour
     if choice == "rtx":
         raise TensorRTUnavailable(f"TensorRT-RTX is not installed: {RTX_INSTALL_HINT}", detail="\n".join(tried))
-    raise TensorRTUnavailable(f"TensorRT is not installed: {INSTALL_HINT}", detail="\n".join(tried))
+    raise TensorRTUnavailable(f"TensorRT is not installed: {INSTALL_HINT}", detail="\n".join([*tried, INSTALL_NOTE]))
 
 
 def parse_version(text: str) -> tuple[int, ...]:
