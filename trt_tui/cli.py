@@ -171,8 +171,6 @@ def results_table(store: Any) -> Any:
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for r in store.rows.values():
         status = r.get("status") or ""
-        if status != "ok" and r.get("reason"):
-            status = f"{status}: {r['reason']}"
         best = " *" if r["row_id"] == store.best else ""
         table.add_row(
             r["row_id"] + best, r.get("device") or "—", status,
@@ -218,14 +216,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.json:
         from rich.console import Console
 
-        console = Console()
+        console = Console(width=None if sys.stdout.isatty() else 180)
         if state.store.rows:
             console.print(results_table(state.store))
+            for r in state.store.rows.values():
+                if r.get("status") != "ok" and r.get("reason"):
+                    console.print(f"  {r['row_id']}: {r['status']} — {r['reason']}", highlight=False, markup=False)
         if state.store.best:
-            console.print(f"best: [bold]{state.store.best}[/] ({state.store.best_rule})")
-        console.print(f"results: {fin.out_dir}/results.csv, {fin.out_dir}/results.json")
+            console.print(f"best: {state.store.best} ({state.store.best_rule})", markup=False)
+        console.print(f"results: {fin.out_dir}/results.csv, {fin.out_dir}/results.json", markup=False)
         if fin.status != "ok":
-            console.print(f"[red]run {fin.status}[/]: {fin.message}")
+            console.print(f"run {fin.status}: {fin.message}", style="red", markup=False)
     return 0 if fin.status == "ok" else 1
 
 
