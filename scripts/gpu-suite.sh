@@ -23,7 +23,13 @@ for part in $parts; do
     matrix) python3 scripts/bench_matrix.py --out-dir /tmp/matrix ${MATRIX_ARGS:-} -- --iterations 500 --warmup 50 --max-seconds 15 --calib-samples 64 2>&1 | tail -20
             cp /tmp/matrix/BENCHMARKS.part.md "$OUT/" ;;
     perturbation) python3 scripts/perturbation.py --out "$OUT/perturbation.json" 2>&1 | tail -8 ;;
-    rtx) python3 scripts/rtx_build_check.py --out "$OUT/rtx.json" 2>&1 | tail -30 ;;
+    rtx) for m in digits-cnn cnn resnet18; do
+           python3 scripts/rtx_build_check.py --model "$m" --out "$OUT/rtx-$m.json" 2>&1 | tail -12
+         done
+         # the whole pipeline with TensorRT-RTX: engines build, running them is refused on CC 9.0
+         python3 -m trt_tui.cli run --model digits-cnn --batch-size 32 --iterations 100 --out /tmp/rtx-run \
+           > "$OUT/rtx-pipeline.log" 2>&1; tail -25 "$OUT/rtx-pipeline.log"
+         cp /tmp/rtx-run/results.json "$OUT/rtx-pipeline-results.json" ;;
   esac
 done
 echo "== done $(date +%T)"

@@ -1,0 +1,103 @@
+"""The headless CLI and the child job, end to end on the CPU (real subprocesses, real pipeline)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trt_tui.core.config import ALL_ROWS
+from trt_tui.core.results import COLUMNS
+
+FAST = ["--iterations", "20", "--warmup", "2", "--exporter", "torchscript"]
+
+
+def run_cli(*args: str, timeout: int = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "trt_tui.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="module")
+def mlp_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("mlp")
+    proc = run_cli("run", "--model", "mlp", "--out", str(out), *FAST)
+    return proc, out
+
+
+def test_run_mlp_end_to_end(mlp_run):
+    proc, out = mlp_run
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "trt-tui results" in proc.stdout
+    data = json.loads((out / "results.json").read_text())
+    rows = {r["row_id"]: r for r in data["rows"]}
+    assert list(rows) == list(ALL_ROWS)
+    for rid in ("pytorch-fp32", "pytorch-fp16", "onnxruntime-fp32", "onnxruntime-int8"):
+        r = rows[rid]
+        assert r["status"] == "ok", r
+        assert r["device"] == "cpu" and r["iterations"] == 20
+        assert r["latency_min_ms"] <= r["latency_p50_ms"] <= r["latency_p99_ms"] <= r["latency_max_ms"]
+        assert r["throughput_per_s"] > 0 and r["size_bytes"] > 0
+        assert r["speedup_vs_pytorch"] == pytest.approx(rows["pytorch-fp32"]["latency_p50_ms"] / r["latency_p50_ms"], rel=1e-2)
+    assert rows["onnxruntime-fp32"]["max_abs_err"] < 1e-4
+    assert rows["pytorch-fp32"]["max_abs_err"] == 0.0
+    # No TensorRT here: skipped with the reason and the install command, never "ok".
+    for rid in ("tensorrt-fp32", "tensorrt-fp16", "tensorrt-int8"):
+        assert rows[rid]["status"] == "skipped"
+        assert "not installed" in rows[rid]["reason"] and "pip install" in rows[rid]["reason"]
+    assert data["best"] in rows and rows[data["best"]]["status"] == "ok"
+    assert data["env"]["torch"] and data["env"]["onnxruntime"] and data["env"]["device"] == "cpu"
+    assert (out / "model.onnx").is_file() and (out / "model_int8_qdq.onnx").is_file()
+
+
+def test_csv_schema_is_stable(mlp_run):
+    _, out = mlp_run
+    with open(out / "results.csv", newline="") as fh:
+        reader = csv.DictReader(fh)
+        assert tuple(reader.fieldnames or ()) == COLUMNS
+        rows = list(reader)
+    assert [r["row_id"] for r in rows] == list(ALL_ROWS)
+    required = {"backend", "precision", "device", "batch_size", "latency_mean_ms", "latency_p50_ms", "latency_p99_ms",
+                "throughput_per_s", "speedup_vs_pytorch", "size_bytes", "max_abs_err", "status", "reason"}
+    assert required <= set(COLUMNS)
+    assert float(rows[0]["latency_p50_ms"]) > 0
+
+
+def test_json_mode_passes_events_through(tmp_path):
+    proc = run_cli("run", "--model", "mlp", "--rows", "pytorch-fp32", "--out", str(tmp_path), "--json", *FAST)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    types = [e["type"] for e in events]
+    assert types[0] == "stage_started" and types[-1] == "finished"
+    assert {"env", "row", "progress", "stage_finished"} <= set(types)
+    assert events[-1]["status"] == "ok"
+    # Only PyTorch rows: nothing is exported.
+    assert not (tmp_path / "model.onnx").exists()
+
+
+def test_bad_model_is_one_clear_line(tmp_path):
+    bad = tmp_path / "net.py"
+    bad.write_text("def build(:\n")
+    proc = run_cli("run", "--model", f"{bad}:build", "--input-shape", "3,8,8", "--out", str(tmp_path / "o"), *FAST)
+    assert proc.returncode == 1
+    assert "SyntaxError" in proc.stderr or "syntax" in proc.stderr.lower()
+    assert "Traceback" not in proc.stderr
+
+
+def test_invalid_arguments_are_named(tmp_path):
+    proc = run_cli("run", "--model", "mlp", "--batch-size", "0", "--rows", "pytorch-fp99")
+    assert proc.returncode == 2
+    assert "--batch-size" in proc.stderr and "--rows" in proc.stderr
+    proc = run_cli("run", "--model", "x.py:f", "--input-shape", "3,a,4")
+    assert proc.returncode == 2 and "input shape" in proc.stderr
+
+
+def test_models_lists_builtins():
+    proc = run_cli("models")
+    assert proc.returncode == 0
+    for name in ("mlp", "cnn", "digits-cnn", "resnet18", "resnet50"):
+        assert name in proc.stdout
+    assert "3x224x224" in proc.stdout
