@@ -167,8 +167,8 @@ def test_export_failure_shows_the_full_message_selectable_and_copyable():
             await pilot.press("2")
             screen = app.screen
             steps = table_text(screen.query_one("#export-steps", DataTable))
-            assert steps[0][1] == "✘ failed" and "GuardOnDataDependentSymNode" in steps[0][3]
-            assert steps[1][1] == "– skipped"
+            assert steps[0][1] == "✘ failed" and "GuardOnDataDependentSym" in steps[0][3]
+            assert steps[1][1] == "– skipped" and steps[1][3] == "not run"
             assert screen.query_one("#export-error-box").display
             area = screen.query_one("#export-error", TextArea)
             assert area.read_only

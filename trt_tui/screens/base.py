@@ -23,16 +23,6 @@ class RunScreen(Screen):
     SCREEN_NAME: ClassVar[str] = ""
     TICK_WHILE_RUNNING: ClassVar[bool] = False  # re-draw twice a second while a job runs (elapsed times)
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        # A new screen is styled when it mounts; without this Textual re-parses the whole stylesheet
-        # the first time each mode is shown (~0.25 s per screen on the CI machine). It still does so
-        # whenever the CSS really changed (theme switch), as the count then moves on.
-        try:
-            self._css_update_count = self.app._css_update_count
-        except Exception:  # noqa: BLE001 - private detail of Textual; losing it only costs time
-            pass
-
     @property
     def trt_app(self) -> "TrtTuiApp":
         return self.app  # type: ignore[return-value]

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Static, TextArea
 from trt_tui.screens.base import RunScreen
 from trt_tui.screens.state import EXPORT_STEP_TITLES, RunState, StepState
 from trt_tui.widgets.keyed_table import upsert_row
-from trt_tui.widgets.format import fmt_bytes, fmt_count, fmt_err, fmt_seconds, is_num, status_text
+from trt_tui.widgets.format import ellipsize, fmt_bytes, fmt_count, fmt_err, fmt_seconds, is_num, status_text
 
 ROW_STYLES = {"ok": "green", "failed": "bold red", "running": "bold yellow", "skipped": "dim", "pending": "dim"}
 
@@ -22,8 +22,10 @@ ROW_STYLES = {"ok": "green", "failed": "bold red", "running": "bold yellow", "sk
 def step_result(step: StepState) -> str:
     """One line saying what a step produced."""
     d = step.detail
-    if step.status in ("failed", "skipped", "cancelled"):
+    if step.status == "failed":
         return step.reason
+    if step.status in ("skipped", "cancelled"):
+        return "not run" + (f" ({step.reason})" if step.reason and step.name == "export" else "")
     if step.status != "ok":
         return ""
     if step.name == "export":
@@ -67,7 +69,8 @@ def onnx_summary(d: dict[str, Any]) -> str:
         ("outputs", _io(d.get("outputs")) if _is_io(d.get("outputs")) else ""),
         ("ops", ops_text),
     ]
-    return "  ".join(f"[dim]{k}[/] [b]{escape(str(v))}[/]" for k, v in items if v not in (None, ""))
+    text = "  ".join(f"[dim]{k}[/] [b]{escape(str(v))}[/]" for k, v in items if v not in (None, ""))
+    return text or "[dim]no ONNX model: the export did not finish[/]"
 
 
 def _is_io(value: Any) -> bool:
@@ -133,13 +136,14 @@ class ExportScreen(RunScreen):
 
     def sync(self, state: RunState) -> None:
         steps = self.query_one("#export-steps", DataTable)
+        room = max(20, steps.scrollable_content_region.width - 47)  # the Result column takes what is left
         for name, step in state.export_steps.items():
             seconds = step.seconds if step.seconds is not None else (state.elapsed(step.started_at) if step.status == "running" else None)
             cells = (
                 Text(EXPORT_STEP_TITLES.get(name, name)),
                 Text(status_text(step.status), style=ROW_STYLES.get(step.status, "")),
                 Text(fmt_seconds(seconds)),
-                Text(step_result(step)),
+                Text(ellipsize(step_result(step), room)),
             )
             upsert_row(steps, name, ("step", "state", "time", "result"), cells)
         self.query_one("#onnx-info", Static).update(onnx_summary(state.export_detail))
@@ -177,6 +181,9 @@ class ExportScreen(RunScreen):
             )
             self.query_one("#export-error", TextArea).load_text(error)
             self.refresh_bindings()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._sync_all)
 
     def action_copy_error(self) -> None:
         if self._shown_error:

@@ -17,6 +17,7 @@ from textual.widgets.selection_list import Selection
 from trt_tui.core.config import ALL_ROWS, CALIBRATORS, RunConfig, parse_shape
 from trt_tui.screens.base import RunScreen
 from trt_tui.screens.state import RunState
+from trt_tui.widgets.format import ellipsize
 
 ROW_TITLES = {
     "pytorch-fp32": "PyTorch FP32",
@@ -64,6 +65,7 @@ class ModelScreen(RunScreen):
     def __init__(self) -> None:
         super().__init__(id="model-screen")
         self._catalog_shown: list[Any] | None = None
+        self._catalog_width = -1
 
     # -- layout --------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
@@ -82,7 +84,7 @@ class ModelScreen(RunScreen):
                         "input_shape", "Input shape",
                         Input(
                             ",".join(map(str, cfg.input_shape)) if cfg.input_shape else "",
-                            placeholder="e.g. 3,224,224 (built-ins: own)", id="input_shape", compact=True,
+                            placeholder="e.g. 3,224,224", id="input_shape", compact=True,
                         ),
                     )
                     yield from self._field("batch_size", "Batch size", Input(str(cfg.batch_size), id="batch_size", compact=True))
@@ -95,7 +97,7 @@ class ModelScreen(RunScreen):
                     )
                     yield from self._field(
                         "calib_data", "Calib. data",
-                        Input(cfg.calib_data or "", placeholder=".npy/.npz (empty: model's own)",
+                        Input(cfg.calib_data or "", placeholder=".npy/.npz (or empty)",
                               id="calib_data", compact=True),
                     )
                 with Vertical(id="rows-box"):
@@ -107,8 +109,8 @@ class ModelScreen(RunScreen):
                     yield Label("", id="rows-error", classes="field-error")
             yield Static(machine_line(None), id="machine")
             yield Static(
-                "[b]r[/] run all · [b]2 3 4[/] export/build/benchmark screens (each step runs alone there) · "
-                "[b]o[/] reopen results · [b]esc[/] leave a field",
+                "[b]r[/] run all · [b]2 3 4[/] each step's screen (runs it alone) · [b]o[/] reopen results · "
+                "[b]esc[/] leave a field",
                 id="model-hint",
             )
 
@@ -133,16 +135,25 @@ class ModelScreen(RunScreen):
     # -- state ---------------------------------------------------------------------------------
     def sync(self, state: RunState) -> None:
         self.query_one("#machine", Static).update(machine_line(self.trt_app.machine))
+        table = self.query_one("#builtin-models", DataTable)
         catalog = self.trt_app.catalog
-        if catalog != self._catalog_shown:
-            self._catalog_shown = list(catalog)
-            table = self.query_one("#builtin-models", DataTable)
+        width = table.scrollable_content_region.width
+        if (catalog, width) != (self._catalog_shown, self._catalog_width):
+            self._catalog_shown, self._catalog_width = list(catalog), width
+            cursor = table.cursor_row
             table.clear()
-            for spec in catalog:
-                table.add_row(
-                    Text(spec.name), Text("×".join(map(str, spec.input_shape))), Text(spec.description), key=spec.name
-                )
+            shapes = ["×".join(map(str, spec.input_shape)) for spec in catalog]
+            name_w = max([5] + [len(spec.name) for spec in catalog])
+            shape_w = max([5] + [len(s) for s in shapes])
+            room = max(12, width - name_w - shape_w - 6) if width else 200
+            for spec, shape in zip(catalog, shapes):
+                table.add_row(Text(spec.name), Text(shape), Text(ellipsize(spec.description, room)), key=spec.name)
+            if catalog:
+                table.move_cursor(row=min(cursor, len(catalog) - 1))
             self.validate()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._sync_all)
 
     @on(DataTable.RowSelected, "#builtin-models")
     def _use_builtin(self, event: DataTable.RowSelected) -> None:

@@ -47,6 +47,8 @@ def fmt_ms(value: Any) -> str:
 def fmt_seconds(value: Any) -> str:
     if not is_num(value):
         return ""
+    if value < 0.0995:
+        return f"{value * 1000:.0f} ms" if value >= 0.0005 else "<1 ms"
     if value < 60:
         return f"{value:.1f} s"
     minutes, seconds = divmod(int(round(value)), 60)
@@ -110,3 +112,10 @@ def fmt_frac(value: Any) -> str:
 
 def status_text(status: str) -> str:
     return f"{STATUS_ICONS.get(status, '?')} {status}"
+
+
+def ellipsize(text: str, width: int) -> str:
+    """``text`` cut to ``width`` cells with an ellipsis (the full text lives elsewhere)."""
+    if width <= 1 or len(text) <= width:
+        return text if width > 1 else text[:1]
+    return text[: width - 1] + "…"

@@ -1,0 +1,71 @@
+"""SVG snapshots of each screen (pytest-textual-snapshot), replayed from recorded streams.
+
+Clock frozen, machine probe fixed, notifications cleared: the pictures are deterministic. A changed
+picture fails until reviewed (``pytest --snapshot-update`` only after looking at snapshot_report.html).
+The same scenarios make the README's screenshots (``trt_tui.screenshots``).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from trt_tui.screenshots import make_app, scenarios, settle, wait_until
+
+from .helpers import DATA, EXPORT_FAILURE
+
+SCENARIOS = scenarios(DATA)
+
+
+def with_cleanup(steps):
+    async def run_before(pilot):
+        await steps(pilot)
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    return run_before
+
+
+@pytest.mark.parametrize("name", ["model", "export", "build", "benchmark", "benchmark_synthetic_tensorrt", "help"])
+def test_screen_100x30(snap_compare, name):
+    factory, steps = SCENARIOS[name]
+    assert snap_compare(factory(), run_before=with_cleanup(steps), terminal_size=(100, 30))
+
+
+@pytest.mark.parametrize("name", ["model", "benchmark"])
+def test_screen_80x24(snap_compare, name):
+    factory, steps = SCENARIOS[name]
+    assert snap_compare(factory(), run_before=with_cleanup(steps), terminal_size=(80, 24))
+
+
+def test_export_failure_100x30(snap_compare):
+    async def steps(pilot):
+        app = pilot.app
+        await settle(pilot)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: app.job is None and app.state.finished is not None)
+        await pilot.press("2")
+
+    assert snap_compare(make_app(EXPORT_FAILURE), run_before=with_cleanup(steps), terminal_size=(100, 30))
+
+
+def test_invalid_model_field_100x30(snap_compare):
+    async def steps(pilot):
+        await settle(pilot)
+        screen = pilot.app.screen
+        screen.query_one("#batch_size").value = "0"
+        screen.query_one("#input_shape").value = "3,x,224"
+        await pilot.pause()
+
+    assert snap_compare(make_app(None), run_before=with_cleanup(steps), terminal_size=(100, 30))
+
+
+def test_save_dialog_with_error_100x30(snap_compare):
+    factory, run_all = SCENARIOS["benchmark"]
+
+    async def steps(pilot):
+        await run_all(pilot)
+        await pilot.press("e")
+        pilot.app.screen.query_one("#save-path").value = "/proc/not-writable/results.csv"
+        await pilot.press("enter")
+
+    assert snap_compare(factory(), run_before=with_cleanup(steps), terminal_size=(100, 30))
