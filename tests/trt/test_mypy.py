@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import shutil
 import site
 import subprocess
 import sys
@@ -41,26 +40,36 @@ def find_stubs() -> dict[str, Path]:
     return found
 
 
-def prepare_stub_dir(dest: Path) -> Path:
-    """Copy the stubs into ``dest`` and patch what does not parse; returns ``dest`` for MYPYPATH."""
+STUB_DIR = Path(tempfile.gettempdir()) / "trt-tui-tensorrt-stubs"  # stable, so mypy's cache stays warm
+
+
+def patch_stub(text: str) -> str:
+    text = re.sub(r"(\(|, )in: ", r"\1in_: ", text)  # `in` is a keyword
+    return text.replace(  # a non-default parameter after defaults
+        "power: Weights = None, channel_axis: int)", "power: Weights = None, channel_axis: int = ...)"
+    )
+
+
+def prepare_stub_dir(dest: Path = STUB_DIR) -> Path:
+    """Copy the stubs into ``dest``, patching what does not parse; unchanged files are left alone."""
     for name, src in find_stubs().items():
-        shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
-    for pyi in dest.rglob("*.pyi"):
-        text = pyi.read_text()
-        fixed = re.sub(r"(\(|, )in: ", r"\1in_: ", text)  # `in` is a keyword
-        fixed = fixed.replace(  # a non-default parameter after defaults
-            "power: Weights = None, channel_axis: int)", "power: Weights = None, channel_axis: int = ...)"
-        )
-        if fixed != text:
-            pyi.write_text(fixed)
+        for pyi in src.rglob("*.pyi"):
+            target = dest / name / pyi.relative_to(src)
+            text = patch_stub(pyi.read_text())
+            if not target.is_file() or target.read_text() != text:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text)
     return dest
 
 
-def run_mypy(args: list[str], stub_dir: Path | None) -> subprocess.CompletedProcess[str]:
+def run_mypy(args: list[str], stub_dir: Path | None, tag: str = "pkg") -> subprocess.CompletedProcess[str]:
+    """One cache per (tag, stubs or not): alternating options would otherwise re-analyse torch each time."""
     env = dict(os.environ)
+    env.pop("MYPYPATH", None)
     if stub_dir is not None:
         env["MYPYPATH"] = str(stub_dir)
-    cmd = [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"), *args]
+    cache = ROOT / ".mypy_cache" / f"trt-{tag}-{'stubs' if stub_dir else 'nostubs'}"
+    cmd = [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"), "--cache-dir", str(cache), *args]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -68,13 +77,11 @@ needs_mypy = pytest.mark.skipif(importlib.util.find_spec("mypy") is None, reason
 
 
 @needs_mypy
-def test_mypy_trt_package(tmp_path: Path) -> None:
-    """Passes with the stubs when they are installed (and without them, where tensorrt is Any)."""
-    stub_dir = prepare_stub_dir(tmp_path / "stubs") if find_stubs() else None
+def test_mypy_trt_package() -> None:
+    """Passes with the stubs when they are installed (and without them, where tensorrt is Any).
+    Also run by hand: python tests/trt/test_mypy.py --follow-imports=silent scripts/rtx_build_check.py"""
+    stub_dir = prepare_stub_dir() if find_stubs() else None
     res = run_mypy(["trt_tui/core/trt"], stub_dir)
-    assert res.returncode == 0, res.stdout + res.stderr
-    # the GPU check script too (other modules it imports are checked by their owners)
-    res = run_mypy(["--follow-imports=silent", "scripts/rtx_build_check.py"], stub_dir)
     assert res.returncode == 0, res.stdout + res.stderr
 
 
@@ -82,28 +89,32 @@ def test_mypy_trt_package(tmp_path: Path) -> None:
 def test_stubs_are_really_used(tmp_path: Path) -> None:
     if set(find_stubs()) != set(STUB_PACKAGES):
         pytest.skip(f"tensorrt-stubs not installed ({STUBS_HINT})")
-    stub_dir = prepare_stub_dir(tmp_path / "stubs")
+    stub_dir = prepare_stub_dir()
     probe = tmp_path / "probe_trt_types.py"
     probe.write_text(
+        "from typing import TYPE_CHECKING, Any\n"
         "import tensorrt\n"
-        "from trt_tui.core.trt import builder\n"
         "reveal_type(tensorrt.Builder)\n"
-        "reveal_type(builder.BuildResult)\n"
         "tensorrt.Builder(42)\n"  # must be an error: Builder wants an ILogger
+        "if TYPE_CHECKING:\n"
+        "    import tensorrt as T\n"
+        "def build(trt: Any) -> None:  # the pattern trt_tui/core/trt uses: module is Any, objects typed\n"
+        "    b: T.Builder = trt.Builder(None)\n"
+        "    b.build_serialized_network('net')\n"  # must be an error: missing config argument
     )
-    res = run_mypy([str(probe)], stub_dir)
+    res = run_mypy([str(probe)], stub_dir, tag="probe")
     out = res.stdout + res.stderr
     assert "tensorrt_bindings.tensorrt.ILogger" in out, out
     assert 'Argument 1 to "Builder" has incompatible type "int"' in out, out
-    # and without our MYPYPATH the same probe sees only Any: the stubs are invisible to mypy
-    res_plain = run_mypy([str(probe)], None)
+    assert 'Missing positional argument "config" in call to "build_serialized_network"' in out, out
+    # without our MYPYPATH the same probe sees only Any: the installed stubs are invisible to mypy
+    res_plain = run_mypy([str(probe)], None, tag="probe")
     assert 'Revealed type is "Any"' in res_plain.stdout + res_plain.stderr
 
 
 if __name__ == "__main__":
-    with tempfile.TemporaryDirectory() as d:
-        sd = prepare_stub_dir(Path(d) / "stubs") if find_stubs() else None
-        print(f"MYPYPATH={sd}" if sd else f"tensorrt-stubs not found ({STUBS_HINT}); tensorrt will be Any")
-        r = run_mypy(sys.argv[1:] or ["trt_tui/core/trt"], sd)
-        print(r.stdout + r.stderr, end="")
-        sys.exit(r.returncode)
+    sd = prepare_stub_dir() if find_stubs() else None
+    print(f"MYPYPATH={sd}" if sd else f"tensorrt-stubs not found ({STUBS_HINT}); tensorrt will be Any")
+    r = run_mypy(sys.argv[1:] or ["trt_tui/core/trt"], sd, tag="cli")
+    print(r.stdout + r.stderr, end="")
+    sys.exit(r.returncode)

@@ -271,7 +271,11 @@ def _build(
     # -- config ------------------------------------------------------------------------------
     config: tensorrt.IBuilderConfig = builder.create_builder_config()
     keep.append(config)
-    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_mib) << 20)
+    pool = getattr(getattr(trt, "MemoryPoolType", None), "WORKSPACE", None)
+    if pool is not None:
+        config.set_memory_pool_limit(pool, int(workspace_mib) << 20)
+    else:
+        notes.append(f"{features.label} has no MemoryPoolType.WORKSPACE; workspace limit not set")
     for name in plan.flags:
         flag = getattr(trt.BuilderFlag, name, None)
         if flag is None:
