@@ -1,17 +1,17 @@
 """The one timing harness for every row, and the PyTorch and onnxruntime runners.
 
 Names follow trtexec:
-- Latency (host latency): perf_counter around H2D copy + compute + D2H copy + sync, per iteration.
+- Latency (host latency): perf_counter around H2D copy (from a pinned buffer staged once, like
+  trtexec's host buffers) + compute + D2H copy + sync, per iteration.
 - GPU compute time: CUDA events recorded on the runner's stream around the compute alone, one pair
-  per iteration, iterations queued back to back and synchronised once at the end (as
-  ``triton.testing.do_bench`` does), so it measures the GPU, not the Python loop.
+  per iteration, queued back to back and synchronised once at the end; by default the L2 cache is
+  flushed before each iteration, as ``triton.testing.do_bench`` does (cold-cache GPU time).
 - Throughput: iterations / wall time of the latency loop (inferences/s); images/s = that x batch.
 """
 
 from __future__ import annotations
 
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
@@ -26,7 +26,9 @@ class Runner(Protocol):
     device: str  # "cuda" or "cpu"
     stream: Any  # torch.cuda.Stream the compute is enqueued on, None on the CPU
 
-    def set_input(self, host: np.ndarray) -> None: ...  # H2D copy (async on stream)
+    def set_input(self, host: np.ndarray) -> None: ...  # stage host data (pinned) and copy it H2D
+
+    def h2d(self) -> None: ...  # copy the staged input H2D again (what the timed loop repeats)
 
     def compute(self) -> None: ...  # enqueue the inference, no sync
 
@@ -77,7 +79,8 @@ class Measurement:
 
 
 def measure(runner: Runner, host_input: np.ndarray, *, warmup: int, iterations: int,
-            on_progress: ProgressFn | None = None, max_seconds: float | None = None) -> Measurement:
+            on_progress: ProgressFn | None = None, max_seconds: float | None = None,
+            l2_flush: bool = True) -> Measurement:
     """Warm up, then time ``iterations`` end-to-end inferences and (on CUDA) as many GPU computes.
     ``max_seconds`` ends the latency loop early (at least 10 iterations); the GPU loop then uses the
     same count, and the Measurement records how many ran."""
@@ -91,8 +94,9 @@ def measure(runner: Runner, host_input: np.ndarray, *, warmup: int, iterations: 
         if on_progress:
             on_progress(done, total)
 
+    runner.set_input(host_input)
     for _ in range(warmup):
-        runner.set_input(host_input)
+        runner.h2d()
         runner.compute()
         runner.outputs()
         tick()
@@ -103,7 +107,7 @@ def measure(runner: Runner, host_input: np.ndarray, *, warmup: int, iterations: 
     deadline = wall0 + max_seconds if max_seconds else None
     for i in range(iterations):
         t0 = time.perf_counter()
-        runner.set_input(host_input)
+        runner.h2d()
         runner.compute()
         runner.outputs()
         lat[i] = time.perf_counter() - t0
@@ -118,20 +122,28 @@ def measure(runner: Runner, host_input: np.ndarray, *, warmup: int, iterations: 
 
     gpu = None
     if on_cuda:
-        gpu = summarize(gpu_compute_times(runner, iterations, tick))
+        gpu = summarize(gpu_compute_times(runner, iterations, tick, l2_flush=l2_flush))
     return Measurement(summarize(lat * 1e3), gpu, iterations / wall, wall, iterations, warmup)
 
 
-def gpu_compute_times(runner: Runner, iterations: int, tick: Callable[[int], None] | None = None) -> list[float]:
-    """Per-iteration GPU time in ms from CUDA events around ``compute()`` on the runner's stream."""
+def gpu_compute_times(runner: Runner, iterations: int, tick: Callable[[int], None] | None = None,
+                      l2_flush: bool = True) -> list[float]:
+    """Per-iteration GPU time in ms from CUDA events around ``compute()`` on the runner's stream.
+    With ``l2_flush`` a 256 MiB buffer is zeroed on the stream before each iteration (outside the
+    events), so every iteration starts with a cold L2 cache — triton.testing.do_bench's method."""
     import torch
 
     stream = runner.stream
     starts = [torch.cuda.Event(enable_timing=True) for _ in range(iterations)]
     ends = [torch.cuda.Event(enable_timing=True) for _ in range(iterations)]
+    with torch.cuda.stream(stream):
+        flush = torch.empty(256 * 2**20, dtype=torch.int8, device="cuda") if l2_flush else None
     stream.synchronize()
     chunk = max(1, iterations // 20)
     for i in range(iterations):
+        if flush is not None:
+            with torch.cuda.stream(stream):
+                flush.zero_()
         starts[i].record(stream)
         runner.compute()
         ends[i].record(stream)
@@ -167,7 +179,10 @@ def flatten_outputs(out: Any) -> list[Any]:
 
 
 class TorchRunner:
-    """PyTorch eager, FP32 or FP16 (``module.half()``, input cast on the device), on CUDA or CPU."""
+    """PyTorch eager, FP32 or FP16 (``module.half()``, input cast on the device), on CUDA or CPU.
+
+    Runs on the current (default) CUDA stream with no per-call context managers: parameters are
+    frozen instead of entering inference_mode on every call, so compute() is only the forward."""
 
     def __init__(self, module: Any, input_shape: tuple[int, ...], *, device: str, half: bool = False) -> None:
         import copy
@@ -176,39 +191,35 @@ class TorchRunner:
 
         self.torch = torch
         self.device = device
-        self.half = half
-        dtype = torch.float16 if half else torch.float32
-        self.module = copy.deepcopy(module).to(device=device, dtype=dtype).eval()
-        self.stream = torch.cuda.Stream() if device == "cuda" else None
-        self.x_host = torch.empty(input_shape, dtype=torch.float32, pin_memory=device == "cuda")
-        self.x_dev = torch.empty(input_shape, dtype=dtype, device=device)
-        self.y: list[Any] = []
+        self.dtype = torch.float16 if half else torch.float32
+        self.module = copy.deepcopy(module).to(device=device, dtype=self.dtype).eval().requires_grad_(False)
+        self.stream = torch.cuda.current_stream() if device == "cuda" else None
+        self._alloc(tuple(input_shape))
+        self.y: Any = None
+
+    def _alloc(self, shape: tuple[int, ...]) -> None:
+        torch = self.torch
+        self.x_host = torch.empty(shape, dtype=torch.float32, pin_memory=self.device == "cuda")
+        self.x_dev = torch.empty(shape, dtype=self.dtype, device=self.device)
 
     def set_input(self, host: np.ndarray) -> None:
-        torch = self.torch
         if tuple(host.shape) != tuple(self.x_host.shape):
-            self.x_host = torch.empty(host.shape, dtype=torch.float32, pin_memory=self.device == "cuda")
-            self.x_dev = torch.empty(host.shape, dtype=self.x_dev.dtype, device=self.device)
-        self.x_host.copy_(torch.from_numpy(host))
-        with torch.cuda.stream(self.stream) if self.stream is not None else nullcontext():
-            self.x_dev.copy_(self.x_host, non_blocking=True)
+            self._alloc(tuple(host.shape))
+        self.x_host.copy_(self.torch.from_numpy(host))
+        self.h2d()
+
+    def h2d(self) -> None:
+        self.x_dev.copy_(self.x_host, non_blocking=True)
 
     def compute(self) -> None:
-        torch = self.torch
-        with torch.inference_mode(), (torch.cuda.stream(self.stream) if self.stream is not None else nullcontext()):
-            self.y = flatten_outputs(self.module(self.x_dev))
+        self.y = self.module(self.x_dev)
 
     def outputs(self) -> list[np.ndarray]:
-        torch = self.torch
-        with torch.cuda.stream(self.stream) if self.stream is not None else nullcontext():
-            host = [t.detach().float().to("cpu", non_blocking=self.stream is not None) for t in self.y]
-        if self.stream is not None:
-            self.stream.synchronize()
-        return [h.numpy() for h in host]
+        return [t.float().cpu().numpy() for t in flatten_outputs(self.y)]  # .cpu() waits for the stream
 
     def close(self) -> None:
         self.module = None
-        self.y = []
+        self.y = None
 
 
 class OrtRunner:
@@ -224,6 +235,9 @@ class OrtRunner:
 
     def set_input(self, host: np.ndarray) -> None:
         self.feed = host
+
+    def h2d(self) -> None:
+        pass  # session.run copies the feed itself
 
     def compute(self) -> None:
         self.y = self.session.run(None, {self.input_name: self.feed})

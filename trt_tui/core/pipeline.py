@@ -347,8 +347,9 @@ class Pipeline:
                 self.trt, self.trt_features, onnx, plan_path, precision, plan=plan,
                 batch_shape=self.batch_shape(), workspace_mib=self.cfg.workspace_mib, tf32=self.cfg.tf32,
                 timing_cache_path=self.timing_cache_path(), calibrator=calibrator,
-                on_log=lambda level, msg: self.emit(Log(stage="build", level=level, message=msg, source="tensorrt")),
-                on_progress=lambda phase, step, total: self.emit(
+                on_log=lambda level, msg: self.emit(Log(stage="build", level=level.lower(), message=msg,
+                                                        source="tensorrt")),
+                on_progress=lambda phase, parent, step, total: self.emit(
                     Progress(stage="build", task=row_id, step=step, total=total, phase=phase)),
                 cancel=self.cancel,
             )
@@ -365,7 +366,7 @@ class Pipeline:
         self.emit(StepFinished(stage="build", step=row_id, seconds=time.perf_counter() - t0, detail=info))
         self.row(row_id, status="pending", reason="", size_bytes=info.get("size_bytes"),
                  build_time_s=info.get("build_time_s"), artifact=str(plan_path),
-                 tf32=("on" if self.cfg.tf32 else "off") if precision == "fp32" else "n/a")
+                 tf32=info.get("tf32") or "n/a")
 
     def batch_shape(self) -> tuple[int, ...]:
         return (self.cfg.batch_size, *self.model.input_shape)

@@ -225,6 +225,15 @@ class TrtRunner:
             self._h2d_done = torch.cuda.Event()
             self._h2d_done.record(self.stream)
 
+    def h2d(self) -> None:
+        """Copy the staged (pinned) inputs to the device again: the timed loop's H2D."""
+        if self.device != "cuda":
+            return
+        torch = self._torch
+        with torch.cuda.stream(self.stream):
+            for n in self.input_names:
+                self._buffers[n].copy_(self._pinned[n], non_blocking=True)
+
     def compute(self) -> None:
         handle = self.stream.cuda_stream if self.stream is not None else 0
         if not self.context.execute_async_v3(handle):
