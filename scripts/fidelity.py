@@ -57,7 +57,26 @@ def run_case(name: str, batch: int, precision: str, iters: int, warmup: int) -> 
     bare = bare_loop_ms(model, x_host, x_dev, warmup)  # warm
     bare = bare_loop_ms(model, x_host, x_dev, iters)
     bare_p50 = statistics.median(bare)
+    # Diagnostics: the same two methods without the L2 flush, and the CPU cost of one launch.
+    m_warm = bench.measure(runner, host, warmup=warmup, iterations=iters, l2_flush=False)
+    driver = triton.runtime.driver.active
+    saved = driver.clear_cache
+    driver.clear_cache = lambda cache: None
+    try:
+        with torch.inference_mode():
+            do_bench_warm = triton.testing.do_bench(lambda: model(x_dev), warmup=100, rep=1000, return_mode="median")
+    finally:
+        driver.clear_cache = saved
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(100):
+        runner.compute()
+    launch_ms = (time.perf_counter() - t0) * 10
+    torch.cuda.synchronize()
     res = {
+        "trt_tui_gpu_compute_p50_ms_no_flush": m_warm.gpu_compute_ms["p50"],
+        "do_bench_median_ms_no_flush": do_bench_warm,
+        "cpu_launch_ms_per_compute": launch_ms,
         "model": name, "batch": batch, "precision": precision, "iterations": iters,
         "trt_tui_gpu_compute_p50_ms": m.gpu_compute_ms["p50"],
         "do_bench_median_ms": do_bench_ms,
