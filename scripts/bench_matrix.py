@@ -50,11 +50,12 @@ def main() -> None:
     ap.add_argument("--out-dir", required=True)
     ap.add_argument("--models", default="mlp,cnn,digits-cnn,resnet18,resnet50")
     ap.add_argument("--batches", default="1,32,256")
+    ap.add_argument("--md", help="markdown output (default: OUT_DIR/BENCHMARKS.part.md)")
     ap.add_argument("extra", nargs="*", help="extra arguments for trt-tui run (after --)")
     args = ap.parse_args()
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    md = out / "BENCHMARKS.part.md"
+    md = Path(args.md) if args.md else out / "BENCHMARKS.part.md"
     for model in args.models.split(","):
         for batch in args.batches.split(","):
             run_dir = out / f"{model}-b{batch}"

@@ -20,8 +20,8 @@ for part in $parts; do
   case $part in
     tests) python3 -m pytest -m gpu -p no:cacheprovider -q -rA tests/gpu 2>&1 | tee "$OUT/gpu-tests.log" | tail -25 ;;
     fidelity) python3 scripts/fidelity.py --out "$OUT/fidelity.json" 2>&1 | tail -5 ;;
-    matrix) python3 scripts/bench_matrix.py --out-dir /tmp/matrix ${MATRIX_ARGS:-} -- --iterations 500 --warmup 50 --max-seconds 15 --calib-samples 64 2>&1 | tail -20
-            cp /tmp/matrix/BENCHMARKS.part.md "$OUT/" ;;
+    matrix) python3 scripts/bench_matrix.py --out-dir /tmp/matrix --md "$OUT/BENCHMARKS.part.md" ${MATRIX_ARGS:-} \
+              -- --iterations 500 --warmup 50 --max-seconds ${MAX_SECONDS:-8} --calib-samples 256 2>&1 | tail -20 ;;
     perturbation) python3 scripts/perturbation.py --out "$OUT/perturbation.json" 2>&1 | tail -8 ;;
     rtx) for m in digits-cnn cnn resnet18; do
            python3 scripts/rtx_build_check.py --model "$m" --out "$OUT/rtx-$m.json" 2>&1 | tail -12

@@ -95,11 +95,16 @@ def measure(runner: Runner, host_input: np.ndarray, *, warmup: int, iterations: 
             on_progress(done, total)
 
     runner.set_input(host_input)
-    for _ in range(warmup):
+    warm_deadline = time.perf_counter() + max_seconds / 4 if max_seconds else None
+    for i in range(warmup):
         runner.h2d()
         runner.compute()
         runner.outputs()
         tick()
+        if warm_deadline is not None and time.perf_counter() > warm_deadline:
+            total -= warmup - i - 1  # the time budget also bounds the warm-up (a quarter of it)
+            warmup = i + 1
+            break
 
     # Host latency: one synchronous inference at a time, as a caller sees it.
     lat = np.empty(iterations)
