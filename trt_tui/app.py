@@ -18,15 +18,12 @@ from typing import Any, Callable, Iterator, Protocol
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.screen import ModalScreen, Screen
 
 from trt_tui.core.config import RUN_STAGES, RunConfig
 from trt_tui.core.events import Event, Finished, StageStarted
 from trt_tui.messages import JobEvent, JobFailed, MachineProbed, StateChanged
-from trt_tui.screens.benchmark import BenchmarkScreen
-from trt_tui.screens.build import BuildScreen
-from trt_tui.screens.dialogs import OpenResultsScreen, SavePathScreen
-from trt_tui.screens.export import ExportScreen
-from trt_tui.screens.help import HelpScreen
+
 from trt_tui.screens.model import ModelScreen
 from trt_tui.screens.state import RunState
 from trt_tui.widgets.palette import TrtTuiCommands
@@ -60,6 +57,26 @@ def default_probe() -> dict[str, Any]:
     return probe_machine()
 
 
+# The first screen is imported with the app; the others (and their widgets: TextArea, RichLog, ...)
+# only when first shown, which keeps the first paint fast.
+def _export_screen() -> Screen:
+    from trt_tui.screens.export import ExportScreen
+
+    return ExportScreen()
+
+
+def _build_screen() -> Screen:
+    from trt_tui.screens.build import BuildScreen
+
+    return BuildScreen()
+
+
+def _benchmark_screen() -> Screen:
+    from trt_tui.screens.benchmark import BenchmarkScreen
+
+    return BenchmarkScreen()
+
+
 def default_catalog() -> list[Any]:
     from trt_tui.core.models import list_models  # cheap: torch is imported inside its functions
 
@@ -76,7 +93,7 @@ class TrtTuiApp(App[None]):
         f"screens/{name}.tcss" for name in ("model", "export", "build", "benchmark", "dialogs", "help")
     ]
     COMMANDS = App.COMMANDS | {TrtTuiCommands}
-    MODES = {"model": ModelScreen, "export": ExportScreen, "build": BuildScreen, "benchmark": BenchmarkScreen}
+    MODES = {"model": ModelScreen, "export": _export_screen, "build": _build_screen, "benchmark": _benchmark_screen}
     DEFAULT_MODE = "model"
     BINDINGS = [
         Binding("1", "show('model')", "Model", show=False, id="screen.model"),
@@ -116,13 +133,12 @@ class TrtTuiApp(App[None]):
         self.first_paint: float | None = None
 
     # -- startup -------------------------------------------------------------------------------
-    def on_mount(self) -> None:
-        self.call_after_refresh(self._mark_first_paint)
-        self._probe_machine()
-
-    def _mark_first_paint(self) -> None:
+    def mark_first_paint(self) -> None:
+        """Called once the first screen has been drawn (``first_paint`` = wall-clock time). Only
+        then the machine is probed and the model list loaded (numpy), so they do not delay it."""
         if self.first_paint is None:
             self.first_paint = time.time()
+            self._probe_machine()
 
     @work(thread=True, exclusive=True, group="probe", exit_on_error=False, description="probe machine")
     def _probe_machine(self) -> None:
@@ -178,7 +194,7 @@ class TrtTuiApp(App[None]):
         self.state.apply(event)
         if isinstance(event, StageStarted) and self.follow:
             target = STAGE_SCREENS.get(event.stage)
-            if target and target != self.current_mode and not isinstance(self.screen, (SavePathScreen, OpenResultsScreen, HelpScreen)):
+            if target and target != self.current_mode and not isinstance(self.screen, ModalScreen):
                 self.switch_mode(target)
         if isinstance(event, Finished):
             self._job_ended(event)
@@ -274,6 +290,8 @@ class TrtTuiApp(App[None]):
             self.job.cancel(2.0)
 
     def action_help(self) -> None:
+        from trt_tui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
@@ -288,6 +306,8 @@ class TrtTuiApp(App[None]):
         self._export("json")
 
     def _export(self, kind: str) -> None:
+        from trt_tui.screens.dialogs import SavePathScreen
+
         store = self.state.store
         if not store.rows:
             self.notify("no rows to export yet", severity="warning")
@@ -303,6 +323,8 @@ class TrtTuiApp(App[None]):
         self.push_screen(SavePathScreen(f"Export the results as {kind.upper()}", self.default_export_path(kind), save), done)
 
     def action_open_results(self) -> None:
+        from trt_tui.screens.dialogs import OpenResultsScreen
+
         if self.job is not None:
             self.notify("a job is running: cancel it (c) before reopening other results", severity="warning")
             return

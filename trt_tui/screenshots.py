@@ -192,12 +192,55 @@ def save_screenshots(out_dir: str | Path = "screens", *, size: tuple[int, int] =
     return written
 
 
+_FIRST_PAINT_CHILD = """
+import json, sys
+from trt_tui.app import TrtTuiApp
+app = TrtTuiApp()
+async def auto_pilot(pilot):
+    await pilot.pause()
+    app.exit(app.first_paint)
+first_paint = app.run(headless=True, auto_pilot=auto_pilot, size=(100, 30))
+print(json.dumps({"first_paint": first_paint, "modules": sorted(sys.modules)}))
+"""
+
+
+def measure_first_paint(runs: int = 5, python: str = sys.executable) -> dict[str, Any]:
+    """Seconds from starting a fresh ``python`` process to the first screen drawn (headless,
+    100x30), over ``runs`` runs, and the top-level modules that process had loaded."""
+    import json
+    import os
+    import subprocess
+    import time
+
+    times: list[float] = []
+    modules: set[str] = set()
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    for _ in range(runs):
+        start = time.time()
+        out = subprocess.run([python, "-c", _FIRST_PAINT_CHILD], capture_output=True, text=True, env=env,
+                             check=True, timeout=120)
+        data = json.loads(out.stdout.strip().splitlines()[-1])
+        times.append(data["first_paint"] - start)
+        modules |= {m.split(".")[0] for m in data["modules"]}
+    times.sort()
+    return {"runs": times, "median_s": times[len(times) // 2], "min_s": times[0], "modules": sorted(modules)}
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m trt_tui.screenshots")
     parser.add_argument("--out", default="screens")
+    parser.add_argument("--first-paint", action="store_true",
+                        help="measure the time from process start to the first screen instead")
     args = parser.parse_args(argv)
+    if args.first_paint:
+        result = measure_first_paint()
+        print(f"first paint: median {result['median_s']:.3f} s, min {result['min_s']:.3f} s "
+              f"over {len(result['runs'])} runs: {', '.join(f'{t:.3f}' for t in result['runs'])}")
+        return 0
     for path in save_screenshots(args.out):
         print(path)
     return 0

@@ -53,7 +53,7 @@ def test_invalid_model_field_100x30(snap_compare):
         await settle(pilot)
         screen = pilot.app.screen
         screen.query_one("#batch_size").value = "0"
-        screen.query_one("#input_shape").value = "3,x,224"
+        screen.query_one("#input_shape").value = "3,a,224"
         await pilot.pause()
 
     assert snap_compare(make_app(None), run_before=with_cleanup(steps), terminal_size=(100, 30))

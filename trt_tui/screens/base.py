@@ -40,6 +40,7 @@ class RunScreen(Screen):
         yield from ()
 
     def on_mount(self) -> None:
+        self.call_after_refresh(self.trt_app.mark_first_paint)
         if self.TICK_WHILE_RUNNING:
             self.set_interval(0.5, self._tick)
 

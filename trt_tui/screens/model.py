@@ -115,10 +115,10 @@ class ModelScreen(RunScreen):
             )
 
     def _field(self, name: str, title: str, widget: Any) -> ComposeResult:
-        with Horizontal(classes="field", id=f"{name}-field"):
-            yield Label(title, classes="field-label")
-            yield widget
-            yield Label("", id=f"{name}-error", classes="field-error")
+        # three cells of the #form grid: label, widget, the error beside it
+        yield Label(title, classes="field-label")
+        yield widget
+        yield Label("", id=f"{name}-error", classes="field-error")
 
     def action_leave_field(self) -> None:
         """Escape from a text field so that the single-key bindings (1-4, r, ...) work again."""
@@ -130,7 +130,7 @@ class ModelScreen(RunScreen):
         table.add_column("Model", key="name")
         table.add_column("Input", key="shape")
         table.add_column("Description", key="description")
-        self.validate()
+        self.call_after_refresh(self.validate)  # after the first paint; the initial settings are valid
 
     # -- state ---------------------------------------------------------------------------------
     def sync(self, state: RunState) -> None:
@@ -181,8 +181,8 @@ class ModelScreen(RunScreen):
         if shape_text:
             try:
                 values["input_shape"] = parse_shape(shape_text)
-            except ValueError as exc:
-                bad["input_shape"] = str(exc)
+            except ValueError:
+                bad["input_shape"] = "positive whole numbers, e.g. 3,224,224"
         if model:
             problem = model_problem(model, builtins)
             if problem:
