@@ -1,0 +1,99 @@
+"""The one real end-to-end UI test: the actual CPU pipeline (`mlp`) in a child process, driven through
+the app with Pilot, then `e` exports CSV. About 15-30 s on the CI machine (2 cores, no GPU)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from textual.widgets import DataTable, Input
+
+from trt_tui.app import TrtTuiApp
+from trt_tui.core.results import rows_from_csv
+from trt_tui.screens.benchmark import BenchmarkScreen
+from trt_tui.screens.dialogs import SavePathScreen
+from trt_tui.screenshots import RECORDED_MACHINE, settle, wait_until
+
+from .helpers import run, table_text
+
+
+def test_real_mlp_pipeline_through_the_app_then_export_csv(tmp_path):
+    async def scenario():
+        jobs = []
+
+        def factory(config):
+            from trt_tui.runner import JobProcess
+
+            job = JobProcess(config)
+            jobs.append(job)
+            return job
+
+        app = TrtTuiApp(job_factory=factory, probe=lambda: dict(RECORDED_MACHINE))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            screen.query_one("#iterations", Input).value = "20"
+            screen.query_one("#warmup", Input).value = "2"
+            await pilot.pause()
+            assert app.form[0] is not None and app.form[0].iterations == 20
+            await pilot.press("escape", "r")
+            await wait_until(pilot, lambda: app.job is None and app.state.finished is not None, timeout=240)
+            finished = app.state.finished
+            assert finished.status == "ok", (finished.message, [e.message for e in app.state.errors])
+            await wait_until(pilot, lambda: jobs[0].returncode is not None)
+            assert jobs[0].returncode == 0
+            assert isinstance(app.screen, BenchmarkScreen)  # followed the run to the end
+
+            rows = {r[0].strip(" ★"): r for r in table_text(app.screen.query_one("#bench", DataTable))}
+            assert rows["PyTorch FP32"][1].strip() == "✔ ok"
+            assert rows["ORT FP32"][1].strip() == "✔ ok"
+
+            # the app shows exactly what the child measured and saved (the same numbers as headless)
+            out_dir = Path(finished.out_dir)
+            saved = json.loads((out_dir / "results.json").read_text())
+            for row in saved["rows"]:
+                assert app.state.store.rows[row["row_id"]]["latency_p50_ms"] == row["latency_p50_ms"]
+
+            await pilot.press("e")
+            assert isinstance(app.screen, SavePathScreen)
+            default = app.screen.query_one("#save-path", Input).value
+            await pilot.press("enter")  # accept the default path, in the results folder
+            await pilot.pause()
+            csv_path = Path(default)
+            assert csv_path.parent == out_dir and csv_path.is_file()
+            exported = rows_from_csv(csv_path.read_text())
+            assert [r["row_id"] for r in exported] == [r["row_id"] for r in saved["rows"]]
+            assert {r["row_id"]: r["status"] for r in exported}["pytorch-fp32"] == "ok"
+
+    run(scenario)
+
+
+def test_quitting_during_a_real_run_stops_the_child_process():
+    async def scenario():
+        jobs = []
+
+        def factory(config):
+            from trt_tui.runner import JobProcess
+
+            job = JobProcess(config)
+            jobs.append(job)
+            return job
+
+        app = TrtTuiApp(job_factory=factory, probe=lambda: dict(RECORDED_MACHINE))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            await pilot.press("r")
+            await wait_until(pilot, lambda: bool(app.state.stages), timeout=60)  # the child is running
+            assert jobs[0].proc.poll() is None
+            await pilot.press("ctrl+q")
+        return jobs[0]
+
+    job = run(scenario)
+    assert job.proc.poll() is not None  # stopped (SIGTERM to its process group), not left behind
+    try:
+        os.killpg(job.proc.pid, 0)
+        group_alive = True
+    except ProcessLookupError:
+        group_alive = False
+    assert not group_alive
