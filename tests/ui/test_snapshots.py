@@ -69,3 +69,19 @@ def test_save_dialog_with_error_100x30(snap_compare):
         await pilot.press("enter")
 
     assert snap_compare(factory(), run_before=with_cleanup(steps), terminal_size=(100, 30))
+
+
+def test_readme_screenshots_in_screens_folder_are_current(tmp_path):
+    """screens/*.svg (shown in the README) are what `trt-tui screenshots` makes now."""
+    from pathlib import Path
+
+    from pytest_textual_snapshot import normalize_svg
+
+    from trt_tui.screenshots import save_screenshots
+
+    committed = Path(__file__).resolve().parents[2] / "screens"
+    for path in save_screenshots(tmp_path / "screens", streams_dir=DATA):
+        mine = committed / path.name
+        assert mine.is_file(), f"{mine} missing: run `trt-tui screenshots`"
+        assert normalize_svg(path.read_text()) == normalize_svg(mine.read_text()), (
+            f"{mine} is out of date: review it, then run `trt-tui screenshots`")
