@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Static, TextArea
 from trt_tui.screens.base import RunScreen
 from trt_tui.screens.state import EXPORT_STEP_TITLES, RunState, StepState
 from trt_tui.widgets.keyed_table import upsert_row
-from trt_tui.widgets.format import ellipsize, fmt_bytes, fmt_count, fmt_err, fmt_seconds, is_num, status_text
+from trt_tui.widgets.format import ellipsize, fmt_elapsed, fmt_bytes, fmt_count, fmt_err, fmt_seconds, is_num, status_text
 
 ROW_STYLES = {"ok": "green", "failed": "bold red", "running": "bold yellow", "skipped": "dim", "pending": "dim"}
 
@@ -138,11 +138,14 @@ class ExportScreen(RunScreen):
         steps = self.query_one("#export-steps", DataTable)
         room = max(20, steps.scrollable_content_region.width - 47)  # the Result column takes what is left
         for name, step in state.export_steps.items():
-            seconds = step.seconds if step.seconds is not None else (state.elapsed(step.started_at) if step.status == "running" else None)
+            if step.status == "running":
+                shown_time = fmt_elapsed(state.elapsed(step.started_at))
+            else:
+                shown_time = fmt_seconds(step.seconds)
             cells = (
                 Text(EXPORT_STEP_TITLES.get(name, name)),
                 Text(status_text(step.status), style=ROW_STYLES.get(step.status, "")),
-                Text(fmt_seconds(seconds)),
+                Text(shown_time),
                 Text(ellipsize(step_result(step), room)),
             )
             upsert_row(steps, name, ("step", "state", "time", "result"), cells)

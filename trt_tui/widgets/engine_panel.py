@@ -7,7 +7,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar, Static
 
 from trt_tui.screens.state import StepState
-from trt_tui.widgets.format import fmt_bytes, fmt_seconds, status_text
+from trt_tui.widgets.format import fmt_bytes, fmt_elapsed, fmt_seconds, status_text
 
 ENGINE_TITLES = {
     "tensorrt-fp32": "TensorRT FP32",
@@ -56,9 +56,10 @@ class EnginePanel(Vertical):
         yield Static("", classes="engine-result", markup=False)
 
     def show(self, step: StepState, elapsed: float | None) -> None:
-        seconds = step.seconds if step.status not in ("pending", "running") else elapsed
+        live = step.status in ("pending", "running")
+        shown_time = fmt_elapsed(elapsed) if live else fmt_seconds(step.seconds)
         result = self._result_text(step)
-        key = (step.status, step.phase, step.step, step.total, fmt_seconds(seconds), result)
+        key = (step.status, step.phase, step.step, step.total, shown_time, result)
         if key == self._shown:
             return
         self._shown = key
@@ -69,7 +70,7 @@ class EnginePanel(Vertical):
         if step.status == "running" and step.phase:
             phase = f"{step.phase} ({step.step}/{step.total})" if step.total else step.phase
         self.query_one(".engine-phase", Label).update(phase)
-        self.query_one(".engine-elapsed", Label).update(fmt_seconds(seconds))
+        self.query_one(".engine-elapsed", Label).update(shown_time)
         bar = self.query_one(ProgressBar)
         if step.status == "ok":
             bar.update(total=1, progress=1)

@@ -119,3 +119,13 @@ def ellipsize(text: str, width: int) -> str:
     if width <= 1 or len(text) <= width:
         return text if width > 1 else text[:1]
     return text[: width - 1] + "…"
+
+
+def fmt_elapsed(value: Any) -> str:
+    """A live elapsed time, whole seconds: '0 s', '42 s', '3m05s'."""
+    if not is_num(value):
+        return ""
+    if value < 60:
+        return f"{value:.0f} s"
+    minutes, seconds = divmod(int(value), 60)
+    return f"{minutes}m{seconds:02d}s"
