@@ -101,3 +101,20 @@ def test_models_lists_builtins():
     for name in ("mlp", "cnn", "digits-cnn", "resnet18", "resnet50"):
         assert name in proc.stdout
     assert "3x224x224" in proc.stdout
+
+
+def test_step_alone_keeps_earlier_rows(tmp_path):
+    """A step run alone in a results folder leaves the rows it does not recompute as they were."""
+    rows_arg = ["--rows", "pytorch-fp32,onnxruntime-fp32", "--out", str(tmp_path)]
+    assert run_cli("run", "--model", "mlp", *rows_arg, *FAST).returncode == 0
+    before = {r["row_id"]: r for r in json.loads((tmp_path / "results.json").read_text())["rows"]}
+    proc = run_cli("run", "--model", "mlp", *rows_arg, "--stages", "export", *FAST)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    after = {r["row_id"]: r for r in json.loads((tmp_path / "results.json").read_text())["rows"]}
+    assert after == before
+    proc = run_cli("run", "--model", "mlp", *rows_arg, "--stages", "benchmark", *FAST)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    again = {r["row_id"]: r for r in json.loads((tmp_path / "results.json").read_text())["rows"]}
+    assert all(r["status"] == "ok" for r in again.values())
+    assert again["onnxruntime-fp32"]["latency_p50_ms"] != before["onnxruntime-fp32"]["latency_p50_ms"]
+    assert again["onnxruntime-fp32"]["tf32"] == "n/a"

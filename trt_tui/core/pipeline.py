@@ -17,7 +17,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from trt_tui.core import results
-from trt_tui.core.config import RunConfig
+from trt_tui.core.config import RUN_STAGES, RunConfig
 from trt_tui.core.errors import TensorRTUnavailable, TrtTuiError
 from trt_tui.core.events import (
     EnvEvent,
@@ -35,6 +35,13 @@ from trt_tui.core.events import (
 
 ROW_BACKEND = {r: tuple(r.split("-")) for r in ("pytorch-fp32", "pytorch-fp16", "tensorrt-fp32", "tensorrt-fp16",
                                                 "tensorrt-int8", "onnxruntime-fp32", "onnxruntime-int8")}
+
+
+# Row fields a benchmark fills in, and those a TensorRT build fills in.
+MEASURED = tuple(c for c in results.COLUMNS if c.startswith(("latency_", "gpu_compute_", "throughput", "images_"))) + (
+    "speedup_vs_pytorch", "max_abs_err", "mean_abs_err", "max_rel_err", "cosine_sim", "top1_agreement",
+    "nan_count", "inf_count", "label_accuracy", "iterations", "warmup")
+BUILT = ("size_bytes", "build_time_s", "artifact", "notes")
 
 
 class Cancelled(Exception):
@@ -124,7 +131,7 @@ class Pipeline:
 
     def fail_rows(self, row_ids: list[str], reason: str, status: str = "failed") -> None:
         for r in row_ids:
-            if self.store.rows.get(r, {}).get("status") in ("pending", "running", None):
+            if self.store.rows.get(r, {}).get("status") in ("pending", "running", "built", None):
                 self.row(r, status=status, reason=reason)
 
     def selected(self, prefix: str) -> list[str]:
@@ -134,6 +141,8 @@ class Pipeline:
     def run(self) -> Finished:
         try:
             self.out.mkdir(parents=True, exist_ok=True)
+            if set(self.cfg.stages) != set(RUN_STAGES):
+                self.load_earlier_rows()
             self.stage_env()
             self.stage_model()
             needs_onnx = any(not r.startswith("pytorch") for r in self.cfg.rows) or self.model.module is None
@@ -211,11 +220,36 @@ class Pipeline:
                           description=getattr(self.model, "description", ""),
                           parameters=self.param_count())
         batch = self.cfg.batch_size
+        touched = self.touched_rows()
         for row_id in self.cfg.rows:
             backend, precision = ROW_BACKEND[row_id]
-            self.row(row_id, backend=backend, precision=precision, batch_size=batch, status="pending", reason="",
-                     device=self.device_label() if backend != "onnxruntime" else None,
-                     tf32=("on" if self.cfg.tf32 else "off") if precision == "fp32" and self.device == "cuda" else "n/a")
+            if row_id not in touched and row_id in self.store.rows:
+                self.row(row_id)  # kept from the earlier run in this folder: announce it as it is
+                continue
+            keep_build = backend == "tensorrt" and "build" not in self.cfg.stages
+            cleared = {c: None for c in MEASURED + (() if keep_build else BUILT)}
+            torch_fp32 = backend == "pytorch" and precision == "fp32" and self.device == "cuda"
+            self.row(row_id, **cleared, backend=backend, precision=precision, batch_size=batch, status="pending",
+                     reason="", device=self.device_label() if backend != "onnxruntime" else None,
+                     tf32=("on" if self.cfg.tf32 else "off") if torch_fp32 else "n/a")
+
+    def touched_rows(self) -> list[str]:
+        """Rows this run (re)computes; a step run alone leaves the others as the earlier run left them."""
+        if "benchmark" in self.cfg.stages:
+            return list(self.cfg.rows)
+        if "build" in self.cfg.stages:
+            return self.selected("tensorrt")
+        return []
+
+    def load_earlier_rows(self) -> None:
+        """A step run alone starts from the rows an earlier run saved in this folder."""
+        try:
+            earlier = results.ResultsStore.load(self.out)
+        except (OSError, ValueError, KeyError):
+            return
+        for row_id, row in earlier.rows.items():
+            if row_id in self.cfg.rows:
+                self.store.rows[row_id] = row
 
     def param_count(self) -> int | None:
         module = self.model.module
@@ -364,7 +398,8 @@ class Pipeline:
         self.plans[row_id] = plan_path
         detail[row_id] = info
         self.emit(StepFinished(stage="build", step=row_id, seconds=time.perf_counter() - t0, detail=info))
-        self.row(row_id, status="pending", reason="", size_bytes=info.get("size_bytes"),
+        self.row(row_id, status="pending" if "benchmark" in self.cfg.stages else "built", reason="",
+                 size_bytes=info.get("size_bytes"),
                  build_time_s=info.get("build_time_s"), artifact=str(plan_path),
                  tf32=info.get("tf32") or "n/a")
 
@@ -462,7 +497,7 @@ class Pipeline:
             self.log("benchmark", f"accuracy reference: {ref_name} on {len(x)} samples")
             for row_id in self.cfg.rows:
                 self.check_cancel()
-                if self.store.rows[row_id]["status"] != "pending":
+                if self.store.rows[row_id]["status"] not in ("pending", "built"):
                     continue
                 self.bench_one(row_id, x, labels, ref)
 

@@ -25,7 +25,7 @@ COLUMNS: tuple[str, ...] = (
     "precision",  # fp32 | fp16 | int8
     "device",  # 'cuda:0 (NVIDIA H200)' or 'cpu'
     "batch_size",
-    "status",  # pending | running | ok | skipped | failed
+    "status",  # pending | running | built (plan made, not measured yet) | ok | skipped | failed | cancelled
     "reason",  # why skipped/failed (one line)
     "latency_mean_ms",  # end-to-end host latency incl. H2D/D2H (trtexec "Latency")
     "latency_p50_ms",

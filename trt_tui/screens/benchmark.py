@@ -44,7 +44,7 @@ ROW_SHORT = {
     "onnxruntime-int8": "ORT INT8",
 }
 STATUS_STYLE = {"ok": "green", "running": "bold yellow", "failed": "bold red", "crashed": "bold red",
-                "skipped": "dim", "pending": "dim", "cancelled": "yellow"}
+                "skipped": "dim", "pending": "dim", "built": "cyan", "cancelled": "yellow"}
 
 # (column key = results.COLUMNS name, title, width, formatter); cell padding is 0, numbers right-aligned
 COLUMNS: tuple[tuple[str, str, int, Callable[[Any], str]], ...] = (
@@ -60,7 +60,7 @@ COLUMNS: tuple[tuple[str, str, int, Callable[[Any], str]], ...] = (
     ("label_accuracy", "acc", 7, fmt_frac),
 )
 ROW_WIDTH, STATUS_WIDTH = 15, 8  # 15 + 8 + 71 = 96 columns: the whole table fits a 100-column terminal
-STATUS_SHORT = {"ok": "ok", "failed": "fail", "skipped": "skip", "pending": "wait", "cancelled": "stop", "crashed": "crash"}
+STATUS_SHORT = {"ok": "ok", "failed": "fail", "skipped": "skip", "pending": "wait", "built": "built", "cancelled": "stop", "crashed": "crash"}
 KEYS = ("row", "status") + tuple(c for c, _, _, _ in COLUMNS)
 
 
