@@ -178,7 +178,7 @@ class ResultsStore:
         base_lat = base.get("latency_p50_ms") if base and base.get("status") == "ok" else None
         for r in self.rows.values():
             lat = r.get("latency_p50_ms")
-            r["speedup_vs_pytorch"] = round(base_lat / lat, 3) if base_lat and lat else None
+            r["speedup_vs_pytorch"] = base_lat / lat if base_lat and lat else None
 
     # -- persistence ---------------------------------------------------------------------------
     def to_json_dict(self) -> dict[str, Any]:
