@@ -13,6 +13,7 @@ import time
 from typing import Any, TextIO
 
 from trt_tui.core.config import ALL_ROWS, CALIBRATORS, EXPORTERS, RUN_STAGES, RunConfig, parse_shape
+from trt_tui.widgets.format import fmt_bytes, fmt_err, fmt_frac, fmt_ms, fmt_rate, fmt_speedup
 from trt_tui.core.events import (
     EnvEvent,
     ErrorEvent,
@@ -127,8 +128,8 @@ class ProgressPrinter:
         elif isinstance(ev, RowEvent) and ev.row.get("status") in ("ok", "failed", "skipped"):
             r = ev.row
             if r["status"] == "ok":
-                self.line(f"   {r['row_id']}: p50 {fmt(r.get('latency_p50_ms'), 3)} ms, "
-                          f"{fmt(r.get('throughput_per_s'), 1)}/s")
+                self.line(f"   {r['row_id']}: p50 {fmt_ms(r.get('latency_p50_ms'))} ms, "
+                          f"{fmt_rate(r.get('throughput_per_s'))}/s")
             else:
                 self.line(f"   {r['row_id']}: {r['status']} — {r.get('reason')}")
         elif isinstance(ev, ErrorEvent):
@@ -141,23 +142,8 @@ class ProgressPrinter:
                       f"onnxruntime {e.get('onnxruntime')} | TensorRT {e.get('tensorrt') or 'not installed'}")
 
 
-def fmt(v: Any, digits: int = 2) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, float):
-        return f"{v:.{digits}f}"
-    return str(v)
-
-
-def fmt_size(n: Any) -> str:
-    if n is None:
-        return "—"
-    n = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
+def dash(text: str) -> str:
+    return text or "—"
 
 
 def results_table(store: Any) -> Any:
@@ -174,12 +160,11 @@ def results_table(store: Any) -> Any:
         best = " *" if r["row_id"] == store.best else ""
         table.add_row(
             r["row_id"] + best, r.get("device") or "—", status,
-            fmt(r.get("latency_p50_ms"), 3), fmt(r.get("latency_mean_ms"), 3), fmt(r.get("latency_p99_ms"), 3),
-            fmt(r.get("gpu_compute_p50_ms"), 3), fmt(r.get("throughput_per_s"), 1),
-            f"{r['speedup_vs_pytorch']:.2f}x" if r.get("speedup_vs_pytorch") else "—",
-            fmt_size(r.get("size_bytes")), fmt(r.get("max_abs_err"), 5),
-            f"{100 * r['top1_agreement']:.1f}%" if r.get("top1_agreement") is not None else "—",
-            f"{100 * r['label_accuracy']:.1f}%" if r.get("label_accuracy") is not None else "—",
+            *(dash(fmt_ms(r.get(c))) for c in ("latency_p50_ms", "latency_mean_ms", "latency_p99_ms",
+                                                "gpu_compute_p50_ms")),
+            dash(fmt_rate(r.get("throughput_per_s"))), dash(fmt_speedup(r.get("speedup_vs_pytorch"))),
+            dash(fmt_bytes(r.get("size_bytes"))), dash(fmt_err(r.get("max_abs_err"))),
+            dash(fmt_frac(r.get("top1_agreement"))), dash(fmt_frac(r.get("label_accuracy"))),
         )
     return table
 
