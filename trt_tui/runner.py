@@ -17,7 +17,7 @@ import threading
 from collections import deque
 from importlib import metadata
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Any, Iterator
 
 from trt_tui.core.config import RunConfig
 from trt_tui.core.events import ErrorEvent, Event, Finished, Log, parse_line
@@ -192,11 +192,52 @@ def write_events(events: list[Event], path: str | Path) -> None:
     Path(path).write_text("".join(json.dumps(e.to_dict(), default=str) + "\n" for e in events), encoding="utf-8")
 
 
-class RunState:
-    """The caller's view of a run, fed event by event (CLI and TUI alike).
+def close_unfinished(store: Any, event: Finished) -> None:
+    """After a run that did not finish ok the caller is the only writer left (CLI and TUI alike).
 
-    The child saves rows as it measures them; after a crash or cancel, the caller (the only
-    writer left) marks the rows still pending/running as failed with the reason and saves."""
+    The child saves each row before announcing it, so its ``results.json`` is at least as new as the
+    events the caller saw: a row whose event was lost to a SIGKILL is taken from the disk. Rows still
+    pending/running are then marked failed (cancelled after a cancel) with the reason, the files are
+    saved again and the temporary files of an interrupted write are removed."""
+    from trt_tui.core.results import ResultsStore, pick_best, remove_stale_temps
+
+    out = Path(event.out_dir) if event.out_dir else None
+    if out is not None and (store.rows or store.env):  # the child has written this run's files by now
+        try:
+            disk: ResultsStore | None = ResultsStore.load(out)
+        except (OSError, ValueError, KeyError, TypeError):
+            disk = None
+        if disk is not None:
+            for rid, row in disk.rows.items():
+                mine = store.rows.get(rid)
+                if mine is None or mine.get("status") in ("pending", "running"):
+                    store.rows[rid] = dict(row)
+            store.env = store.env or disk.env
+            store.meta = {**disk.meta, **store.meta}
+    reason = event.message or event.status
+    changed = False
+    for row in store.rows.values():
+        if row.get("status") in ("pending", "running"):
+            row["status"] = "cancelled" if event.status == "cancelled" else "failed"
+            row["reason"] = reason
+            changed = True
+    store.best, store.best_rule = pick_best(store.rows.values())
+    if out is None:
+        return
+    remove_stale_temps(out)
+    if changed:
+        try:
+            store.out_dir = out
+            store.save()
+        except OSError:
+            pass  # the child's own files (rows so far) stay as they were
+
+
+class RunState:
+    """The caller's view of a run, fed event by event (the CLI's; the TUI has screens.state.RunState).
+
+    The child saves rows as it measures them; after a crash, cancel or failure ``close_unfinished``
+    marks the rows still pending/running as failed with the reason and saves them."""
 
     def __init__(self) -> None:
         from trt_tui.core.results import ResultsStore
@@ -216,17 +257,5 @@ class RunState:
             self.errors.append(event)
         elif isinstance(event, Finished):
             self.finished = event
-            if event.status in ("crashed", "cancelled") and event.out_dir:
-                self.close_unfinished(event)
-
-    def close_unfinished(self, event: Finished) -> None:
-        reason = event.message or event.status
-        for row in self.store.rows.values():
-            if row.get("status") in ("pending", "running"):
-                row["status"] = "failed" if event.status == "crashed" else "cancelled"
-                row["reason"] = reason
-        try:
-            self.store.out_dir = Path(event.out_dir)
-            self.store.save()
-        except OSError:
-            pass  # the child's own files (rows so far) stay as they were
+            if event.status != "ok":
+                close_unfinished(self.store, event)

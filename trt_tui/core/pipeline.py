@@ -141,6 +141,7 @@ class Pipeline:
     def run(self) -> Finished:
         try:
             self.out.mkdir(parents=True, exist_ok=True)
+            results.remove_stale_temps(self.out)  # left by an earlier run killed mid-write
             if set(self.cfg.stages) != set(RUN_STAGES):
                 self.load_earlier_rows()
             self.stage_env()

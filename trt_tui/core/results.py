@@ -97,6 +97,25 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def remove_stale_temps(folder: str | Path) -> list[Path]:
+    """Delete the temporary files an interrupted writer left in ``folder``: every atomic write here
+    (results, plans, sidecars, caches) goes through a hidden ``.<name>.<...>.tmp`` file, which a
+    SIGKILL between create and rename leaves behind. Call only while no run writes to ``folder``."""
+    removed = []
+    try:
+        candidates = list(Path(folder).glob(".*.tmp"))
+    except OSError:
+        return removed
+    for tmp in candidates:
+        try:
+            if tmp.is_file():
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:
+            pass
+    return removed
+
+
 def rows_to_csv(rows: Iterable[dict[str, Any]]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(COLUMNS), extrasaction="ignore", lineterminator="\n")

@@ -205,26 +205,16 @@ class RunState:
             for step in list(self.export_steps.values()) + list(self.engines.values()):
                 if step.status == "running":
                     step.status = "cancelled" if event.status == "cancelled" else "failed"
-            if event.status in ("crashed", "cancelled"):
+            if event.status != "ok":
                 self._close_unfinished(event)
         self.version += 1
 
     def _close_unfinished(self, event: Finished) -> None:
         """After a crash or cancel the child cannot finish its rows: mark them, and save them as the
-        only writer left (as ``runner.RunState`` does for the CLI)."""
-        reason = event.message or event.status
-        changed = False
-        for row in self.store.rows.values():
-            if row.get("status") in ("pending", "running"):
-                row["status"] = "failed" if event.status == "crashed" else "cancelled"
-                row["reason"] = reason
-                changed = True
-        if changed and event.out_dir:
-            try:
-                self.store.out_dir = Path(event.out_dir)
-                self.store.save()
-            except OSError:
-                pass  # the child's own files (rows so far) stay as they were
+        only writer left (``runner.close_unfinished``, as the CLI does)."""
+        from trt_tui.runner import close_unfinished
+
+        close_unfinished(self.store, event)
 
     def _apply_row(self, row: dict[str, Any], now: float) -> None:
         rid = row.get("row_id")
