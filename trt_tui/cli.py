@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from functools import partial
+from pathlib import Path
 from typing import Any, TextIO
 
 from trt_tui.core.config import ALL_ROWS, CALIBRATORS, EXPORTERS, RUN_STAGES, RunConfig, parse_shape
@@ -62,6 +64,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", "-o", help="results folder (default: ./trt-tui-results/<model>/)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--json", action="store_true", help="print the raw JSON events instead of progress and table")
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="print each error's full detail (traceback, parser errors, TensorRT log lines) under it")
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -93,8 +97,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 class ProgressPrinter:
     """Live status on a terminal (one rewritten line), plain lines otherwise."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, verbose: bool = False) -> None:
         self.out = out
+        self.verbose = verbose
         self.tty = out.isatty()
         self.last_plain: dict[str, float] = {}
 
@@ -134,6 +139,8 @@ class ProgressPrinter:
                 self.line(f"   {r['row_id']}: {r['status']} — {r.get('reason')}")
         elif isinstance(ev, ErrorEvent):
             self.line(f"!! {ev.message}")
+            if self.verbose and ev.detail.strip():
+                self.line("\n".join("   | " + d for d in ev.detail.rstrip().splitlines()))
         elif isinstance(ev, Log) and ev.level in ("warning", "error") and ev.source != "tensorrt":
             self.line(f"   {ev.level}: {ev.message}")
         elif isinstance(ev, EnvEvent):
@@ -184,7 +191,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     job = JobProcess(cfg)
     state = RunState()
-    printer = None if args.json else ProgressPrinter(sys.stderr)
+    printer = None if args.json else ProgressPrinter(sys.stderr, verbose=args.verbose)
     try:
         for ev in job.events():
             state.apply(ev)
@@ -202,16 +209,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         from rich.console import Console
 
         console = Console(width=None if sys.stdout.isatty() else 180)
+        say = partial(console.print, markup=False, highlight=False, soft_wrap=True)  # one line each, unbroken
         if state.store.rows:
             console.print(results_table(state.store))
             for r in state.store.rows.values():
                 if r.get("status") != "ok" and r.get("reason"):
-                    console.print(f"  {r['row_id']}: {r['status']} — {r['reason']}", highlight=False, markup=False)
+                    say(f"  {r['row_id']}: {r['status']} — {r['reason']}")
         if state.store.best:
-            console.print(f"best: {state.store.best} ({state.store.best_rule})", markup=False)
-        console.print(f"results: {fin.out_dir}/results.csv, {fin.out_dir}/results.json", markup=False)
+            say(f"best: {state.store.best} ({state.store.best_rule})")
+        if fin.out_dir and (Path(fin.out_dir) / "results.json").is_file():
+            say(f"results: {fin.out_dir}/results.csv, {fin.out_dir}/results.json")
+        if not args.verbose and any(e.detail.strip() for e in state.errors):
+            say("the full detail of each error: run again with -v (or --json for every event)")
         if fin.status != "ok":
-            console.print(f"run {fin.status}: {fin.message}", style="red", markup=False)
+            say(f"run {fin.status}: {fin.message}", style="red")
     return 0 if fin.status == "ok" else 1
 
 
