@@ -477,3 +477,45 @@ def test_cli_reports_a_killed_child_with_its_exit_status_and_the_rows_so_far(tmp
     saved = {r["row_id"]: r for r in json.loads((out / "results.json").read_text())["rows"]}
     assert saved["pytorch-fp32"]["status"] == "ok" and saved["pytorch-fp16"]["status"] == "failed"
     assert not group_alive(child)
+
+
+# -- 5. the environment: onnxruntime without CUDA --------------------------------------------------------
+def relu_onnx(path: Path) -> Path:
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=10), str(path))
+    return path
+
+
+@pytest.mark.parametrize("case", ["cpu-only-onnxruntime", "no-cuda-driver", "cuda-provider-fails-to-load"])
+def test_onnxruntime_without_cuda_runs_on_the_cpu_and_the_row_says_why(tmp_path, monkeypatch, case):
+    """On a GPU machine (the run's device is cuda) whose onnxruntime cannot use CUDA, the onnxruntime
+    rows still run, on the CPU, and say so: device 'cpu', the CPU provider and the reason in the notes."""
+    import onnxruntime
+
+    from trt_tui.core import export
+    from trt_tui.core.pipeline import Pipeline
+
+    if case == "cpu-only-onnxruntime":  # e.g. the H200 box: onnxruntime 1.30 from PyPI, CPU only
+        monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CPUExecutionProvider"])
+        reason = f"this onnxruntime ({onnxruntime.__version__}) has no CUDA provider: pip install onnxruntime-gpu"
+    elif case == "no-cuda-driver":
+        monkeypatch.setattr(export, "_cuda_driver_present", lambda: False)
+        reason = "no CUDA driver (libcuda) found"
+    else:  # onnxruntime-gpu without its CUDA/cuDNN libraries: it warns and falls back to the CPU itself
+        if "CUDAExecutionProvider" not in onnxruntime.get_available_providers() or export._cuda_driver_present():
+            pytest.skip("needs onnxruntime-gpu on a machine without CUDA")
+        monkeypatch.setattr(export, "_cuda_driver_present", lambda: True)
+        reason = "onnxruntime's CUDA provider did not load (the CUDA/cuDNN libraries it needs are missing)"
+    events: list[Event] = []
+    pipe = Pipeline(RunConfig(model="mlp", out_dir=str(tmp_path / "out")), events.append)
+    pipe.device, pipe.onnx_path = "cuda", relu_onnx(tmp_path / "relu.onnx")
+    runner, fields = pipe.make_runner("onnxruntime-fp32")
+    assert runner.device == "cpu" and runner.session.get_providers() == ["CPUExecutionProvider"]
+    assert fields["device"] == "cpu"
+    assert fields["notes"] == f"CPUExecutionProvider ({reason})"
+    assert [e.message for e in events] == [f"onnxruntime-fp32 runs on the CPU: {reason}"]

@@ -199,6 +199,17 @@ def ort_session(path, prefer_cuda: bool = True):
                           detail=traceback.format_exc()) from e  # fmt: skip
 
 
+def ort_cuda_problem() -> str:
+    """Why onnxruntime runs on the CPU although CUDA was wanted (one line)."""
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        return f"this onnxruntime ({ort.__version__}) has no CUDA provider: pip install onnxruntime-gpu"
+    if not _cuda_driver_present():
+        return "no CUDA driver (libcuda) found"
+    return "onnxruntime's CUDA provider did not load (the CUDA/cuDNN libraries it needs are missing)"
+
+
 def ort_parity(path, module, input_array: np.ndarray, prefer_cuda: bool = True,
                atol: float = PARITY_ATOL, rtol: float = PARITY_RTOL) -> dict:  # fmt: skip
     """onnxruntime vs PyTorch FP32 (TF32 off) on the same input: accuracy.compare() figures, the

@@ -473,6 +473,10 @@ class Pipeline:
             runner = bench.OrtRunner(session)
             provider = session.get_providers()[0]
             device = self.device_label() if runner.device == "cuda" else "cpu"
+            if self.device == "cuda" and runner.device != "cuda":  # the GPU is there, onnxruntime's CUDA is not
+                problem = export.ort_cuda_problem()
+                provider += f" ({problem})"
+                self.log("benchmark", f"{row_id} runs on the CPU: {problem}", "warning")
             return runner, {"size_bytes": Path(path).stat().st_size, "device": device, "artifact": str(path),
                             "notes": provider + ("; Q/DQ " + self.cfg.calibrator if precision == "int8" else "")}
         from trt_tui.core.trt.runner import TrtRunner
