@@ -78,7 +78,7 @@ def test_rtx_refused_at_context_creation_says_what_tensorrt_said(tmp_path: Path,
 
 def test_corrupt_plan(tmp_path: Path, gpu: dict) -> None:
     plan = make_plan(tmp_path, "11.4")
-    plan.write_bytes(b"garbage")
+    plan.write_bytes(b"g" * plan.stat().st_size)  # the size its sidecar recorded: only TensorRT can tell
     with pytest.raises(EngineLoadError, match="magic tag mismatch"):
         TrtRunner(make_fake("11.4"), plan, _device="cpu")
 
@@ -161,3 +161,13 @@ def test_execute_failure_names_log(tmp_path: Path, gpu: dict) -> None:
     r.context.execute_async_v3 = fail
     with pytest.raises(TrtTuiError, match="illegal memory access"):
         r.compute()
+
+
+def test_truncated_plan_refused_by_its_recorded_size(tmp_path: Path, gpu: dict) -> None:
+    plan = make_plan(tmp_path, "10.13")
+    data = plan.read_bytes()
+    plan.write_bytes(data[: len(data) // 2])
+    with pytest.raises(PlanMismatch) as ei:
+        TrtRunner(make_fake("10.13"), plan, _device="cpu")
+    assert ei.value.message == (f"refusing {plan.name}: it is {len(data) // 2} bytes, its sidecar recorded {len(data)}: "
+                                "truncated or replaced since it was built; build it again")

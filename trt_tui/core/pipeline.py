@@ -392,8 +392,12 @@ class Pipeline:
             self.check_cancel()
             self.emit(StepFinished(stage="build", step=row_id, status="failed", seconds=time.perf_counter() - t0,
                                    reason=exc.message, detail={"error": exc.detail}))
-            self.emit(ErrorEvent(stage="build", message=f"{row_id}: {exc.message}", detail=exc.detail))
-            self.row(row_id, status="failed", reason=exc.message)
+            reason = exc.message
+            if is_oom_text(f"{exc.message}\n{exc.detail}"):
+                reason = (f"out of GPU memory building at batch size {self.cfg.batch_size}: try a smaller "
+                          f"--batch-size or --workspace-mib — {exc.message}")
+            self.emit(ErrorEvent(stage="build", message=f"{row_id}: {reason}", detail=exc.detail))
+            self.row(row_id, status="failed", reason=reason)
             return
         info = result.to_dict()
         self.plans[row_id] = plan_path
@@ -541,6 +545,12 @@ class Pipeline:
             if runner is not None:
                 runner.close()
             release_gpu_memory()
+
+
+def is_oom_text(text: str) -> bool:
+    """Whether an error text (PyTorch's, TensorRT's log lines) says the GPU ran out of memory."""
+    low = text.lower()
+    return any(k in low for k in ("out of memory", "outofmemory", "could not be allocated"))
 
 
 def describe_failure(exc: BaseException, batch_size: int) -> str:

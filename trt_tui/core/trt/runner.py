@@ -105,6 +105,12 @@ class TrtRunner:
                 )
                 if reason:
                     raise PlanMismatch(f"refusing {name}: {reason}", detail=str(self.sidecar))
+                recorded = self.sidecar.get("size_bytes")
+                size = self.plan_path.stat().st_size if self.plan_path.is_file() else None
+                if isinstance(recorded, int) and size is not None and size != recorded:
+                    raise PlanMismatch(
+                        f"refusing {name}: it is {size} bytes, its sidecar recorded {recorded}: truncated or "
+                        "replaced since it was built; build it again", detail=str(self.sidecar))
             else:
                 self.notes.append("no sidecar: TensorRT version and GPU not checked before loading")
         if not self.plan_path.is_file():
