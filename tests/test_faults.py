@@ -519,3 +519,33 @@ def test_onnxruntime_without_cuda_runs_on_the_cpu_and_the_row_says_why(tmp_path,
     assert fields["device"] == "cpu"
     assert fields["notes"] == f"CPUExecutionProvider ({reason})"
     assert [e.message for e in events] == [f"onnxruntime-fp32 runs on the CPU: {reason}"]
+
+
+# -- 6. out of GPU memory in one row: the others still run -------------------------------------------------
+def test_out_of_memory_in_one_row_fails_it_and_the_others_run(tmp_path, monkeypatch):
+    """PyTorch's own OutOfMemoryError (as --batch-size 1000000 gives on the H200: tests/gpu) in one row."""
+    import torch
+
+    from trt_tui.core import bench
+    from trt_tui.core.pipeline import Pipeline
+
+    real_init = bench.TorchRunner.__init__
+
+    def init(self, module, shape, device="cpu", half=False, **kw):
+        if half:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 11.44 GiB. GPU 0 has a total capacity "
+                                         "of 139.81 GiB of which 2.06 GiB is free.")
+        real_init(self, module, shape, device=device, half=half, **kw)
+
+    monkeypatch.setattr(bench.TorchRunner, "__init__", init)
+    events: list[Event] = []
+    cfg = RunConfig(model="mlp", rows=("pytorch-fp32", "pytorch-fp16", "onnxruntime-fp32"), exporter="torchscript",
+                    batch_size=8, iterations=5, warmup=1, out_dir=str(tmp_path / "out"))
+    fin = Pipeline(cfg, events.append).run()
+    assert fin.status == "ok"
+    saved = {r["row_id"]: r for r in json.loads((tmp_path / "out" / "results.json").read_text())["rows"]}
+    assert saved["pytorch-fp16"]["status"] == "failed"
+    assert saved["pytorch-fp16"]["reason"] == "out of GPU memory at batch size 8: try a smaller --batch-size"
+    assert saved["pytorch-fp32"]["status"] == saved["onnxruntime-fp32"]["status"] == "ok"
+    (err,) = [e for e in events if isinstance(e, ErrorEvent)]
+    assert err.message == "pytorch-fp16: " + saved["pytorch-fp16"]["reason"] and "Tried to allocate" in err.detail
