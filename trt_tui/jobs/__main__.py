@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from trt_tui.core.config import RunConfig
+from trt_tui.core.errors import TrtTuiError
 from trt_tui.core.events import ErrorEvent, Event, Finished
 
 
@@ -63,9 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     except Cancelled:
         finished = Finished(status="cancelled", out_dir=str(config.resolved_out_dir()), message="cancelled by the user")
     except Exception as exc:  # noqa: BLE001 - report, never a bare traceback on the event stream
-        emit(ErrorEvent(stage="", message=f"internal error: {type(exc).__name__}: {exc}",
-                        detail=traceback.format_exc(), fatal=True))
-        finished = Finished(status="failed", out_dir=str(config.resolved_out_dir()), message=str(exc))
+        message = TrtTuiError(f"internal error: {type(exc).__name__}: {exc}").message  # one line
+        emit(ErrorEvent(stage="", message=message, detail=traceback.format_exc(), fatal=True))
+        finished = Finished(status="failed", out_dir=str(config.resolved_out_dir()), message=message)
     emit(finished)
     return 0 if finished.status == "ok" else 1
 
