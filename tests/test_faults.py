@@ -40,6 +40,8 @@ MEASURED = ("status", "latency_mean_ms", "latency_p50_ms", "latency_p99_ms", "la
             "throughput_per_s", "iterations", "max_abs_err", "top1_agreement", "size_bytes")
 FAST = ["--iterations", "20", "--warmup", "2", "--exporter", "torchscript"]
 NO_TRACEBACK = "Traceback (most recent call last)"
+# each row measures for 2 s: the test acts the moment pytorch-fp32 is done, pytorch-fp16 is then measuring
+SLOW_ROWS = ["--exporter", "torchscript", "--iterations", "10000000", "--warmup", "5", "--max-seconds", "2"]
 
 
 def run_cli(*args: str, timeout: int = 240) -> subprocess.CompletedProcess:
@@ -223,11 +225,22 @@ def test_full_disk_mid_run_keeps_the_rows_saved_so_far(tmp_path, monkeypatch):
 
 # -- 3. fault injection: the child killed, crashed, cancelled -------------------------------------------
 def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    """Whether any process of group ``pgid`` is still running (a zombie waiting for init to reap it
+    is not: an orphan's exit status goes to init, which may take a moment)."""
+    if not Path("/proc/self/stat").exists():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def run_job(cfg: RunConfig, trigger: Callable[[int, Event], bool] | None = None, act: Callable[[JobProcess], None] | None = None,
@@ -480,7 +493,7 @@ def test_cli_reports_a_killed_child_with_its_exit_status_and_the_rows_so_far(tmp
     out = tmp_path / "mlp"
     cli = subprocess.Popen(
         [sys.executable, "-m", "trt_tui.cli", "run", "--model", "mlp", "--rows", ",".join(CPU_ROWS[:2]), "--out", str(out),
-         "--exporter", "torchscript", "--iterations", "20000", "--warmup", "5", "--max-seconds", "20"],
+         *SLOW_ROWS],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         child = find_child(cli.pid)
@@ -579,3 +592,62 @@ def test_out_of_memory_in_one_row_fails_it_and_the_others_run(tmp_path, monkeypa
     assert saved["pytorch-fp32"]["status"] == saved["onnxruntime-fp32"]["status"] == "ok"
     (err,) = [e for e in events if isinstance(e, ErrorEvent)]
     assert err.message == "pytorch-fp16: " + saved["pytorch-fp16"]["reason"] and "Tried to allocate" in err.detail
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP], ids=["SIGINT", "SIGHUP"])
+def test_ctrl_c_or_a_lost_ssh_session_cancels_the_run_and_shows_the_rows_so_far(tmp_path, sig):
+    """Ctrl-C (SIGINT) or a dropped SSH session (SIGHUP) reaches `trt-tui run` only (the child has its own
+    session): it cancels the child, which closes its rows, and prints the table of the rows so far."""
+    out = tmp_path / "mlp"
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "trt_tui.cli", "run", "--model", "mlp", "--rows", ",".join(CPU_ROWS[:2]), "--out", str(out),
+         *SLOW_ROWS],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        child = find_child(cli.pid)
+        assert cli.stderr is not None
+        progress = []
+        for line in cli.stderr:
+            progress.append(line)
+            if line.strip().startswith("pytorch-fp32: p50"):
+                cli.send_signal(sig)
+                break
+        stdout, stderr = cli.communicate(timeout=60)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    stderr = "".join(progress) + stderr
+    assert cli.returncode == 130, stderr[-2000:]
+    assert "trt-tui: cancelling the run…" in stderr and NO_TRACEBACK not in stderr + stdout
+    assert "pytorch-fp16: cancelled — cancelled" in stdout and "run cancelled: cancelled by the user" in stdout
+    saved = {r["row_id"]: r["status"] for r in json.loads((out / "results.json").read_text())["rows"]}
+    assert saved == {"pytorch-fp32": "ok", "pytorch-fp16": "cancelled"}
+    assert not group_alive(child)
+
+
+def test_the_child_winds_down_when_the_cli_itself_is_killed(tmp_path):
+    """`trt-tui run` SIGKILLed (nothing it can catch): the child notices at its next event (a broken
+    pipe), closes its open rows as cancelled, saves them and exits — no orphan left measuring."""
+    out = tmp_path / "mlp"
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "trt_tui.cli", "run", "--model", "mlp", "--rows", ",".join(CPU_ROWS[:2]), "--out", str(out),
+         *SLOW_ROWS],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        child = find_child(cli.pid)
+        assert cli.stderr is not None
+        for line in cli.stderr:
+            if line.strip().startswith("pytorch-fp32: p50"):
+                cli.kill()
+                break
+        cli.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while group_alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    assert not group_alive(child)
+    saved = {r["row_id"]: (r["status"], r["reason"]) for r in json.loads((out / "results.json").read_text())["rows"]}
+    assert saved == {"pytorch-fp32": ("ok", ""), "pytorch-fp16": ("cancelled", "cancelled")}
+    assert not list(out.glob(".*.tmp"))

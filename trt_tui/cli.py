@@ -8,6 +8,7 @@ results table at the end.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from functools import partial
@@ -192,7 +193,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     job = JobProcess(cfg)
     state = RunState()
     printer = None if args.json else ProgressPrinter(sys.stderr, verbose=args.verbose)
-    try:
+
+    def follow() -> None:
         for ev in job.events():
             state.apply(ev)
             if args.json:
@@ -200,11 +202,27 @@ def cmd_run(args: argparse.Namespace) -> int:
             else:
                 assert printer is not None
                 printer(ev)
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # SIGTERM, or SIGHUP (the SSH session went away): cancel as Ctrl-C does
+
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            signal.signal(sig, interrupt)
+    interrupted = False
+    try:
+        follow()
     except KeyboardInterrupt:
-        job.cancel()
-        print("\ntrt-tui: cancelled; rows measured so far are in " + str(cfg.resolved_out_dir()), file=sys.stderr)
-        return 130
-    fin = state.finished or Finished(status="failed", message="no result")
+        interrupted = True
+        print("\ntrt-tui: cancelling the run…", file=sys.stderr)
+        job.cancel()  # SIGTERM to the child's process group (SIGKILL after 5 s)
+        try:
+            if job.proc is not None:
+                follow()  # its last events: the rows it closed, the end of the run
+        except (KeyboardInterrupt, OSError, ValueError):
+            pass
+    fin = state.finished or Finished(status="cancelled" if interrupted else "failed",
+                                     out_dir=str(cfg.resolved_out_dir()), message="no result")
     if not args.json:
         from rich.console import Console
 
@@ -223,6 +241,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             say("the full detail of each error: run again with -v (or --json for every event)")
         if fin.status != "ok":
             say(f"run {fin.status}: {fin.message}", style="red")
+    if interrupted:
+        return 130
     return 0 if fin.status == "ok" else 1
 
 

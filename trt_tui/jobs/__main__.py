@@ -29,15 +29,21 @@ class EventWriter:
         os.dup2(2, 1)  # anything else written to fd 1 (native libraries, print) goes to stderr
         sys.stdout = sys.stderr
         self.lock = threading.Lock()
+        self.reader_gone = False
 
     def __call__(self, event: Event) -> None:
         line = event.to_json()
         with self.lock:
+            if self.reader_gone:
+                return
             try:
                 self.stream.write(line + "\n")
                 self.stream.flush()
-            except BrokenPipeError:  # the reader went away: stop quietly
-                os._exit(0)
+            except BrokenPipeError:
+                # The reader went away (the CLI or app was killed): wind the run down as a cancel, so the
+                # rows still open are closed and saved, then exit. Nothing more is written.
+                self.reader_gone = True
+                os.kill(os.getpid(), signal.SIGTERM)
 
 
 def main(argv: list[str] | None = None) -> int:
