@@ -107,14 +107,10 @@ def bad_input_cases(d: Path, onnx_files: dict[str, Path]) -> dict[str, tuple[lis
     return {
         "missing-model-file": ([f"--model={d}/nope.py:make", "--input-shape", "3,2,2"], 1,
                                r"model file not found: .*nope\.py"),
-        "import-error": ([f"--model={d}/import_error.py:make", "--input-shape", "3,2,2"], 1,
-                         r"import failed in .*import_error\.py: ModuleNotFoundError: No module named 'not_a_real_module_xyz'"),
         "factory-missing": ([f"--model={f}:build", "--input-shape", "3,2,2"], 1,
                             r"factories\.py has no function 'build' \(functions there: boom, make, number\)"),
         "factory-raises": ([f"--model={f}:boom", "--input-shape", "3,2,2"], 1,
                            r"boom\(\) in .*factories\.py raised RuntimeError: boom in factory"),
-        "factory-not-module": ([f"--model={f}:number", "--input-shape", "3,2,2"], 1,
-                               r"number\(\) in .*factories\.py returned int, not a torch\.nn\.Module"),
         "shape-mismatch": ([f"--model={f}:make", "--input-shape", "3,4,4"], 1,
                            r"forward with input shape \(1, 3, 4, 4\) failed: RuntimeError: .*cannot be multiplied"),
         "onnx-garbage": ([f"--model={onnx_files['garbage']}"], 1, r"garbage\.onnx is not a valid ONNX model: "),
@@ -129,8 +125,9 @@ def bad_input_cases(d: Path, onnx_files: dict[str, Path]) -> dict[str, tuple[lis
         "cuda-asked-no-gpu": (["--model=mlp", "--device", "cuda"], 1,
                               r"--device cuda was asked for but no CUDA GPU is visible to PyTorch$"),
         # the detail on demand
+        # (also: an import error in the user's file; the other model-file errors are in tests/core/test_models.py)
         "verbose": ([f"--model={d}/import_error.py:make", "--input-shape", "3,2,2", "-v"], 1,
-                    r"import failed in .*import_error\.py: ModuleNotFoundError"),
+                    r"import failed in .*import_error\.py: ModuleNotFoundError: No module named 'not_a_real_module_xyz'"),
     }
 
 
@@ -152,8 +149,7 @@ def bad_input_runs(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProc
 
 
 BAD_INPUT_NAMES = [
-    "missing-model-file", "import-error", "factory-missing", "factory-raises", "factory-not-module",
-    "shape-mismatch", "onnx-garbage", "onnx-truncated", "onnx-checker", "export-fails",
+    "missing-model-file", "factory-missing", "factory-raises", "shape-mismatch", "onnx-garbage", "onnx-truncated", "onnx-checker", "export-fails",
     "results-folder-unwritable", "cuda-asked-no-gpu",
 ]
 
@@ -168,7 +164,7 @@ def test_bad_input_is_one_line_without_traceback(bad_input_runs, case):
     if code:  # the run failed: the last line of stdout says why, in the same words, on one line
         assert proc.stdout.strip().splitlines()[-1].startswith("run failed: "), proc.stdout[-2000:]
         assert re.search(pattern, proc.stdout.strip().splitlines()[-1]), proc.stdout[-2000:]
-    if case == "import-error":  # the one line has a traceback behind it: how to see it
+    if case == "factory-raises":  # the one line has a traceback behind it: how to see it
         assert "the full detail of each error: run again with -v (or --json for every event)" in proc.stdout
     announced = any(line.startswith("results: ") for line in proc.stdout.splitlines())
     nothing_written = ("results-folder-unwritable", "cuda-asked-no-gpu")  # (failed before the first save)
@@ -324,8 +320,8 @@ def test_sigkill_at_random_points_keeps_the_results_folder_valid(tmp_path):
     out = tmp_path / "mlp"
     cfg = fault_config(out)
     t_start = time.monotonic()
-    # a full run of this config streams about 55 events; 4 trigger points, one per quarter of it
-    triggers = [rng.randrange(q * 12, (q + 1) * 12) for q in range(4)]
+    # a full run of this config streams about 55 events; 3 trigger points, one per third of it
+    triggers = [rng.randrange(q * 16, (q + 1) * 16) for q in range(3)]
     plan: list[dict[str, Any]] = [{"at_seconds": rng.uniform(0.2, 1.2)}]
     plan += [{"index": i, "delay": rng.uniform(0.0, 0.05)} for i in triggers]
     outcomes = []
@@ -349,7 +345,7 @@ def test_sigkill_at_random_points_keeps_the_results_folder_valid(tmp_path):
             outcomes.append(f"killed after {len(events) - 2} events, in {stage}")
         assert job.returncode is not None and not group_alive(job.pid)
         check_folder(out, events, state)
-    assert sum(o.startswith("killed") for o in outcomes) >= 4, outcomes
+    assert sum(o.startswith("killed") for o in outcomes) >= 3, outcomes
     # the same folder, a clean run: everything works again
     job, events, state = JobProcess(cfg), [], RunState()
     for ev in job.events():
