@@ -281,7 +281,7 @@ def last_rows(events: list[Event]) -> dict[str, dict[str, Any]]:
 def check_folder(out: Path, events: list[Event], state: RunState) -> dict[str, dict[str, Any]]:
     """results.json and results.csv parse, agree, hold every row the events showed as measured (same
     numbers) and no open row; no temporary or half-written files."""
-    leftovers = [p.name for p in out.rglob("*") if p.name.endswith(".tmp")]
+    leftovers = [p.name for p in out.rglob("*") if p.name.endswith((".tmp", ".partial.onnx"))]
     assert leftovers == []
     for plan in out.glob("*.plan"):  # a plan is only ever renamed into place, with its sidecar
         assert plan.with_name(plan.name + ".json").is_file()
@@ -412,6 +412,7 @@ def test_after_a_crash_the_disk_wins_over_lost_events(tmp_path):
     child.upsert({"row_id": "pytorch-fp32", "status": "ok", "latency_p50_ms": 1.5})
     child.upsert({"row_id": "onnxruntime-fp32", "status": "running", "reason": "measuring"})
     (tmp_path / ".results.json.k2j4.tmp").write_text('{"half": ')  # killed between create and rename
+    (tmp_path / ".model.partial.onnx").write_bytes(b"\x08")  # killed mid-export
     state = RunState()
     state.apply(EnvEvent(env={"device": "cpu"}))
     state.apply(RowEvent(row={"row_id": "pytorch-fp32", "status": "running", "reason": "measuring"}))
@@ -423,7 +424,7 @@ def test_after_a_crash_the_disk_wins_over_lost_events(tmp_path):
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["meta"] == {"config": {"model": "mlp"}} and data["best"] == "pytorch-fp32"
     assert [r["status"] for r in data["rows"]] == ["ok", "failed"]
-    assert not list(tmp_path.glob(".*.tmp"))
+    assert not list(tmp_path.glob(".*.tmp")) and not list(tmp_path.glob(".*.partial.onnx"))
 
 
 class FaultyChild(JobProcess):

@@ -77,6 +77,14 @@ def test_export_failure_raises_model_error(tmp_path, exporter):
     with pytest.raises(ModelError, match=f"{exporter} export failed: .*eigh") as info:
         export_onnx(Eigh(), (4, 4), 1, tmp_path / "e.onnx", exporter=exporter)
     assert "Traceback" in info.value.detail
+    assert list(tmp_path.iterdir()) == []  # nothing half-written is left behind
+
+
+def test_export_is_written_whole_then_renamed(tmp_path):
+    (tmp_path / "m.onnx").write_bytes(b"stale")
+    rec = export_onnx(torch.nn.Linear(3, 2), (3,), 1, tmp_path / "m.onnx", exporter="torchscript")
+    assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]
+    assert rec["size_bytes"] == (tmp_path / "m.onnx").stat().st_size > 5
 
 
 def test_multiple_outputs_named(tmp_path):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import io
+import os
 import re
 import time
 import traceback
@@ -95,14 +96,21 @@ def export_onnx(module, input_shape, batch_size: int, path, opset: int = 18, exp
         kwargs.update(dynamo=False)
         if dynamic_batch:
             kwargs["dynamic_axes"] = {n: {0: "batch"} for n in ["input", *outputs]}
+    # Written under a temporary name and renamed, so a killed export never leaves a model.onnx that
+    # looks whole; not for dynamo's external data, whose file is named after the ONNX file.
+    target = path if kwargs.get("external_data") else path.with_name(f".{path.stem}.partial.onnx")
     t0 = time.perf_counter()
     log = io.StringIO()
     try:
         with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(log):
             warnings.simplefilter("always")
             with torch.no_grad():
-                torch.onnx.export(module, (x,), str(path), **kwargs)
+                torch.onnx.export(module, (x,), str(target), **kwargs)
+        if target != path:
+            os.replace(target, path)
     except Exception as e:
+        if target != path:
+            target.unlink(missing_ok=True)
         raise ModelError(f"{exporter} export failed: {_root_cause_line(e)}",
                          detail=_ANSI.sub("", traceback.format_exc()) + log.getvalue()) from e  # fmt: skip
     seconds = time.perf_counter() - t0

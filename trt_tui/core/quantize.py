@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import io
+import os
 import tempfile
 import time
 import traceback
@@ -108,10 +109,11 @@ def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "
                 info["entropy_bins"] = entropy_bins
             else:
                 info["entropy_bins"] = 128
+        partial = out_path.with_name(f".{out_path.stem}.partial.onnx")  # renamed once whole
         try:
             quantize_static(
                 str(source),
-                str(out_path),
+                str(partial),
                 batch_source.as_ort_reader(input_name),
                 quant_format=QuantFormat.QDQ,
                 activation_type=QuantType.QInt8,
@@ -123,7 +125,9 @@ def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "
                 extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False},
                 **kwargs,
             )
+            os.replace(partial, out_path)
         except Exception as e:
+            partial.unlink(missing_ok=True)
             raise TrtTuiError(f"INT8 quantization failed: {type(e).__name__}: {e}".splitlines()[0],
                               detail=traceback.format_exc() + noise.getvalue()) from e  # fmt: skip
     info.update({
@@ -149,10 +153,13 @@ def convert_fp16(fp32_onnx, out_path) -> dict:
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    partial = out_path.with_name(f".{out_path.stem}.partial.onnx")  # renamed once whole
     try:
         model = convert_float_to_float16(onnx.load(str(fp32_onnx)), keep_io_types=True)
-        onnx.save(model, str(out_path))
+        onnx.save(model, str(partial))
+        os.replace(partial, out_path)
     except Exception as e:
+        partial.unlink(missing_ok=True)
         raise TrtTuiError(f"FP16 conversion failed: {type(e).__name__}: {e}".splitlines()[0],
                           detail=traceback.format_exc()) from e  # fmt: skip
     casts = sum(n.op_type == "Cast" for n in model.graph.node)

@@ -99,11 +99,12 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def remove_stale_temps(folder: str | Path) -> list[Path]:
     """Delete the temporary files an interrupted writer left in ``folder``: every atomic write here
-    (results, plans, sidecars, caches) goes through a hidden ``.<name>.<...>.tmp`` file, which a
-    SIGKILL between create and rename leaves behind. Call only while no run writes to ``folder``."""
+    (results, plans, sidecars, caches) goes through a hidden ``.<name>.<...>.tmp`` file, and every
+    ONNX file (export, Q/DQ, FP16) through ``.<stem>.partial.onnx``, which a SIGKILL between create
+    and rename leaves behind. Call only while no run writes to ``folder``."""
     removed = []
     try:
-        candidates = list(Path(folder).glob(".*.tmp"))
+        candidates = [*Path(folder).glob(".*.tmp"), *Path(folder).glob(".*.partial.onnx")]
     except OSError:
         return removed
     for tmp in candidates:
