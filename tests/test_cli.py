@@ -118,3 +118,23 @@ def test_step_alone_keeps_earlier_rows(tmp_path):
     assert all(r["status"] == "ok" for r in again.values())
     assert again["onnxruntime-fp32"]["latency_p50_ms"] != before["onnxruntime-fp32"]["latency_p50_ms"]
     assert again["onnxruntime-fp32"]["tf32"] == "n/a"
+
+
+def test_existing_onnx_model(tmp_path):
+    """An .onnx file: export skipped, its fixed batch used, PyTorch rows skipped, onnxruntime rows measured
+    against onnxruntime FP32."""
+    import torch
+
+    from trt_tui.core.export import export_onnx
+
+    model = tmp_path / "m.onnx"
+    export_onnx(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 4)), (3, 4), 8, model, exporter="torchscript")
+    proc = run_cli("run", "--model", str(model), "--rows", "pytorch-fp32,onnxruntime-fp32,onnxruntime-int8",
+                   "--out", str(tmp_path / "o"), *FAST)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "fixed batch size of 8" in proc.stderr
+    rows = {r["row_id"]: r for r in json.loads((tmp_path / "o" / "results.json").read_text())["rows"]}
+    assert rows["pytorch-fp32"]["status"] == "skipped" and "ONNX file" in rows["pytorch-fp32"]["reason"]
+    for rid in ("onnxruntime-fp32", "onnxruntime-int8"):
+        assert rows[rid]["status"] == "ok" and rows[rid]["batch_size"] == 8
+    assert rows["onnxruntime-fp32"]["max_abs_err"] == 0.0

@@ -216,6 +216,11 @@ class Pipeline:
 
         with self.stage("model", "Load model") as detail:
             self.model = models.load_model(self.cfg.model, self.cfg.input_shape)
+            fixed = getattr(self.model, "onnx_batch", None)
+            if fixed and fixed != self.cfg.batch_size:  # an ONNX file with a fixed batch runs at that batch
+                self.log("model", f"{self.cfg.model} has a fixed batch size of {fixed}: using it instead of "
+                                  f"{self.cfg.batch_size}", "warning")
+                self.cfg.batch_size = fixed
             shape = tuple(self.model.input_shape)
             detail.update(name=self.model.name, input_shape=list(shape),
                           description=getattr(self.model, "description", ""),
@@ -233,6 +238,10 @@ class Pipeline:
             self.row(row_id, **cleared, backend=backend, precision=precision, batch_size=batch, status="pending",
                      reason="", device=self.device_label() if backend != "onnxruntime" else None,
                      tf32=("on" if self.cfg.tf32 else "off") if torch_fp32 else "n/a")
+
+        if self.model.module is None:
+            self.fail_rows(self.selected("pytorch"), "the model is an ONNX file: there is no PyTorch module to run",
+                           status="skipped")
 
     def touched_rows(self) -> list[str]:
         """Rows this run (re)computes; a step run alone leaves the others as the earlier run left them."""
