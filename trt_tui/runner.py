@@ -7,7 +7,6 @@ and a crash in native code cannot take the caller down.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -186,10 +185,6 @@ def record(config: RunConfig, path: str | Path) -> int:
         for event in job.events():
             fh.write(event.to_json() + "\n")
     return job.returncode or 0
-
-
-def write_events(events: list[Event], path: str | Path) -> None:
-    Path(path).write_text("".join(json.dumps(e.to_dict(), default=str) + "\n" for e in events), encoding="utf-8")
 
 
 def close_unfinished(store: Any, event: Finished) -> None:
