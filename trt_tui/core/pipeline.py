@@ -131,7 +131,7 @@ class Pipeline:
 
     def fail_rows(self, row_ids: list[str], reason: str, status: str = "failed") -> None:
         for r in row_ids:
-            if self.store.rows.get(r, {}).get("status") in ("pending", "running", "built", None):
+            if self.store.rows.get(r, {}).get("status") in ("pending", "running", None):
                 self.row(r, status=status, reason=reason)
 
     def selected(self, prefix: str) -> list[str]:
@@ -513,13 +513,15 @@ class Pipeline:
             detail.update(reference=ref_name, eval_samples=len(x), labelled=labels is not None,
                           timing_input="np.random.randn of the batch shape, seed %d" % self.cfg.seed)
             self.log("benchmark", f"accuracy reference: {ref_name} on {len(x)} samples")
+            host = self.timing_input()  # one input for every row
             for row_id in self.cfg.rows:
                 self.check_cancel()
                 if self.store.rows[row_id]["status"] not in ("pending", "built"):
                     continue
-                self.bench_one(row_id, x, labels, ref)
+                self.bench_one(row_id, x, labels, ref, host)
 
-    def bench_one(self, row_id: str, x: np.ndarray, labels: np.ndarray | None, ref: list[np.ndarray] | None) -> None:
+    def bench_one(self, row_id: str, x: np.ndarray, labels: np.ndarray | None, ref: list[np.ndarray] | None,
+                  host: np.ndarray) -> None:
         from trt_tui.core import accuracy, bench
 
         self.row(row_id, status="running", reason="measuring")
@@ -536,7 +538,7 @@ class Pipeline:
             if labels is not None:
                 acc_fields["label_accuracy"] = accuracy.label_accuracy(outs[0], labels)
             self.row(row_id, **acc_fields)
-            m = bench.measure(runner, self.timing_input(), warmup=self.cfg.warmup, iterations=self.cfg.iterations,
+            m = bench.measure(runner, host, warmup=self.cfg.warmup, iterations=self.cfg.iterations,
                               max_seconds=self.cfg.max_seconds,
                               on_progress=lambda step, total: self.emit(
                                   Progress(stage="benchmark", task=row_id, step=step, total=total)))
