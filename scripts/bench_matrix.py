@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 COLS = [("row_id", "row"), ("device", "device"), ("status", "status"), ("latency_p50_ms", "p50 ms"),
-        ("latency_p99_ms", "p99 ms"), ("gpu_compute_p50_ms", "GPU p50 ms"), ("images_per_s", "images/s"),
+        ("latency_p99_ms", "p99 ms"), ("gpu_compute_p50_ms", "GPU p50 ms"), ("enqueue_p50_ms", "enqueue p50 ms"), ("images_per_s", "images/s"),
         ("speedup_vs_pytorch", "speedup"), ("size_bytes", "size B"), ("build_time_s", "build s"),
         ("max_abs_err", "max abs err"), ("top1_agreement", "top-1 agree"), ("label_accuracy", "label acc"),
         ("tf32", "TF32"), ("iterations", "iters"), ("reason", "reason")]

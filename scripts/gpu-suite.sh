@@ -5,6 +5,7 @@
 # Then in one device call: carry [".device/wheels"], command:  bash scripts/gpu-suite.sh [parts...]
 # parts: tests fidelity matrix perturbation rtx (default: tests fidelity)
 # TensorRT-RTX (part rtx) needs /tmp/site from install-rtx.sh (see ../shared/device/stage-wheels.sh).
+# Extra arguments per part: MATRIX_ARGS, MAX_SECONDS, FIDELITY_ARGS, PERTURBATION_ARGS, TESTS_ARGS (pytest -k ...).
 # Logs and JSON land in $OUT (or ./gpu-out when OUT is unset).
 set -uo pipefail
 OUT=${OUT:-$PWD/gpu-out}; mkdir -p "$OUT"
@@ -18,11 +19,11 @@ parts=${*:-tests fidelity}
 for part in $parts; do
   echo "== $part $(date +%T)"
   case $part in
-    tests) python3 -m pytest -m gpu -p no:cacheprovider -q -rA tests/gpu 2>&1 | tee "$OUT/gpu-tests.log" | tail -25 ;;
-    fidelity) python3 scripts/fidelity.py --out "$OUT/fidelity.json" 2>&1 | tail -5 ;;
+    tests) python3 -m pytest -m gpu -p no:cacheprovider -q -rA tests/gpu ${TESTS_ARGS:-} 2>&1 | tee "$OUT/gpu-tests.log" | tail -25 ;;
+    fidelity) python3 scripts/fidelity.py --out "$OUT/fidelity.json" ${FIDELITY_ARGS:-} 2>&1 | tail -5 ;;
     matrix) python3 scripts/bench_matrix.py --out-dir /tmp/matrix --md "$OUT/BENCHMARKS.part.md" ${MATRIX_ARGS:-} \
               -- --iterations 500 --warmup 50 --max-seconds ${MAX_SECONDS:-8} --calib-samples 256 2>&1 | tail -20 ;;
-    perturbation) python3 scripts/perturbation.py --out "$OUT/perturbation.json" 2>&1 | tail -8 ;;
+    perturbation) python3 scripts/perturbation.py --out "$OUT/perturbation.json" ${PERTURBATION_ARGS:-} 2>&1 | tail -8 ;;
     rtx) for m in digits-cnn cnn resnet18; do
            python3 scripts/rtx_build_check.py --model "$m" --out "$OUT/rtx-$m.json" 2>&1 | tail -12
          done

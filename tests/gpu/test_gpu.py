@@ -43,6 +43,7 @@ def test_pytorch_cuda_rows_fp32_fp16(tmp_path):
         assert r["status"] == "ok" and r["device"].startswith("cuda:0"), r
         assert 0 < r["gpu_compute_p50_ms"] <= r["latency_p50_ms"] * 1.5
         assert r["iterations"] == 100
+        assert 0 < r["enqueue_p50_ms"] <= r["latency_p50_ms"], r
     assert rows["pytorch-fp16"]["top1_agreement"] > 0.9
     assert rows["pytorch-fp32"]["tf32"] == "on"
     assert data["env"]["gpu"] and data["env"]["compute_capability"]
@@ -62,9 +63,87 @@ def test_cuda_event_timing_tracks_gpu_work():
             with torch.cuda.stream(self.stream):
                 torch.cuda._sleep(self.cycles)
 
-    short = np.median(bench.gpu_compute_times(Spin(1_000_000), 50))
-    long = np.median(bench.gpu_compute_times(Spin(4_000_000), 50))
+    short = np.median(bench.gpu_compute_times(Spin(1_000_000), 50).ms)
+    long = np.median(bench.gpu_compute_times(Spin(4_000_000), 50, lead_ms=1.0).ms)
     assert 3.0 < long / short < 5.0, (short, long)
+
+
+class ManyTinyKernels:
+    """A launch-bound workload: 400 tiny in-place adds (the GPU runs each in a few µs, the CPU
+    needs longer to launch it), like eager PyTorch of a small model at batch 1."""
+
+    device = "cuda"
+
+    def __init__(self) -> None:
+        self.stream = torch.cuda.current_stream()
+        self.x = torch.zeros(16, device="cuda")
+
+    def compute(self) -> None:
+        for _ in range(400):
+            self.x.add_(1.0)
+
+
+def test_gpu_compute_hides_cpu_launch_time():
+    """With the spin ahead of each iteration the events time the GPU's work (≈ a CUDA graph replay of
+    the same kernels), not the CPU's launch rate; without it they time the launch rate."""
+    import time
+
+    from trt_tui.core import bench
+
+    work = ManyTinyKernels()
+    for _ in range(3):
+        work.compute()
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(20):
+        work.compute()
+    enqueue_ms = (time.perf_counter() - t0) * 1e3 / 20
+    torch.cuda.synchronize()
+    exposed = np.median(bench.gpu_compute_times(work, 30, l2_flush=False).ms)
+    hidden = bench.gpu_compute_times(work, 30, l2_flush=False, lead_ms=1.5 * enqueue_ms + 0.05)
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.stream(side), torch.cuda.graph(graph):
+        work.compute()
+    replays = []
+    for _ in range(20):
+        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        s.record()
+        graph.replay()
+        e.record()
+        e.synchronize()
+        replays.append(s.elapsed_time(e))
+    graph_ms, hidden_ms = float(np.median(replays)), float(np.median(hidden.ms))
+    print(f"enqueue {enqueue_ms:.3f} ms, events without spin {exposed:.3f} ms, with spin {hidden_ms:.3f} ms "
+          f"(lead {hidden.lead_ms:.3f} ms, exposed {hidden.launch_exposed}/30), CUDA graph {graph_ms:.3f} ms")
+    assert hidden.lead_ms > 0 and hidden.launch_exposed <= 3
+    assert exposed > 0.6 * enqueue_ms  # the unhidden events follow the CPU's launch rate...
+    assert hidden_ms < 0.6 * exposed  # ...the hidden ones do not
+    assert hidden_ms < 3 * graph_ms  # and stay near the GPU's own time for the same kernels
+
+
+def test_measure_reports_enqueue_and_gpu_time_apart():
+    """measure() on a launch-bound runner: enqueue time (CPU) well above GPU compute (hidden launch)."""
+    from trt_tui.core import bench
+
+    class Runner(ManyTinyKernels):
+        def set_input(self, host):
+            pass
+
+        def h2d(self):
+            pass
+
+        def outputs(self):
+            return [self.x.cpu().numpy()]
+
+        def close(self):
+            pass
+
+    m = bench.measure(Runner(), np.zeros(1, np.float32), warmup=5, iterations=50)
+    print(m.row_fields(1), m.launch_exposed)
+    assert m.enqueue_ms["p50"] > 1.5 * m.gpu_compute_ms["p50"], (m.enqueue_ms, m.gpu_compute_ms)
+    assert m.launch_exposed <= 3 and not m.note
 
 
 def test_onnxruntime_parity_from_gpu_model(tmp_path):

@@ -3,14 +3,19 @@
 Names follow trtexec:
 - Latency (host latency): perf_counter around H2D copy (from a pinned buffer staged once, like
   trtexec's host buffers) + compute + D2H copy + sync, per iteration.
+- Enqueue time: perf_counter around the compute call alone (the CPU cost of launching it).
 - GPU compute time: CUDA events recorded on the runner's stream around the compute alone, one pair
-  per iteration, queued back to back and synchronised once at the end; by default the L2 cache is
-  flushed before each iteration, as ``triton.testing.do_bench`` does (cold-cache GPU time).
+  per iteration, queued back to back and synchronised once at the end. Before each iteration the L2
+  cache is flushed, as ``triton.testing.do_bench`` does (cold-cache GPU time), and a GPU spin of
+  1.5x the enqueue time is queued (nvbench's "blocking kernel"), so the CPU has launched the whole
+  compute before the GPU reaches it: the events then time the GPU's work, not the CPU's launch rate
+  (which for eager PyTorch on a fast GPU is often the slower of the two).
 - Throughput: iterations / wall time of the latency loop (inferences/s); images/s = that x batch.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
@@ -58,6 +63,16 @@ class Measurement:
     wall_s: float
     iterations: int
     warmup: int
+    enqueue_ms: dict[str, float] | None = None  # CPU time of the compute call alone
+    launch_exposed: int = 0  # GPU iterations whose launch outlasted the spin ahead of them
+
+    @property
+    def note(self) -> str:
+        """A warning when the GPU compute time includes CPU launch time in more than 5% of iterations."""
+        if self.launch_exposed > 0.05 * self.iterations:
+            return (f"GPU compute includes CPU launch time in {self.launch_exposed}/{self.iterations} iterations "
+                    "(launch slower than the spin ahead of it)")
+        return ""
 
     def row_fields(self, batch_size: int) -> dict[str, Any]:
         lat, gpu = self.latency_ms, self.gpu_compute_ms or {}
@@ -71,6 +86,7 @@ class Measurement:
             "gpu_compute_mean_ms": gpu.get("mean"),
             "gpu_compute_p50_ms": gpu.get("p50"),
             "gpu_compute_p99_ms": gpu.get("p99"),
+            "enqueue_p50_ms": (self.enqueue_ms or {}).get("p50"),
             "throughput_per_s": self.throughput_per_s,
             "images_per_s": self.throughput_per_s * batch_size,
             "iterations": self.iterations,
@@ -80,7 +96,7 @@ class Measurement:
 
 def measure(runner: Runner, host_input: np.ndarray, *, warmup: int, iterations: int,
             on_progress: ProgressFn | None = None, max_seconds: float | None = None,
-            l2_flush: bool = True) -> Measurement:
+            l2_flush: bool = True, hide_launch: bool = True) -> Measurement:
     """Warm up, then time ``iterations`` end-to-end inferences and (on CUDA) as many GPU computes.
     ``max_seconds`` ends the latency loop early (at least 10 iterations); the GPU loop then uses the
     same count, and the Measurement records how many ran."""
@@ -107,57 +123,95 @@ def measure(runner: Runner, host_input: np.ndarray, *, warmup: int, iterations: 
             break
 
     # Host latency: one synchronous inference at a time, as a caller sees it.
-    lat = np.empty(iterations)
+    lat, enq = np.empty(iterations), np.empty(iterations)
     wall0 = time.perf_counter()
     deadline = wall0 + max_seconds if max_seconds else None
     for i in range(iterations):
         t0 = time.perf_counter()
         runner.h2d()
+        t1 = time.perf_counter()
         runner.compute()
+        enq[i] = time.perf_counter() - t1
         runner.outputs()
         lat[i] = time.perf_counter() - t0
         tick()
         if deadline is not None and i >= 9 and time.perf_counter() > deadline:
-            lat = lat[: i + 1]
+            lat, enq = lat[: i + 1], enq[: i + 1]
             break
     wall = time.perf_counter() - wall0
     if len(lat) < iterations:  # stopped by the time budget: report what ran
         total -= (iterations - len(lat)) * (2 if on_cuda else 1)
         iterations = len(lat)
 
-    gpu = None
+    gpu, exposed = None, 0
     if on_cuda:
-        gpu = summarize(gpu_compute_times(runner, iterations, tick, l2_flush=l2_flush))
-    return Measurement(summarize(lat * 1e3), gpu, iterations / wall, wall, iterations, warmup)
+        lead_ms = 1.5 * float(np.percentile(enq, 99)) * 1e3 + 0.02 if hide_launch else 0.0
+        timed = gpu_compute_times(runner, iterations, tick, l2_flush=l2_flush, lead_ms=lead_ms)
+        gpu, exposed = summarize(timed.ms), timed.launch_exposed
+    return Measurement(summarize(lat * 1e3), gpu, iterations / wall, wall, iterations, warmup,
+                       enqueue_ms=summarize(enq * 1e3), launch_exposed=exposed)
 
 
-def gpu_compute_times(runner: Runner, iterations: int, tick: Callable[[int], None] | None = None,
-                      l2_flush: bool = True) -> list[float]:
+@dataclass
+class GpuTimes:
+    ms: list[float]  # per-iteration GPU compute time
+    lead_ms: float  # GPU spin queued ahead of each iteration (0: none)
+    launch_exposed: int  # iterations whose launch took longer than that spin
+
+
+@functools.lru_cache(maxsize=None)
+def spin_cycles_per_ms() -> float:
+    """GPU clock cycles per ms of ``torch.cuda._sleep``, measured (fastest of three 2M-cycle spins)."""
+    import torch
+
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    torch.cuda._sleep(1000)
+    best = float("inf")
+    for _ in range(3):
+        start.record()
+        torch.cuda._sleep(2_000_000)
+        end.record()
+        end.synchronize()
+        best = min(best, start.elapsed_time(end))
+    return 2_000_000 / best
+
+
+def gpu_compute_times(runner: Runner, iterations: int, tick: Callable[[int], None] | None = None, *,
+                      l2_flush: bool = True, lead_ms: float = 0.0) -> GpuTimes:
     """Per-iteration GPU time in ms from CUDA events around ``compute()`` on the runner's stream.
-    With ``l2_flush`` a 256 MiB buffer is zeroed on the stream before each iteration (outside the
-    events), so every iteration starts with a cold L2 cache — triton.testing.do_bench's method."""
+    Before each iteration, outside the events: with ``l2_flush`` a 256 MiB buffer is zeroed (cold
+    L2, triton.testing.do_bench's method); with ``lead_ms`` a GPU spin that long is queued, so the
+    CPU finishes launching the compute before the GPU starts it (nvbench's blocking kernel)."""
     import torch
 
     stream = runner.stream
+    spin = getattr(torch.cuda, "_sleep", None) if lead_ms > 0 else None  # private but long-standing
+    cycles = int(lead_ms * spin_cycles_per_ms()) if spin else 0
     starts = [torch.cuda.Event(enable_timing=True) for _ in range(iterations)]
     ends = [torch.cuda.Event(enable_timing=True) for _ in range(iterations)]
     with torch.cuda.stream(stream):
         flush = torch.empty(256 * 2**20, dtype=torch.int8, device="cuda") if l2_flush else None
     stream.synchronize()
     chunk = max(1, iterations // 20)
+    exposed = 0
     for i in range(iterations):
-        if flush is not None:
-            with torch.cuda.stream(stream):
+        with torch.cuda.stream(stream):
+            if flush is not None:
                 flush.zero_()
+            if cycles:
+                spin(cycles)
+        t0 = time.perf_counter()  # the spin is queued: the compute must be launched before it ends
         starts[i].record(stream)
         runner.compute()
         ends[i].record(stream)
+        if cycles and (time.perf_counter() - t0) * 1e3 > lead_ms:
+            exposed += 1
         if tick and (i + 1) % chunk == 0:
             tick(chunk)
     stream.synchronize()
     if tick and iterations % chunk:
         tick(iterations % chunk)
-    return [s.elapsed_time(e) for s, e in zip(starts, ends)]
+    return GpuTimes([s.elapsed_time(e) for s, e in zip(starts, ends)], lead_ms if cycles else 0.0, exposed)
 
 
 def run_batches(runner: Runner, inputs: np.ndarray, batch_size: int) -> list[np.ndarray]:

@@ -542,7 +542,11 @@ class Pipeline:
                               max_seconds=self.cfg.max_seconds,
                               on_progress=lambda step, total: self.emit(
                                   Progress(stage="benchmark", task=row_id, step=step, total=total)))
-            self.row(row_id, status="ok", reason="", **m.row_fields(self.cfg.batch_size))
+            done = m.row_fields(self.cfg.batch_size)
+            if m.note:
+                self.log("benchmark", f"{row_id}: {m.note}", "warning")
+                done["notes"] = "; ".join(n for n in (self.store.rows[row_id].get("notes"), m.note) if n)
+            self.row(row_id, status="ok", reason="", **done)
         except Cancelled:
             raise
         except TrtTuiError as exc:

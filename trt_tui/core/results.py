@@ -36,6 +36,7 @@ COLUMNS: tuple[str, ...] = (
     "gpu_compute_mean_ms",  # CUDA-event time of the compute alone (trtexec "GPU Compute Time")
     "gpu_compute_p50_ms",
     "gpu_compute_p99_ms",
+    "enqueue_p50_ms",  # CPU time of launching one compute (trtexec "Enqueue Time")
     "throughput_per_s",  # inferences (batches) per second of wall time
     "images_per_s",  # throughput_per_s * batch_size
     "speedup_vs_pytorch",  # pytorch-fp32 latency_p50_ms / this row's latency_p50_ms
