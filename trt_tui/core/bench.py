@@ -64,14 +64,14 @@ class Measurement:
     iterations: int
     warmup: int
     enqueue_ms: dict[str, float] | None = None  # CPU time of the compute call alone
-    launch_exposed: int = 0  # GPU iterations whose launch outlasted the spin ahead of them
+    launch_exposed: int = 0  # GPU iterations that started before their launch was done
 
     @property
     def note(self) -> str:
         """A warning when the GPU compute time includes CPU launch time in more than 5% of iterations."""
         if self.launch_exposed > 0.05 * self.iterations:
             return (f"GPU compute includes CPU launch time in {self.launch_exposed}/{self.iterations} iterations "
-                    "(launch slower than the spin ahead of it)")
+                    "(the GPU got past the spin ahead of them before the launch was done)")
         return ""
 
     def row_fields(self, batch_size: int) -> dict[str, Any]:
@@ -156,7 +156,7 @@ def measure(runner: Runner, host_input: np.ndarray, *, warmup: int, iterations: 
 class GpuTimes:
     ms: list[float]  # per-iteration GPU compute time
     lead_ms: float  # GPU spin queued ahead of each iteration (0: none)
-    launch_exposed: int  # iterations whose launch took longer than that spin
+    launch_exposed: int  # iterations the GPU started before the CPU had launched all of them
 
 
 @functools.lru_cache(maxsize=None)
@@ -200,12 +200,11 @@ def gpu_compute_times(runner: Runner, iterations: int, tick: Callable[[int], Non
                 flush.zero_()
             if cycles:
                 spin(cycles)
-        t0 = time.perf_counter()  # the spin is queued: the compute must be launched before it ends
         starts[i].record(stream)
         runner.compute()
-        ends[i].record(stream)
-        if cycles and (time.perf_counter() - t0) * 1e3 > lead_ms:
+        if cycles and starts[i].query():  # the GPU got past the spin before the launch was done
             exposed += 1
+        ends[i].record(stream)
         if tick and (i + 1) % chunk == 0:
             tick(chunk)
     stream.synchronize()
