@@ -63,7 +63,7 @@ class Measurement:
     wall_s: float
     iterations: int
     warmup: int
-    enqueue_ms: dict[str, float] | None = None  # CPU time of the compute call alone
+    enqueue_ms: dict[str, float] | None = None  # CPU time of the compute call alone (CUDA rows)
     launch_exposed: int = 0  # GPU iterations that started before their launch was done
 
     @property
@@ -142,6 +142,7 @@ def measure(runner: Runner, host_input: np.ndarray, *, warmup: int, iterations: 
     if len(lat) < iterations:  # stopped by the time budget: report what ran
         total -= (iterations - len(lat)) * (2 if on_cuda else 1)
         iterations = len(lat)
+        tick(0)  # the progress bar learns the shorter total now
 
     gpu, exposed = None, 0
     if on_cuda:
@@ -149,7 +150,7 @@ def measure(runner: Runner, host_input: np.ndarray, *, warmup: int, iterations: 
         timed = gpu_compute_times(runner, iterations, tick, l2_flush=l2_flush, lead_ms=lead_ms)
         gpu, exposed = summarize(timed.ms), timed.launch_exposed
     return Measurement(summarize(lat * 1e3), gpu, iterations / wall, wall, iterations, warmup,
-                       enqueue_ms=summarize(enq * 1e3), launch_exposed=exposed)
+                       enqueue_ms=summarize(enq * 1e3) if on_cuda else None, launch_exposed=exposed)
 
 
 @dataclass

@@ -1,0 +1,84 @@
+"""The timing harness on the CPU: real PyTorch and onnxruntime runners through bench.measure."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from trt_tui.core import bench, models
+from trt_tui.core.results import COLUMNS
+
+
+@pytest.fixture(scope="module")
+def mlp():
+    return models.load_model("mlp")
+
+
+def test_measure_a_torch_runner_on_the_cpu(mlp):
+    x = models.sample_input(mlp.input_shape, 4)
+    runner = bench.TorchRunner(mlp.module, x.shape, device="cpu")
+    m = bench.measure(runner, x, warmup=3, iterations=40)
+    lat = m.latency_ms
+    assert m.iterations == 40 and m.warmup == 3
+    assert 0 < lat["min"] <= lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"]
+    assert m.gpu_compute_ms is None and m.enqueue_ms is None  # GPU-only figures stay empty on the CPU
+    fields = m.row_fields(batch_size=4)
+    assert set(fields) <= set(COLUMNS)
+    assert fields["images_per_s"] == pytest.approx(4 * fields["throughput_per_s"])
+    # throughput is iterations over the loop's wall time, so it cannot beat 1 / mean latency
+    assert m.throughput_per_s <= 1e3 / lat["mean"] * 1.001
+
+
+class SlowRunner:
+    """A CPU runner whose compute takes 20 ms: the time budget must stop the loops early."""
+
+    device, stream = "cpu", None
+
+    def set_input(self, host):
+        pass
+
+    def h2d(self):
+        pass
+
+    def compute(self):
+        time.sleep(0.02)
+
+    def outputs(self):
+        return []
+
+    def close(self):
+        pass
+
+
+def test_time_budget_bounds_warmup_and_loop_but_keeps_ten_iterations():
+    ticks = []
+    m = bench.measure(SlowRunner(), np.zeros(1), warmup=100, iterations=1000, max_seconds=0.3,
+                      on_progress=lambda done, total: ticks.append((done, total)))
+    assert m.warmup < 100 and 10 <= m.iterations < 1000
+    assert ticks[-1][0] == ticks[-1][1] == m.warmup + m.iterations  # progress ends exactly at its total
+    short = bench.measure(SlowRunner(), np.zeros(1), warmup=0, iterations=50, max_seconds=0.001)
+    assert short.iterations == 10
+
+
+def test_measure_an_onnxruntime_runner(tmp_path, mlp):
+    import onnxruntime as ort
+
+    from trt_tui.core import export
+
+    path = tmp_path / "mlp.onnx"
+    export.export_onnx(mlp.module, mlp.input_shape, 2, path)
+    runner = bench.OrtRunner(ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]))
+    x = models.sample_input(mlp.input_shape, 2)
+    m = bench.measure(runner, x, warmup=2, iterations=20)
+    assert runner.device == "cpu" and m.iterations == 20 and m.gpu_compute_ms is None
+    np.testing.assert_allclose(runner.outputs()[0], mlp.module(__import__("torch").from_numpy(x)).detach().numpy(),
+                               atol=1e-5)
+
+
+def test_launch_note_only_above_five_percent():
+    base = dict(latency_ms=bench.summarize([1.0]), gpu_compute_ms=bench.summarize([0.5]), throughput_per_s=1.0,
+                wall_s=1.0, iterations=100, warmup=0)
+    assert bench.Measurement(**base, launch_exposed=5).note == ""
+    assert "6/100" in bench.Measurement(**base, launch_exposed=6).note
