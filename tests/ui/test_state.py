@@ -75,3 +75,14 @@ def test_a_step_run_alone_keeps_the_other_steps():
     assert state.store.rows["pytorch-fp32"]["status"] == "ok"  # merged into, not wiped
     state.begin(RunConfig(model="digits-cnn"))  # another model: afresh
     assert not state.store.rows
+
+
+def test_row_detail_shows_gpu_and_enqueue_time_and_the_launch_note():
+    from trt_tui.screens.benchmark import row_detail
+
+    line = row_detail({"row_id": "pytorch-fp16", "device": "cuda:0 (NVIDIA H200)", "gpu_compute_p50_ms": 4.031,
+                       "enqueue_p50_ms": 4.209, "notes": "eager; GPU compute includes CPU launch time in 40/500"})
+    assert "[dim]GPU p50 ms[/] 4.031" in line and "[dim]enqueue p50 ms[/] 4.209" in line
+    assert "CPU launch time in 40/500" in line
+    cpu = row_detail({"row_id": "onnxruntime-fp32", "device": "cpu", "enqueue_p50_ms": None})
+    assert "enqueue" not in cpu  # no enqueue figure on the CPU, so no label either
