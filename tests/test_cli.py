@@ -35,10 +35,12 @@ def test_run_mlp_end_to_end(mlp_run):
     data = json.loads((out / "results.json").read_text())
     rows = {r["row_id"]: r for r in data["rows"]}
     assert list(rows) == list(ALL_ROWS)
+    assert data["meta"]["config"]["model"] == "mlp" and "launch hidden" in data["meta"]["timing"]["gpu_compute"]
     for rid in ("pytorch-fp32", "pytorch-fp16", "onnxruntime-fp32", "onnxruntime-int8"):
         r = rows[rid]
         assert r["status"] == "ok", r
         assert r["device"] == "cpu" and r["iterations"] == 20
+        assert r["gpu_compute_p50_ms"] is None and r["enqueue_p50_ms"] is None  # CUDA-only figures
         assert r["latency_min_ms"] <= r["latency_p50_ms"] <= r["latency_p99_ms"] <= r["latency_max_ms"]
         assert r["throughput_per_s"] > 0 and r["size_bytes"] > 0
         assert r["speedup_vs_pytorch"] == pytest.approx(rows["pytorch-fp32"]["latency_p50_ms"] / r["latency_p50_ms"], rel=1e-2)

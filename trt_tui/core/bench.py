@@ -24,6 +24,15 @@ import numpy as np
 
 ProgressFn = Callable[[int, int], None]
 
+# How the figures were taken, saved with every results file (results.json "meta").
+TIMING_METHOD = {
+    "latency": "perf_counter around H2D (from pinned memory staged once) + compute + D2H + sync, per iteration",
+    "enqueue": "perf_counter around the compute call alone (CUDA rows)",
+    "gpu_compute": "CUDA events around the compute on its stream; 256 MiB L2 flush and a GPU spin of "
+                   "1.5x the p99 enqueue time queued before each iteration (launch hidden)",
+    "throughput": "iterations / wall time of the latency loop",
+}
+
 
 class Runner(Protocol):
     """What the harness needs from a backend (PyTorch, onnxruntime, TensorRT)."""

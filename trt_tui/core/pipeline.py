@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from trt_tui.core import results
+from trt_tui.core import bench, results
 from trt_tui.core.config import RUN_STAGES, RunConfig
 from trt_tui.core.errors import TensorRTUnavailable, TrtTuiError
 from trt_tui.core.events import (
@@ -71,7 +71,7 @@ class Pipeline:
         self.emit = Throttle(emit)
         self.cancel = cancel or threading.Event()
         self.out = config.resolved_out_dir()
-        self.store = results.ResultsStore(self.out, meta={"config": config.to_dict()})
+        self.store = results.ResultsStore(self.out, meta={"config": config.to_dict(), "timing": bench.TIMING_METHOD})
         self.device = "cpu"
         self.model: Any = None
         self.onnx_path: Path | None = None
@@ -452,7 +452,7 @@ class Pipeline:
         """PyTorch FP32 with TF32 off (strict FP32) on the run device; onnxruntime FP32 for ONNX models."""
         import torch
 
-        from trt_tui.core import bench, export
+        from trt_tui.core import export
 
         if self.model.module is None:
             session = export.ort_session(self.onnx_path, prefer_cuda=False)
@@ -467,7 +467,7 @@ class Pipeline:
 
     def make_runner(self, row_id: str) -> tuple[Any, dict[str, Any]]:
         """The Runner for a row and the row fields it fixes (size, device, notes)."""
-        from trt_tui.core import bench, export
+        from trt_tui.core import export
 
         backend, precision = ROW_BACKEND[row_id]
         if backend == "pytorch":
@@ -522,7 +522,7 @@ class Pipeline:
 
     def bench_one(self, row_id: str, x: np.ndarray, labels: np.ndarray | None, ref: list[np.ndarray] | None,
                   host: np.ndarray) -> None:
-        from trt_tui.core import accuracy, bench
+        from trt_tui.core import accuracy
 
         self.row(row_id, status="running", reason="measuring")
         runner = None
