@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from trt_tui.core.config import ALL_ROWS, CALIBRATORS, EXPORTERS, RUN_STAGES, RunConfig, parse_shape
+from trt_tui.core.results import host_bound
 from trt_tui.widgets.format import fmt_bytes, fmt_err, fmt_frac, fmt_ms, fmt_rate, fmt_speedup
 from trt_tui.core.events import (
     EnvEvent,
@@ -233,6 +234,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             for r in state.store.rows.values():
                 if r.get("status") != "ok" and r.get("reason"):
                     say(f"  {r['row_id']}: {r['status']} — {r['reason']}")
+                elif hint := host_bound(r):
+                    say(f"  {r['row_id']}: {hint}")
         if state.store.best:
             say(f"best: {state.store.best} ({state.store.best_rule})")
         if fin.out_dir and (Path(fin.out_dir) / "results.json").is_file():

@@ -143,6 +143,16 @@ def rows_from_csv(text: str) -> list[dict[str, Any]]:
     return rows
 
 
+def host_bound(row: dict[str, Any]) -> str:
+    """A one-line hint when launching a row's compute takes the CPU at least as long as the GPU needs to
+    run it (eager PyTorch at small batch): the GPU waits on Python, not the other way round."""
+    enq, gpu = row.get("enqueue_p50_ms"), row.get("gpu_compute_p50_ms")
+    if not (isinstance(enq, (int, float)) and isinstance(gpu, (int, float))) or gpu <= 0 or enq < gpu:
+        return ""
+    return (f"host-bound: launching takes {enq:.3g} ms, the GPU runs it in {gpu:.3g} ms "
+            "(TensorRT or CUDA graphs remove most of the launch cost)")
+
+
 def pick_best(rows: Iterable[dict[str, Any]], min_top1: float = 0.99, max_label_drop: float = 0.01) -> tuple[str, str]:
     """The fastest ok row (lowest latency_p50_ms) whose accuracy stays within tolerance of PyTorch
     FP32: top-1 agreement >= ``min_top1`` and, where labels exist, accuracy drop <= ``max_label_drop``.

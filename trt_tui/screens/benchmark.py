@@ -17,6 +17,7 @@ from textual.markup import escape
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
+from trt_tui.core.results import host_bound
 from trt_tui.screens.base import RunScreen
 from trt_tui.screens.state import RunState, table_rows
 from trt_tui.widgets.format import (
@@ -91,6 +92,8 @@ def row_detail(row: dict[str, Any] | None) -> str:
     bits = [f"[b]{escape(str(row['row_id']))}[/]"]
     if row.get("reason"):
         bits.append(f"[$warning]{escape(str(row['reason']))}[/]")
+    elif hint := host_bound(row):
+        bits.append(f"[$warning]{escape(hint)}[/]")
     for key, title in (("device", "device"), ("tf32", "TF32"), ("batch_size", "batch"), ("iterations", "iters"),
                        ("images_per_s", "images/s"), ("latency_p90_ms", "p90 ms"), ("gpu_compute_p50_ms", "GPU p50 ms"),
                        ("enqueue_p50_ms", "enqueue p50 ms"), ("cosine_sim", "cosine"), ("build_time_s", "build"), ("notes", ""), ("artifact", "")):
