@@ -235,7 +235,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 if r.get("status") != "ok" and r.get("reason"):
                     say(f"  {r['row_id']}: {r['status']} — {r['reason']}")
                 elif hint := host_bound(r):
-                    say(f"  {r['row_id']}: {hint}")
+                    say(f"  {r['row_id']}: {hint} (TensorRT or CUDA graphs remove most of the launch cost)")
         if state.store.best:
             say(f"best: {state.store.best} ({state.store.best_rule})")
         if fin.out_dir and (Path(fin.out_dir) / "results.json").is_file():

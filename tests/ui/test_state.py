@@ -84,7 +84,7 @@ def test_row_detail_shows_gpu_and_enqueue_time_and_the_launch_note():
                        "enqueue_p50_ms": 4.209, "notes": "eager; GPU compute includes CPU launch time in 40/500"})
     assert "[dim]GPU p50 ms[/] 4.031" in line and "[dim]enqueue p50 ms[/] 4.209" in line
     assert "CPU launch time in 40/500" in line
-    assert "host-bound: launching takes 4.21 ms, the GPU runs it in 4.03 ms" in line  # enqueue >= GPU time
+    assert "host-bound: launch 4.21 ms ≥ GPU 4.03 ms" in line  # enqueue >= GPU time
     gpu_bound = row_detail({"row_id": "pytorch-fp32", "gpu_compute_p50_ms": 5.3, "enqueue_p50_ms": 3.865})
     assert "host-bound" not in gpu_bound
     cpu = row_detail({"row_id": "onnxruntime-fp32", "device": "cpu", "enqueue_p50_ms": None})

@@ -149,8 +149,7 @@ def host_bound(row: dict[str, Any]) -> str:
     enq, gpu = row.get("enqueue_p50_ms"), row.get("gpu_compute_p50_ms")
     if not (isinstance(enq, (int, float)) and isinstance(gpu, (int, float))) or gpu <= 0 or enq < gpu:
         return ""
-    return (f"host-bound: launching takes {enq:.3g} ms, the GPU runs it in {gpu:.3g} ms "
-            "(TensorRT or CUDA graphs remove most of the launch cost)")
+    return f"host-bound: launch {enq:.3g} ms ≥ GPU {gpu:.3g} ms"
 
 
 def pick_best(rows: Iterable[dict[str, Any]], min_top1: float = 0.99, max_label_drop: float = 0.01) -> tuple[str, str]:
