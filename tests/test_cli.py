@@ -140,3 +140,19 @@ def test_existing_onnx_model(tmp_path):
     for rid in ("onnxruntime-fp32", "onnxruntime-int8"):
         assert rows[rid]["status"] == "ok" and rows[rid]["batch_size"] == 8
     assert rows["onnxruntime-fp32"]["max_abs_err"] == 0.0
+
+
+def test_a_model_that_gives_one_class_for_everything_is_flagged(tmp_path):
+    """Top-1 agreement is vacuous when the reference predicts one class for every input: the run says so."""
+    (tmp_path / "const.py").write_text(
+        "import torch\n"
+        "def make():\n"
+        "    m = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 5))\n"
+        "    with torch.no_grad():\n"
+        "        m[1].bias[:] = torch.tensor([0.0, 0.0, 50.0, 0.0, 0.0])\n"
+        "    return m\n")
+    out = tmp_path / "o"
+    proc = run_cli("run", "--model", f"{tmp_path / 'const.py'}:make", "--input-shape", "3,2,2",
+                   "--rows", "pytorch-fp32,onnxruntime-fp32", "--out", str(out), *FAST)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "the reference gives class 2 for all" in proc.stderr and "top-1 agreement says little" in proc.stderr

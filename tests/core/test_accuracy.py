@@ -57,3 +57,17 @@ def test_reshape_same_size_and_label_accuracy():
     r = compare([np.arange(6.0).reshape(2, 3)], [np.arange(6.0)])
     assert r["max_abs_err"] == 0
     assert label_accuracy(np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]]), np.array([1, 0, 0])) == pytest.approx(2 / 3)
+
+
+def test_top1_agreement_flagged_when_the_reference_gives_one_class():
+    from trt_tui.core.accuracy import top1_uninformative
+
+    rng = np.random.default_rng(0)
+    varied = rng.standard_normal((32, 10))
+    one_class = varied.copy()
+    one_class[:, 3] += 100.0  # like a random-weight resnet: class 3 wins for every input
+    assert top1_uninformative([varied]) == ""
+    why = top1_uninformative([one_class])
+    assert "class 3 for all 32 samples" in why
+    assert top1_uninformative([one_class[:1]]) == ""  # one sample: nothing to say
+    assert top1_uninformative([rng.standard_normal((4, 3, 8))]) == ""  # not (batch, classes)

@@ -54,6 +54,20 @@ def _one(ref: np.ndarray, out: np.ndarray) -> dict[str, Any]:
     }
 
 
+def top1_uninformative(ref: Sequence[np.ndarray]) -> str:
+    """Why top-1 agreement says little against this reference ('' when it is fine): the first output
+    gives every sample the same class (random weights, a collapsed model), so any row that keeps that
+    class agrees 100 %."""
+    first = np.asarray(ref[0]) if len(ref) else np.empty(0)
+    if first.ndim != 2 or len(first) < 2 or not np.isfinite(first).all():
+        return ""
+    classes = np.unique(first.argmax(-1))
+    if classes.size > 1:
+        return ""
+    return (f"the reference gives class {int(classes[0])} for all {len(first)} samples (random weights?): "
+            "top-1 agreement says little here, judge the rows by cosine and max error")
+
+
 def compare(ref: Sequence[np.ndarray], out: Sequence[np.ndarray]) -> dict[str, Any]:
     """Per output (``outputs``: list of dicts) and overall worst (keys named like results.COLUMNS):
     max of the errors, min of cosine similarity and top-1 agreement, sum of NaN/Inf counts."""

@@ -513,6 +513,11 @@ class Pipeline:
             detail.update(reference=ref_name, eval_samples=len(x), labelled=labels is not None,
                           timing_input="np.random.randn of the batch shape, seed %d" % self.cfg.seed)
             self.log("benchmark", f"accuracy reference: {ref_name} on {len(x)} samples")
+            from trt_tui.core import accuracy
+
+            if ref is not None and (why := accuracy.top1_uninformative(ref)):
+                self.log("benchmark", why, "warning")
+                detail.update(top1_note=why)
             host = self.timing_input()  # one input for every row
             for row_id in self.cfg.rows:
                 self.check_cancel()
