@@ -25,8 +25,9 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -470,6 +471,29 @@ def test_a_crash_before_this_run_wrote_anything_leaves_the_earlier_results(tmp_p
     assert state.store.rows == {} and (tmp_path / "results.json").read_text() == before
 
 
+@contextmanager
+def cli_at_first_row(out: Path, act: Callable[[subprocess.Popen, int], None]) -> Iterator[tuple[subprocess.Popen, int, list[str]]]:
+    """`trt-tui run` on two slow mlp rows; once pytorch-fp32 is measured, ``act(cli, child_pid)``.
+    Yields the process, the child's pid and the stderr lines read so far; kills the CLI if still alive."""
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "trt_tui.cli", "run", "--model", "mlp", "--rows", ",".join(CPU_ROWS[:2]), "--out", str(out),
+         *SLOW_ROWS],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        child = find_child(cli.pid)
+        assert cli.stderr is not None
+        progress = []
+        for line in cli.stderr:  # plain progress lines: a row is printed once measured
+            progress.append(line)
+            if line.strip().startswith("pytorch-fp32: p50"):
+                act(cli, child)
+                break
+        yield cli, child, progress
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+
+
 def find_child(parent_pid: int, timeout: float = 30.0) -> int:
     """The pid of ``parent_pid``'s child (from /proc)."""
     deadline = time.monotonic() + timeout
@@ -488,23 +512,8 @@ def find_child(parent_pid: int, timeout: float = 30.0) -> int:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find the child process")
 def test_cli_reports_a_killed_child_with_its_exit_status_and_the_rows_so_far(tmp_path):
     out = tmp_path / "mlp"
-    cli = subprocess.Popen(
-        [sys.executable, "-m", "trt_tui.cli", "run", "--model", "mlp", "--rows", ",".join(CPU_ROWS[:2]), "--out", str(out),
-         *SLOW_ROWS],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        child = find_child(cli.pid)
-        assert cli.stderr is not None
-        progress = []
-        for line in cli.stderr:  # plain progress lines: a row is printed once measured
-            progress.append(line)
-            if line.strip().startswith("pytorch-fp32: p50"):
-                os.kill(child, signal.SIGKILL)
-                break
+    with cli_at_first_row(out, lambda cli, child: os.kill(child, signal.SIGKILL)) as (cli, child, progress):
         stdout, stderr = cli.communicate(timeout=60)
-    finally:
-        if cli.poll() is None:
-            cli.kill()
     stderr = "".join(progress) + stderr
     assert cli.returncode == 1
     msg = "the pipeline process stopped unexpectedly: killed by SIGKILL (exit status -9)"
@@ -596,23 +605,8 @@ def test_ctrl_c_or_a_lost_ssh_session_cancels_the_run_and_shows_the_rows_so_far(
     """Ctrl-C (SIGINT) or a dropped SSH session (SIGHUP) reaches `trt-tui run` only (the child has its own
     session): it cancels the child, which closes its rows, and prints the table of the rows so far."""
     out = tmp_path / "mlp"
-    cli = subprocess.Popen(
-        [sys.executable, "-m", "trt_tui.cli", "run", "--model", "mlp", "--rows", ",".join(CPU_ROWS[:2]), "--out", str(out),
-         *SLOW_ROWS],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        child = find_child(cli.pid)
-        assert cli.stderr is not None
-        progress = []
-        for line in cli.stderr:
-            progress.append(line)
-            if line.strip().startswith("pytorch-fp32: p50"):
-                cli.send_signal(sig)
-                break
+    with cli_at_first_row(out, lambda cli, child: cli.send_signal(sig)) as (cli, child, progress):
         stdout, stderr = cli.communicate(timeout=60)
-    finally:
-        if cli.poll() is None:
-            cli.kill()
     stderr = "".join(progress) + stderr
     assert cli.returncode == 130, stderr[-2000:]
     assert "trt-tui: cancelling the run…" in stderr and NO_TRACEBACK not in stderr + stdout
@@ -626,24 +620,11 @@ def test_the_child_winds_down_when_the_cli_itself_is_killed(tmp_path):
     """`trt-tui run` SIGKILLed (nothing it can catch): the child notices at its next event (a broken
     pipe), closes its open rows as cancelled, saves them and exits — no orphan left measuring."""
     out = tmp_path / "mlp"
-    cli = subprocess.Popen(
-        [sys.executable, "-m", "trt_tui.cli", "run", "--model", "mlp", "--rows", ",".join(CPU_ROWS[:2]), "--out", str(out),
-         *SLOW_ROWS],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        child = find_child(cli.pid)
-        assert cli.stderr is not None
-        for line in cli.stderr:
-            if line.strip().startswith("pytorch-fp32: p50"):
-                cli.kill()
-                break
+    with cli_at_first_row(out, lambda cli, child: cli.kill()) as (cli, child, _):
         cli.wait(timeout=30)
         deadline = time.monotonic() + 30
         while group_alive(child) and time.monotonic() < deadline:
             time.sleep(0.05)
-    finally:
-        if cli.poll() is None:
-            cli.kill()
     assert not group_alive(child)
     saved = {r["row_id"]: (r["status"], r["reason"]) for r in json.loads((out / "results.json").read_text())["rows"]}
     assert saved == {"pytorch-fp32": ("ok", ""), "pytorch-fp16": ("cancelled", "cancelled")}

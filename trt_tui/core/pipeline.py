@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from trt_tui.core import bench, results
+from trt_tui.core import accuracy, bench, results
 from trt_tui.core.config import RUN_STAGES, RunConfig
 from trt_tui.core.errors import TensorRTUnavailable, TrtTuiError
 from trt_tui.core.events import (
@@ -513,8 +513,6 @@ class Pipeline:
             detail.update(reference=ref_name, eval_samples=len(x), labelled=labels is not None,
                           timing_input="np.random.randn of the batch shape, seed %d" % self.cfg.seed)
             self.log("benchmark", f"accuracy reference: {ref_name} on {len(x)} samples")
-            from trt_tui.core import accuracy
-
             if ref is not None and (why := accuracy.top1_uninformative(ref)):
                 self.log("benchmark", why, "warning")
                 detail.update(top1_note=why)
@@ -527,8 +525,6 @@ class Pipeline:
 
     def bench_one(self, row_id: str, x: np.ndarray, labels: np.ndarray | None, ref: list[np.ndarray] | None,
                   host: np.ndarray) -> None:
-        from trt_tui.core import accuracy
-
         self.row(row_id, status="running", reason="measuring")
         runner = None
         try:

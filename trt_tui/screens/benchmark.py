@@ -96,7 +96,8 @@ def row_detail(row: dict[str, Any] | None) -> str:
         bits.append(f"[$warning]{escape(hint)}[/]")
     for key, title in (("device", "device"), ("tf32", "TF32"), ("batch_size", "batch"), ("iterations", "iters"),
                        ("images_per_s", "images/s"), ("latency_p90_ms", "p90 ms"), ("gpu_compute_p50_ms", "GPU p50 ms"),
-                       ("enqueue_p50_ms", "enqueue p50 ms"), ("cosine_sim", "cosine"), ("build_time_s", "build"), ("notes", ""), ("artifact", "")):
+                       ("enqueue_p50_ms", "enqueue p50 ms"), ("cosine_sim", "cosine"), ("build_time_s", "build"),
+                       ("notes", ""), ("artifact", "")):
         value = row.get(key)
         if value in (None, ""):
             continue

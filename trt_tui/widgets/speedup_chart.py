@@ -7,7 +7,7 @@ from typing import Any
 from textual.content import Content
 from textual.widget import Widget
 
-from trt_tui.widgets.format import is_num
+from trt_tui.widgets.format import fmt_speedup, is_num
 
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 
@@ -59,11 +59,10 @@ class SpeedupChart(Widget):
             mark = "★" if rid == self._best else " "
             if is_num(v):
                 style = "$success" if rid == self._best else ("$primary" if v >= 1 else "$warning")
-                val = f"{v:.2f}×" if v >= 0.095 else f"{v:.3f}×"
                 lines.append(
                     Content.from_markup(
                         f"$mark $rid[{style}]$bar[/] $val",
-                        mark=mark, rid=rid.ljust(label_w - 1), bar=bar(v, scale, width), val=val,
+                        mark=mark, rid=rid.ljust(label_w - 1), bar=bar(v, scale, width), val=fmt_speedup(v),
                     )
                 )
             else:
