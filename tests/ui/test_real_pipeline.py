@@ -18,18 +18,23 @@ from trt_tui.screenshots import RECORDED_MACHINE, settle, wait_until
 from .helpers import run, table_text
 
 
+def app_with_real_jobs() -> tuple[TrtTuiApp, list]:
+    """The app starting real child processes; the list collects each JobProcess it starts."""
+    jobs: list = []
+
+    def factory(config):
+        from trt_tui.runner import JobProcess
+
+        job = JobProcess(config)
+        jobs.append(job)
+        return job
+
+    return TrtTuiApp(job_factory=factory, probe=lambda: dict(RECORDED_MACHINE)), jobs
+
+
 def test_real_mlp_pipeline_through_the_app_then_export_csv(tmp_path):
     async def scenario():
-        jobs = []
-
-        def factory(config):
-            from trt_tui.runner import JobProcess
-
-            job = JobProcess(config)
-            jobs.append(job)
-            return job
-
-        app = TrtTuiApp(job_factory=factory, probe=lambda: dict(RECORDED_MACHINE))
+        app, jobs = app_with_real_jobs()
         async with app.run_test(size=(100, 30)) as pilot:
             await settle(pilot)
             screen = app.screen
@@ -71,16 +76,7 @@ def test_real_mlp_pipeline_through_the_app_then_export_csv(tmp_path):
 
 def test_quitting_during_a_real_run_stops_the_child_process():
     async def scenario():
-        jobs = []
-
-        def factory(config):
-            from trt_tui.runner import JobProcess
-
-            job = JobProcess(config)
-            jobs.append(job)
-            return job
-
-        app = TrtTuiApp(job_factory=factory, probe=lambda: dict(RECORDED_MACHINE))
+        app, jobs = app_with_real_jobs()
         async with app.run_test(size=(100, 30)) as pilot:
             await settle(pilot)
             await pilot.press("r")
