@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
+from trt_tui.core.provenance import file_sha256  # noqa: F401 - re-exported for callers
 from trt_tui.core.trt.adapter import FLAVOUR_RTX, parse_version
 
 SIDECAR_VERSION = 1
@@ -16,14 +16,6 @@ SIDECAR_VERSION = 1
 def sidecar_path(plan_path: str | os.PathLike[str]) -> Path:
     p = Path(plan_path)
     return p.with_name(p.name + ".json")
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def gpu_identity(index: int = 0) -> dict[str, Any]:
