@@ -65,7 +65,9 @@ class StepFinished(Event):
 @dataclass
 class Progress(Event):
     """Progress of one task (``task`` e.g. 'tensorrt-fp16' during build, 'pytorch-fp32' during
-    benchmark). ``phase`` is TensorRT's phase name where it gives one. Rate-limited at the source."""
+    benchmark, 'int8-qdq' / 'fp16-convert' during quantize). ``phase`` names the part of the task
+    ('calibration', 'warm-up', TensorRT's phase name). ``eta_s``: seconds left where the producer can
+    estimate them. Rate-limited at the source."""
 
     type: ClassVar[str] = "progress"
     stage: str
@@ -73,6 +75,7 @@ class Progress(Event):
     step: int = 0
     total: int = 0
     phase: str = ""
+    eta_s: float | None = None
 
 
 @dataclass
