@@ -3,6 +3,17 @@
 Which names exist follows shared/reference/trt_api.md §0; enum *values* follow each version's header
 (they differ on purpose: code must look members up by name). Behaviour (parse errors, build failure,
 progress phases, refusal to deserialize...) is driven by a ``Scenario`` stored on the module.
+
+Where the real bindings have a trap, the fakes have it too (pyCore.cpp, NvInferRuntime.h):
+* one global logger per module ("process"): while a Builder/Runtime lives, a different logger passed to
+  a new one is ignored with TensorRT's own warning, sent to the existing logger (NVIDIA/TensorRT#1475);
+  engines keep their runtime alive and contexts their engine (``keep_alive``);
+* ``set_tensor_address`` refuses unknown names and pointers not 256-byte aligned (returns False, logs);
+* ``infer_shapes`` raises RuntimeError("infer_shapes error code: ...") on an error;
+* outputs listed in ``Scenario.compute`` have data-dependent shapes: -1 dims after infer_shapes, and
+  execute needs an ``IOutputAllocator`` (``reallocate_output`` + ``notify_shape``);
+* shape-tensor inputs (``Scenario.shape_inputs``) report ``is_shape_inference_io`` and location HOST;
+* 8.6's ``__version__`` is "8.6.1" (the pip sdist is 8.6.1.post1, the module says 8.6.1).
 """
 
 from __future__ import annotations
@@ -10,7 +21,9 @@ from __future__ import annotations
 import ctypes
 import types
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
+
+import numpy as np
 
 
 class EnumMember:
@@ -71,11 +84,26 @@ BUILDER_FLAGS = {
     "11.4": _FLAGS_11,
     "rtx-1.7": {**_FLAGS_11, "REQUIRE_USER_ALLOCATION": 28},
 }
-VERSIONS = {"8.6": "8.6.1.post1", "10.13": "10.13.3.9", "11.4": "11.4.0.106", "rtx-1.7": "1.7.1.116"}
+VERSIONS = {"8.6": "8.6.1", "10.13": "10.13.3.9", "11.4": "11.4.0.106", "rtx-1.7": "1.7.1.116"}
 HAS_CALIBRATORS = {"8.6": True, "10.13": True, "11.4": False, "rtx-1.7": False}
 HAS_PROGRESS = {"8.6": False, "10.13": True, "11.4": True, "rtx-1.7": True}
 DATA_TYPES = {"FLOAT": 0, "HALF": 1, "INT8": 2, "INT32": 3, "BOOL": 4, "UINT8": 5, "FP8": 6, "BF16": 7, "INT64": 8}
 ITEMSIZE = {"FLOAT": 4, "HALF": 2, "INT8": 1, "INT32": 4, "BOOL": 1, "UINT8": 1, "BF16": 2, "INT64": 8}
+NP_DTYPES = {"FLOAT": np.float32, "HALF": np.float16, "INT8": np.int8, "INT32": np.int32, "BOOL": np.bool_,
+             "UINT8": np.uint8, "INT64": np.int64}
+ALIGNMENT = 256
+LOGGER_WARNING = (
+    "The logger passed into {who} differs from one already provided for an existing builder, runtime, or "
+    "refitter. TensorRT maintains only a single logger pointer at any given time, so the existing value, which "
+    "can be retrieved with getLogger(), will be used instead. In order to use a new logger, first destroy all "
+    "existing builder, runner or refitter objects."
+)
+
+
+def nonzero(inputs: dict[str, np.ndarray]) -> np.ndarray:
+    """ONNX NonZero of the first input: (rank, count) int64 indices; count depends on the data."""
+    x = next(iter(inputs.values()))
+    return np.stack(np.nonzero(x)).astype(np.int64)
 KEYS = tuple(VERSIONS)
 
 
@@ -93,6 +121,10 @@ class Scenario:
     deserialize_errors: list[str] | None = None  # logged as ERROR; deserialize returns None
     context_errors: list[str] | None = None  # logged as ERROR; create_execution_context returns None
     max_batch: int = 8
+    # output name -> f({input name: array}) for outputs whose shape depends on the data (NonZero-style)
+    compute: dict[str, Callable[[dict[str, np.ndarray]], np.ndarray]] = field(default_factory=dict)
+    shape_inputs: tuple[str, ...] = ()  # inputs that are shape tensors (host memory)
+    infer_error: str | None = None  # logged as ERROR, then infer_shapes raises RuntimeError
     # recorded by the fakes
     network_flags: int | None = None
     config: Any = None
@@ -101,6 +133,7 @@ class Scenario:
     calibration_ptrs: list[list[int]] = field(default_factory=list)
     steps_seen: int = 0
     executed: int = 0
+    reallocations: list[tuple[str, int]] = field(default_factory=list)
 
 
 def make_fake(key: str, scenario: Scenario | None = None, **overrides: Any) -> types.ModuleType:
@@ -115,6 +148,7 @@ def make_fake(key: str, scenario: Scenario | None = None, **overrides: Any) -> t
     trt.MemoryPoolType = make_enum("MemoryPoolType", {"WORKSPACE": 0, "DLA_MANAGED_SRAM": 1})  # type: ignore[attr-defined]
     trt.DataType = DataType = make_enum("DataType", DATA_TYPES)  # type: ignore[attr-defined]
     trt.TensorIOMode = IOMode = make_enum("TensorIOMode", {"NONE": 0, "INPUT": 1, "OUTPUT": 2})  # type: ignore[attr-defined]
+    trt.TensorLocation = Location = make_enum("TensorLocation", {"DEVICE": 0, "HOST": 1})  # type: ignore[attr-defined]
     trt.ErrorCode = ErrorCode = make_enum("ErrorCode", {"SUCCESS": 0, "INTERNAL_ERROR": 1, "INVALID_NODE": 4, "UNSUPPORTED_NODE": 8})  # type: ignore[attr-defined]
     Severity = make_enum("Severity", {"INTERNAL_ERROR": 0, "ERROR": 1, "WARNING": 2, "INFO": 3, "VERBOSE": 4})
 
@@ -133,6 +167,22 @@ def make_fake(key: str, scenario: Scenario | None = None, **overrides: Any) -> t
     def log(logger: Any, sev: str, msg: str) -> None:
         logger.log(getattr(Severity, sev), msg)
 
+    # TensorRT's one logger pointer: set by the first Builder/Runtime, kept while any of them lives
+    state: dict[str, Any] = {"logger": None, "live": 0}
+    trt._state = state  # type: ignore[attr-defined]
+
+    def adopt(logger: Any, who: str) -> Any:
+        if state["live"] > 0 and state["logger"] is not None and logger is not state["logger"]:
+            log(state["logger"], "WARNING", LOGGER_WARNING.format(who=who))
+        else:
+            state["logger"] = logger
+        state["live"] += 1
+        return state["logger"]
+
+    def glog(sev: str, msg: str) -> None:
+        if state["logger"] is not None:
+            log(state["logger"], sev, msg)
+
     if HAS_PROGRESS[key]:
 
         class IProgressMonitor:
@@ -148,6 +198,18 @@ def make_fake(key: str, scenario: Scenario | None = None, **overrides: Any) -> t
                 self.base_inited = True
 
             setattr(trt, cname, type(cname, (), {"__init__": _init}))
+
+    class IOutputAllocator:
+        def __init__(self) -> None:
+            self.base_inited = True
+
+        def reallocate_output(self, tensor_name: str, memory: int, size: int, alignment: int) -> int:
+            return 0
+
+        def notify_shape(self, tensor_name: str, shape: Any) -> None:
+            raise NotImplementedError
+
+    trt.IOutputAllocator = IOutputAllocator  # type: ignore[attr-defined]  # bound in 8.6, 10.x, 11.x
 
     class Tensor:
         def __init__(self, name: str, shape: tuple[int, ...], dtype: str) -> None:
@@ -247,7 +309,10 @@ def make_fake(key: str, scenario: Scenario | None = None, **overrides: Any) -> t
 
     class Builder:
         def __init__(self, logger: Any) -> None:
-            self.logger = logger
+            self.logger = adopt(logger, "createInferBuilder")
+
+        def __del__(self) -> None:
+            state["live"] -= 1
 
         def create_network(self, flags: int = 0) -> Network:
             sc.network_flags = flags
@@ -293,41 +358,104 @@ def make_fake(key: str, scenario: Scenario | None = None, **overrides: Any) -> t
     # -- runtime ---------------------------------------------------------------------------------
     io = [(n, s, d, "INPUT") for n, s, d in sc.inputs] + [(n, s, d, "OUTPUT") for n, s, d in sc.outputs]
 
+    def tensor(name: str) -> tuple[str, tuple[int, ...], str, str]:
+        return next(t for t in io if t[0] == name)
+
+    def read(addr: int, shape: tuple[int, ...], dt: str) -> np.ndarray:
+        nbytes = _volume(shape) * ITEMSIZE[dt]
+        return np.frombuffer((ctypes.c_char * nbytes).from_address(addr), NP_DTYPES[dt]).reshape(shape).copy()
+
     class Context:
-        def __init__(self) -> None:
+        def __init__(self, engine: Any) -> None:
+            self.engine = engine  # keep_alive: a context keeps its engine (and so the runtime) alive
             self.shapes: dict[str, tuple[int, ...]] = {}
             self.addresses: dict[str, int] = {}
+            self.allocators: dict[str, Any] = {}
 
         def set_input_shape(self, name: str, shape: Any) -> bool:
             shape = tuple(shape)
             if not 1 <= shape[0] <= sc.max_batch:
+                glog("ERROR", f"IExecutionContext::setInputShape: Error Code 3: API Usage Error (Parameter check "
+                              f"failed, condition: satisfyProfile. Set dimension {list(shape)} for tensor {name} "
+                              f"does not satisfy any optimization profiles.)")
                 return False
             self.shapes[name] = shape
             return True
 
         def infer_shapes(self) -> list[str]:
+            if sc.infer_error is not None:
+                glog("ERROR", sc.infer_error)
+                raise RuntimeError("infer_shapes error code: -1")  # what pyCore.cpp's lambda throws
             return [n for n, s, _, m in io if m == "INPUT" and -1 in s and n not in self.shapes]
 
         def get_tensor_shape(self, name: str) -> tuple[int, ...]:
             if name in self.shapes:
                 return self.shapes[name]
-            shape = next(s for n, s, _, _ in io if n == name)
+            shape = tensor(name)[1]
+            if name in sc.compute:  # data-dependent: unknown until execute
+                return shape
             batch = next(iter(self.shapes.values()), (1,))[0]
             return tuple(batch if d == -1 else d for d in shape)
 
         def set_tensor_address(self, name: str, ptr: int) -> bool:
+            if not any(t[0] == name for t in io):
+                glog("ERROR", f"IExecutionContext::setTensorAddress: Error Code 3: API Usage Error (Given invalid "
+                              f"tensor name: {name})")
+                return False
+            if ptr % ALIGNMENT:
+                glog("ERROR", f"IExecutionContext::setTensorAddress: Error Code 3: API Usage Error (Parameter check "
+                              f"failed, condition: address of {name} is not {ALIGNMENT}-byte aligned)")
+                return False
             self.addresses[name] = ptr
             return True
 
+        def set_output_allocator(self, name: str, allocator: Any) -> bool:
+            if not any(t[0] == name and t[3] == "OUTPUT" for t in io):
+                return False
+            self.allocators[name] = allocator
+            return True
+
         def execute_async_v3(self, stream_handle: int) -> bool:
-            # "inference": copy the first input's bytes into every output (checks real addresses)
+            # "inference": copy the first input's bytes into every static output (checks real addresses);
+            # data-dependent outputs are computed from the inputs and written through their allocator
             sc.executed += 1
+            for n, _, dt, m in io:
+                if m == "INPUT" and n not in self.addresses:
+                    glog("ERROR", f"IExecutionContext::enqueueV3: Error Code 3: API Usage Error (Parameter check "
+                                  f"failed, condition: mContext.profileObliviousBindings.at(profileObliviousIndex) "
+                                  f"|| getPtrOrNull(mOutputAllocators, profileObliviousIndex). Neither address or "
+                                  f"allocator is set for input tensor {n}.)")
+                    return False
+            inputs = {n: read(self.addresses[n], self.get_tensor_shape(n), dt) for n, _, dt, m in io if m == "INPUT"}
             (iname, _, idt, _) = io[0]
             nin = _volume(self.get_tensor_shape(iname)) * ITEMSIZE[idt]
             for n, _, dt, m in io:
-                if m == "OUTPUT":
-                    nout = _volume(self.get_tensor_shape(n)) * ITEMSIZE[dt]
-                    ctypes.memmove(self.addresses[n], self.addresses[iname], min(nin, nout))
+                if m != "OUTPUT":
+                    continue
+                if n in sc.compute:
+                    alloc = self.allocators.get(n)
+                    if alloc is None:
+                        glog("ERROR", f"IExecutionContext::enqueueV3: Error Code 3: API Usage Error (Neither address "
+                                      f"or allocator is set for output tensor {n} with a data-dependent shape.)")
+                        return False
+                    value = np.ascontiguousarray(sc.compute[n](inputs), dtype=NP_DTYPES[dt])
+                    size = max(value.nbytes, 1)
+                    ptr = int(alloc.reallocate_output(n, self.addresses.get(n, 0), size, ALIGNMENT) or 0)
+                    sc.reallocations.append((n, size))
+                    if ptr == 0 or ptr % ALIGNMENT:
+                        glog("ERROR", f"IExecutionContext::enqueueV3: Error Code 2: OutOfMemory (output allocator "
+                                      f"returned {ptr:#x} for {n})")
+                        return False
+                    self.addresses[n] = ptr
+                    ctypes.memmove(ptr, value.ctypes.data, value.nbytes)
+                    alloc.notify_shape(n, tuple(value.shape))
+                    continue
+                if n not in self.addresses:
+                    glog("ERROR", f"IExecutionContext::enqueueV3: Error Code 3: API Usage Error (Neither address or "
+                                  f"allocator is set for output tensor {n}.)")
+                    return False
+                nout = _volume(self.get_tensor_shape(n)) * ITEMSIZE[dt]
+                ctypes.memmove(self.addresses[n], self.addresses[iname], min(nin, nout))
             return True
 
     def _profile_shape(self: Any, name: str, profile: int) -> list[tuple[int, ...]]:
@@ -343,6 +471,8 @@ def make_fake(key: str, scenario: Scenario | None = None, **overrides: Any) -> t
         "get_tensor_shape": lambda self, n: next(s for nn, s, _, _ in io if nn == n),
         "get_tensor_dtype": lambda self, n: getattr(DataType, next(d for nn, _, d, _ in io if nn == n)),
         "get_tensor_profile_shape": _profile_shape,  # min=1, opt=2, max=max_batch
+        "is_shape_inference_io": lambda self, n: n in sc.shape_inputs,
+        "get_tensor_location": lambda self, n: getattr(Location, "HOST" if n in sc.shape_inputs else "DEVICE"),
     }
     if key in ("8.6", "10.13"):
         eng_ns["device_memory_size"] = 1000
@@ -352,27 +482,30 @@ def make_fake(key: str, scenario: Scenario | None = None, **overrides: Any) -> t
     def create_execution_context(self: Any) -> Context | None:
         if sc.context_errors is not None:
             for e in sc.context_errors:
-                log(self.logger, "ERROR", e)
+                glog("ERROR", e)
             return None
-        return Context()
+        return Context(self)
 
     eng_ns["create_execution_context"] = create_execution_context
     trt.ICudaEngine = ICudaEngine = type("ICudaEngine", (), eng_ns)  # type: ignore[attr-defined]
 
     class Runtime:
         def __init__(self, logger: Any) -> None:
-            self.logger = logger
+            self.logger = adopt(logger, "createInferRuntime")
+
+        def __del__(self) -> None:
+            state["live"] -= 1
 
         def deserialize_cuda_engine(self, data: bytes) -> Any:
             if sc.deserialize_errors is not None:
                 for e in sc.deserialize_errors:
-                    log(self.logger, "ERROR", e)
+                    glog("ERROR", e)
                 return None
             if not bytes(data).startswith(sc.plan):
-                log(self.logger, "ERROR", "IRuntime::deserializeCudaEngine: Error Code 1: Serialization (magic tag mismatch)")
+                glog("ERROR", "IRuntime::deserializeCudaEngine: Error Code 1: Serialization (magic tag mismatch)")
                 return None
             eng = ICudaEngine()
-            eng.logger = self.logger
+            eng.runtime = self  # keep_alive: an engine keeps its runtime alive
             return eng
 
     trt.Runtime = Runtime  # type: ignore[attr-defined]

@@ -158,7 +158,7 @@ def no_trt_modules(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
         return real(name, *a, **k)
 
     monkeypatch.setattr(adapter.importlib, "import_module", fake_import)
-    for n in ("tensorrt", "tensorrt_rtx", "tensorrt_rtx_bindings"):
+    for n in ("tensorrt", "tensorrt_bindings", "tensorrt_rtx", "tensorrt_rtx_bindings"):
         monkeypatch.delitem(sys.modules, n, raising=False)
     monkeypatch.delenv(adapter.ENV_VAR, raising=False)
     return monkeypatch
@@ -203,6 +203,18 @@ def test_auto_prefers_tensorrt_then_rtx(no_trt_modules: pytest.MonkeyPatch) -> N
     no_trt_modules.setenv(adapter.ENV_VAR, "bogus")
     with pytest.raises(TrtTuiError, match="TRT_TUI_TENSORRT"):
         import_tensorrt()
+
+
+def test_bindings_wheel_module_alone_is_full_tensorrt(no_trt_modules: pytest.MonkeyPatch) -> None:
+    """tensorrt-cu13-bindings installs `tensorrt_bindings`; the `tensorrt` front end only re-exports it."""
+    trt = make_fake("10.13")
+    trt.__name__ = "tensorrt_bindings"
+    no_trt_modules.setitem(sys.modules, "tensorrt_bindings", trt)
+    no_trt_modules.setitem(sys.modules, "tensorrt_rtx", make_fake("rtx-1.7"))
+    assert import_tensorrt() == (trt, "tensorrt")  # before RTX in auto
+    no_trt_modules.setenv(adapter.ENV_VAR, "tensorrt")
+    assert import_tensorrt() == (trt, "tensorrt")
+    assert Features.from_module(trt).flavour == "tensorrt"
 
 
 def test_forced_tensorrt_does_not_fall_back_to_rtx(no_trt_modules: pytest.MonkeyPatch) -> None:

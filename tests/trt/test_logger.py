@@ -7,26 +7,70 @@ import threading
 import pytest
 
 from tests.trt.fakes import make_fake
-from trt_tui.core.trt.logger import make_logger, make_progress_monitor, severity_name
+from trt_tui.core.trt.logger import listen, make_progress_monitor, process_logger, severity_name
 
 
-def test_logger_filters_and_keeps_errors(capsys: pytest.CaptureFixture[str]) -> None:
+def test_listener_filters_and_keeps_errors(capsys: pytest.CaptureFixture[str]) -> None:
     trt = make_fake("10.13")
     seen: list[tuple[str, str]] = []
-    log = make_logger(trt, lambda s, m: seen.append((s, m)), min_severity="WARNING", keep=2)
+    log = process_logger(trt)
     assert isinstance(log, trt.ILogger) and log.base_inited
     S = trt.ILogger.Severity
-    log.log(S.VERBOSE, "tactic 1")
-    log.log(S.INFO, "info")
-    log.log(S.WARNING, "careful")
-    for i in range(3):
-        log.log(S.ERROR, f"bad {i}\n")
-    log.log(S.INTERNAL_ERROR, "assertion")
+    with listen(trt, lambda s, m: seen.append((s, m)), min_severity="WARNING", keep=2) as sink:
+        log.log(S.VERBOSE, "tactic 1")
+        log.log(S.INFO, "info")
+        log.log(S.WARNING, "careful")
+        for i in range(3):
+            log.log(S.ERROR, f"bad {i}\n")
+        log.log(S.INTERNAL_ERROR, "assertion")
+    log.log(S.ERROR, "after the block")
     assert seen == [("WARNING", "careful"), ("ERROR", "bad 0"), ("ERROR", "bad 1"), ("ERROR", "bad 2"),
                     ("INTERNAL_ERROR", "assertion")]
-    assert log.error_lines() == ["bad 2", "assertion"]  # the last `keep`
-    assert log.warning_lines() == ["careful"]
+    assert sink.error_lines() == ["bad 2", "assertion"]  # the last `keep`
+    assert sink.warning_lines() == ["careful"]
     assert capsys.readouterr() == ("", "")  # never prints
+
+
+def test_one_logger_per_module_routed_to_the_listeners_of_the_moment() -> None:
+    trt, other = make_fake("10.13"), make_fake("10.13")
+    assert process_logger(trt) is process_logger(trt) and process_logger(other) is not process_logger(trt)
+    log, S = process_logger(trt), trt.ILogger.Severity
+    with listen(trt) as outer:
+        log.log(S.ERROR, "one")
+        with listen(trt) as inner:
+            log.log(S.ERROR, "two")
+        log.log(S.ERROR, "three")
+    assert outer.error_lines() == ["one", "two", "three"] and inner.error_lines() == ["two"]
+    assert log.listeners == []
+    seq = log.seq
+    log.log(S.WARNING, "w")
+    log.log(S.ERROR, "four")
+    assert log.errors_since(seq) == ["four"] and log.errors_since(log.seq) == []
+
+
+def test_fake_keeps_the_first_logger_like_tensorrt() -> None:
+    """The trap the process logger avoids: a second logger while a Runtime lives is ignored."""
+    trt = make_fake("8.6")
+    first, second = make_logger_for_test(trt), make_logger_for_test(trt)
+    runtime = trt.Runtime(first)
+    builder = trt.Builder(second)
+    assert builder.logger is first
+    assert "the existing value, which can be retrieved with getLogger(), will be used instead" in first.lines[-1]
+    del runtime, builder
+    assert trt._state["live"] == 0
+    assert trt.Builder(second).logger is second  # all destroyed: a new logger takes effect
+
+
+def make_logger_for_test(trt):  # type: ignore[no-untyped-def]
+    class L(trt.ILogger):
+        def __init__(self) -> None:
+            trt.ILogger.__init__(self)
+            self.lines: list[str] = []
+
+        def log(self, severity, msg):  # type: ignore[no-untyped-def]
+            self.lines.append(msg)
+
+    return L()
 
 
 def test_logger_survives_callback_errors() -> None:
@@ -35,9 +79,9 @@ def test_logger_survives_callback_errors() -> None:
     def boom(s: str, m: str) -> None:
         raise RuntimeError("ui gone")
 
-    log = make_logger(trt, boom)
-    log.log(trt.ILogger.ERROR, "x")  # must not raise into TensorRT
-    assert log.error_lines() == ["x"]
+    with listen(trt, boom) as sink:
+        process_logger(trt).log(trt.ILogger.ERROR, "x")  # must not raise into TensorRT
+    assert sink.error_lines() == ["x"]
 
 
 def test_severity_name_by_name_not_int() -> None:

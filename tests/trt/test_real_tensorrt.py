@@ -13,7 +13,7 @@ import pytest
 
 from trt_tui.core.errors import TensorRTUnavailable, TrtTuiError
 from trt_tui.core.trt.adapter import PRECISIONS, Features, import_tensorrt, network_flags, precision_plan
-from trt_tui.core.trt.logger import make_logger, make_progress_monitor
+from trt_tui.core.trt.logger import listen, make_progress_monitor, process_logger
 
 RTX_CCS = {"7.5", "8.0", "8.6", "8.9", "12.0", "12.1"}  # TensorRT-RTX support matrix
 
@@ -36,10 +36,11 @@ def test_real_module_names_and_subclasses() -> None:
         assert all(hasattr(trt.BuilderFlag, n) for n in plan.flags)  # type: ignore[attr-defined]
         assert isinstance(network_flags(trt, f, plan.strongly_typed), int)
     got: list[tuple[str, str]] = []
-    logger = make_logger(trt, lambda s, m: got.append((s, m)))
-    assert isinstance(logger, trt.ILogger)  # type: ignore[attr-defined]
-    logger.log(trt.ILogger.Severity.ERROR, "probe")  # type: ignore[attr-defined]
-    assert got == [("ERROR", "probe")] and logger.error_lines() == ["probe"]
+    logger = process_logger(trt)
+    assert isinstance(logger, trt.ILogger) and process_logger(trt) is logger  # type: ignore[attr-defined]
+    with listen(trt, lambda s, m: got.append((s, m))) as sink:
+        logger.log(trt.ILogger.Severity.ERROR, "probe")  # type: ignore[attr-defined]
+    assert got == [("ERROR", "probe")] and sink.error_lines() == ["probe"]
     mon = make_progress_monitor(trt, None, threading.Event())
     assert (mon is not None) == f.has_progress_monitor
 

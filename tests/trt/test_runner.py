@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -171,3 +172,120 @@ def test_truncated_plan_refused_by_its_recorded_size(tmp_path: Path, gpu: dict) 
         TrtRunner(make_fake("10.13"), plan, _device="cpu")
     assert ei.value.message == (f"refusing {plan.name}: it is {len(data) // 2} bytes, its sidecar recorded {len(data)}: "
                                 "truncated or replaced since it was built; build it again")
+
+
+# -- findings of the API audit (issue 11): the fakes now have the real bindings' traps -----------------
+def test_build_while_a_runner_lives_still_reports_tensorrt_errors(tmp_path: Path, gpu: dict) -> None:
+    """One logger per process: a build started while an earlier runner's Runtime lives gets its errors."""
+    from trt_tui.core.trt.builder import BuildFailed
+
+    said = "[optimizer] Error Code 4: Internal Error (could not find any implementation for node /fc/Gemm)"
+    sc = Scenario()
+    plan = make_plan(tmp_path, "10.13", sc)
+    trt = make_fake("10.13", sc)
+    runner = TrtRunner(trt, plan, (2, 4), _device="cpu")
+    assert trt._state["live"] == 1  # its Runtime holds TensorRT's logger
+    sc.build_errors = [said]
+    logged: list[tuple[str, str]] = []
+    with pytest.raises(BuildFailed) as ei:
+        build_engine(trt, Features.from_module(trt), tmp_path / "m.onnx", tmp_path / "again.plan", "fp32",
+                     batch_shape=((1, 4), (2, 4), (8, 4)), on_log=lambda s, m: logged.append((s, m)))
+    assert ei.value.message == f"TensorRT build failed: {said}" and ei.value.log_errors == [said]
+    assert logged == [("ERROR", said)]
+    # and a normal second build's warnings reach its own listener, not the runner's
+    sc.build_errors, sc.build_warnings = [], ["weights exceed FP16 range"]
+    res = build_engine(trt, Features.from_module(trt), tmp_path / "m.onnx", tmp_path / "again.plan", "fp32",
+                       batch_shape=((1, 4), (2, 4), (8, 4)))
+    assert res.warnings == ["weights exceed FP16 range"]
+    runner.close()
+    assert runner.runtime is None and runner.engine is None and runner.context is None
+    del ei, res  # the BuildFailed traceback holds the failed build's frames (and its Builder)
+    gc.collect()
+    assert trt._state["live"] == 0  # close() released the Runtime (the engine no longer keeps it alive)
+
+
+def test_failed_load_releases_the_runtime(tmp_path: Path, gpu: dict) -> None:
+    plan = make_plan(tmp_path, "11.4")
+    trt = make_fake("11.4", Scenario(context_errors=["Error Code 1: Internal Error (Unsupported SM: sm_90)"]))
+    with pytest.raises(EngineLoadError):
+        TrtRunner(trt, plan, _device="cpu")
+    assert trt._state["live"] == 0
+
+
+@pytest.mark.parametrize("key", ["8.6", "10.13", "11.4"])
+def test_data_dependent_output_through_the_runner(tmp_path: Path, gpu: dict, key: str) -> None:
+    """NonZero-style output: -1 after infer_shapes; sized by the IOutputAllocator during execute."""
+    from tests.trt.fakes import nonzero
+
+    sc = Scenario(outputs=[("copy", (-1, 4), "FLOAT"), ("indices", (2, -1), "INT64")], compute={"indices": nonzero})
+    plan = make_plan(tmp_path, key, sc)
+    trt = make_fake(key, sc)
+    with TrtRunner(trt, plan, (3, 4), _device="cpu") as r:
+        assert r.dynamic_outputs == ["indices"]
+        seen = []
+        for fill in (1, 9, 2):  # more, then fewer non-zeros than the first buffer holds
+            x = np.zeros((3, 4), np.float32)
+            x.flat[:fill] = 1.0
+            r.set_input(x)
+            r.compute()
+            copy, idx = r.outputs()
+            np.testing.assert_array_equal(copy, x)
+            np.testing.assert_array_equal(idx, np.stack(np.nonzero(x)))
+            seen.append(idx.shape)
+        assert seen == [(2, 1), (2, 9), (2, 2)]
+        assert [s for _, s in sc.reallocations] == [16, 144, 32]
+        assert r.output_allocator.sizes["indices"] == 144  # kept while big enough: no allocation per call
+        assert r.engine_info()["io"][2] == {"name": "indices", "mode": "output", "dtype": "INT64",
+                                            "engine_shape": [2, -1], "shape": [2, 2], "memory": "allocator"}
+
+
+def test_data_dependent_output_without_output_allocator_is_one_line(tmp_path: Path, gpu: dict) -> None:
+    from tests.trt.fakes import nonzero
+
+    sc = Scenario(outputs=[("indices", (2, -1), "INT64")], compute={"indices": nonzero})
+    plan = make_plan(tmp_path, "10.13", sc)
+    with pytest.raises(TrtTuiError) as ei:
+        TrtRunner(make_fake("10.13", sc, IOutputAllocator=None), plan, (3, 4), _device="cpu")
+    assert ei.value.message == (f"{plan.name}: output(s) {{'indices': [2, -1]}} have data-dependent shapes and "
+                                "TensorRT 10.13.3.9 has no IOutputAllocator to size them")
+
+
+def test_shape_tensor_input_lives_in_host_memory(tmp_path: Path, gpu: dict) -> None:
+    """An input that is a shape tensor (is_shape_inference_io): host buffer, values from set_input."""
+    def first_k(ins: dict) -> np.ndarray:
+        return ins["x"][:, : int(ins["k"][0])]
+
+    sc = Scenario(inputs=[("x", (-1, 4), "FLOAT"), ("k", (1,), "INT32")], outputs=[("y", (-1, -1), "FLOAT")],
+                  shape_inputs=("k",), compute={"y": first_k})
+    plan = make_plan(tmp_path, "10.13", sc)
+    with TrtRunner(make_fake("10.13", sc), plan, {"x": (2, 4)}, _device="cpu") as r:
+        assert r.host_io == {"k"} and r.dynamic_outputs == ["y"]
+        x = np.arange(8, dtype=np.float32).reshape(2, 4)
+        r.set_input({"x": x, "k": np.array([3], np.int32)})
+        r.compute()
+        (y,) = r.outputs()
+        np.testing.assert_array_equal(y, x[:, :3])
+
+
+def test_infer_shapes_raising_becomes_one_line_naming_the_inputs(tmp_path: Path, gpu: dict) -> None:
+    said = "IExecutionContext::inferShapes: Error Code 7: Internal Error (/Reshape: volume mismatch)"
+    plan = make_plan(tmp_path, "10.13")
+    with pytest.raises(TrtTuiError) as ei:
+        TrtRunner(make_fake("10.13", Scenario(infer_error=said)), plan, (3, 4), _device="cpu")
+    assert ei.value.message == (f"TensorRT cannot infer the output shapes of {plan.name} for input 'input' [3, 4]: "
+                                f"{said}")
+    assert "infer_shapes error code: -1" in ei.value.detail
+
+
+def test_fake_set_tensor_address_checks_name_and_alignment(tmp_path: Path, gpu: dict) -> None:
+    plan = make_plan(tmp_path, "10.13")
+    trt = make_fake("10.13")
+    r = TrtRunner(trt, plan, (2, 4), _device="cpu")
+    assert all(int(b.data_ptr()) % 256 == 0 for b in r._buffers.values())  # the runner aligns its buffers
+    base = int(r._buffers["input"].data_ptr())
+    assert r.context.set_tensor_address("input", base + 64) is False
+    assert r.context.set_tensor_address("nope", base) is False
+    with pytest.raises(EngineLoadError, match=r"set_tensor_address\('input'\) failed: .*not 256-byte aligned"):
+        with runner_mod.listen(trt) as sink:
+            r._sink = sink
+            r._set_address("input", r._buffers["input"][0, 1:])

@@ -35,9 +35,10 @@ RTX_INSTALL_HINT = (
     "(compute capability 7.5/8.6/8.9/12.x), not data-center Hopper"
 )
 
-# module names per choice, in the order tried
+# module names per choice, in the order tried: the ``tensorrt`` front end only re-exports the bindings
+# wheel's own module (tensorrt_bindings / tensorrt_rtx_bindings), which may be installed alone
 _MODULES: dict[str, tuple[tuple[str, str], ...]] = {
-    "tensorrt": (("tensorrt", FLAVOUR_TRT),),
+    "tensorrt": (("tensorrt", FLAVOUR_TRT), ("tensorrt_bindings", FLAVOUR_TRT)),
     "rtx": (("tensorrt_rtx", FLAVOUR_RTX), ("tensorrt_rtx_bindings", FLAVOUR_RTX)),
 }
 

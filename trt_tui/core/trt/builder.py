@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 
 from trt_tui.core.errors import TrtTuiError
 from trt_tui.core.trt.adapter import Features, PrecisionPlan, network_flags, precision_plan, tf32_label
-from trt_tui.core.trt.logger import LogCallback, ProgressCallback, make_logger, make_progress_monitor
+from trt_tui.core.trt.logger import Listener, LogCallback, ProgressCallback, listen, make_progress_monitor, process_logger
 from trt_tui.core.trt.sidecar import SIDECAR_VERSION, file_sha256, gpu_identity, sidecar_path, write_json_atomic
 
 if TYPE_CHECKING:  # checked against tensorrt-stubs (10.x API); at run time `trt` may be any version
@@ -203,27 +203,28 @@ def build_engine(
     for stale in (plan_path, side):  # the plan here is always the latest build's, or none
         stale.unlink(missing_ok=True)
 
-    logger = make_logger(trt, on_log, min_severity=log_level)
     notes: list[str] = list(plan.notes)
     keep: list[Any] = []  # TensorRT objects, released in reverse order
-    try:
-        return _build(
-            trt, features, onnx_path, plan_path, side, plan, batch_shape, workspace_mib, tf32,
-            Path(timing_cache_path) if timing_cache_path else None, calibrator, logger, on_progress,
-            cancel, notes, keep, extra_sidecar or {}, configure,
-        )
-    except TrtTuiError:
-        raise
-    except Exception as exc:
-        lines = logger.error_lines()
-        raise BuildFailed(
-            f"TensorRT build failed: {type(exc).__name__}: {exc}",
-            detail="\n".join([traceback.format_exc(), *lines]),
-            log_errors=lines,
-        ) from exc
-    finally:
-        while keep:
-            keep.pop()
+    # the process-wide logger routes to this build's listener while it runs (also when a runner lives)
+    with listen(trt, on_log, min_severity=log_level) as logger:
+        try:
+            return _build(
+                trt, features, onnx_path, plan_path, side, plan, batch_shape, workspace_mib, tf32,
+                Path(timing_cache_path) if timing_cache_path else None, calibrator, logger, on_progress,
+                cancel, notes, keep, extra_sidecar or {}, configure,
+            )
+        except TrtTuiError:
+            raise
+        except Exception as exc:
+            lines = logger.error_lines()
+            raise BuildFailed(
+                f"TensorRT build failed: {type(exc).__name__}: {exc}",
+                detail="\n".join([traceback.format_exc(), *lines]),
+                log_errors=lines,
+            ) from exc
+        finally:
+            while keep:
+                keep.pop()
 
 
 def _build(
@@ -238,7 +239,7 @@ def _build(
     tf32: bool,
     timing_cache: Path | None,
     calibrator: Any,
-    logger: Any,
+    logger: Listener,
     on_progress: ProgressCallback | None,
     cancel: threading.Event | None,
     notes: list[str],
@@ -246,11 +247,12 @@ def _build(
     extra_sidecar: Mapping[str, Any],
     configure: Callable[[Any, Any], None] | None,
 ) -> BuildResult:
-    builder: tensorrt.Builder = trt.Builder(logger)
+    trt_logger = process_logger(trt)
+    builder: tensorrt.Builder = trt.Builder(trt_logger)
     keep.append(builder)
     network: tensorrt.INetworkDefinition = builder.create_network(network_flags(trt, features, plan.strongly_typed))
     keep.append(network)
-    parser: tensorrt.OnnxParser = trt.OnnxParser(network, logger)
+    parser: tensorrt.OnnxParser = trt.OnnxParser(network, trt_logger)
     keep.append(parser)
 
     # -- parse -------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """TensorRT logger and build progress monitor, defined lazily for the module we got at run time.
 
-Both forward to plain callbacks and never print. TensorRT calls them from its own threads (with the
+The logger is one per process (``process_logger``) and routes to listeners (``listen``); the progress
+monitor is one per build. Both forward to plain callbacks and never print. TensorRT calls them from its own threads (with the
 GIL taken), so they hold a lock around shared state and never let an exception escape: an exception in
 ``IProgressMonitor.step_complete`` would cancel the build.
 """
@@ -9,8 +10,10 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections import deque
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 SEVERITIES = ("INTERNAL_ERROR", "ERROR", "WARNING", "INFO", "VERBOSE")  # most severe first
 ERROR_SEVERITIES = ("INTERNAL_ERROR", "ERROR")
@@ -31,48 +34,120 @@ def _rank(name: str) -> int:
     return SEVERITIES.index(name) if name in SEVERITIES else len(SEVERITIES)
 
 
-def make_logger(trt: Any, callback: LogCallback | None = None, min_severity: str = "WARNING", keep: int = 50) -> Any:
-    """An ``ILogger`` subclass instance: forwards (severity, message) at or above ``min_severity`` to
-    ``callback``; always keeps the last ``keep`` error and warning lines (``.errors``, ``.warnings``)."""
-    base: Any = trt.ILogger
-    limit = _rank(min_severity.upper())
+class Listener:
+    """One receiver of TensorRT's log while it listens (a build, a runner loading a plan).
 
-    class TrtTuiLogger(base):  # type: ignore[misc, valid-type]
-        def __init__(self) -> None:
-            base.__init__(self)
-            self.callback = callback
-            self.errors: deque[str] = deque(maxlen=keep)
-            self.warnings: deque[str] = deque(maxlen=keep)
-            self._lock = threading.Lock()
+    Forwards (severity, message) at or above ``min_severity`` to ``callback``; always keeps the last
+    ``keep`` error and warning lines (``error_lines()``, ``warning_lines()``)."""
 
-        def log(self, severity: Any, msg: str) -> None:
+    def __init__(self, callback: LogCallback | None = None, min_severity: str = "WARNING", keep: int = 50) -> None:
+        self.callback = callback
+        self.limit = _rank(min_severity.upper())
+        self.errors: deque[str] = deque(maxlen=keep)
+        self.warnings: deque[str] = deque(maxlen=keep)
+        self._lock = threading.Lock()
+
+    def receive(self, name: str, text: str) -> None:
+        with self._lock:
+            if name in ERROR_SEVERITIES:
+                self.errors.append(text)
+            elif name == "WARNING":
+                self.warnings.append(text)
+        if self.callback is not None and _rank(name) <= self.limit:
             try:
-                name = severity_name(severity)
-                text = str(msg).rstrip()
-                with self._lock:
-                    if name in ERROR_SEVERITIES:
-                        self.errors.append(text)
-                    elif name == "WARNING":
-                        self.warnings.append(text)
-                if self.callback is not None and _rank(name) <= limit:
-                    self.callback(name, text)
+                self.callback(name, text)
             except Exception:
                 pass
 
-        def error_lines(self) -> list[str]:
-            with self._lock:
-                return list(self.errors)
+    def error_lines(self) -> list[str]:
+        with self._lock:
+            return list(self.errors)
 
-        def warning_lines(self) -> list[str]:
-            with self._lock:
-                return list(self.warnings)
+    def warning_lines(self) -> list[str]:
+        with self._lock:
+            return list(self.warnings)
 
-        def clear(self) -> None:
-            with self._lock:
-                self.errors.clear()
-                self.warnings.clear()
+    def clear(self) -> None:
+        with self._lock:
+            self.errors.clear()
+            self.warnings.clear()
 
-    return TrtTuiLogger()
+
+# one logger per TensorRT module (a process has one; the test fakes are many modules)
+_LOGGERS: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
+_LOGGERS_LOCK = threading.Lock()
+
+
+def process_logger(trt: Any, keep: int = 50) -> Any:
+    """The process-wide ``trt.ILogger`` instance, made on first use and then always the same object.
+
+    TensorRT keeps a single logger while any Builder/Runtime/Refitter lives and ignores a different one
+    ("the existing value ... will be used instead"), so every Builder and Runtime here gets this one,
+    and it routes each message to the listeners active at the time (``listen``), as Polygraphy's
+    ``get_trt_logger`` does. It also keeps the last ``keep`` error/warning lines with a sequence number,
+    so a caller can ask for the errors logged since a point (``seq`` then ``errors_since``) without
+    listening around every call (execute_async_v3 in a timed loop).
+    """
+    with _LOGGERS_LOCK:
+        found = _LOGGERS.get(trt)
+        if found is not None:
+            return found
+        base: Any = trt.ILogger
+
+        class TrtTuiLogger(base):  # type: ignore[misc, valid-type]
+            def __init__(self) -> None:
+                base.__init__(self)
+                self.seq = 0
+                self.listeners: list[Listener] = []
+                self.recent: deque[tuple[int, str, str]] = deque(maxlen=keep)
+                self._lock = threading.Lock()
+
+            def log(self, severity: Any, msg: str) -> None:
+                try:  # log() is noexcept on the C++ side: nothing may escape
+                    name = severity_name(severity)
+                    text = str(msg).rstrip()
+                    with self._lock:
+                        self.seq += 1
+                        if name in ERROR_SEVERITIES or name == "WARNING":
+                            self.recent.append((self.seq, name, text))
+                        targets = list(self.listeners)
+                    for listener in targets:
+                        listener.receive(name, text)
+                except Exception:
+                    pass
+
+            def add(self, listener: Listener) -> None:
+                with self._lock:
+                    self.listeners.append(listener)
+
+            def remove(self, listener: Listener) -> None:
+                with self._lock:
+                    if listener in self.listeners:
+                        self.listeners.remove(listener)
+
+            def errors_since(self, seq: int) -> list[str]:
+                with self._lock:
+                    return [t for s, n, t in self.recent if s > seq and n in ERROR_SEVERITIES]
+
+        found = _LOGGERS[trt] = TrtTuiLogger()
+        return found
+
+
+@contextmanager
+def listen(
+    trt: Any, callback: LogCallback | None = None, min_severity: str = "WARNING", keep: int = 50
+) -> Iterator[Listener]:
+    """Route the process logger's messages to a new Listener while the block runs.
+
+    Listeners active at the same time (two builds in two threads) each get every message: TensorRT
+    logs from its own threads, so a message cannot be told apart by who caused it."""
+    logger = process_logger(trt)
+    listener = Listener(callback, min_severity, keep)
+    logger.add(listener)
+    try:
+        yield listener
+    finally:
+        logger.remove(listener)
 
 
 def make_progress_monitor(
