@@ -203,14 +203,29 @@ def test_calibrator_plan_without_calibrator(onnx: Path) -> None:
         build("8.6", onnx, "int8", mode="entropy")
 
 
-def test_timing_cache_saved_and_bad_cache_replaced(onnx: Path) -> None:
+def test_timing_cache_saved_and_bad_cache_replaced(onnx: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from trt_tui.core.trt import builder as builder_mod
+
+    gpu = {"name": "NVIDIA H200", "compute_capability": "9.0"}
+    monkeypatch.setattr(builder_mod, "gpu_identity", lambda index=0: dict(gpu))
     tc = onnx.parent / "timing.cache"
-    tc.write_bytes(b"BAD old cache")
+    record = tc.with_name("timing.cache.json")
+    tc.write_bytes(b"BAD old cache")  # no record of what made it: never handed to TensorRT
     trt, res, _ = build("10.13", onnx, timing_cache_path=tc)
     assert tc.read_bytes() == b"TCACHE:"  # a fresh cache, saved after the build
-    assert any("did not match" in w for w in res.warnings)
+    assert any("replaced: it differed in no record of what made it" in w for w in res.warnings)
+    assert json.loads(record.read_text())["tensorrt"] == "TensorRT 10.13.3.9"
     trt, res, _ = build("10.13", onnx, timing_cache_path=tc)
     assert tc.read_bytes() == b"TCACHE:TCACHE:"  # loaded and re-saved
+    assert "timing cache timing.cache reused" in res.warnings
+    tc.write_bytes(b"BAD but recorded")  # the record matches, TensorRT still refuses the contents
+    _, res, _ = build("10.13", onnx, timing_cache_path=tc)
+    assert any("did not match" in w for w in res.warnings) and tc.read_bytes() == b"TCACHE:"
+    _, res, _ = build("11.4", onnx, timing_cache_path=tc)  # another TensorRT version: not even offered
+    assert any("replaced: it differed in tensorrt" in w for w in res.warnings) and tc.read_bytes() == b"TCACHE:"
+    gpu["name"] = "NVIDIA A100-SXM4-80GB"
+    _, res, _ = build("11.4", onnx, timing_cache_path=tc)
+    assert any("replaced: it differed in gpu" in w for w in res.warnings)
 
 
 def test_timing_cache_skipped_on_rtx(onnx: Path) -> None:

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from tests.trt.fakes import Scenario, make_fake
@@ -114,7 +115,8 @@ def test_out_of_gpu_memory_in_the_build_names_the_batch_size(tmp_path, on_cpu):
     assert fin.status == "ok" and saved["pytorch-fp32"]["status"] == "ok"
 
 
-@pytest.mark.parametrize("case", ["ok", "other-version", "other-gpu", "corrupt", "truncated", "sidecar-unreadable"])
+@pytest.mark.parametrize("case", ["ok", "other-version", "other-gpu", "corrupt", "truncated", "sidecar-unreadable",
+                                  "other-onnx"])
 def test_a_plan_from_elsewhere_is_refused_with_the_reason(tmp_path, on_cpu, case):
     """Build, then benchmark alone (as after copying the folder to another machine or upgrading TensorRT)."""
     rows = ("pytorch-fp32", "tensorrt-fp32")
@@ -135,6 +137,9 @@ def test_a_plan_from_elsewhere_is_refused_with_the_reason(tmp_path, on_cpu, case
         plan.write_bytes(plan.read_bytes()[:5])
     elif case == "sidecar-unreadable":
         side.write_text("{ not json")
+    elif case == "other-onnx":  # e.g. a plan left by an earlier run of another model in this folder
+        onnx = tmp_path / "out" / "model.onnx"
+        onnx.write_bytes(onnx.read_bytes() + b"\0")
     fin, events, saved = run(tmp_path, Scenario(**MLP_IO), rows, stages=("benchmark",))
     assert fin.status == "ok" and saved["pytorch-fp32"]["status"] == "ok"
     row = saved["tensorrt-fp32"]
@@ -148,6 +153,7 @@ def test_a_plan_from_elsewhere_is_refused_with_the_reason(tmp_path, on_cpu, case
                    "Serialization (magic tag mismatch)",
         "truncated": "refusing model_fp32.plan: it is 5 bytes, its sidecar recorded ",
         "sidecar-unreadable": "refusing model_fp32.plan: its sidecar is unreadable (",
+        "other-onnx": "refusing model_fp32.plan: it was built from another model.onnx (sha256 ",
     }[case]
     if expected is None:
         assert row["status"] == "ok" and row["latency_p50_ms"] > 0
@@ -170,3 +176,38 @@ def test_tensorrt_installed_but_no_gpu_skips_the_tensorrt_rows(tmp_path, monkeyp
     assert rows["tensorrt-fp16"]["status"] == "skipped"
     assert rows["tensorrt-fp16"]["reason"] == "no CUDA GPU: TensorRT engines need one (PyTorch sees none)"
     assert rows["pytorch-fp32"]["status"] == "ok"
+
+
+def test_calibration_cache_is_keyed_to_what_made_it(tmp_path, on_cpu, monkeypatch):
+    """A used results folder: the same settings reuse the INT8 calibration cache, a changed calibration
+    set recalibrates (the old cache would give the old scales), and the row's notes say which."""
+    from trt_tui.core.trt import calibrators
+
+    monkeypatch.setattr(calibrators, "torch_to_device", lambda a: (a, a.ctypes.data))  # no GPU here
+    sc = Scenario(**MLP_IO)
+    rows, stages = ("tensorrt-int8",), ("export", "quantize", "build")
+    cache = tmp_path / "out" / "calibration_entropy.cache"
+
+    def build(**kw: Any) -> tuple[str, int]:
+        before = len(sc.calibration_ptrs)
+        _, _, saved = run(tmp_path, sc, rows, stages=stages, calibrator="entropy", **kw)
+        assert saved["tensorrt-int8"]["status"] == "built", saved["tensorrt-int8"]
+        return saved["tensorrt-int8"]["notes"], len(sc.calibration_ptrs) - before
+
+    notes, fed = build(calib_samples=64)
+    assert fed == 64 and notes.endswith("; calibrated on 64 batches (new calibration cache)")
+    assert cache.is_file() and json.loads(cache.with_name(cache.name + ".json").read_text())["calib_samples"] == 64
+    notes, fed = build(calib_samples=64)
+    assert fed == 0 and notes.endswith("; calibration cache reused (same model, calibration data, samples, method, seed)")
+    notes, fed = build(calib_samples=32)
+    assert fed == 32 and "recalibrated on 32 batches: the old calibration cache differed in calib_samples" in notes
+    data = tmp_path / "calib.npy"
+    np.save(data, np.random.default_rng(1).standard_normal((40, 1, 28, 28)).astype(np.float32))
+    notes, fed = build(calib_samples=32, calib_data=str(data))
+    assert fed == 32 and "differed in calib_data, calib_data_sha256" in notes
+    np.save(data, np.random.default_rng(2).standard_normal((40, 1, 28, 28)).astype(np.float32))  # same name
+    notes, fed = build(calib_samples=32, calib_data=str(data))
+    assert fed == 32 and "differed in calib_data_sha256" in notes
+    cache.with_name(cache.name + ".json").unlink()  # a cache of unknown origin is never trusted
+    notes, fed = build(calib_samples=32, calib_data=str(data))
+    assert fed == 32 and "differed in no record of what made it" in notes

@@ -382,11 +382,15 @@ class Pipeline:
             if onnx is None:
                 raise TrtTuiError(f"no {plan.onnx} ONNX model to build from")
             if plan.calibrator:
-                from trt_tui.core.trt import calibrators
+                from trt_tui.core.trt import caches, calibrators
 
-                calibrator = calibrators.make_calibrator(self.trt, self.cfg.calibrator,
-                                                         self.calibration_source(self.cfg.batch_size),
-                                                         self.out / f"calibration_{self.cfg.calibrator}.cache")
+                source = self.calibration_source(self.cfg.batch_size)
+                calib_cache = caches.open_keyed(  # a cache from another model/data/seed is deleted here
+                    self.out / f"calibration_{self.cfg.calibrator}.cache",
+                    caches.calibration_key(onnx, source, method=self.cfg.calibrator, samples=self.cfg.calib_samples,
+                                           seed=self.cfg.seed, calib_data=self.cfg.calib_data,
+                                           trt_label=self.trt_features.label))
+                calibrator = calibrators.make_calibrator(self.trt, self.cfg.calibrator, source, calib_cache.path)
             result = builder.build_engine(
                 self.trt, self.trt_features, onnx, plan_path, precision, plan=plan,
                 batch_shape=self.batch_shape(), workspace_mib=self.cfg.workspace_mib, tf32=self.cfg.tf32,
@@ -409,13 +413,18 @@ class Pipeline:
             self.row(row_id, status="failed", reason=reason)
             return
         info = result.to_dict()
+        notes = plan.mechanism
+        if calibrator is not None:
+            calib_cache.record()
+            info["calibration_cache"] = caches.calibration_note(calib_cache, result.calibration_batches)
+            notes += "; " + info["calibration_cache"]
         self.plans[row_id] = plan_path
         detail[row_id] = info
         self.emit(StepFinished(stage="build", step=row_id, seconds=time.perf_counter() - t0, detail=info))
         self.row(row_id, status="pending" if "benchmark" in self.cfg.stages else "built", reason="",
                  size_bytes=info.get("size_bytes"),
                  build_time_s=info.get("build_time_s"), artifact=str(plan_path),
-                 tf32=info.get("tf32") or "n/a")
+                 tf32=info.get("tf32") or "n/a", notes=notes)
 
     def batch_shape(self) -> tuple[int, ...]:
         return (self.cfg.batch_size, *self.model.input_shape)
@@ -497,7 +506,12 @@ class Pipeline:
         plan = self.plans.get(row_id) or self.out / f"model_{precision}.plan"
         if self.trt is None or self.trt_reason:
             raise TrtTuiError(self.trt_reason or "TensorRT is not available")
-        return TrtRunner(self.trt, plan, self.batch_shape()), {"artifact": str(plan)}
+        source = None  # a plan not built by this run must come from this run's ONNX
+        if row_id not in self.plans and (uses := self.trt_uses(precision)) is not None:
+            source = {"fp32": self.onnx_path, "fp16": self.fp16_onnx_path, "qdq": self.qdq_path}[uses.onnx]
+            if source is None:
+                raise TrtTuiError(f"no {uses.onnx} ONNX model in {self.out} to check {plan.name} against")
+        return TrtRunner(self.trt, plan, self.batch_shape(), source_onnx=source), {"artifact": str(plan)}
 
     def stage_benchmark(self) -> None:
         with self.stage("benchmark", "Benchmark") as detail:

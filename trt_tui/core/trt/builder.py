@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 
 from trt_tui.core.errors import TrtTuiError
 from trt_tui.core.trt.adapter import Features, PrecisionPlan, network_flags, precision_plan, tf32_label
+from trt_tui.core.trt.caches import REUSED, STALE, KeyedCache, open_keyed, timing_key
 from trt_tui.core.trt.logger import Listener, LogCallback, ProgressCallback, listen, make_progress_monitor, process_logger
 from trt_tui.core.trt.sidecar import SIDECAR_VERSION, file_sha256, gpu_identity, sidecar_path, write_json_atomic
 
@@ -291,7 +292,7 @@ def _build(
         else:
             config.clear_flag(tf32_flag)
         tf32_state = bool(config.get_flag(tf32_flag))
-    tcache = _attach_timing_cache(config, features, timing_cache, notes)
+    tcache, tkey = _attach_timing_cache(config, features, timing_cache, notes)
 
     # -- shapes ------------------------------------------------------------------------------
     shapes: dict[str, Any] = {}
@@ -351,6 +352,8 @@ def _build(
     if tcache is not None and timing_cache is not None:
         try:
             _write_atomic(timing_cache, config.get_timing_cache().serialize())
+            if tkey is not None:
+                tkey.record()
         except Exception as exc:
             notes.append(f"timing cache not saved: {exc}")
 
@@ -406,13 +409,21 @@ def _build(
     )
 
 
-def _attach_timing_cache(config: Any, features: Features, path: Path | None, notes: list[str]) -> Any:
-    """Load (or start) the timing cache; skipped where TensorRT has none or it is a no-op (RTX)."""
+def _attach_timing_cache(
+    config: Any, features: Features, path: Path | None, notes: list[str]
+) -> tuple[Any, KeyedCache | None]:
+    """Load (or start) the timing cache; skipped where TensorRT has none or it is a no-op (RTX).
+    A cache recorded for another TensorRT version or GPU (or with no record) is replaced."""
     if path is None:
-        return None
+        return None, None
     if not features.has_timing_cache:
         notes.append(f"timing cache skipped: not used by {features.label}")
-        return None
+        return None, None
+    keyed = open_keyed(path, timing_key(features.label, gpu_identity()))
+    if keyed.status == STALE:
+        notes.append(f"timing cache {path.name} replaced: it differed in {', '.join(keyed.changed)}")
+    elif keyed.status == REUSED:
+        notes.append(f"timing cache {path.name} reused")
     data = b""
     try:
         if path.is_file():
@@ -423,10 +434,9 @@ def _attach_timing_cache(config: Any, features: Features, path: Path | None, not
         try:
             cache = config.create_timing_cache(blob)
             if cache is not None and config.set_timing_cache(cache, False):
-                return cache
+                return cache, keyed
         except Exception as exc:
             notes.append(f"timing cache {path} rejected: {exc}")
         if blob:
             notes.append(f"timing cache {path} did not match this TensorRT/GPU; starting a new one")
-    return None
-
+    return None, None

@@ -19,7 +19,7 @@ from trt_tui.core.errors import TensorRTUnavailable, TrtTuiError
 from trt_tui.core.trt.adapter import Features
 from trt_tui.core.trt.io_buffers import aligned_empty, make_output_allocator
 from trt_tui.core.trt.logger import Listener, LogCallback, listen, process_logger
-from trt_tui.core.trt.sidecar import gpu_identity, mismatch_reason, read_sidecar
+from trt_tui.core.trt.sidecar import file_sha256, gpu_identity, mismatch_reason, read_sidecar
 
 if TYPE_CHECKING:  # checked against tensorrt-stubs (10.x API)
     import tensorrt
@@ -71,7 +71,8 @@ def _is_oom(exc: BaseException) -> bool:
 
 class TrtRunner:
     """Runs one plan. ``batch_shape``: the input shape (or {name: shape}); dynamic inputs default to
-    the profile's opt shape. ``_device='cpu'`` is a test hook (fake engines, no CUDA)."""
+    the profile's opt shape. ``source_onnx``: the ONNX the plan must have been built from (its sidecar's
+    sha256 must match). ``_device='cpu'`` is a test hook (fake engines, no CUDA)."""
 
     def __init__(
         self,
@@ -82,6 +83,7 @@ class TrtRunner:
         features: Features | None = None,
         on_log: LogCallback | None = None,
         check_sidecar: bool = True,
+        source_onnx: str | Path | None = None,
         device_index: int = 0,
         _device: str = "cuda",
     ) -> None:
@@ -120,6 +122,10 @@ class TrtRunner:
                     raise PlanMismatch(
                         f"refusing {name}: it is {size} bytes, its sidecar recorded {recorded}: truncated or "
                         "replaced since it was built; build it again", detail=str(self.sidecar))
+                self._check_source(source_onnx)
+            elif source_onnx is not None:
+                raise PlanMismatch(f"refusing {name}: it has no sidecar, so which ONNX it was built from is unknown; "
+                                   "build it again")
             else:
                 self.notes.append("no sidecar: TensorRT version and GPU not checked before loading")
         if not self.plan_path.is_file():
@@ -150,6 +156,18 @@ class TrtRunner:
             self._refuse(f"TensorRT could not create an execution context for {name}", "no reason logged")
         self.context = context
         self._setup_io(batch_shape)
+
+    def _check_source(self, source_onnx: str | Path | None) -> None:
+        """A plan is only valid for the ONNX it was built from (e.g. one left by an earlier run of another
+        model in the same folder must never be benchmarked as this one)."""
+        if source_onnx is None or self.sidecar is None:
+            return
+        recorded = self.sidecar.get("onnx_sha256")
+        current = file_sha256(source_onnx)
+        if recorded != current:
+            raise PlanMismatch(
+                f"refusing {self.plan_path.name}: it was built from another {Path(source_onnx).name} (sha256 "
+                f"{str(recorded)[:12]}, now {current[:12]}); build it again", detail=str(self.sidecar))
 
     # -- setup ---------------------------------------------------------------------------------
     def _init_cuda(self, device_index: int) -> Any:
