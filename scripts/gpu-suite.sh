@@ -3,7 +3,7 @@
 #
 # Stage first (on the dev machine, repo root):  ../shared/device/stage-wheels.sh
 # Then in one device call: carry [".device/wheels"], command:  bash scripts/gpu-suite.sh [parts...]
-# parts: tests fidelity matrix perturbation rtx (default: tests fidelity)
+# parts: tests fidelity matrix perturbation rtx rtxlogger (default: tests fidelity)
 # TensorRT-RTX (part rtx) needs /tmp/site from install-rtx.sh (see ../shared/device/stage-wheels.sh).
 # Extra arguments per part: MATRIX_ARGS, MAX_SECONDS, FIDELITY_ARGS, PERTURBATION_ARGS, TESTS_ARGS (pytest -k ...).
 # Logs and JSON land in $OUT (or ./gpu-out when OUT is unset).
@@ -31,6 +31,8 @@ for part in $parts; do
          python3 -m trt_tui.cli run --model digits-cnn --batch-size 32 --iterations 100 --out /tmp/rtx-run \
            > "$OUT/rtx-pipeline.log" 2>&1; tail -25 "$OUT/rtx-pipeline.log"
          cp /tmp/rtx-run/results.json "$OUT/rtx-pipeline-results.json" ;;
+    rtxlogger) # TensorRT's single logger: a build's errors reach BuildFailed while a Runtime lives
+         python3 scripts/rtx_logger_check.py --out "$OUT/rtx-logger.json" 2>&1 | tail -20 ;;
   esac
 done
 echo "== done $(date +%T)"

@@ -112,6 +112,7 @@ class Scenario:
     inputs: list[tuple[str, tuple[int, ...], str]] = field(default_factory=lambda: [("input", (-1, 4), "FLOAT")])
     outputs: list[tuple[str, tuple[int, ...], str]] = field(default_factory=lambda: [("output", (-1, 4), "FLOAT")])
     parse_errors: list[dict[str, Any]] = field(default_factory=list)
+    parse_errors_by_file: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by ONNX file name
     build_errors: list[str] = field(default_factory=list)  # logged as ERROR; build returns None
     build_warnings: list[str] = field(default_factory=list)
     phases: list[tuple[str, str | None, int]] = field(
@@ -163,6 +164,15 @@ def make_fake(key: str, scenario: Scenario | None = None, **overrides: Any) -> t
     for n in Severity.__members__:
         setattr(ILogger, n, getattr(Severity, n))
     trt.ILogger = ILogger  # type: ignore[attr-defined]
+
+    class Logger(ILogger):  # the built-in one (prints to stdout in the real bindings; silent here)
+        def __init__(self, min_severity: Any = None) -> None:
+            ILogger.__init__(self)
+
+        def log(self, severity: Any, msg: str) -> None:
+            pass
+
+    trt.Logger = Logger  # type: ignore[attr-defined]
 
     def log(logger: Any, sev: str, msg: str) -> None:
         logger.log(getattr(Severity, sev), msg)
@@ -250,8 +260,9 @@ def make_fake(key: str, scenario: Scenario | None = None, **overrides: Any) -> t
             self.network, self.logger, self.errors = network, logger, []
 
         def parse_from_file(self, path: str) -> bool:
-            if sc.parse_errors:
-                self.errors = [ParserError(**e) for e in sc.parse_errors]
+            errors = sc.parse_errors or sc.parse_errors_by_file.get(path.rsplit("/", 1)[-1], [])
+            if errors:
+                self.errors = [ParserError(**e) for e in errors]
                 return False
             self.network.inputs = [Tensor(*i) for i in sc.inputs]
             return True
@@ -267,6 +278,12 @@ def make_fake(key: str, scenario: Scenario | None = None, **overrides: Any) -> t
 
     class Profile:
         def set_shape(self, name: str, mn: Any, opt: Any, mx: Any) -> None:
+            for which, lo, hi in (("opt", mn, opt), ("max", opt, mx)):  # pyCore.cpp's opt_profile_set_shape
+                if any(a > b for a, b in zip(lo, hi)):
+                    glog("ERROR", f"IOptimizationProfile::setDimensions: Error Code 3: API Usage Error (Parameter "
+                                  f"check failed, condition: std::all_of(dims.d, dims.d + dims.nbDims, [](int32_t x) "
+                                  f"noexcept {{ return x >= 0; }}). {which} dims of {name} inconsistent)")
+                    raise RuntimeError(f"Shape provided for {which} is inconsistent with other shapes.")
             sc.profile_shapes[name] = (tuple(mn), tuple(opt), tuple(mx))
 
     class TimingCache:
@@ -326,6 +343,7 @@ def make_fake(key: str, scenario: Scenario | None = None, **overrides: Any) -> t
             return Profile()
 
         def build_serialized_network(self, network: Network, config: Any) -> bytes | None:
+            log(self.logger, "INFO", "[MemUsageChange] Init builder kernel library: CPU +0, GPU +0, now: CPU 0, GPU 0 (MiB)")
             for w in sc.build_warnings:
                 log(self.logger, "WARNING", w)
             mon = getattr(config, "progress_monitor", None)
