@@ -84,17 +84,21 @@ def test_bad_model_is_one_clear_line(tmp_path):
     bad = tmp_path / "net.py"
     bad.write_text("def build(:\n")
     proc = run_cli("run", "--model", f"{bad}:build", "--input-shape", "3,8,8", "--out", str(tmp_path / "o"), *FAST)
-    assert proc.returncode == 1
-    assert "SyntaxError" in proc.stderr or "syntax" in proc.stderr.lower()
-    assert "Traceback" not in proc.stderr
+    assert proc.returncode == 2  # found by the caller: no process started, nothing written
+    assert proc.stderr == f"trt-tui run: --model {bad}:build: syntax error in {bad} line 1: invalid syntax\n"
+    assert not (tmp_path / "o").exists()
 
 
 def test_invalid_arguments_are_named(tmp_path):
     proc = run_cli("run", "--model", "mlp", "--batch-size", "0", "--rows", "pytorch-fp99")
     assert proc.returncode == 2
     assert "--batch-size" in proc.stderr and "--rows" in proc.stderr
+    assert "trt-tui run: --batch-size 0: must be a whole number >= 1" in proc.stderr.splitlines()
     proc = run_cli("run", "--model", "x.py:f", "--input-shape", "3,a,4")
-    assert proc.returncode == 2 and "input shape" in proc.stderr
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [
+        "trt-tui run: --model x.py:f: model file not found: x.py",
+        "trt-tui run: --input-shape 3,a,4: must be positive integers separated by commas (or x), e.g. 3,224,224"]
+    assert proc.stdout == ""
 
 
 def test_models_lists_builtins():

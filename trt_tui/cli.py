@@ -13,9 +13,10 @@ import sys
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Callable, NoReturn, TextIO
 
-from trt_tui.core.config import ALL_ROWS, CALIBRATORS, EXPORTERS, RUN_STAGES, RunConfig, parse_shape
+from trt_tui.core.config import ALL_ROWS, CALIBRATORS, EXPORTERS, RUN_STAGES, RunConfig
+from trt_tui.core.validate import NUMBERS, opset_range, parse_names, parse_number, parse_shape, shown
 from trt_tui.core.results import host_bound
 from trt_tui.widgets.format import fmt_bytes, fmt_err, fmt_frac, fmt_ms, fmt_rate, fmt_speedup
 from trt_tui.core.events import (
@@ -32,10 +33,39 @@ from trt_tui.core.events import (
 )
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (with where to look), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def version_text() -> str:
+    """trt-tui's version and the versions of what it measures with (read from metadata: no imports)."""
+    from importlib import metadata
+
+    from trt_tui import __version__
+
+    def dist(*names: str) -> str:
+        for name in names:
+            try:
+                return metadata.version(name)
+            except metadata.PackageNotFoundError:
+                continue
+        return "not installed"
+
+    return (f"trt-tui {__version__} (Python {sys.version.split()[0]}, torch {dist('torch')}, "
+            f"onnxruntime {dist('onnxruntime', 'onnxruntime-gpu')}, "
+            f"TensorRT {dist('tensorrt', 'tensorrt-cu13', 'tensorrt-cu12', 'tensorrt-rtx')})")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="trt-tui", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command")
-    run = sub.add_parser("run", help="run the pipeline headless and print the table")
+    parser = OneLineParser(prog="trt-tui", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=version_text())
+    sub = parser.add_subparsers(dest="command", parser_class=OneLineParser)
+    run = sub.add_parser("run", help="run the pipeline headless and print the table",
+                         description="Run the pipeline headless and print the table. Every setting is checked "
+                                     "before anything starts; a bad one is one line and exit status 2.")
     add_run_options(run)
     sub.add_parser("models", help="list the built-in models")
     shots = sub.add_parser("screenshots", help="save an SVG screenshot of each screen")
@@ -43,56 +73,98 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# RunConfig field -> the `trt-tui run` option that sets it (how a problem is named).
+OPTION = {
+    "model": "--model", "input_shape": "--input-shape", "batch_size": "--batch-size", "rows": "--rows",
+    "stages": "--stages", "iterations": "--iterations", "warmup": "--warmup", "max_seconds": "--max-seconds",
+    "calibrator": "--calibrator", "calib_data": "--calib-data", "calib_samples": "--calib-samples",
+    "opset": "--opset", "exporter": "--exporter", "workspace_mib": "--workspace-mib", "device": "--device",
+    "out_dir": "--out", "seed": "--seed",
+}
+
+
 def add_run_options(p: argparse.ArgumentParser) -> None:
+    """Values are read as text and checked by config_from_args (core/validate.py), one line per problem."""
     d = RunConfig()
-    p.add_argument("--model", "-m", default=d.model,
-                   help="built-in name (see `trt-tui models`), path/to/file.py:factory, or model.onnx")
-    p.add_argument("--input-shape", help="per-sample input shape, e.g. 3,224,224 (needed for file.py:factory)")
-    p.add_argument("--batch-size", "-b", type=int, default=d.batch_size)
-    p.add_argument("--rows", default=",".join(ALL_ROWS), help=f"comma-separated rows among: {', '.join(ALL_ROWS)}")
-    p.add_argument("--stages", default=",".join(RUN_STAGES), help=f"comma-separated stages among: {', '.join(RUN_STAGES)}")
-    p.add_argument("--iterations", "-n", type=int, default=d.iterations, help="timed iterations per row")
-    p.add_argument("--warmup", type=int, default=d.warmup, help="warm-up iterations per row")
-    p.add_argument("--max-seconds", type=float, help="time budget per row: stop the timed loop early")
-    p.add_argument("--calibrator", choices=CALIBRATORS, default=d.calibrator)
-    p.add_argument("--calib-data", help="calibration samples: .npy (N,C,H,W) or .npz")
-    p.add_argument("--calib-samples", type=int, default=d.calib_samples)
-    p.add_argument("--opset", type=int, default=d.opset)
-    p.add_argument("--exporter", choices=EXPORTERS, default=d.exporter)
-    p.add_argument("--dynamic-batch", action="store_true", help="export with a dynamic batch axis")
-    p.add_argument("--workspace-mib", type=int, default=d.workspace_mib)
-    p.add_argument("--no-tf32", action="store_true", help="strict FP32: no TF32 in PyTorch or TensorRT")
-    p.add_argument("--device", choices=("auto", "cuda", "cpu"), default=d.device)
+    lo, hi = opset_range(d.exporter)
+    p.add_argument("--model", "-m", help="built-in name (see `trt-tui models`), path/to/file.py:factory, or "
+                   f"model.onnx (default: {d.model})")
+    p.add_argument("--input-shape", help="per-sample input shape, positive integers separated by commas or x, "
+                   "e.g. 3,224,224 (default: the model's own; needed for file.py:factory)")
+    p.add_argument("--batch-size", "-b", help=f"batch size, >= 1 (default: {d.batch_size})")
+    p.add_argument("--rows", help=f"comma-separated rows among: {', '.join(ALL_ROWS)} (default: all)")
+    p.add_argument("--stages", help=f"comma-separated stages among: {', '.join(RUN_STAGES)} (default: all)")
+    p.add_argument("--iterations", "-n", help=f"timed iterations per row, >= 1 (default: {d.iterations})")
+    p.add_argument("--warmup", help=f"warm-up iterations per row, >= 0 (default: {d.warmup})")
+    p.add_argument("--max-seconds", help="time budget per row in seconds, > 0: stop the timed loop early "
+                   "(default: none, run every iteration)")
+    p.add_argument("--calibrator", choices=CALIBRATORS, help=f"INT8 calibrator (default: {d.calibrator})")
+    p.add_argument("--calib-data", help="calibration samples: .npy (N,C,H,W) or .npz "
+                   "(default: the model's own data, else random)")
+    p.add_argument("--calib-samples", help=f"calibration samples used, >= 1 (default: {d.calib_samples})")
+    p.add_argument("--opset", help=f"ONNX opset, {lo} to {hi if hi else '…'} with the {d.exporter} exporter "
+                   f"(default: {d.opset})")
+    p.add_argument("--exporter", choices=EXPORTERS, help=f"torch.onnx exporter (default: {d.exporter})")
+    p.add_argument("--dynamic-batch", action="store_true", help="export with a dynamic batch axis (default: off)")
+    p.add_argument("--workspace-mib", help=f"TensorRT builder workspace in MiB, >= 1 (default: {d.workspace_mib})")
+    p.add_argument("--no-tf32", action="store_true",
+                   help="strict FP32: no TF32 in PyTorch or TensorRT (default: TF32 allowed)")
+    p.add_argument("--device", choices=("auto", "cuda", "cpu"), help=f"where to run (default: {d.device})")
     p.add_argument("--out", "-o", help="results folder (default: ./trt-tui-results/<model>/)")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--json", action="store_true", help="print the raw JSON events instead of progress and table")
+    p.add_argument("--seed", help=f"seed of the random inputs, >= 0 (default: {d.seed})")
+    p.add_argument("--json", action="store_true",
+                   help="print the raw JSON events instead of progress and table (default: off)")
     p.add_argument("--verbose", "-v", action="store_true",
-                   help="print each error's full detail (traceback, parser errors, TensorRT log lines) under it")
+                   help="print each error's full detail (traceback, parser errors, TensorRT log lines) under it "
+                        "(default: off)")
 
 
-def config_from_args(args: argparse.Namespace) -> RunConfig:
-    cfg = RunConfig(
-        model=args.model,
-        input_shape=parse_shape(args.input_shape) if args.input_shape else None,
-        batch_size=args.batch_size,
-        rows=tuple(r.strip() for r in args.rows.split(",") if r.strip()),
-        stages=tuple(s.strip() for s in args.stages.split(",") if s.strip()),
-        iterations=args.iterations,
-        warmup=args.warmup,
-        max_seconds=args.max_seconds,
-        calibrator=args.calibrator,
-        calib_data=args.calib_data,
-        calib_samples=args.calib_samples,
-        opset=args.opset,
-        exporter=args.exporter,
-        dynamic_batch=args.dynamic_batch,
-        workspace_mib=args.workspace_mib,
-        tf32=not args.no_tf32,
-        device=args.device,
-        out_dir=args.out,
-        seed=args.seed,
-    )
-    return cfg
+def config_from_args(args: argparse.Namespace) -> tuple[RunConfig | None, list[str]]:
+    """The RunConfig the options ask for, or None and one line per problem (option, value, why).
+    Nothing is started and nothing is imported beyond the standard library and numpy."""
+    values: dict[str, Any] = {}
+    errors: dict[str, tuple[Any, str]] = {}  # field -> (the text given, the problem)
+
+    def take(name: str, parse: Callable[[str], Any]) -> None:
+        raw = getattr(args, name)
+        if raw is None:
+            return
+        try:
+            values[name] = parse(raw)
+        except ValueError as exc:
+            errors[name] = (raw, str(exc))
+
+    take("input_shape", parse_shape)
+    for name in NUMBERS:
+        if hasattr(args, name):
+            take(name, partial(parse_number, name))
+    take("opset", parse_whole)
+    take("rows", partial(parse_names, allowed=ALL_ROWS, what="rows"))
+    take("stages", partial(parse_names, allowed=RUN_STAGES, what="stages"))
+    for name in ("model", "calibrator", "calib_data", "exporter", "device"):
+        if getattr(args, name) is not None:
+            values[name] = getattr(args, name)
+    if args.out is not None:
+        values["out_dir"] = args.out
+    cfg = RunConfig(**values, dynamic_batch=args.dynamic_batch, tf32=not args.no_tf32)
+    for name, problem in cfg.problems().items():
+        if name not in errors:
+            raw = {"out_dir": args.out}.get(name, getattr(args, name, None))
+            errors[name] = (raw, problem)
+    lines = []
+    for name in OPTION:  # in the order of --help
+        if name in errors:
+            raw, problem = errors[name]
+            given = f" {shown(raw)}" if raw is not None else ""
+            lines.append(f"trt-tui run: {OPTION[name]}{given}: {problem}")
+    return (None if lines else cfg), lines
+
+
+def parse_whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError("must be a whole number") from None
 
 
 # -- rendering ------------------------------------------------------------------------------------
@@ -181,15 +253,9 @@ def results_table(store: Any) -> Any:
 def cmd_run(args: argparse.Namespace) -> int:
     from trt_tui.runner import JobProcess, RunState
 
-    try:
-        cfg = config_from_args(args)
-    except ValueError as exc:
-        print(f"trt-tui: {exc}", file=sys.stderr)
-        return 2
-    problems = cfg.problems()
-    if problems:
-        for field_name, msg in problems.items():
-            print(f"trt-tui: --{field_name.replace('_', '-')}: {msg}", file=sys.stderr)
+    cfg, problems = config_from_args(args)
+    if cfg is None:
+        print("\n".join(problems), file=sys.stderr)
         return 2
     job = JobProcess(cfg)
     state = RunState()
@@ -238,7 +304,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                     say(f"  {r['row_id']}: {hint} (TensorRT or CUDA graphs remove most of the launch cost)")
         if state.store.best:
             say(f"best: {state.store.best} ({state.store.best_rule})")
-        if fin.out_dir and (Path(fin.out_dir) / "results.json").is_file():
+        if state.store.rows and fin.out_dir and (Path(fin.out_dir) / "results.json").is_file():  # not for no rows
             say(f"results: {fin.out_dir}/results.csv, {fin.out_dir}/results.json")
         if not args.verbose and any(e.detail.strip() for e in state.errors):
             say("the full detail of each error: run again with -v (or --json for every event)")

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from trt_tui.core.validate import parse_shape  # noqa: F401 - the shape parser's historic home
+
 # Every row the pipeline knows, in table order.
 ALL_ROWS: tuple[str, ...] = (
     "pytorch-fp32",
@@ -56,31 +58,41 @@ class RunConfig:
 
     # -- validation ----------------------------------------------------------------------------
     def problems(self) -> dict[str, str]:
-        """Field name -> what is wrong with it (empty dict = valid). Used by CLI and TUI alike."""
+        """Field name -> what is wrong with it (empty dict = valid). The one check of a run's settings,
+        made by the CLI and the app's form before any process starts (core/validate.py has the rules)."""
+        from trt_tui.core import validate as v
+
         bad: dict[str, str] = {}
-        if not self.model.strip():
+        if not isinstance(self.model, str):
             bad["model"] = "choose a model"
-        if self.batch_size < 1:
-            bad["batch_size"] = "batch size must be >= 1"
-        if self.iterations < 1:
-            bad["iterations"] = "iterations must be >= 1"
-        if self.warmup < 0:
-            bad["warmup"] = "warm-up must be >= 0"
+        else:
+            bad.update(v.model_problems(self.model, self.input_shape))
+        for name in v.NUMBERS:
+            value = getattr(self, name)
+            if value is None and name == "max_seconds":
+                continue
+            if problem := v.number_problem(name, value):
+                bad[name] = problem
+        if self.input_shape is not None and (not self.input_shape or any(
+                not isinstance(d, int) or not 1 <= d <= v.SHAPE_DIM_MAX for d in self.input_shape)):
+            bad["input_shape"] = "input shape needs positive dimensions, e.g. 3,224,224"
         if self.calibrator not in CALIBRATORS:
             bad["calibrator"] = f"calibrator must be one of {', '.join(CALIBRATORS)}"
         if self.exporter not in EXPORTERS:
             bad["exporter"] = f"exporter must be one of {', '.join(EXPORTERS)}"
+        elif problem := v.opset_problem(self.opset, self.exporter):
+            bad["opset"] = problem
         unknown = [r for r in self.rows if r not in ALL_ROWS]
         if unknown:
-            bad["rows"] = f"unknown rows: {', '.join(unknown)}"
+            bad["rows"] = f"unknown rows: {', '.join(map(str, unknown))}"
         elif not self.rows:
             bad["rows"] = "select at least one row"
         if not self.stages or any(s not in RUN_STAGES for s in self.stages):
             bad["stages"] = f"stages must be among {', '.join(RUN_STAGES)}"
-        if self.input_shape is not None and (not self.input_shape or any(d < 1 for d in self.input_shape)):
-            bad["input_shape"] = "input shape needs positive dimensions, e.g. 3,224,224"
-        if self.calib_data and not Path(self.calib_data).is_file():
-            bad["calib_data"] = f"calibration file not found: {self.calib_data}"
+        if self.calib_data is not None and (problem := v.file_problem(str(self.calib_data), "calibration file")):
+            bad["calib_data"] = problem
+        if self.out_dir is not None and (problem := v.path_problem(str(self.out_dir), "results folder")):
+            bad["out_dir"] = problem
         if self.device not in ("auto", "cuda", "cpu"):
             bad["device"] = "device must be auto, cuda or cpu"
         return bad
@@ -113,15 +125,3 @@ class RunConfig:
 
     def resolved_out_dir(self) -> Path:
         return Path(self.out_dir) if self.out_dir else Path("trt-tui-results") / self.model_slug()
-
-
-def parse_shape(text: str) -> tuple[int, ...]:
-    """'3,224,224' or '3x224x224' -> (3, 224, 224); raises ValueError with a readable message."""
-    parts = [p for p in re.split(r"[,x× ]+", text.strip()) if p]
-    try:
-        shape = tuple(int(p) for p in parts)
-    except ValueError:
-        raise ValueError(f"input shape {text!r} is not a list of integers such as 3,224,224") from None
-    if not shape or any(d < 1 for d in shape):
-        raise ValueError(f"input shape {text!r} needs positive dimensions such as 3,224,224")
-    return shape
