@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -160,3 +162,38 @@ def test_a_model_that_gives_one_class_for_everything_is_flagged(tmp_path):
                    "--rows", "pytorch-fp32,onnxruntime-fp32", "--out", str(out), *FAST)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "the reference gives class 2 for all" in proc.stderr and "top-1 agreement says little" in proc.stderr
+
+
+def test_kept_files_follow_the_umask(tmp_path):
+    """results.json/csv and an exported CSV/JSON get the user's umask, as the ONNX files do (not 0600)."""
+    from trt_tui.core.results import ResultsStore, new_row
+
+    old = os.umask(0o027)
+    try:
+        store = ResultsStore(tmp_path / "out")
+        store.upsert(new_row("pytorch-fp32", "pytorch", "fp32", status="ok"))
+        store.save()
+        kept = [tmp_path / "out" / "results.json", tmp_path / "out" / "results.csv",
+                store.export_csv(tmp_path / "export.csv"), store.export_json(tmp_path / "export.json")]
+    finally:
+        os.umask(old)
+    assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in kept} == {oct(0o640)}
+    assert not list((tmp_path / "out").glob(".*.tmp"))
+
+
+def test_results_files_have_the_mode_of_the_onnx_files(mlp_run):
+    _, out = mlp_run
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (out / "results.json", out / "results.csv", out / "model.onnx")}
+    assert len(set(modes.values())) == 1, modes
+
+
+def test_a_run_leaves_the_temp_dir_as_it_found_it(tmp_path):
+    """Every CPU row, the quantizer included, with a private TMPDIR: nothing left in it."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = run_cli("run", "--model", "mlp", "--out", str(tmp_path / "out"), *FAST,
+                   env={**os.environ, "TMPDIR": str(tmp)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    # ".ses": onnxruntime's telemetry session record, written by `import onnxruntime` and kept across runs
+    # (not a temporary; it is already in /tmp on any machine that ran onnxruntime once)
+    assert sorted(p.name for p in tmp.iterdir() if p.name != ".ses") == []

@@ -467,13 +467,18 @@ def test_a_crash_before_this_run_wrote_anything_leaves_the_earlier_results(tmp_p
 
 
 @contextmanager
-def cli_at_first_row(out: Path, act: Callable[[subprocess.Popen, int], None]) -> Iterator[tuple[subprocess.Popen, int, list[str]]]:
+def cli_at_first_row(out: Path, act: Callable[[subprocess.Popen, int], None],
+                     inherit: dict[int, Any] | None = None) -> Iterator[tuple[subprocess.Popen, int, list[str]]]:
     """`trt-tui run` on two slow mlp rows; once pytorch-fp32 is measured, ``act(cli, child_pid)``.
-    Yields the process, the child's pid and the stderr lines read so far; kills the CLI if still alive."""
+    ``inherit``: signal dispositions the CLI starts with (SIGHUP and SIGINT default unless given, as in a
+    terminal session, whatever this pytest inherited: nohup, `&`). Yields the process, the child's pid
+    and the stderr lines read so far; kills the CLI if still alive."""
+    dispositions = {signal.SIGHUP: signal.SIG_DFL, signal.SIGINT: signal.SIG_DFL, **(inherit or {})}
     cli = subprocess.Popen(
         [sys.executable, "-m", "trt_tui.cli", "run", "--model", "mlp", "--rows", ",".join(CPU_ROWS[:2]), "--out", str(out),
          *SLOW_ROWS],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: [signal.signal(sig, how) for sig, how in dispositions.items()])
     try:
         child = find_child(cli.pid)
         assert cli.stderr is not None
@@ -595,12 +600,15 @@ def test_out_of_memory_in_one_row_fails_it_and_the_others_run(tmp_path, monkeypa
     assert err.message == "pytorch-fp16: " + saved["pytorch-fp16"]["reason"] and "Tried to allocate" in err.detail
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP], ids=["SIGINT", "SIGHUP"])
-def test_ctrl_c_or_a_lost_ssh_session_cancels_the_run_and_shows_the_rows_so_far(tmp_path, sig):
+@pytest.mark.parametrize("sig,inherit", [
+    (signal.SIGINT, None), (signal.SIGINT, {signal.SIGINT: signal.SIG_IGN}), (signal.SIGHUP, None),
+], ids=["SIGINT", "SIGINT-inherited-ignored", "SIGHUP"])
+def test_ctrl_c_or_a_lost_ssh_session_cancels_the_run_and_shows_the_rows_so_far(tmp_path, sig, inherit):
     """Ctrl-C (SIGINT) or a dropped SSH session (SIGHUP) reaches `trt-tui run` only (the child has its own
-    session): it cancels the child, which closes its rows, and prints the table of the rows so far."""
+    session): it cancels the child, which closes its rows, and prints the table of the rows so far. Also
+    when started in the background (`trt-tui run &` in a script), which starts it with SIGINT ignored."""
     out = tmp_path / "mlp"
-    with cli_at_first_row(out, lambda cli, child: cli.send_signal(sig)) as (cli, child, progress):
+    with cli_at_first_row(out, lambda cli, child: cli.send_signal(sig), inherit) as (cli, child, progress):
         stdout, stderr = cli.communicate(timeout=60)
     stderr = "".join(progress) + stderr
     assert cli.returncode == 130, stderr[-2000:]
@@ -609,6 +617,23 @@ def test_ctrl_c_or_a_lost_ssh_session_cancels_the_run_and_shows_the_rows_so_far(
     saved = {r["row_id"]: r["status"] for r in json.loads((out / "results.json").read_text())["rows"]}
     assert saved == {"pytorch-fp32": "ok", "pytorch-fp16": "cancelled"}
     assert not group_alive(child)
+
+
+def test_under_nohup_a_lost_session_does_not_cancel_the_run(tmp_path):
+    """`nohup trt-tui run ...` starts with SIGHUP ignored: the user asked for the run to outlive the
+    session, so a SIGHUP leaves it measuring (a Ctrl-C still cancels it)."""
+    out = tmp_path / "mlp"
+
+    def hangup_then_interrupt(cli: subprocess.Popen, child: int) -> None:
+        cli.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        assert cli.poll() is None and group_alive(child)  # still running
+        cli.send_signal(signal.SIGINT)
+
+    with cli_at_first_row(out, hangup_then_interrupt, {signal.SIGHUP: signal.SIG_IGN}) as (cli, child, progress):
+        stdout, stderr = cli.communicate(timeout=60)
+    assert cli.returncode == 130, stderr[-2000:]
+    assert "run cancelled: cancelled by the user" in stdout
 
 
 def test_the_child_winds_down_when_the_cli_itself_is_killed(tmp_path):

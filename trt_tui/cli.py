@@ -271,11 +271,16 @@ def cmd_run(args: argparse.Namespace) -> int:
                 printer(ev)
 
     def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt  # SIGTERM, or SIGHUP (the SSH session went away): cancel as Ctrl-C does
+        raise KeyboardInterrupt  # Ctrl-C, SIGTERM, or SIGHUP (the SSH session went away): cancel the run
 
-    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-        if sig is not None:
-            signal.signal(sig, interrupt)
+    # SIGINT unconditionally: a run started in the background (`cmd &` in a script) inherits it ignored,
+    # and Ctrl-C / `kill -INT` must still cancel it. SIGHUP only where it is not ignored: under `nohup`
+    # the user asked for the run to outlive the session.
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+    hup = getattr(signal, "SIGHUP", None)
+    if hup is not None and signal.getsignal(hup) is not signal.SIG_IGN:
+        signal.signal(hup, interrupt)
     interrupted = False
     try:
         follow()

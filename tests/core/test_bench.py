@@ -55,11 +55,24 @@ class SlowRunner:
 def test_time_budget_bounds_warmup_and_loop_but_keeps_ten_iterations():
     ticks = []
     m = bench.measure(SlowRunner(), np.zeros(1), warmup=100, iterations=1000, max_seconds=0.3,
-                      on_progress=lambda done, total: ticks.append((done, total)))
+                      on_progress=lambda phase, done, total: ticks.append((phase, done, total)))
     assert m.warmup < 100 and 10 <= m.iterations < 1000
-    assert ticks[-1][0] == ticks[-1][1] == m.warmup + m.iterations  # progress ends exactly at its total
+    # warm-up and timed iterations counted apart, each ending exactly at its (shortened) total
+    warm = [t for t in ticks if t[0] == "warm-up"]
+    timed = [t for t in ticks if t[0] == "timed"]
+    assert ticks == warm + timed and len(warm) == m.warmup and len(timed) == m.iterations
+    assert warm[-1] == ("warm-up", m.warmup, m.warmup) and timed[-1] == ("timed", m.iterations, m.iterations)
+    assert {t[2] for t in timed[:-1]} == {1000} and [t[1] for t in timed] == list(range(1, m.iterations + 1))
     short = bench.measure(SlowRunner(), np.zeros(1), warmup=0, iterations=50, max_seconds=0.001)
     assert short.iterations == 10
+
+
+def test_progress_counts_warmup_apart_from_the_timed_iterations():
+    ticks = []
+    bench.measure(SlowRunner(), np.zeros(1), warmup=3, iterations=5,
+                  on_progress=lambda phase, done, total: ticks.append((phase, done, total)))
+    assert ticks == [("warm-up", 1, 3), ("warm-up", 2, 3), ("warm-up", 3, 3),
+                     *[("timed", i, 5) for i in range(1, 6)]]
 
 
 def test_measure_an_onnxruntime_runner(tmp_path, mlp):

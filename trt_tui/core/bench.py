@@ -22,7 +22,7 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-ProgressFn = Callable[[int, int], None]
+ProgressFn = Callable[[str, int, int], None]  # (phase, step, total)
 
 # How the figures were taken, saved with every results file (results.json "meta").
 TIMING_METHOD = {
@@ -108,16 +108,13 @@ def measure(runner: Runner, host_input: np.ndarray, *, warmup: int, iterations: 
             l2_flush: bool = True, hide_launch: bool = True) -> Measurement:
     """Warm up, then time ``iterations`` end-to-end inferences and (on CUDA) as many GPU computes.
     ``max_seconds`` ends the latency loop early (at least 10 iterations); the GPU loop then uses the
-    same count, and the Measurement records how many ran."""
+    same count, and the Measurement records how many ran. ``on_progress(phase, step, total)`` counts
+    each phase apart: "warm-up" (of ``warmup``), "timed" (of ``iterations``), "gpu-compute" (CUDA)."""
     on_cuda = runner.device == "cuda" and runner.stream is not None
-    total = warmup + iterations * (2 if on_cuda else 1)
-    done = 0
 
-    def tick(n: int = 1) -> None:
-        nonlocal done
-        done += n
+    def progress(phase: str, step: int, total: int) -> None:
         if on_progress:
-            on_progress(done, total)
+            on_progress(phase, step, total)
 
     runner.set_input(host_input)
     warm_deadline = time.perf_counter() + max_seconds / 4 if max_seconds else None
@@ -125,10 +122,10 @@ def measure(runner: Runner, host_input: np.ndarray, *, warmup: int, iterations: 
         runner.h2d()
         runner.compute()
         runner.outputs()
-        tick()
         if warm_deadline is not None and time.perf_counter() > warm_deadline:
-            total -= warmup - i - 1  # the time budget also bounds the warm-up (a quarter of it)
-            warmup = i + 1
+            warmup = i + 1  # the time budget also bounds the warm-up (a quarter of it)
+        progress("warm-up", i + 1, warmup)
+        if i + 1 == warmup:
             break
 
     # Host latency: one synchronous inference at a time, as a caller sees it.
@@ -143,19 +140,24 @@ def measure(runner: Runner, host_input: np.ndarray, *, warmup: int, iterations: 
         enq[i] = time.perf_counter() - t1
         runner.outputs()
         lat[i] = time.perf_counter() - t0
-        tick()
         if deadline is not None and i >= 9 and time.perf_counter() > deadline:
             lat, enq = lat[: i + 1], enq[: i + 1]
+            progress("timed", i + 1, i + 1)  # stopped by the time budget: the bar learns the shorter total
             break
+        progress("timed", i + 1, iterations)
     wall = time.perf_counter() - wall0
-    if len(lat) < iterations:  # stopped by the time budget: report what ran
-        total -= (iterations - len(lat)) * (2 if on_cuda else 1)
-        iterations = len(lat)
-        tick(0)  # the progress bar learns the shorter total now
+    iterations = len(lat)
 
     gpu, exposed = None, 0
     if on_cuda:
         lead_ms = 1.5 * float(np.percentile(enq, 99)) * 1e3 + 0.02 if hide_launch else 0.0
+        done = 0
+
+        def tick(n: int) -> None:
+            nonlocal done
+            done += n
+            progress("gpu-compute", done, iterations)
+
         timed = gpu_compute_times(runner, iterations, tick, l2_flush=l2_flush, lead_ms=lead_ms)
         gpu, exposed = summarize(timed.ms), timed.launch_exposed
     return Measurement(summarize(lat * 1e3), gpu, iterations / wall, wall, iterations, warmup,

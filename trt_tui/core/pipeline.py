@@ -555,8 +555,8 @@ class Pipeline:
             self.row(row_id, **acc_fields)
             m = bench.measure(runner, host, warmup=self.cfg.warmup, iterations=self.cfg.iterations,
                               max_seconds=self.cfg.max_seconds,
-                              on_progress=lambda step, total: self.emit(
-                                  Progress(stage="benchmark", task=row_id, step=step, total=total)))
+                              on_progress=lambda phase, step, total: self.emit(
+                                  Progress(stage="benchmark", task=row_id, step=step, total=total, phase=phase)))
             done = m.row_fields(self.cfg.batch_size)
             if m.note:
                 self.log("benchmark", f"{row_id}: {m.note}", "warning")

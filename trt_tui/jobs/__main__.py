@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         raise Cancelled()
 
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)  # also when inherited ignored: `kill -INT` on the child cancels too
     try:
         finished = Pipeline(config, emit, cancel).run()
     except Cancelled:
