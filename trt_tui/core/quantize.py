@@ -1,38 +1,79 @@
 """Explicit-precision ONNX models for strongly typed TensorRT (and for onnxruntime rows).
 
-INT8: onnxruntime's static quantizer writes Q/DQ pairs, INT8 activations and weights, per-channel
-weights, symmetric everywhere (TensorRT accepts only zero-point 0), biases left in FP32 (TensorRT
-cannot dequantize INT32). FP16: every float tensor inside
-the graph becomes float16 while the graph inputs/outputs stay float32 (Casts at the edges).
+INT8 (Q/DQ), placed where TensorRT runs INT8 (see ``graph_checks``):
+- NVIDIA ModelOpt's ONNX PTQ when installed (``pip install trt-tui[modelopt]``): its TensorRT placement
+  heuristics, symmetric, per-channel weights, the rest of the graph kept FP32.
+- else onnxruntime's ``quantize_static`` restricted to Conv/ConvTranspose/Gemm/MatMul (``TRT_INT8_OPS``):
+  symmetric (TensorRT accepts only zero-point 0), per-channel weights, biases left in FP32 (TensorRT
+  cannot dequantize INT32). Unrestricted, ORT quantizes scalar constants (GELU's +1, LayerNorm's eps)
+  into Add/Mul/Div, which TensorRT's builder refuses.
+Calibration runs once, over the tensors that get quantized only, on onnxruntime's CUDA provider when the
+run's device is cuda.
+
+FP16: ModelOpt AutoCast (``convert_to_f16``) when installed, else onnxruntime's float16 converter with
+the ops whose inputs it would leave mixed float/half blocked; graph inputs/outputs stay float32.
+Every result is checked with ``graph_checks``; the record says which tool, method and placement.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import inspect
 import io
 import os
-import tempfile
+import shutil
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
+from . import graph_checks
 from .calibration import BatchSource
 from .errors import TrtTuiError
+from .heartbeat import OnProgress, StepProgress
+from .provenance import file_sha256, fingerprint
+from .scratch import scratch_dir
 
 METHODS = ("entropy", "minmax")
+TOOLS = ("auto", "modelopt", "onnxruntime")
+TRT_INT8_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
+# Ops onnxruntime's float16 converter leaves with mixed float/half inputs (index/scatter data paths,
+# shape-like float inputs); kept in FP32 on the fallback path.
+ORT_FP16_BLOCK = ("ScatterND", "ScatterElements", "Scatter", "GatherElements", "Range", "Resize", "Upsample",
+                  "RandomNormalLike", "RandomUniformLike", "EyeLike", "CumSum", "Einsum")  # fmt: skip
+
+
+def modelopt_version() -> str | None:
+    """ModelOpt's version when its ONNX quantization imports, else None."""
+    try:
+        import modelopt.onnx.quantization  # noqa: F401
+    except Exception:  # noqa: BLE001 - missing, or its deps broken: the fallback runs
+        return None
+    try:
+        return importlib.metadata.version("nvidia-modelopt")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _tool(tool: str) -> str:
+    if tool not in TOOLS:
+        raise ValueError(f"tool must be one of {TOOLS}, not {tool!r}")
+    if tool == "auto":
+        return "modelopt" if modelopt_version() else "onnxruntime"
+    if tool == "modelopt" and not modelopt_version():
+        raise TrtTuiError("ModelOpt is not installed: pip install 'trt-tui[modelopt]'")
+    return tool
 
 
 def _count_qdq(model) -> dict[str, int]:
     q = sum(n.op_type == "QuantizeLinear" for n in model.graph.node)
     dq = [n for n in model.graph.node if n.op_type == "DequantizeLinear"]
     dq_out = {o for n in dq for o in n.output}
-    quantized = sum(
-        n.op_type not in ("QuantizeLinear", "DequantizeLinear") and any(i in dq_out for i in n.input)
-        for n in model.graph.node
-    )
-    return {"quantize_nodes": q, "dequantize_nodes": len(dq), "nodes_quantized": quantized}
+    quantized = [n.op_type for n in model.graph.node
+                 if n.op_type not in ("QuantizeLinear", "DequantizeLinear") and any(i in dq_out for i in n.input)]  # fmt: skip
+    return {"quantize_nodes": q, "dequantize_nodes": len(dq), "nodes_quantized": len(quantized),
+            "quantized_op_types": sorted(set(quantized))}  # fmt: skip
 
 
 def zero_points(path) -> list[int]:
@@ -52,84 +93,234 @@ def zero_points(path) -> list[int]:
     return values
 
 
-def _entropy_cache(model_path: Path, batch_source: BatchSource, input_name: str, bins: int, tmp: Path) -> Path:
-    """Entropy (KL) ranges with ``bins`` histogram bins, saved as an onnxruntime calibration cache.
-    quantize_static's own Entropy uses 128 bins for 128 quantized bins: a single candidate threshold,
-    i.e. exactly the MinMax ranges. TensorRT's entropy calibrator uses 2048 bins."""
-    from onnxruntime.quantization import CalibrationMethod
+def calibration_providers(device: str) -> list[str]:
+    """onnxruntime providers for calibration: CUDA first when the run is on the GPU and ORT has it."""
+    if device == "cuda":
+        import onnxruntime as ort
+
+        if "CUDAExecutionProvider" in ort.get_available_providers():
+            return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+class _CountingReader:
+    """A CalibrationDataReader over a BatchSource that reports each batch it hands out."""
+
+    def __new__(cls, source: BatchSource, input_name: str, progress: StepProgress):
+        from onnxruntime.quantization import CalibrationDataReader
+
+        class Reader(CalibrationDataReader):
+            def __init__(self) -> None:
+                self.rewind()
+
+            def get_next(self):
+                b = next(self._it, None)
+                if b is None:
+                    return None
+                progress.advance()
+                return {input_name: b}
+
+            def get_first(self):  # ModelOpt's pattern detection runs one batch
+                return {input_name: source.batch(0)}
+
+            def rewind(self) -> None:
+                self._it = iter(source)
+                progress.set_phase("calibration", source.num_batches)
+
+            def __len__(self) -> int:
+                return source.num_batches
+
+        return Reader()
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[io.StringIO]:
+    """The libraries print progress and warnings on stdout, which is the child's event stream."""
+    noise = io.StringIO()
+    with contextlib.redirect_stdout(noise):
+        yield noise
+
+
+@contextlib.contextmanager
+def _restore_ort_patches() -> Iterator[None]:
+    """ModelOpt monkey-patches onnxruntime's quantization classes for the whole process (e.g. its
+    tensor selection reads node *names*); put them back so the onnxruntime path stays itself."""
+    from onnxruntime.quantization import calibrate, qdq_quantizer, registry
+    from onnxruntime.quantization import base_quantizer
+
+    classes = [getattr(calibrate, n) for n in dir(calibrate) if isinstance(getattr(calibrate, n), type)]
+    classes += [qdq_quantizer.QDQQuantizer, base_quantizer.BaseQuantizer]
+    saved_classes = [(c, dict(vars(c))) for c in classes]
+    saved_module = dict(vars(calibrate))
+    registries = [(r, dict(r)) for r in (registry.QDQRegistry, registry.QLinearOpsRegistry, registry.IntegerOpsRegistry)]
+    try:
+        yield
+    finally:
+        for cls, attrs in saved_classes:
+            for k in [k for k in vars(cls) if k not in attrs]:
+                delattr(cls, k)
+            for k, v in attrs.items():
+                if vars(cls).get(k) is not v and k not in ("__dict__", "__weakref__", "__doc__"):
+                    setattr(cls, k, v)
+        for k, v in saved_module.items():
+            if vars(calibrate).get(k) is not v:
+                setattr(calibrate, k, v)
+        for reg, content in registries:
+            reg.clear()
+            reg.update(content)
+
+
+def _input_name(path: Path) -> str:
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    inits = {i.name for i in graph.initializer}
+    return next(i.name for i in graph.input if i.name not in inits)
+
+
+def _link_into(src: Path, folder: Path) -> Path:
+    """The FP32 model (and its external data) seen from ``folder``: libraries write next to their input."""
+    from .export import _external_files
+
+    dst = folder / src.name
+    for name in [src.name, *_external_files(src)]:
+        target = folder / name
+        try:
+            os.symlink((src.parent / name).resolve(), target)
+        except OSError:
+            shutil.copyfile(src.parent / name, target)
+    return dst
+
+
+def _ort_qdq(source: Path, partial: Path, reader: Any, method: str, providers: list[str], tmp: Path,
+             entropy_bins: int, info: dict[str, Any]) -> None:  # fmt: skip
+    """onnxruntime: calibrate the Conv/ConvTranspose/Gemm/MatMul tensors once, then write Q/DQ."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
 
-    calibrator = create_calibrator(
-        model_path, None, augmented_model_path=str(tmp / "augmented.onnx"),
-        calibrate_method=CalibrationMethod.Entropy,
-        extra_options={"num_bins": bins, "num_quantized_bins": 128, "symmetric": True},
+    ort_method = CalibrationMethod.Entropy if method == "entropy" else CalibrationMethod.MinMax
+    # TensorRT-like entropy: quantize_static's own Entropy uses 128 bins for 128 quantized bins, a single
+    # candidate threshold, i.e. exactly the MinMax ranges.
+    options = {"symmetric": True} | ({"num_bins": entropy_bins, "num_quantized_bins": 128} if method == "entropy" else {})
+    kwargs: dict[str, Any] = {}
+    if "providers" in inspect.signature(create_calibrator).parameters:
+        kwargs["providers"] = providers
+    calibrator = create_calibrator(source, list(TRT_INT8_OPS), augmented_model_path=str(tmp / "augmented.onnx"),
+                                   calibrate_method=ort_method, extra_options=options, **kwargs)  # fmt: skip
+    if "providers" not in kwargs:
+        calibrator.set_execution_providers(providers)
+    calibrator.collect_data(reader)
+    info["tensors_calibrated"] = len(getattr(calibrator, "tensors_to_calibrate", None) or [])
+    ranges = calibrator.compute_data()
+    del calibrator
+    qkwargs: dict[str, Any] = {}
+    if "calibration_cache_path" in inspect.signature(quantize_static).parameters:
+        cache = tmp / "calibration.json"
+        save_tensors_data(ranges, cache)
+        qkwargs["calibration_cache_path"] = str(cache)
+        info["entropy_bins"] = entropy_bins if method == "entropy" else None
+    else:  # old onnxruntime: quantize_static calibrates again, with its own 128-bin entropy
+        info["entropy_bins"] = 128 if method == "entropy" else None
+    quantize_static(
+        str(source), str(partial), reader,
+        quant_format=QuantFormat.QDQ, op_types_to_quantize=list(TRT_INT8_OPS),
+        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=True,
+        calibrate_method=ort_method,
+        # QuantizeBias=False: TensorRT's parser rejects DequantizeLinear on the INT32 biases ORT writes
+        # by default (onnx-tensorrt#850); TensorRT fuses a float bias itself.
+        extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False},
+        **qkwargs,
     )  # fmt: skip
-    calibrator.collect_data(batch_source.as_ort_reader(input_name))
-    cache = tmp / "calibration.json"
-    save_tensors_data(calibrator.compute_data(), cache)
-    return cache
 
 
-def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "entropy",
-                 preprocess: bool = True, entropy_bins: int = 512) -> dict:  # fmt: skip
+def _modelopt_qdq(source: Path, partial: Path, reader: Any, method: str, providers: list[str], tmp: Path,
+                  entropy_bins: int, info: dict[str, Any]) -> None:  # fmt: skip
+    """ModelOpt's ONNX PTQ (its TensorRT placement; FP32 elsewhere, like the onnxruntime path)."""
+    from onnxruntime.quantization.calibrate import EntropyCalibrater
+    from modelopt.onnx import trt_utils
+    from modelopt.onnx.quantization import quantize as mo_quantize
+
+    # `import tensorrt` also succeeds for a stubs-only or broken install; ModelOpt then fails on trt.Logger
+    trt_utils.TRT_PYTHON_AVAILABLE = hasattr(getattr(trt_utils, "trt", None), "Logger")
+    eps = ["cuda:0", "cpu"] if "CUDAExecutionProvider" in providers else ["cpu"]
+    out = tmp / "modelopt.quant.onnx"
+    entropy_init = EntropyCalibrater.__init__
+
+    def finer_entropy(self, *args, **kwargs):  # ModelOpt keeps ORT's 128 bins: one threshold = max
+        entropy_init(self, *args, **{**kwargs, "num_bins": entropy_bins})
+
+    with _restore_ort_patches():
+        EntropyCalibrater.__init__ = finer_entropy
+        mo_quantize(
+            onnx_path=str(source), quantize_mode="int8", calibration_data_reader=reader,
+            calibration_method="entropy" if method == "entropy" else "max", calibration_eps=eps,
+            output_path=str(out), high_precision_dtype="fp32", log_level="ERROR",
+        )  # fmt: skip
+    if not out.is_file():
+        raise RuntimeError("ModelOpt wrote no quantized model (no node it could quantize?)")
+    shutil.copyfile(out, partial)
+    info["entropy_bins"] = entropy_bins if method == "entropy" else None
+
+
+def source_identity(fp32_onnx) -> dict[str, str]:
+    """What a derived ONNX was made from: the source file's name and SHA-256."""
+    return {"source_onnx": str(fp32_onnx), "source_sha256": file_sha256(fp32_onnx)}
+
+
+def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "entropy", *, tool: str = "auto",
+                 device: str = "cpu", preprocess: bool = True, entropy_bins: int = 512,
+                 on_progress: OnProgress | None = None) -> dict:  # fmt: skip
     """Static INT8 Q/DQ quantization calibrated on ``batch_source``; returns what was done.
 
-    ``preprocess`` runs ``quant_pre_process`` first (ORT's recommended shape inference + graph
-    optimisation); if it fails the original graph is quantized and the record says so.
-    ``entropy_bins``: histogram bins for the entropy method (more = finer threshold search, slower;
-    TensorRT uses 2048). Needs quantize_static's ``calibration_cache_path`` (recent onnxruntime); without
-    it ORT's own Entropy runs and the record's ``entropy_bins`` says 128 (= MinMax ranges).
+    ``tool``: 'auto' (ModelOpt when installed, else onnxruntime), 'modelopt' or 'onnxruntime'.
+    ``device``: 'cuda' calibrates on onnxruntime's CUDA provider when it has one.
+    ``preprocess`` (onnxruntime path): ``quant_pre_process`` first (shape inference + graph optimisation);
+    if it fails the original graph is quantized and the record says so.
+    ``entropy_bins`` (onnxruntime path): histogram bins for the entropy search (TensorRT uses 2048).
+    ``on_progress(phase, step, total, eta_s)``: calibration batch i/N, then a heartbeat each second.
+    The record's ``placement_problems`` lists quantized constants TensorRT would refuse (should be empty).
     """
     import onnx
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quant_pre_process, quantize_static
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
+    tool = _tool(tool)
     fp32_onnx, out_path = Path(fp32_onnx), Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    graph = onnx.load(str(fp32_onnx), load_external_data=False).graph
-    inits = {i.name for i in graph.initializer}
-    input_name = next(i.name for i in graph.input if i.name not in inits)
+    input_name = _input_name(fp32_onnx)
+    providers = calibration_providers(device)
     t0 = time.perf_counter()
-    info: dict[str, Any] = {}
-    noise = io.StringIO()  # the calibrators print progress on stdout, which is the child's event stream
-    with tempfile.TemporaryDirectory(prefix="trt-tui-quant-") as tmp, contextlib.redirect_stdout(noise):
-        source, preprocessed = fp32_onnx, False
-        if preprocess:
-            try:
-                pre = Path(tmp) / "preprocessed.onnx"
-                quant_pre_process(str(fp32_onnx), str(pre))
-                source, preprocessed = pre, True
-            except Exception as e:  # e.g. symbolic shape inference on an exotic graph
-                info["preprocess_error"] = f"{type(e).__name__}: {e}".splitlines()[0]
-        kwargs: dict[str, Any] = {}
-        if method == "entropy":
-            if "calibration_cache_path" in inspect.signature(quantize_static).parameters:
-                kwargs["calibration_cache_path"] = str(_entropy_cache(source, batch_source, input_name, entropy_bins, Path(tmp)))
-                info["entropy_bins"] = entropy_bins
-            else:
-                info["entropy_bins"] = 128
-        partial = out_path.with_name(f".{out_path.stem}.partial.onnx")  # renamed once whole
+    info: dict[str, Any] = {"tool": tool, "tool_version": modelopt_version() if tool == "modelopt" else _ort_version()}
+    partial = out_path.with_name(f".{out_path.stem}.partial.onnx")  # renamed once whole
+    progress = StepProgress(on_progress)
+    with scratch_dir("trt-tui-quant-") as tmp, _quiet() as noise, progress:
         try:
-            quantize_static(
-                str(source),
-                str(partial),
-                batch_source.as_ort_reader(input_name),
-                quant_format=QuantFormat.QDQ,
-                activation_type=QuantType.QInt8,
-                weight_type=QuantType.QInt8,
-                per_channel=True,
-                calibrate_method=CalibrationMethod.Entropy if method == "entropy" else CalibrationMethod.MinMax,
-                # QuantizeBias=False: TensorRT's parser rejects DequantizeLinear on the INT32 biases
-                # ORT writes by default (onnx-tensorrt#850); TensorRT fuses a float bias itself.
-                extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False},
-                **kwargs,
-            )
+            source = _link_into(fp32_onnx, tmp)
+            info["preprocessed"] = False
+            if preprocess and tool == "onnxruntime":
+                progress.set_phase("pre-process")
+                try:
+                    from onnxruntime.quantization import quant_pre_process
+
+                    pre = tmp / "preprocessed.onnx"
+                    quant_pre_process(str(source), str(pre))
+                    source, info["preprocessed"] = pre, True
+                except Exception as e:  # noqa: BLE001 - e.g. symbolic shape inference on an exotic graph
+                    info["preprocess_error"] = f"{type(e).__name__}: {e}".splitlines()[0]
+            reader = _CountingReader(batch_source, input_name, progress)
+            if tool == "modelopt":
+                _modelopt_qdq(source, partial, reader, method, providers, tmp, entropy_bins, info)
+            else:
+                _ort_qdq(source, partial, reader, method, providers, tmp, entropy_bins, info)
+            progress.set_phase("checking")
+            model = onnx.load(str(partial), load_external_data=False)
+            problems = graph_checks.int8_placement_problems(model)
             os.replace(partial, out_path)
         except Exception as e:
             partial.unlink(missing_ok=True)
-            raise TrtTuiError(f"INT8 quantization failed: {type(e).__name__}: {e}".splitlines()[0],
-                              detail=traceback.format_exc() + noise.getvalue()) from e  # fmt: skip
+            raise TrtTuiError(f"INT8 quantization failed ({tool}): {type(e).__name__}: {e}".splitlines()[0],
+                              detail=traceback.format_exc() + noise.getvalue()[-20000:]) from e  # fmt: skip
+    counts = _count_qdq(model)
     info.update({
         "path": str(out_path),
         "method": method,
@@ -137,31 +328,96 @@ def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "
         "batches": batch_source.num_batches,
         "calibration": batch_source.description,
         "calibration_kind": batch_source.kind,
-        "preprocessed": preprocessed,
+        "calibration_device": "cuda" if providers[0] == "CUDAExecutionProvider" else "cpu",
         "seconds": round(time.perf_counter() - t0, 3),
         "size_bytes": out_path.stat().st_size,
-        **_count_qdq(onnx.load(str(out_path), load_external_data=False)),
+        "placement_problems": problems,
+        **counts,
+        **source_identity(fp32_onnx),
     })  # fmt: skip
+    info["calibration_id"] = fingerprint(method=method, tool=tool, samples=batch_source.num_samples,
+                                         calibration=batch_source.description, bins=info.get("entropy_bins"))  # fmt: skip
+    info["note"] = qdq_note(info)
     return info
 
 
-def convert_fp16(fp32_onnx, out_path) -> dict:
-    """FP16 ONNX with FP32 graph inputs/outputs (onnxruntime.transformers.float16, keep_io_types)."""
-    import onnx
-    from onnxruntime.transformers.float16 import convert_float_to_float16
+def qdq_note(info: dict[str, Any]) -> str:
+    """One line for the INT8 rows: tool, method, samples, where the Q/DQ pairs are."""
+    version = f" {info['tool_version']}" if info.get("tool_version") else ""
+    ops = "/".join(info.get("quantized_op_types") or []) or "none"
+    return (f"Q/DQ by {info['tool']}{version} ({info['method']}, {info['samples']} samples on "
+            f"{info.get('calibration_device', 'cpu')}): {ops} inputs")
 
-    out_path = Path(out_path)
+
+def _ort_version() -> str:
+    import onnxruntime
+
+    return onnxruntime.__version__
+
+
+def convert_fp16(fp32_onnx, out_path, *, keep_fp32: tuple[str, ...] | list[str] = (), tool: str = "auto",
+                 on_progress: OnProgress | None = None) -> dict:  # fmt: skip
+    """FP16 ONNX with FP32 graph inputs/outputs for strongly typed TensorRT.
+
+    ``keep_fp32``: op types pinned to FP32 (the user's ``--precision-keep-fp32``). ``tool``: 'auto'
+    (ModelOpt AutoCast when installed, else onnxruntime's converter), 'modelopt' or 'onnxruntime'.
+    The record's ``mixed_nodes`` lists nodes still fed float and half together (should be empty).
+    """
+    import onnx
+
+    tool = _tool(tool)
+    fp32_onnx, out_path = Path(fp32_onnx), Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    keep = sorted({op.strip() for op in keep_fp32 if op.strip()})
     t0 = time.perf_counter()
     partial = out_path.with_name(f".{out_path.stem}.partial.onnx")  # renamed once whole
-    try:
-        model = convert_float_to_float16(onnx.load(str(fp32_onnx)), keep_io_types=True)
-        onnx.save(model, str(partial))
-        os.replace(partial, out_path)
-    except Exception as e:
-        partial.unlink(missing_ok=True)
-        raise TrtTuiError(f"FP16 conversion failed: {type(e).__name__}: {e}".splitlines()[0],
-                          detail=traceback.format_exc()) from e  # fmt: skip
+    progress = StepProgress(on_progress)
+    info: dict[str, Any] = {"tool": tool, "keep_fp32": keep}
+    with scratch_dir("trt-tui-fp16-") as _tmp, _quiet() as noise, progress:
+        try:
+            progress.set_phase("conversion")
+            model = onnx.load(str(fp32_onnx))
+            if tool == "modelopt":
+                from modelopt.onnx.autocast import convert_to_f16
+
+                info["tool_version"] = modelopt_version()
+                model = convert_to_f16(model, low_precision_type="fp16", keep_io_types=True, op_block_list=keep)
+            else:
+                model, blocked = _ort_fp16(model, keep)
+                info["tool_version"], info["blocked_ops"] = _ort_version(), blocked
+            progress.set_phase("checking")
+            mixed = graph_checks.mixed_float_nodes(model)
+            onnx.save(model, str(partial))
+            os.replace(partial, out_path)
+        except Exception as e:
+            partial.unlink(missing_ok=True)
+            raise TrtTuiError(f"FP16 conversion failed ({tool}): {type(e).__name__}: {e}".splitlines()[0],
+                              detail=traceback.format_exc() + noise.getvalue()[-20000:]) from e  # fmt: skip
     casts = sum(n.op_type == "Cast" for n in model.graph.node)
-    return {"path": str(out_path), "seconds": round(time.perf_counter() - t0, 3),
-            "size_bytes": out_path.stat().st_size, "casts": casts}  # fmt: skip
+    info.update({"path": str(out_path), "seconds": round(time.perf_counter() - t0, 3),
+                 "size_bytes": out_path.stat().st_size, "casts": casts, "mixed_nodes": mixed,
+                 **source_identity(fp32_onnx)})  # fmt: skip
+    kept = f", FP32 kept: {','.join(keep)}" if keep else ""
+    info["note"] = f"FP16 by {tool} {info.get('tool_version') or ''}".rstrip() + kept
+    return info
+
+
+def _ort_fp16(model, keep: list[str]):
+    """onnxruntime's float16 converter, blocking the ops it would leave with mixed float/half inputs:
+    the fixed list first, then any node the check still finds (by name), until none is left."""
+    import copy
+
+    from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
+
+    op_block = sorted(set(DEFAULT_OP_BLOCK_LIST) | set(ORT_FP16_BLOCK) | set(keep))
+    present = {n.op_type for n in model.graph.node}
+    nodes: list[str] = []
+    for _ in range(4):
+        converted = convert_float_to_float16(copy.deepcopy(model), keep_io_types=True, op_block_list=op_block,
+                                             node_block_list=nodes)  # fmt: skip
+        mixed = graph_checks.mixed_float_nodes(converted)
+        names = [p.split(" ", 2)[1] for p in mixed if p.split(" ", 2)[1] not in nodes]
+        if not names:
+            break
+        nodes += names
+    return converted, sorted(present & set(op_block)) + nodes

@@ -1,0 +1,62 @@
+"""Progress for library calls that run many batches (calibration) or none we can see (conversion).
+
+``StepProgress`` counts steps reported by a hook (e.g. a calibration data reader handing out batch i of
+N) and estimates the time left. A background thread re-sends the latest state every ``period`` seconds
+while a library call gives no hook (histograms, Q/DQ placement, writing the file), so a watcher never
+sees a gap of more than ``period`` seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+# on_progress(phase, step, total, eta_s)
+OnProgress = Callable[[str, int, int, "float | None"], None]
+
+
+class StepProgress:
+    def __init__(self, on_progress: OnProgress | None, period: float = 1.0) -> None:
+        self.on_progress = on_progress
+        self.period = period
+        self.phase, self.step, self.total, self.eta_s = "", 0, 0, None  # type: ignore[assignment]
+        self._t0 = time.monotonic()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def set_phase(self, phase: str, total: int = 0) -> None:
+        with self._lock:
+            self.phase, self.step, self.total, self.eta_s = phase, 0, total, None
+            self._t0 = time.monotonic()
+        self._send()
+
+    def advance(self, step: int | None = None) -> None:
+        with self._lock:
+            self.step = self.step + 1 if step is None else step
+            done, left = self.step, max(self.total - self.step, 0)
+            elapsed = time.monotonic() - self._t0
+            self.eta_s = round(elapsed / done * left, 1) if done and self.total else None
+        self._send()
+
+    def _send(self) -> None:
+        if self.on_progress is not None:
+            with self._lock:
+                state = (self.phase, self.step, self.total, self.eta_s)
+            self.on_progress(*state)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.period):
+            self._send()
+
+    def __enter__(self) -> "StepProgress":
+        if self.on_progress is not None:
+            self._thread = threading.Thread(target=self._beat, name="trt-tui-heartbeat", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
