@@ -78,6 +78,7 @@ OPTION = {
     "model": "--model", "input_shape": "--input-shape", "batch_size": "--batch-size", "rows": "--rows",
     "stages": "--stages", "iterations": "--iterations", "warmup": "--warmup", "max_seconds": "--max-seconds",
     "calibrator": "--calibrator", "calib_data": "--calib-data", "calib_samples": "--calib-samples",
+    "precision_keep_fp32": "--precision-keep-fp32",
     "opset": "--opset", "exporter": "--exporter", "workspace_mib": "--workspace-mib", "device": "--device",
     "out_dir": "--out", "seed": "--seed",
 }
@@ -102,6 +103,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--calib-data", help="calibration samples: .npy (N,C,H,W) or .npz "
                    "(default: the model's own data, else random)")
     p.add_argument("--calib-samples", help=f"calibration samples used, >= 1 (default: {d.calib_samples})")
+    p.add_argument("--precision-keep-fp32", metavar="OP,...",
+                   help="ONNX op types kept in FP32 in the FP16 model (strongly typed TensorRT), e.g. Softmax,Pow "
+                   "(default: none)")
     p.add_argument("--opset", help=f"ONNX opset, {lo} to {hi if hi else '…'} with the {d.exporter} exporter "
                    f"(default: {d.opset})")
     p.add_argument("--exporter", choices=EXPORTERS, help=f"torch.onnx exporter (default: {d.exporter})")
@@ -146,6 +150,8 @@ def config_from_args(args: argparse.Namespace) -> tuple[RunConfig | None, list[s
             values[name] = getattr(args, name)
     if args.out is not None:
         values["out_dir"] = args.out
+    if getattr(args, "precision_keep_fp32", None):
+        values["precision_keep_fp32"] = tuple(op.strip() for op in args.precision_keep_fp32.split(",") if op.strip())
     cfg = RunConfig(**values, dynamic_batch=args.dynamic_batch, tf32=not args.no_tf32)
     for name, problem in cfg.problems().items():
         if name not in errors:
@@ -201,9 +207,10 @@ class ProgressPrinter:
             extra = f" — {ev.reason}" if ev.reason else ""
             self.line(f"   {ev.stage} {ev.status} in {ev.seconds:.1f} s{extra}")
         elif isinstance(ev, Progress):
-            pct = f"{100 * ev.step / ev.total:3.0f}%" if ev.total else ""
             phase = f" [{ev.phase}]" if ev.phase else ""
-            self.status(ev.task, f"   {ev.task}{phase} {ev.step}/{ev.total} {pct}")
+            count = f" {ev.step}/{ev.total} {100 * ev.step / ev.total:3.0f}%" if ev.total else " …"
+            eta = f" ETA {ev.eta_s:.0f} s" if ev.eta_s is not None and ev.step < ev.total else ""
+            self.status(ev.task, f"   {ev.task}{phase}{count}{eta}")
         elif isinstance(ev, RowEvent) and ev.row.get("status") in ("ok", "failed", "skipped"):
             r = ev.row
             if r["status"] == "ok":

@@ -39,6 +39,7 @@ class RunConfig:
     calibrator: str = "entropy"  # entropy | minmax
     calib_data: str | None = None  # .npy/.npz of samples; None = the model's own data or random
     calib_samples: int = 512
+    precision_keep_fp32: tuple[str, ...] = ()  # op types kept FP32 in the FP16 ONNX, e.g. ("Softmax",)
     opset: int = 18
     exporter: str = "dynamo"  # dynamo | torchscript
     dynamic_batch: bool = False
@@ -55,6 +56,7 @@ class RunConfig:
             self.input_shape = tuple(int(d) for d in self.input_shape)
         self.rows = tuple(self.rows)
         self.stages = tuple(self.stages)
+        self.precision_keep_fp32 = tuple(self.precision_keep_fp32)
 
     # -- validation ----------------------------------------------------------------------------
     def problems(self) -> dict[str, str]:
@@ -93,6 +95,8 @@ class RunConfig:
             bad["calib_data"] = problem
         if self.out_dir is not None and (problem := v.path_problem(str(self.out_dir), "results folder")):
             bad["out_dir"] = problem
+        if any(not op.isidentifier() for op in self.precision_keep_fp32):
+            bad["precision_keep_fp32"] = "takes ONNX op types separated by commas, e.g. Softmax,LayerNormalization"
         if self.device not in ("auto", "cuda", "cpu"):
             bad["device"] = "device must be auto, cuda or cpu"
         return bad

@@ -22,11 +22,15 @@ class StepProgress:
         self.period = period
         self.phase, self.step, self.total, self.eta_s = "", 0, 0, None  # type: ignore[assignment]
         self._t0 = time.monotonic()
+        self.seconds: dict[str, float] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def set_phase(self, phase: str, total: int = 0) -> None:
+        now = time.monotonic()
+        if self.phase:  # seconds spent per phase, for the record (where the time goes)
+            self.seconds[self.phase] = round(self.seconds.get(self.phase, 0.0) + now - self._t0, 3)
         with self._lock:
             self.phase, self.step, self.total, self.eta_s = phase, 0, total, None
             self._t0 = time.monotonic()
@@ -57,6 +61,7 @@ class StepProgress:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.set_phase("")
         self._stop.set()
         if self._thread is not None:
             self._thread.join()

@@ -19,6 +19,7 @@ import numpy as np
 from trt_tui.core import accuracy, bench, results
 from trt_tui.core.config import RUN_STAGES, RunConfig
 from trt_tui.core.errors import TensorRTUnavailable, TrtTuiError
+from trt_tui.core.provenance import file_sha256
 from trt_tui.core.events import (
     EnvEvent,
     ErrorEvent,
@@ -77,6 +78,8 @@ class Pipeline:
         self.onnx_path: Path | None = None
         self.qdq_path: Path | None = None
         self.fp16_onnx_path: Path | None = None
+        self.onnx_sha256: str | None = None  # of model.onnx: what every derived artifact must come from
+        self.notes: dict[str, str] = {}  # how the Q/DQ / FP16 ONNX were made, for the rows built from them
         self.trt: Any = None
         self.trt_features: Any = None
         self.trt_reason = ""
@@ -283,6 +286,7 @@ class Pipeline:
                                      dynamic_batch=self.cfg.dynamic_batch)
                     detail.update(info)
                 self.step("export", "checker", export.check_onnx, self.onnx_path)
+                self.onnx_sha256 = file_sha256(self.onnx_path)
                 detail.update(export.onnx_stats(self.onnx_path))
                 if self.model.module is not None:
                     x = self.timing_input()
@@ -298,7 +302,8 @@ class Pipeline:
                 self.emit(ErrorEvent(stage="export", message=exc.message, detail=exc.detail))
 
     def reuse_artifacts(self) -> None:
-        """A later stage run alone: take the ONNX files an earlier run left in out_dir."""
+        """A later stage run alone: take the ONNX files an earlier run left in out_dir. A Q/DQ or FP16
+        file made from another model.onnx (e.g. left by a cancelled run) is never used."""
         for attr, name in (("onnx_path", "model.onnx"), ("qdq_path", "model_int8_qdq.onnx"),
                            ("fp16_onnx_path", "model_fp16.onnx")):
             path = self.out / name
@@ -306,6 +311,23 @@ class Pipeline:
                 setattr(self, attr, path)
         if self.onnx_path is None:
             raise TrtTuiError(f"no exported model in {self.out}: run the export stage first")
+        self.onnx_sha256 = file_sha256(self.onnx_path)
+        if "quantize" not in self.cfg.stages:  # else the quantize stage remakes them
+            self.drop_stale_derived()
+
+    def drop_stale_derived(self) -> None:
+        from trt_tui.core.quantize import stale_reason
+
+        for attr, rows in (("qdq_path", ["onnxruntime-int8", "tensorrt-int8"]), ("fp16_onnx_path", ["tensorrt-fp16"])):
+            path = getattr(self, attr)
+            reason = stale_reason(path, self.onnx_path) if path is not None else ""
+            if reason:
+                setattr(self, attr, None)
+                reason += ": not used (run the quantize stage again)"
+                self.log("quantize", reason, "warning")
+                uses = {"onnxruntime-int8": "qdq", "tensorrt-int8": getattr(self.trt_uses("int8"), "onnx", ""),
+                        "tensorrt-fp16": getattr(self.trt_uses("fp16"), "onnx", "")}
+                self.fail_rows([r for r in rows if r in self.cfg.rows and uses[r] in ("qdq", "fp16")], reason)
 
     def calibration_source(self, batch_size: int) -> Any:
         from trt_tui.core.calibration import BatchSource
@@ -321,8 +343,12 @@ class Pipeline:
 
         return adapter.precision_plan(self.trt_features, precision, self.cfg.calibrator)
 
+    def quantize_progress(self, task: str) -> Any:
+        return lambda phase, step, total, eta_s: self.emit(
+            Progress(stage="quantize", task=task, step=step, total=total, phase=phase, eta_s=eta_s))
+
     def stage_quantize(self) -> None:
-        from trt_tui.core import quantize
+        from trt_tui.core import graph_checks, quantize
 
         fp16_plan, int8_plan = self.trt_uses("fp16"), self.trt_uses("int8")
         need_qdq = "onnxruntime-int8" in self.cfg.rows or (int8_plan is not None and int8_plan.onnx == "qdq")
@@ -335,9 +361,16 @@ class Pipeline:
                 try:
                     source = self.calibration_source(self.cfg.batch_size)
                     self.qdq_path = self.out / "model_int8_qdq.onnx"
-                    detail["int8"] = self.step("quantize", "int8-qdq", quantize.quantize_qdq, self.onnx_path,
-                                               self.qdq_path, source, method=self.cfg.calibrator)
-                    detail["int8"]["calibration_data"] = source.description
+                    info = detail["int8"] = self.step(
+                        "quantize", "int8-qdq", quantize.quantize_qdq, self.onnx_path, self.qdq_path, source,
+                        method=self.cfg.calibrator, device=self.device, on_progress=self.quantize_progress("int8-qdq"))
+                    info["calibration_data"] = source.description
+                    self.notes["qdq"] = info["note"]
+                    if info["placement_problems"]:  # TensorRT's builder would refuse it; onnxruntime runs it
+                        reason = "Q/DQ placement TensorRT refuses: " + graph_checks.summary(info["placement_problems"])
+                        self.log("quantize", reason, "warning")
+                        if int8_plan is not None and int8_plan.onnx == "qdq":
+                            self.fail_rows(["tensorrt-int8"], reason)
                 except TrtTuiError as exc:
                     self.qdq_path = None
                     self.fail_rows(qdq_rows, f"INT8 quantization failed: {exc.message}")
@@ -345,8 +378,13 @@ class Pipeline:
             if need_fp16:
                 try:
                     self.fp16_onnx_path = self.out / "model_fp16.onnx"
-                    detail["fp16"] = self.step("quantize", "fp16-convert", quantize.convert_fp16, self.onnx_path,
-                                               self.fp16_onnx_path)
+                    info = detail["fp16"] = self.step(
+                        "quantize", "fp16-convert", quantize.convert_fp16, self.onnx_path, self.fp16_onnx_path,
+                        keep_fp32=self.cfg.precision_keep_fp32, on_progress=self.quantize_progress("fp16-convert"))
+                    self.notes["fp16"] = info["note"]
+                    if info["mixed_nodes"]:
+                        self.log("quantize", "FP16 graph TensorRT may refuse: " + graph_checks.summary(info["mixed_nodes"])
+                                 + " (pin the op with --precision-keep-fp32)", "warning")
                 except TrtTuiError as exc:
                     self.fp16_onnx_path = None
                     self.fail_rows(["tensorrt-fp16"], f"FP16 conversion failed: {exc.message}")
@@ -413,7 +451,7 @@ class Pipeline:
             self.row(row_id, status="failed", reason=reason)
             return
         info = result.to_dict()
-        notes = plan.mechanism
+        notes = plan.mechanism + (f"; {self.notes[plan.onnx]}" if plan.onnx in self.notes else "")
         if calibrator is not None:
             calib_cache.record()
             info["calibration_cache"] = caches.calibration_note(calib_cache, result.calibration_batches)
@@ -500,7 +538,8 @@ class Pipeline:
                 provider += f" ({problem})"
                 self.log("benchmark", f"{row_id} runs on the CPU: {problem}", "warning")
             return runner, {"size_bytes": Path(path).stat().st_size, "device": device, "artifact": str(path),
-                            "notes": provider + ("; Q/DQ " + self.cfg.calibrator if precision == "int8" else "")}
+                            "notes": provider + ("; " + self.notes.get("qdq", "Q/DQ " + self.cfg.calibrator)
+                                                 if precision == "int8" else "")}
         from trt_tui.core.trt.runner import TrtRunner
 
         plan = self.plans.get(row_id) or self.out / f"model_{precision}.plan"

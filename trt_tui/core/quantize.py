@@ -116,6 +116,8 @@ class _CountingReader:
             def get_next(self):
                 b = next(self._it, None)
                 if b is None:
+                    if progress.phase == "calibration":
+                        progress.set_phase("ranges and Q/DQ")  # histograms / thresholds, then the graph
                     return None
                 progress.advance()
                 return {input_name: b}
@@ -136,9 +138,23 @@ class _CountingReader:
 @contextlib.contextmanager
 def _quiet() -> Iterator[io.StringIO]:
     """The libraries print progress and warnings on stdout, which is the child's event stream."""
+    import logging
+    import sys
+
     noise = io.StringIO()
-    with contextlib.redirect_stdout(noise):
-        yield noise
+    # ModelOpt's loggers hold a StreamHandler on the stdout of the moment they were configured
+    loggers = [logging.getLogger()] + [lg for name, lg in logging.root.manager.loggerDict.items()
+                                       if isinstance(lg, logging.Logger) and name.startswith("modelopt")]  # fmt: skip
+    swapped = [(h, h.stream) for lg in loggers for h in lg.handlers
+               if isinstance(h, logging.StreamHandler) and h.stream in (sys.stdout, sys.__stdout__)]  # fmt: skip
+    for h, _ in swapped:
+        h.setStream(noise)
+    try:
+        with contextlib.redirect_stdout(noise):
+            yield noise
+    finally:
+        for h, stream in swapped:
+            h.setStream(stream)
 
 
 @contextlib.contextmanager
@@ -193,7 +209,7 @@ def _link_into(src: Path, folder: Path) -> Path:
 
 
 def _ort_qdq(source: Path, partial: Path, reader: Any, method: str, providers: list[str], tmp: Path,
-             entropy_bins: int, info: dict[str, Any]) -> None:  # fmt: skip
+             entropy_bins: int, info: dict[str, Any], progress: StepProgress) -> None:  # fmt: skip
     """onnxruntime: calibrate the Conv/ConvTranspose/Gemm/MatMul tensors once, then write Q/DQ."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
@@ -210,8 +226,10 @@ def _ort_qdq(source: Path, partial: Path, reader: Any, method: str, providers: l
     if "providers" not in kwargs:
         calibrator.set_execution_providers(providers)
     calibrator.collect_data(reader)
-    info["tensors_calibrated"] = len(getattr(calibrator, "tensors_to_calibrate", None) or [])
+    progress.set_phase("ranges")
     ranges = calibrator.compute_data()
+    info["tensors_calibrated"] = len(list(ranges))
+    progress.set_phase("writing Q/DQ")
     del calibrator
     qkwargs: dict[str, Any] = {}
     if "calibration_cache_path" in inspect.signature(quantize_static).parameters:
@@ -267,6 +285,41 @@ def source_identity(fp32_onnx) -> dict[str, str]:
     return {"source_onnx": str(fp32_onnx), "source_sha256": file_sha256(fp32_onnx)}
 
 
+PROVENANCE_KEYS = ("source_onnx", "source_sha256", "tool", "tool_version", "method", "samples", "calibration",
+                   "calibration_id", "entropy_bins", "keep_fp32")  # fmt: skip
+
+
+def provenance_path(derived) -> Path:
+    return Path(derived).with_name(Path(derived).name + ".source.json")
+
+
+def _record_provenance(info: dict[str, Any]) -> None:
+    """``<derived>.onnx.source.json``: what the derived file was made from (a later stage run alone checks it)."""
+    import json
+
+    record = {k: info[k] for k in PROVENANCE_KEYS if k in info} | {"sha256": file_sha256(info["path"])}
+    side = provenance_path(info["path"])
+    tmp = side.with_name(f".{side.name}.partial")
+    tmp.write_text(json.dumps(record, indent=1))
+    os.replace(tmp, side)
+
+
+def stale_reason(derived, fp32_onnx) -> str:
+    """Empty when ``derived`` was made from this ``fp32_onnx`` (by content), else why it must not be used."""
+    import json
+
+    derived = Path(derived)
+    try:
+        record = json.loads(provenance_path(derived).read_text())
+    except (OSError, ValueError):
+        return f"{derived.name} has no record of the model it was made from"
+    if record.get("source_sha256") != file_sha256(fp32_onnx):
+        return f"{derived.name} was made from another {Path(fp32_onnx).name}"
+    if record.get("sha256") != file_sha256(derived):
+        return f"{derived.name} changed after it was written"
+    return ""
+
+
 def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "entropy", *, tool: str = "auto",
                  device: str = "cpu", preprocess: bool = True, entropy_bins: int = 512,
                  on_progress: OnProgress | None = None) -> dict:  # fmt: skip
@@ -311,7 +364,7 @@ def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "
             if tool == "modelopt":
                 _modelopt_qdq(source, partial, reader, method, providers, tmp, entropy_bins, info)
             else:
-                _ort_qdq(source, partial, reader, method, providers, tmp, entropy_bins, info)
+                _ort_qdq(source, partial, reader, method, providers, tmp, entropy_bins, info, progress)
             progress.set_phase("checking")
             model = onnx.load(str(partial), load_external_data=False)
             problems = graph_checks.int8_placement_problems(model)
@@ -321,6 +374,7 @@ def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "
             raise TrtTuiError(f"INT8 quantization failed ({tool}): {type(e).__name__}: {e}".splitlines()[0],
                               detail=traceback.format_exc() + noise.getvalue()[-20000:]) from e  # fmt: skip
     counts = _count_qdq(model)
+    info["phase_seconds"] = progress.seconds
     info.update({
         "path": str(out_path),
         "method": method,
@@ -338,6 +392,7 @@ def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "
     info["calibration_id"] = fingerprint(method=method, tool=tool, samples=batch_source.num_samples,
                                          calibration=batch_source.description, bins=info.get("entropy_bins"))  # fmt: skip
     info["note"] = qdq_note(info)
+    _record_provenance(info)
     return info
 
 
@@ -399,6 +454,7 @@ def convert_fp16(fp32_onnx, out_path, *, keep_fp32: tuple[str, ...] | list[str] 
                  **source_identity(fp32_onnx)})  # fmt: skip
     kept = f", FP32 kept: {','.join(keep)}" if keep else ""
     info["note"] = f"FP16 by {tool} {info.get('tool_version') or ''}".rstrip() + kept
+    _record_provenance(info)
     return info
 
 
