@@ -127,3 +127,20 @@ def test_temporaries_are_removed(exported, tmp_path, monkeypatch):
         quantize.convert_fp16(path, tmp_path / f"h-{tool}.onnx", tool=tool)
     assert list(tmp_root.iterdir()) == []
     assert tempfile.tempdir == str(tmp_root)
+
+
+def test_gpu_families_script_without_tensorrt(tmp_path, monkeypatch):
+    """The H200 script's CPU side: ONNX made and recorded, builds skipped with the reason (no TensorRT here)."""
+    import json
+    import runpy
+
+    monkeypatch.setenv("TRT_TUI_TENSORRT", "none")
+    script = runpy.run_path(str(__import__("pathlib").Path(__file__).parents[2] / "scripts" / "gpu_families.py"))
+    out = tmp_path / "families.json"
+    assert script["main"](["--out", str(out), "--models", "conv1d-sequence", "--calib-samples", "8",
+                           "--device", "cpu", "--method", "minmax"]) == 0  # fmt: skip
+    data = json.loads(out.read_text())
+    rec = data["models"]["conv1d-sequence"]
+    assert data["in_progress"] is None and "disabled" in data["tensorrt"]
+    assert rec["int8_quantize"]["placement_problems"] == [] and rec["fp16_convert"]["mixed_nodes"] == []
+    assert {rec[p]["status"] for p in ("fp32", "fp16", "int8")} == {"skipped"}
