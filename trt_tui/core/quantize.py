@@ -38,6 +38,7 @@ from .scratch import scratch_dir
 METHODS = ("entropy", "minmax")
 TOOLS = ("auto", "modelopt", "onnxruntime")
 TRT_INT8_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
+CHUNK_SAMPLES = 64  # calibration samples whose intermediate tensors onnxruntime holds at once
 # Ops onnxruntime's float16 converter leaves with mixed float/half inputs (index/scatter data paths,
 # shape-like float inputs); kept in FP32 on the fallback path.
 ORT_FP16_BLOCK = ("ScatterND", "ScatterElements", "Scatter", "GatherElements", "Range", "Resize", "Upsample",
@@ -104,33 +105,39 @@ def calibration_providers(device: str) -> list[str]:
 
 
 class _CountingReader:
-    """A CalibrationDataReader over a BatchSource that reports each batch it hands out."""
+    """A CalibrationDataReader over a BatchSource (or the batches ``start..stop`` of it) that reports
+    each batch it hands out. ``own_phase``: a rewind starts the 'calibration' phase over (ModelOpt's
+    passes); chunk readers leave the phase to their caller."""
 
-    def __new__(cls, source: BatchSource, input_name: str, progress: StepProgress):
+    def __new__(cls, source: BatchSource, input_name: str, progress: StepProgress, start: int = 0,
+                stop: int | None = None, own_phase: bool = True):  # fmt: skip
         from onnxruntime.quantization import CalibrationDataReader
+
+        stop = source.num_batches if stop is None else stop
 
         class Reader(CalibrationDataReader):
             def __init__(self) -> None:
                 self.rewind()
 
             def get_next(self):
-                b = next(self._it, None)
-                if b is None:
-                    if progress.phase == "calibration":
+                i = next(self._it, None)
+                if i is None:
+                    if own_phase and progress.phase == "calibration":
                         progress.set_phase("ranges and Q/DQ")  # histograms / thresholds, then the graph
                     return None
                 progress.advance()
-                return {input_name: b}
+                return {input_name: source.batch(i)}
 
             def get_first(self):  # ModelOpt's pattern detection runs one batch
-                return {input_name: source.batch(0)}
+                return {input_name: source.batch(start)}
 
             def rewind(self) -> None:
-                self._it = iter(source)
-                progress.set_phase("calibration", source.num_batches)
+                self._it = iter(range(start, stop))
+                if own_phase:
+                    progress.set_phase("calibration", source.num_batches)
 
             def __len__(self) -> int:
-                return source.num_batches
+                return stop - start
 
         return Reader()
 
@@ -209,23 +216,32 @@ def _link_into(src: Path, folder: Path) -> Path:
 
 
 def _ort_qdq(source: Path, partial: Path, reader: Any, method: str, providers: list[str], tmp: Path,
-             entropy_bins: int, info: dict[str, Any], progress: StepProgress) -> None:  # fmt: skip
+             entropy_bins: int, info: dict[str, Any], progress: StepProgress, reader_source: BatchSource,
+             input_name: str) -> None:  # fmt: skip
     """onnxruntime: calibrate the Conv/ConvTranspose/Gemm/MatMul tensors once, then write Q/DQ."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
+    from onnxruntime.quantization.calibrate import EntropyCalibrater, MinMaxCalibrater, save_tensors_data
 
     ort_method = CalibrationMethod.Entropy if method == "entropy" else CalibrationMethod.MinMax
     # TensorRT-like entropy: quantize_static's own Entropy uses 128 bins for 128 quantized bins, a single
     # candidate threshold, i.e. exactly the MinMax ranges.
-    options = {"symmetric": True} | ({"num_bins": entropy_bins, "num_quantized_bins": 128} if method == "entropy" else {})
-    kwargs: dict[str, Any] = {}
-    if "providers" in inspect.signature(create_calibrator).parameters:
-        kwargs["providers"] = providers
-    calibrator = create_calibrator(source, list(TRT_INT8_OPS), augmented_model_path=str(tmp / "augmented.onnx"),
-                                   calibrate_method=ort_method, extra_options=options, **kwargs)  # fmt: skip
-    if "providers" not in kwargs:
-        calibrator.set_execution_providers(providers)
-    calibrator.collect_data(reader)
+    if method == "entropy":
+        calibrator = EntropyCalibrater(str(source), list(TRT_INT8_OPS), str(tmp / "augmented.onnx"), symmetric=True,
+                                       num_bins=entropy_bins, num_quantized_bins=128)  # fmt: skip
+    else:
+        calibrator = MinMaxCalibrater(str(source), list(TRT_INT8_OPS), str(tmp / "augmented.onnx"), symmetric=True)
+    calibrator.augment_graph()
+    calibrator.execution_providers = providers
+    calibrator.create_inference_session()
+    # In chunks: ORT keeps every intermediate output of every batch until collect_data returns (GBs for
+    # 512 samples of a ResNet); histograms and min/max merge across calls.
+    n = reader_source.num_batches
+    per_chunk = max(1, CHUNK_SAMPLES // reader_source.batch_size)
+    progress.set_phase("calibration", n)
+    for first in range(0, n, per_chunk):
+        calibrator.collect_data(_CountingReader(reader_source, input_name, progress, first, min(n, first + per_chunk),
+                                                own_phase=False))  # fmt: skip
+        calibrator.clear_collected_data()
     progress.set_phase("ranges")
     ranges = calibrator.compute_data()
     info["tensors_calibrated"] = len(list(ranges))
@@ -364,7 +380,8 @@ def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "
             if tool == "modelopt":
                 _modelopt_qdq(source, partial, reader, method, providers, tmp, entropy_bins, info)
             else:
-                _ort_qdq(source, partial, reader, method, providers, tmp, entropy_bins, info, progress)
+                _ort_qdq(source, partial, reader, method, providers, tmp, entropy_bins, info, progress, batch_source,
+                         input_name)
             progress.set_phase("checking")
             model = onnx.load(str(partial), load_external_data=False)
             problems = graph_checks.int8_placement_problems(model)
