@@ -3,13 +3,15 @@
 #
 # Stage first (on the dev machine, repo root):  ../shared/device/stage-wheels.sh
 # Then in one device call: carry [".device/wheels"], command:  bash scripts/gpu-suite.sh [parts...]
-# parts: tests fidelity matrix perturbation rtx rtxlogger (default: tests fidelity)
+# parts: tests fidelity matrix perturbation rtx rtxlogger families baselines (default: tests fidelity)
+# baselines: eager vs CUDA graphs vs torch.compile for cnn and resnet50 at batch 1/32/256 (a sweep each,
+#   with plot.png), and launch-to-first-number for resnet50 b32; fits one 10-minute call alone.
 # TensorRT-RTX (part rtx) needs /tmp/site from install-rtx.sh (see ../shared/device/stage-wheels.sh).
 # families: FP32/FP16/INT8 builds of every model family + torchvision models (scripts/gpu_families.py), one
 #   slice per call: FAMILIES_ARGS='--models families' | '--models resnet50,mobilenet_v3_small,efficientnet_b0' |
 #   '--models convnext_tiny,vit_b_16,swin_t' | '--models none --timing resnet50:512,vit_b_16:128' (quantize-stage time).
 #   ModelOpt: stage its wheels too (README, INT8 and FP16); onnxruntime-gpu for CUDA calibration: stage-split.sh.
-# Extra arguments per part: FAMILIES_ARGS, MATRIX_ARGS, MAX_SECONDS, FIDELITY_ARGS, PERTURBATION_ARGS, TESTS_ARGS (pytest -k ...).
+# Extra arguments per part: BASELINE_ARGS, FAMILIES_ARGS, MATRIX_ARGS, MAX_SECONDS, FIDELITY_ARGS, PERTURBATION_ARGS, TESTS_ARGS (pytest -k ...).
 # Logs and JSON land in $OUT (or ./gpu-out when OUT is unset).
 set -uo pipefail
 OUT=${OUT:-$PWD/gpu-out}; mkdir -p "$OUT"
@@ -29,6 +31,7 @@ for part in $parts; do
               -- --iterations 500 --warmup 50 --max-seconds ${MAX_SECONDS:-8} --calib-samples 256 2>&1 | tail -20 ;;
     families) python3 scripts/gpu_families.py --out "$OUT/families.json" --budget-s ${FAMILIES_BUDGET:-480} \
                 ${FAMILIES_ARGS:---models families} 2>&1 | grep -v Warning | tail -25 ;;
+    baselines) python3 scripts/baselines.py --out "$OUT/baselines" ${BASELINE_ARGS:-} 2>&1 | tail -60 ;;
     perturbation) python3 scripts/perturbation.py --out "$OUT/perturbation.json" ${PERTURBATION_ARGS:-} 2>&1 | tail -8 ;;
     rtx) for m in digits-cnn cnn resnet18; do
            python3 scripts/rtx_build_check.py --model "$m" --out "$OUT/rtx-$m.json" 2>&1 | tail -12

@@ -15,7 +15,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, NoReturn, TextIO
 
-from trt_tui.core.config import ALL_ROWS, CALIBRATORS, EXPORTERS, RUN_STAGES, RunConfig
+from trt_tui.core.config import (ALL_ROWS, CALIBRATORS, COMPILE_MODES, COMPILE_ROWS, DEFAULT_ROWS, EXPORTERS, RUN_STAGES,
+                                 RunConfig, parse_sizes)
 from trt_tui.core.validate import NUMBERS, opset_range, parse_names, parse_number, parse_shape, shown
 from trt_tui.core.results import host_bound
 from trt_tui.widgets.format import fmt_bytes, fmt_err, fmt_frac, fmt_ms, fmt_rate, fmt_speedup
@@ -75,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 # RunConfig field -> the `trt-tui run` option that sets it (how a problem is named).
 OPTION = {
-    "model": "--model", "input_shape": "--input-shape", "batch_size": "--batch-size", "rows": "--rows",
+    "model": "--model", "input_shape": "--input-shape", "batch_size": "--batch-size", "batch_sizes": "--batch-sizes",
+    "rows": "--rows", "compile_mode": "--compile-mode",
     "stages": "--stages", "iterations": "--iterations", "warmup": "--warmup", "max_seconds": "--max-seconds",
     "calibrator": "--calibrator", "calib_data": "--calib-data", "calib_samples": "--calib-samples",
     "precision_keep_fp32": "--precision-keep-fp32",
@@ -93,7 +95,15 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-shape", help="per-sample input shape, positive integers separated by commas or x, "
                    "e.g. 3,224,224 (default: the model's own; needed for file.py:factory)")
     p.add_argument("--batch-size", "-b", help=f"batch size, >= 1 (default: {d.batch_size})")
-    p.add_argument("--rows", help=f"comma-separated rows among: {', '.join(ALL_ROWS)} (default: all)")
+    p.add_argument("--batch-sizes", help="a sweep: every row at each size, e.g. 1,8,32,128 (one export and build "
+                   "per size; long-form results and plot.png) (default: --batch-size only)")
+    p.add_argument("--rows", help=f"comma-separated rows among: {', '.join(ALL_ROWS)} "
+                   "(default: all but the torch.compile rows)")
+    p.add_argument("--compile", action="store_true",
+                   help="add the torch.compile rows (pytorch-compile-fp32/fp16; CUDA only; compiling takes a while) "
+                        "(default: off)")
+    p.add_argument("--compile-mode", choices=COMPILE_MODES,
+                   help=f"torch.compile mode of those rows (default: {d.compile_mode})")
     p.add_argument("--stages", help=f"comma-separated stages among: {', '.join(RUN_STAGES)} (default: all)")
     p.add_argument("--iterations", "-n", help=f"timed iterations per row, >= 1 (default: {d.iterations})")
     p.add_argument("--warmup", help=f"warm-up iterations per row, >= 0 (default: {d.warmup})")
@@ -144,8 +154,11 @@ def config_from_args(args: argparse.Namespace) -> tuple[RunConfig | None, list[s
             take(name, partial(parse_number, name))
     take("opset", parse_whole)
     take("rows", partial(parse_names, allowed=ALL_ROWS, what="rows"))
+    take("batch_sizes", parse_sizes)
+    if getattr(args, "compile", False):
+        values["rows"] = with_compile_rows(values.get("rows", DEFAULT_ROWS))
     take("stages", partial(parse_names, allowed=RUN_STAGES, what="stages"))
-    for name in ("model", "calibrator", "calib_data", "exporter", "device"):
+    for name in ("model", "calibrator", "calib_data", "exporter", "device", "compile_mode"):
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
     if args.out is not None:
@@ -166,11 +179,23 @@ def config_from_args(args: argparse.Namespace) -> tuple[RunConfig | None, list[s
     return (None if lines else cfg), lines
 
 
+def with_compile_rows(rows: tuple[str, ...]) -> tuple[str, ...]:
+    """``--compile`` adds the torch.compile rows to the chosen ones (in table order)."""
+    return tuple(r for r in ALL_ROWS if r in rows or r in COMPILE_ROWS)
+
+
 def parse_whole(text: str) -> int:
     try:
         return int(text)
     except ValueError:
         raise ValueError("must be a whole number") from None
+
+
+def with_compile_rows(rows: tuple[str, ...], compile_rows: bool) -> tuple[str, ...]:
+    """``--compile`` adds the torch.compile rows to the chosen ones (in table order)."""
+    if not compile_rows:
+        return rows
+    return tuple(r for r in ALL_ROWS if r in rows or r in COMPILE_ROWS) + tuple(r for r in rows if r not in ALL_ROWS)
 
 
 # -- rendering ------------------------------------------------------------------------------------
@@ -240,17 +265,19 @@ def results_table(store: Any) -> Any:
     table = Table(title="trt-tui results", header_style="bold")
     for col, justify in (("row", "left"), ("device", "left"), ("status", "left"), ("p50 ms", "right"),
                          ("mean ms", "right"), ("p99 ms", "right"), ("GPU ms", "right"), ("thrpt/s", "right"),
-                         ("speedup", "right"), ("size", "right"), ("max abs err", "right"), ("top-1", "right"),
+                         ("speedup", "right"), ("vs best PT", "right"), ("size", "right"), ("max abs err", "right"), ("top-1", "right"),
                          ("acc", "right")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for r in store.rows.values():
+    sweep = len(store.batch_sizes()) > 1
+    for key, r in store.rows.items():
         status = r.get("status") or ""
-        best = " *" if r["row_id"] == store.best else ""
+        best = " *" if key == store.best else ""
         table.add_row(
-            r["row_id"] + best, r.get("device") or "—", status,
+            r["row_id"] + (f" b{r.get('batch_size')}" if sweep else "") + best, r.get("device") or "—", status,
             *(dash(fmt_ms(r.get(c))) for c in ("latency_p50_ms", "latency_mean_ms", "latency_p99_ms",
                                                 "gpu_compute_p50_ms")),
             dash(fmt_rate(r.get("throughput_per_s"))), dash(fmt_speedup(r.get("speedup_vs_pytorch"))),
+            dash(fmt_speedup(r.get("speedup_vs_best_pytorch"))),
             dash(fmt_bytes(r.get("size_bytes"))), dash(fmt_err(r.get("max_abs_err"))),
             dash(fmt_frac(r.get("top1_agreement"))), dash(fmt_frac(r.get("label_accuracy"))),
         )
@@ -309,15 +336,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         say = partial(console.print, markup=False, highlight=False, soft_wrap=True)  # one line each, unbroken
         if state.store.rows:
             console.print(results_table(state.store))
+            said = set()  # a sweep repeats a row's reason at every batch size: once is enough
             for r in state.store.rows.values():
                 if r.get("status") != "ok" and r.get("reason"):
-                    say(f"  {r['row_id']}: {r['status']} — {r['reason']}")
+                    line = f"  {r['row_id']}: {r['status']} — {r['reason']}"
                 elif hint := host_bound(r):
-                    say(f"  {r['row_id']}: {hint} (TensorRT or CUDA graphs remove most of the launch cost)")
+                    at = f" b{r.get('batch_size')}" if len(state.store.batch_sizes()) > 1 else ""
+                    line = f"  {r['row_id']}{at}: {hint} (TensorRT or CUDA graphs remove most of the launch cost)"
+                else:
+                    continue
+                if line not in said:
+                    said.add(line)
+                    say(line)
         if state.store.best:
             say(f"best: {state.store.best} ({state.store.best_rule})")
+        if len(state.store.batch_sizes()) > 1:
+            say("best by batch size: " + ", ".join(f"b{bs} {rid or '—'}" for bs, rid in state.store.best_by_batch().items()))
         if state.store.rows and fin.out_dir and (Path(fin.out_dir) / "results.json").is_file():  # not for no rows
             say(f"results: {fin.out_dir}/results.csv, {fin.out_dir}/results.json")
+            if (Path(fin.out_dir) / "plot.png").is_file() and len(state.store.batch_sizes()) > 1:
+                say(f"plot: {fin.out_dir}/plot.png (latency and throughput against batch size)")
         if not args.verbose and any(e.detail.strip() for e in state.errors):
             say("the full detail of each error: run again with -v (or --json for every event)")
         if fin.status != "ok":

@@ -14,12 +14,19 @@ from trt_tui.core.validate import parse_shape  # noqa: F401 - the shape parser's
 ALL_ROWS: tuple[str, ...] = (
     "pytorch-fp32",
     "pytorch-fp16",
+    "pytorch-graph-fp32",  # the forward replayed as one CUDA graph (CUDA only)
+    "pytorch-graph-fp16",
+    "pytorch-compile-fp32",  # torch.compile (opt-in: it compiles for a while first; CUDA only)
+    "pytorch-compile-fp16",
     "tensorrt-fp32",
     "tensorrt-fp16",
     "tensorrt-int8",
     "onnxruntime-fp32",
     "onnxruntime-int8",
 )
+COMPILE_ROWS: tuple[str, ...] = ("pytorch-compile-fp32", "pytorch-compile-fp16")
+DEFAULT_ROWS: tuple[str, ...] = tuple(r for r in ALL_ROWS if r not in COMPILE_ROWS)
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 # Stages a run can be limited to; a later stage alone reuses what earlier ones left in out_dir.
 RUN_STAGES: tuple[str, ...] = ("export", "quantize", "build", "benchmark")
 CALIBRATORS = ("entropy", "minmax")
@@ -31,7 +38,8 @@ class RunConfig:
     model: str = "mlp"  # built-in name, 'file.py:factory' or a path to an .onnx
     input_shape: tuple[int, ...] | None = None  # per-sample shape (C,H,W); required for user models
     batch_size: int = 1
-    rows: tuple[str, ...] = ALL_ROWS
+    batch_sizes: tuple[int, ...] = ()  # a sweep: every row at each size (batch_size = the first); () = batch_size only
+    rows: tuple[str, ...] = DEFAULT_ROWS
     stages: tuple[str, ...] = RUN_STAGES
     iterations: int = 500
     warmup: int = 50
@@ -50,11 +58,15 @@ class RunConfig:
     device: str = "auto"  # auto | cuda | cpu
     seed: int = 0
     eval_samples: int = 256  # samples compared against PyTorch FP32 for the accuracy columns
+    compile_mode: str = "reduce-overhead"  # torch.compile mode of the pytorch-compile-* rows
 
     def __post_init__(self) -> None:
         if self.input_shape is not None:
             self.input_shape = tuple(int(d) for d in self.input_shape)
         self.rows = tuple(self.rows)
+        self.batch_sizes = tuple(self.batch_sizes)
+        if self.batch_sizes and isinstance(self.batch_sizes[0], int):
+            self.batch_size = self.batch_sizes[0]
         self.stages = tuple(self.stages)
         self.precision_keep_fp32 = tuple(self.precision_keep_fp32)
 
@@ -78,6 +90,12 @@ class RunConfig:
         if self.input_shape is not None and (not self.input_shape or any(
                 not isinstance(d, int) or not 1 <= d <= v.SHAPE_DIM_MAX for d in self.input_shape)):
             bad["input_shape"] = "input shape needs positive dimensions, e.g. 3,224,224"
+        if any(v.number_problem("batch_size", b) for b in self.batch_sizes):
+            bad["batch_sizes"] = "batch sizes must be whole numbers >= 1, e.g. 1,8,32,128"
+        elif len(set(self.batch_sizes)) != len(self.batch_sizes):
+            bad["batch_sizes"] = "batch sizes must differ from each other"
+        if self.compile_mode not in COMPILE_MODES:
+            bad["compile_mode"] = f"compile mode must be one of {', '.join(COMPILE_MODES)}"
         if self.calibrator not in CALIBRATORS:
             bad["calibrator"] = f"calibrator must be one of {', '.join(CALIBRATORS)}"
         if self.exporter not in EXPORTERS:
@@ -117,6 +135,10 @@ class RunConfig:
     def from_json(cls, text: str) -> "RunConfig":
         return cls.from_dict(json.loads(text))
 
+    def sizes(self) -> tuple[int, ...]:
+        """The batch sizes this run measures, in order."""
+        return self.batch_sizes or (self.batch_size,)
+
     def model_slug(self) -> str:
         """A folder-safe name for the model: 'digits-cnn', 'my_model-build_net', 'resnet.onnx' -> 'resnet'."""
         name = self.model.strip()
@@ -129,3 +151,14 @@ class RunConfig:
 
     def resolved_out_dir(self) -> Path:
         return Path(self.out_dir) if self.out_dir else Path("trt-tui-results") / self.model_slug()
+
+
+def parse_sizes(text: str) -> tuple[int, ...]:
+    """'1,8,32' -> (1, 8, 32); ValueError with the reason otherwise."""
+    try:
+        sizes = tuple(int(p) for p in re.split(r"[, ]+", text.strip()) if p)
+    except ValueError:
+        raise ValueError("must be whole numbers separated by commas, e.g. 1,8,32,128") from None
+    if not sizes:
+        raise ValueError("must be at least one batch size, e.g. 1,8,32,128")
+    return sizes

@@ -1,6 +1,7 @@
 """The pipeline: stages in order, each turned into events. The only place stages are sequenced.
 
-env → model → export → quantize → build → benchmark. A failure in one row or stage is reported
+env → model → benchmark of the PyTorch rows (numbers early, and nothing else on the GPU while they
+are timed) → export → quantize → build → benchmark of the others. A failure in one row or stage is reported
 (ErrorEvent + the row's status/reason) and the rest still runs where it can: without ONNX the
 PyTorch rows still run, without TensorRT the other rows still run.
 """
@@ -16,8 +17,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from trt_tui.core import accuracy, bench, results
-from trt_tui.core.config import RUN_STAGES, RunConfig
+from trt_tui.core import accuracy, bench, results, runclock, torch_runners
+from trt_tui.core.config import ALL_ROWS, RUN_STAGES, RunConfig
 from trt_tui.core.errors import TensorRTUnavailable, TrtTuiError
 from trt_tui.core.provenance import file_sha256
 from trt_tui.core.events import (
@@ -34,13 +35,12 @@ from trt_tui.core.events import (
     StepFinished,
 )
 
-ROW_BACKEND = {r: tuple(r.split("-")) for r in ("pytorch-fp32", "pytorch-fp16", "tensorrt-fp32", "tensorrt-fp16",
-                                                "tensorrt-int8", "onnxruntime-fp32", "onnxruntime-int8")}
+ROW_BACKEND = {r: (r.split("-")[0], r.split("-")[-1]) for r in ALL_ROWS}  # pytorch-graph-fp16 -> pytorch, fp16
 
 
 # Row fields a benchmark fills in, and those a TensorRT build fills in.
 MEASURED = tuple(c for c in results.COLUMNS if c.startswith(("latency_", "gpu_compute_", "throughput", "images_"))) + (
-    "speedup_vs_pytorch", "max_abs_err", "mean_abs_err", "max_rel_err", "cosine_sim", "top1_agreement",
+    "speedup_vs_pytorch", "speedup_vs_best_pytorch", "max_abs_err", "mean_abs_err", "max_rel_err", "cosine_sim", "top1_agreement",
     "nan_count", "inf_count", "label_accuracy", "iterations", "warmup")
 BUILT = ("size_bytes", "build_time_s", "artifact", "notes")
 
@@ -84,11 +84,24 @@ class Pipeline:
         self.trt_features: Any = None
         self.trt_reason = ""
         self.plans: dict[str, Path] = {}
+        self.first_row = runclock.FirstRow()
+        self.bench_ctx: tuple[Any, ...] | None = None  # eval inputs, labels, reference, timing input
+        self.bench_info: dict[str, Any] = {}
+        self.baseline_batches: set[int] = set()  # batch sizes whose PyTorch rows ran before export
+        self.sizes = config.sizes()
+        self.sweep = len(self.sizes) > 1
+        if self.sweep:
+            self.store.meta["batch_sizes"] = list(self.sizes)
 
     # -- plumbing -------------------------------------------------------------------------------
     def row(self, row_id: str, **values: Any) -> None:
         """Update a row: saved to disk first, then announced (a crash after this loses nothing)."""
+        if self.sweep:
+            values.setdefault("batch_size", self.cfg.batch_size)  # the (row_id, batch) being worked on
         current = self.store.upsert({"row_id": row_id, **values})
+        if first := self.first_row.see(current):  # how long the user waited for the first number
+            self.store.meta["first_row"] = first
+            self.store.save()
         self.emit(RowEvent(row=dict(current)))
 
     def log(self, stage: str, message: str, level: str = "info") -> None:
@@ -103,6 +116,8 @@ class Pipeline:
         """Announce a stage; yields a dict that becomes its StageFinished detail. A TrtTuiError
         inside marks the stage failed and is re-raised for the caller to decide."""
         self.check_cancel()
+        if self.sweep and name not in ("env", "model"):
+            title += f" — batch {self.cfg.batch_size}"
         self.emit(StageStarted(stage=name, title=title))
         t0, detail = time.perf_counter(), {}  # type: ignore[var-annotated]
         try:
@@ -134,8 +149,21 @@ class Pipeline:
 
     def fail_rows(self, row_ids: list[str], reason: str, status: str = "failed") -> None:
         for r in row_ids:
-            if self.store.rows.get(r, {}).get("status") in ("pending", "running", None):
+            if self.store.rows.get(self.key(r), {}).get("status") in ("pending", "running", None):
                 self.row(r, status=status, reason=reason)
+
+    def fail_unfinished(self, reason: str, status: str = "failed") -> None:
+        """Close every row still pending or running, at every batch size."""
+        for row in list(self.store.rows.values()):
+            if row.get("status") in ("pending", "running", None):
+                self.row(row["row_id"], batch_size=row.get("batch_size"), status=status, reason=reason)
+
+    def key(self, row_id: str) -> str:
+        """The store key of ``row_id`` at the batch size being worked on."""
+        return self.store.key(row_id, self.cfg.batch_size)
+
+    def current(self, row_id: str) -> dict[str, Any]:
+        return self.store.rows[self.key(row_id)]
 
     def selected(self, prefix: str) -> list[str]:
         return [r for r in self.cfg.rows if r.startswith(prefix)]
@@ -149,22 +177,29 @@ class Pipeline:
                 self.load_earlier_rows()
             self.stage_env()
             self.stage_model()
-            needs_onnx = any(not r.startswith("pytorch") for r in self.cfg.rows) or self.model.module is None
-            if needs_onnx and ("export" in self.cfg.stages or self.model.module is None):
-                self.stage_export()
-            elif needs_onnx:
-                self.reuse_artifacts()
-            if "quantize" in self.cfg.stages:
-                self.stage_quantize()
-            if "build" in self.cfg.stages:
-                self.stage_build()
             if "benchmark" in self.cfg.stages:
-                self.stage_benchmark()
+                for batch in self.sizes:
+                    self.at_batch(batch).stage_baselines()  # PyTorch rows first: numbers before export and builds
+            for batch in self.sizes:  # a sweep: one export and one build per batch size
+                self.at_batch(batch)
+                needs_onnx = any(not r.startswith("pytorch") for r in self.cfg.rows) or self.model.module is None
+                if needs_onnx and ("export" in self.cfg.stages or self.model.module is None):
+                    self.stage_export()
+                elif needs_onnx:
+                    self.reuse_artifacts()
+                if "quantize" in self.cfg.stages:
+                    self.stage_quantize()
+                if "build" in self.cfg.stages:
+                    self.stage_build()
+                if "benchmark" in self.cfg.stages:
+                    self.stage_benchmark()
+            if self.sweep:
+                self.write_sweep_plot()
         except Cancelled:
-            self.fail_rows(list(self.store.rows), "cancelled", status="cancelled")
+            self.fail_unfinished("cancelled", status="cancelled")
             return Finished(status="cancelled", out_dir=str(self.out), message="cancelled by the user")
         except TrtTuiError as exc:
-            self.fail_rows(list(self.store.rows), exc.message)
+            self.fail_unfinished(exc.message)
             return Finished(status="failed", out_dir=str(self.out), message=exc.message)
         except OSError as exc:  # e.g. a read-only or full results folder
             msg = f"cannot write results to {self.out}: {exc.strerror or exc}"
@@ -224,15 +259,15 @@ class Pipeline:
                 self.log("model", f"{self.cfg.model} has a fixed batch size of {fixed}: using it instead of "
                                   f"{self.cfg.batch_size}", "warning")
                 self.cfg.batch_size = fixed
+                self.sizes, self.sweep = (fixed,), False
             shape = tuple(self.model.input_shape)
             detail.update(name=self.model.name, input_shape=list(shape),
                           description=getattr(self.model, "description", ""),
                           parameters=self.param_count())
-        batch = self.cfg.batch_size
         touched = self.touched_rows()
-        for row_id in self.cfg.rows:
+        for batch, row_id in ((b, r) for b in self.sizes for r in self.cfg.rows):
             backend, precision = ROW_BACKEND[row_id]
-            if row_id not in touched and row_id in self.store.rows:
+            if row_id not in touched and self.store.key(row_id, batch) in self.store.rows:
                 self.row(row_id)  # kept from the earlier run in this folder: announce it as it is
                 continue
             keep_build = backend == "tensorrt" and "build" not in self.cfg.stages
@@ -242,9 +277,31 @@ class Pipeline:
                      reason="", device=self.device_label() if backend != "onnxruntime" else None,
                      tf32=("on" if self.cfg.tf32 else "off") if torch_fp32 else "n/a")
 
-        if self.model.module is None:
-            self.fail_rows(self.selected("pytorch"), "the model is an ONNX file: there is no PyTorch module to run",
-                           status="skipped")
+        for batch in self.sizes:
+            self.at_batch(batch)
+            if self.model.module is None:
+                self.fail_rows(self.selected("pytorch"), "the model is an ONNX file: there is no PyTorch module to run",
+                               status="skipped")
+            for row_id in self.selected("pytorch-"):
+                if why := torch_runners.unavailable_reason(row_id, self.device):
+                    self.fail_rows([row_id], why, status="skipped")
+        self.at_batch(self.sizes[0])
+
+    def at_batch(self, batch: int) -> "Pipeline":
+        """Work on one batch size of a sweep (artifacts and benchmark inputs are per size)."""
+        if batch != self.cfg.batch_size:
+            self.cfg.batch_size = batch
+            self.onnx_path = self.qdq_path = self.fp16_onnx_path = None
+            self.plans = {}
+            self.bench_ctx = None
+        return self
+
+    def artifact(self, name: str) -> Path:
+        """A file in the results folder; in a sweep its name carries the batch size (model_fp16_b32.plan)."""
+        if not self.sweep:
+            return self.out / name
+        stem, dot, ext = name.partition(".")
+        return self.out / f"{stem}_b{self.cfg.batch_size}{dot}{ext}"
 
     def touched_rows(self) -> list[str]:
         """Rows this run (re)computes; a step run alone leaves the others as the earlier run left them."""
@@ -279,7 +336,7 @@ class Pipeline:
                     self.emit(StepFinished(stage="export", step="export", status="skipped",
                                            reason="the model is an ONNX file already"))
                 else:
-                    self.onnx_path = self.out / "model.onnx"
+                    self.onnx_path = self.artifact("model.onnx")
                     info = self.step("export", "export", export.export_onnx, self.model.module,
                                      tuple(self.model.input_shape), self.cfg.batch_size, self.onnx_path,
                                      opset=self.cfg.opset, exporter=self.cfg.exporter,
@@ -306,7 +363,7 @@ class Pipeline:
         file made from another model.onnx (e.g. left by a cancelled run) is never used."""
         for attr, name in (("onnx_path", "model.onnx"), ("qdq_path", "model_int8_qdq.onnx"),
                            ("fp16_onnx_path", "model_fp16.onnx")):
-            path = self.out / name
+            path = self.artifact(name)
             if path.is_file():
                 setattr(self, attr, path)
         if self.onnx_path is None:
@@ -360,7 +417,7 @@ class Pipeline:
                 qdq_rows = ["onnxruntime-int8"] + (["tensorrt-int8"] if int8_plan is not None else [])
                 try:
                     source = self.calibration_source(self.cfg.batch_size)
-                    self.qdq_path = self.out / "model_int8_qdq.onnx"
+                    self.qdq_path = self.artifact("model_int8_qdq.onnx")
                     info = detail["int8"] = self.step(
                         "quantize", "int8-qdq", quantize.quantize_qdq, self.onnx_path, self.qdq_path, source,
                         method=self.cfg.calibrator, device=self.device, on_progress=self.quantize_progress("int8-qdq"))
@@ -377,7 +434,7 @@ class Pipeline:
                     self.emit(ErrorEvent(stage="quantize", message=exc.message, detail=exc.detail))
             if need_fp16:
                 try:
-                    self.fp16_onnx_path = self.out / "model_fp16.onnx"
+                    self.fp16_onnx_path = self.artifact("model_fp16.onnx")
                     info = detail["fp16"] = self.step(
                         "quantize", "fp16-convert", quantize.convert_fp16, self.onnx_path, self.fp16_onnx_path,
                         keep_fp32=self.cfg.precision_keep_fp32, on_progress=self.quantize_progress("fp16-convert"))
@@ -402,7 +459,7 @@ class Pipeline:
                 return
             for row_id in trt_rows:
                 self.check_cancel()
-                if self.store.rows[row_id]["status"] != "pending":
+                if self.current(row_id)["status"] != "pending":
                     continue  # already failed upstream (export/quantize)
                 self.build_one(row_id, detail)
 
@@ -412,7 +469,7 @@ class Pipeline:
         precision = row_id.split("-")[1]
         plan = self.trt_uses(precision)
         onnx = {"fp32": self.onnx_path, "fp16": self.fp16_onnx_path, "qdq": self.qdq_path}[plan.onnx]
-        plan_path = self.out / f"model_{precision}.plan"
+        plan_path = self.artifact(f"model_{precision}.plan")
         self.row(row_id, status="running", reason="building", notes=plan.mechanism)
         calibrator = None
         t0 = time.perf_counter()
@@ -514,21 +571,32 @@ class Pipeline:
 
     def make_runner(self, row_id: str) -> tuple[Any, dict[str, Any]]:
         """The Runner for a row and the row fields it fixes (size, device, notes)."""
+        import onnxruntime
+
         from trt_tui.core import export
 
         backend, precision = ROW_BACKEND[row_id]
         if backend == "pytorch":
             if self.model.module is None:
                 raise TrtTuiError("the model was given as an ONNX file: there is no PyTorch module to run", "")
-            params = self.param_count() or 0
-            runner = bench.TorchRunner(self.model.module, self.batch_shape(), device=self.device,
-                                       half=precision == "fp16")
-            return runner, {"size_bytes": params * (2 if precision == "fp16" else 4),
-                            "notes": "eager; size = parameter bytes"}
+            return torch_runners.make(row_id, self.model.module, self.batch_shape(), device=self.device,
+                                      params=self.param_count() or 0, compile_mode=self.cfg.compile_mode)
         if backend == "onnxruntime":
             path = self.onnx_path if precision == "fp32" else self.qdq_path
             if path is None:
                 raise TrtTuiError(f"no {precision} ONNX model to run")
+            size = Path(path).stat().st_size
+            if self.device == "cuda" and "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+                from trt_tui.core import ort_runners  # device buffers through IOBinding, like TensorRT rows
+
+                try:
+                    bound = ort_runners.cuda_runner(path, self.batch_shape())
+                    return bound, {"size_bytes": size, "device": self.device_label(), "artifact": str(path),
+                                   "notes": "CUDAExecutionProvider, IOBinding" +
+                                            ("; Q/DQ " + self.cfg.calibrator if precision == "int8" else "")}
+                except TrtTuiError as exc:
+                    self.log("benchmark", f"{row_id}: onnxruntime on CUDA through IOBinding failed ({exc.message}); "
+                                          "measuring session.run instead", "warning")
             session = export.ort_session(path, prefer_cuda=self.device == "cuda")
             runner = bench.OrtRunner(session)
             provider = session.get_providers()[0]
@@ -542,7 +610,7 @@ class Pipeline:
                                                  if precision == "int8" else "")}
         from trt_tui.core.trt.runner import TrtRunner
 
-        plan = self.plans.get(row_id) or self.out / f"model_{precision}.plan"
+        plan = self.plans.get(row_id) or self.artifact(f"model_{precision}.plan")
         if self.trt is None or self.trt_reason:
             raise TrtTuiError(self.trt_reason or "TensorRT is not available")
         source = None  # a plan not built by this run must come from this run's ONNX
@@ -552,8 +620,33 @@ class Pipeline:
                 raise TrtTuiError(f"no {uses.onnx} ONNX model in {self.out} to check {plan.name} against")
         return TrtRunner(self.trt, plan, self.batch_shape(), source_onnx=source), {"artifact": str(plan)}
 
+    def stage_baselines(self) -> None:
+        """The PyTorch rows, right after the model loads: the first numbers come in seconds."""
+        rows = [r for r in self.selected("pytorch-") if self.current(r)["status"] == "pending"]
+        if not rows:
+            return
+        self.baseline_batches.add(self.cfg.batch_size)
+        with self.stage("benchmark", "Benchmark PyTorch (before export and builds)") as detail:
+            x, labels, ref, host = self.benchmark_context(detail)
+            for row_id in rows:
+                self.check_cancel()
+                self.bench_one(row_id, x, labels, ref, host)
+
     def stage_benchmark(self) -> None:
+        rows = [r for r in self.cfg.rows if self.current(r)["status"] in ("pending", "built")]
+        if not rows and self.cfg.batch_size in self.baseline_batches:
+            return  # every row was measured with the PyTorch ones (or cannot run)
         with self.stage("benchmark", "Benchmark") as detail:
+            x, labels, ref, host = self.benchmark_context(detail)
+            for row_id in rows:
+                self.check_cancel()
+                if self.current(row_id)["status"] not in ("pending", "built"):
+                    continue
+                self.bench_one(row_id, x, labels, ref, host)
+
+    def benchmark_context(self, detail: dict[str, Any]) -> tuple[Any, ...]:
+        """Eval inputs, labels, the accuracy reference and the timing input, made once per run."""
+        if self.bench_ctx is None:
             x, labels = self.eval_set()
             try:
                 ref, ref_name = self.reference_outputs(x)
@@ -563,22 +656,19 @@ class Pipeline:
                                      detail=traceback.format_exc()))
                 ref, ref_name = None, f"none ({reason})"
                 release_gpu_memory()
-            detail.update(reference=ref_name, eval_samples=len(x), labelled=labels is not None,
-                          timing_input="np.random.randn of the batch shape, seed %d" % self.cfg.seed)
+            self.bench_info = dict(reference=ref_name, eval_samples=len(x), labelled=labels is not None,
+                                   timing_input="np.random.randn of the batch shape, seed %d" % self.cfg.seed)
             self.log("benchmark", f"accuracy reference: {ref_name} on {len(x)} samples")
             if ref is not None and (why := accuracy.top1_uninformative(ref)):
                 self.log("benchmark", why, "warning")
-                detail.update(top1_note=why)
-            host = self.timing_input()  # one input for every row
-            for row_id in self.cfg.rows:
-                self.check_cancel()
-                if self.store.rows[row_id]["status"] not in ("pending", "built"):
-                    continue
-                self.bench_one(row_id, x, labels, ref, host)
+                self.bench_info.update(top1_note=why)
+            self.bench_ctx = (x, labels, ref, self.timing_input())  # one timing input for every row
+        detail.update(self.bench_info)
+        return self.bench_ctx
 
     def bench_one(self, row_id: str, x: np.ndarray, labels: np.ndarray | None, ref: list[np.ndarray] | None,
                   host: np.ndarray) -> None:
-        self.row(row_id, status="running", reason="measuring")
+        self.row(row_id, status="running", reason="compiling" if "-compile-" in row_id else "measuring")
         runner = None
         try:
             runner, fields = self.make_runner(row_id)
@@ -591,7 +681,7 @@ class Pipeline:
                                                       "top1_agreement", "nan_count", "inf_count")}
             if labels is not None:
                 acc_fields["label_accuracy"] = accuracy.label_accuracy(outs[0], labels)
-            self.row(row_id, **acc_fields)
+            self.row(row_id, reason="measuring", **acc_fields, **torch_runners.build_fields(runner))
             m = bench.measure(runner, host, warmup=self.cfg.warmup, iterations=self.cfg.iterations,
                               max_seconds=self.cfg.max_seconds,
                               on_progress=lambda phase, step, total: self.emit(
@@ -599,7 +689,7 @@ class Pipeline:
             done = m.row_fields(self.cfg.batch_size)
             if m.note:
                 self.log("benchmark", f"{row_id}: {m.note}", "warning")
-                done["notes"] = "; ".join(n for n in (self.store.rows[row_id].get("notes"), m.note) if n)
+                done["notes"] = "; ".join(n for n in (self.current(row_id).get("notes"), m.note) if n)
             self.row(row_id, status="ok", reason="", **done)
         except Cancelled:
             raise
@@ -614,6 +704,19 @@ class Pipeline:
             if runner is not None:
                 runner.close()
             release_gpu_memory()
+
+
+    def write_sweep_plot(self) -> None:
+        """plot.png beside the results: latency and throughput against batch size, one line per row."""
+        try:
+            from trt_tui.core import plot
+
+            path = plot.write_plot(self.store.rows.values(), self.out / "plot.png", title=self.model.name)
+            self.store.meta["plot"] = path.name
+            self.store.save()
+            self.log("benchmark", f"sweep plot: {path}")
+        except Exception as exc:  # noqa: BLE001 - a missing plot never fails the run
+            self.log("benchmark", f"no sweep plot: {type(exc).__name__}: {exc}", "warning")
 
 
 def is_oom_text(text: str) -> bool:

@@ -1,5 +1,10 @@
 """The results model: rows keyed by ``row_id``, the source of truth for tables and exports.
 
+A batch sweep holds one row per (row_id, batch_size): the rows of the first batch size a store sees
+(its ``base_batch``, the run's main batch) keep ``row_id`` as their key, the others are keyed
+``row_id@b<size>`` (``row_key``). A single-batch run therefore has exactly the keys and files it had
+before sweeps existed; the files are long form (``row_id`` and ``batch_size`` columns) either way.
+
 Rows are written to ``results.json`` and ``results.csv`` every time one changes, each through a
 temporary file and an atomic rename, so an interrupted run leaves valid files of the rows so far.
 Column names are stable and documented in README.md ("Result columns").
@@ -40,6 +45,7 @@ COLUMNS: tuple[str, ...] = (
     "throughput_per_s",  # inferences (batches) per second of wall time
     "images_per_s",  # throughput_per_s * batch_size
     "speedup_vs_pytorch",  # pytorch-fp32 latency_p50_ms / this row's latency_p50_ms
+    "speedup_vs_best_pytorch",  # the fastest ok pytorch-* row's latency_p50_ms / this row's (same batch size)
     "size_bytes",  # engine plan / ONNX file / PyTorch parameter bytes
     "build_time_s",
     "max_abs_err",  # vs PyTorch FP32 output on the same inputs, worst output
@@ -61,10 +67,17 @@ NUMERIC = {
     c
     for c in COLUMNS
     if c.endswith(("_ms", "_s", "_per_s", "_err", "_sim", "_agreement", "_accuracy", "_count", "_bytes"))
-    or c in ("batch_size", "speedup_vs_pytorch", "iterations", "warmup")
+    or c in ("batch_size", "speedup_vs_pytorch", "speedup_vs_best_pytorch", "iterations", "warmup")
 }
 
 BASELINE_ROW = "pytorch-fp32"
+
+
+def row_key(row_id: str, batch_size: int | None, base_batch: int | None) -> str:
+    """The store key of a row: ``row_id`` at the base batch size, ``row_id@b<size>`` at another."""
+    if batch_size is None or base_batch is None or batch_size == base_batch:
+        return row_id
+    return f"{row_id}@b{batch_size}"
 
 
 def new_row(row_id: str, backend: str, precision: str, **values: Any) -> dict[str, Any]:
@@ -164,11 +177,29 @@ def host_bound(row: dict[str, Any]) -> str:
     return f"host-bound: launch {enq:.3g} ms ≥ GPU {gpu:.3g} ms"
 
 
+def update_speedups(rows: Iterable[dict[str, Any]]) -> None:
+    """Fill both speedup columns, comparing rows of the same batch size only: against eager PyTorch
+    FP32 and against the fastest ok PyTorch row (eager, CUDA graph or torch.compile, any precision)."""
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(r.get("batch_size"), []).append(r)
+    for group in groups.values():
+        ok = [r for r in group if r.get("status") == "ok" and r.get("latency_p50_ms")]
+        base_lat = next((r["latency_p50_ms"] for r in ok if r["row_id"] == BASELINE_ROW), None)
+        best_lat = min((r["latency_p50_ms"] for r in ok if str(r["row_id"]).startswith("pytorch-")), default=None)
+        for r in group:
+            lat = r.get("latency_p50_ms")
+            r["speedup_vs_pytorch"] = base_lat / lat if base_lat and lat else None
+            r["speedup_vs_best_pytorch"] = best_lat / lat if best_lat and lat else None
+
+
 def pick_best(rows: Iterable[dict[str, Any]], min_top1: float = 0.99, max_label_drop: float = 0.01) -> tuple[str, str]:
     """The fastest ok row (lowest latency_p50_ms) whose accuracy stays within tolerance of PyTorch
     FP32: top-1 agreement >= ``min_top1`` and, where labels exist, accuracy drop <= ``max_label_drop``.
     Returns (row_id, rule) — row_id is '' when no row qualifies."""
     rows = list(rows)
+    if rows:  # a sweep: the best among the rows of the main (first) batch size; best_by_batch has the others
+        rows = [r for r in rows if r.get("batch_size") == rows[0].get("batch_size")]
     rule = f"fastest p50 latency with top-1 agreement >= {min_top1:.0%}"
     base = next((r for r in rows if r["row_id"] == BASELINE_ROW), None)
     base_acc = base.get("label_accuracy") if base else None
@@ -201,10 +232,21 @@ class ResultsStore:
         self.meta: dict[str, Any] = dict(meta or {})
         self.best: str = ""
         self.best_rule: str = ""
+        self.base_batch: int | None = None  # the first batch size seen: its rows are keyed by row_id alone
 
     # -- updates -------------------------------------------------------------------------------
+    def key(self, row_id: str, batch_size: int | None = None) -> str:
+        return row_key(row_id, batch_size, self.base_batch)
+
+    def batch_sizes(self) -> list[int]:
+        """The batch sizes of the rows held, in order of first appearance."""
+        return list(dict.fromkeys(r["batch_size"] for r in self.rows.values() if r.get("batch_size") is not None))
+
     def upsert(self, row: dict[str, Any]) -> dict[str, Any]:
-        current = self.rows.setdefault(row["row_id"], {c: None for c in COLUMNS})
+        """Create or update the row of (row_id, batch_size); without a batch_size, the base batch's."""
+        if self.base_batch is None and row.get("batch_size") is not None:
+            self.base_batch = int(row["batch_size"])
+        current = self.rows.setdefault(self.key(row["row_id"], row.get("batch_size")), {c: None for c in COLUMNS})
         current.update({k: clean(v) for k, v in row.items() if k in COLUMNS})
         self._update_speedups()
         self.best, self.best_rule = pick_best(self.rows.values())
@@ -216,14 +258,18 @@ class ResultsStore:
         self.save()
 
     def _update_speedups(self) -> None:
-        base = self.rows.get(BASELINE_ROW)
-        base_lat = base.get("latency_p50_ms") if base and base.get("status") == "ok" else None
-        for r in self.rows.values():
-            lat = r.get("latency_p50_ms")
-            r["speedup_vs_pytorch"] = base_lat / lat if base_lat and lat else None
+        update_speedups(self.rows.values())
 
     # -- persistence ---------------------------------------------------------------------------
+    def best_by_batch(self) -> dict[str, str]:
+        """A sweep's best row at each batch size (same rule as ``best``)."""
+        out = {}
+        for bs in self.batch_sizes():
+            out[str(bs)] = pick_best([r for r in self.rows.values() if r.get("batch_size") == bs])[0]
+        return out
+
     def to_json_dict(self) -> dict[str, Any]:
+        sweep = len(self.batch_sizes()) > 1
         return {
             "schema_version": SCHEMA_VERSION,
             "columns": list(COLUMNS),
@@ -231,6 +277,7 @@ class ResultsStore:
             "env": self.env,
             "best": self.best,
             "best_rule": self.best_rule,
+            **({"best_by_batch": self.best_by_batch()} if sweep else {}),
             "rows": list(self.rows.values()),
         }
 
@@ -258,7 +305,9 @@ class ResultsStore:
         store = cls(None, meta=data.get("meta"))
         store.env = data.get("env", {})
         for row in data.get("rows", []):
-            store.rows[row["row_id"]] = {c: row.get(c) for c in COLUMNS}
+            if store.base_batch is None and row.get("batch_size") is not None:
+                store.base_batch = int(row["batch_size"])
+            store.rows[store.key(row["row_id"], row.get("batch_size"))] = {c: row.get(c) for c in COLUMNS}
         store.best, store.best_rule = data.get("best", ""), data.get("best_rule", "")
         store.out_dir = out_dir
         return store

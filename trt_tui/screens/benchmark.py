@@ -38,6 +38,10 @@ from trt_tui.widgets.speedup_chart import SpeedupChart
 ROW_SHORT = {
     "pytorch-fp32": "PyTorch FP32",
     "pytorch-fp16": "PyTorch FP16",
+    "pytorch-graph-fp32": "PT graph FP32",
+    "pytorch-graph-fp16": "PT graph FP16",
+    "pytorch-compile-fp32": "PT comp. FP32",
+    "pytorch-compile-fp16": "PT comp. FP16",
     "tensorrt-fp32": "TensorRT FP32",
     "tensorrt-fp16": "TensorRT FP16",
     "tensorrt-int8": "TensorRT INT8",

@@ -1,0 +1,63 @@
+"""A batch sweep as pictures: latency and throughput against batch size, one line per row.
+
+``sweep_series`` is the data (used by the PNG here and the app's plot); ``write_plot`` draws it with
+matplotlib's Agg backend (no display needed) beside the results as plot.png.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable
+
+
+Series = dict[str, list[tuple[int, float, float]]]  # row_id -> [(batch, latency p50 ms, images/s)] by batch
+
+
+def sweep_series(rows: Iterable[dict[str, Any]]) -> Series:
+    """The measured points of each row (status ok, latency and batch known), in ascending batch order."""
+    series: Series = {}
+    for r in rows:
+        lat, ips, bs = r.get("latency_p50_ms"), r.get("images_per_s"), r.get("batch_size")
+        if r.get("status") != "ok" or lat is None or ips is None or bs is None:
+            continue
+        series.setdefault(r["row_id"], []).append((int(bs), float(lat), float(ips)))
+    return {rid: sorted(points) for rid, points in series.items()}
+
+
+def figure(series: Series, title: str = "") -> Any:
+    """The matplotlib Figure: p50 latency (ms) and images/s against batch size, log-log, one line per row."""
+    from matplotlib.figure import Figure  # the object API: no pyplot, no display backend
+
+    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    lat_ax, ips_ax = fig.subplots(1, 2)
+    for rid, points in series.items():
+        bs = [p[0] for p in points]
+        lat_ax.plot(bs, [p[1] for p in points], marker="o", label=rid)
+        ips_ax.plot(bs, [p[2] for p in points], marker="o", label=rid)
+    for ax, ylabel in ((lat_ax, "p50 latency (ms, incl. copies)"), (ips_ax, "throughput (images/s)")):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("batch size")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+    if series:
+        ips_ax.legend(fontsize="small", loc="best")
+    fig.suptitle(f"{title} — batch sweep" if title else "batch sweep")
+    return fig
+
+
+def write_plot(rows: Iterable[dict[str, Any]], path: str | Path, *, title: str = "") -> Path:
+    """Draw the rows' sweep into ``path`` (PNG), through a temporary file and a rename like the results."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            figure(sweep_series(rows), title).savefig(fh, format="png", dpi=100)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
