@@ -125,6 +125,7 @@ class BenchmarkScreen(RunScreen):
     BINDINGS = [
         Binding("m", "app.run_stage('benchmark')", "Run benchmark", id="benchmark.run"),
         Binding("s", "sort_column", "Sort", id="benchmark.sort"),
+        Binding("p", "sweep_plot", "Plot", show=False, id="benchmark.plot"),
     ]
 
     def __init__(self) -> None:
@@ -154,6 +155,11 @@ class BenchmarkScreen(RunScreen):
         table.add_column(" Status", key="status", width=STATUS_WIDTH)
         for key, title, width, _ in COLUMNS:
             table.add_column(Text(title, justify="right"), key=key, width=width)
+
+    def action_sweep_plot(self) -> None:
+        from trt_tui.screens.sweep import SweepScreen
+
+        self.app.push_screen(SweepScreen(self.state.store, ROW_SHORT))
 
     # -- sync ----------------------------------------------------------------------------------
     def sync(self, state: RunState) -> None:

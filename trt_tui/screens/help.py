@@ -30,6 +30,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("m", "Run the benchmark step alone (reuses the built engines)"),
         ("arrows", "Move the cursor; the line below the table describes the row"),
         ("s", "Sort by the column under the cursor (again: reverse)"),
+        ("p", "Plot latency and images/s against batch size (a --batch-sizes sweep draws lines)"),
     )),
 )
 
