@@ -440,7 +440,7 @@ class FaultyChild(JobProcess):
 
 def test_an_internal_error_is_one_line_and_closes_the_open_rows(tmp_path):
     out = tmp_path / "out"
-    job = FaultyChild(RunConfig(model="mlp", rows=("pytorch-fp32",), out_dir=str(out)), "stage_benchmark")
+    job = FaultyChild(RunConfig(model="mlp", rows=("pytorch-fp32",), out_dir=str(out)), "stage_baselines")
     state, events = RunState(), []
     for ev in job.events():
         events.append(ev)

@@ -49,10 +49,11 @@ def figure(series: Series, title: str = "") -> Any:
 def write_plot(rows: Iterable[dict[str, Any]], path: str | Path, *, title: str = "") -> Path:
     """Draw the rows' sweep into ``path`` (PNG), through a temporary file and a rename like the results."""
     import os
-    import tempfile
+
+    from trt_tui.core.results import create_beside  # the results' mode (umask), and a .tmp name that stale-temp cleanup knows
 
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = create_beside(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             figure(sweep_series(rows), title).savefig(fh, format="png", dpi=100)
