@@ -191,13 +191,6 @@ def parse_whole(text: str) -> int:
         raise ValueError("must be a whole number") from None
 
 
-def with_compile_rows(rows: tuple[str, ...], compile_rows: bool) -> tuple[str, ...]:
-    """``--compile`` adds the torch.compile rows to the chosen ones (in table order)."""
-    if not compile_rows:
-        return rows
-    return tuple(r for r in ALL_ROWS if r in rows or r in COMPILE_ROWS) + tuple(r for r in rows if r not in ALL_ROWS)
-
-
 # -- rendering ------------------------------------------------------------------------------------
 class ProgressPrinter:
     """Live status on a terminal (one rewritten line), plain lines otherwise."""
