@@ -22,8 +22,8 @@ from trt_tui.widgets.format import ellipsize
 ROW_TITLES = {
     "pytorch-fp32": "PyTorch FP32",
     "pytorch-fp16": "PyTorch FP16",
-    "pytorch-graph-fp32": "PyTorch CUDA graph FP32",
-    "pytorch-graph-fp16": "PyTorch CUDA graph FP16",
+    "pytorch-graph-fp32": "PyTorch graph FP32",
+    "pytorch-graph-fp16": "PyTorch graph FP16",
     "pytorch-compile-fp32": "torch.compile FP32",
     "pytorch-compile-fp16": "torch.compile FP16",
     "tensorrt-fp32": "TensorRT FP32",
