@@ -705,7 +705,6 @@ class Pipeline:
                 runner.close()
             release_gpu_memory()
 
-
     def write_sweep_plot(self) -> None:
         """plot.png beside the results: latency and throughput against batch size, one line per row."""
         try:
