@@ -11,7 +11,7 @@ includes the copies and its CUDA events time the compute alone.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -116,9 +116,19 @@ class OrtBoundRunner:
         self.y = []
 
 
-def cuda_runner(path: str | Path, input_shape: tuple[int, ...]) -> OrtBoundRunner:
-    """onnxruntime on CUDA through IOBinding, on a stream of its own."""
+class CudaProviderMissing(TrtTuiError):
+    """onnxruntime's CUDA provider (or PyTorch's CUDA) is not usable here: the CPU path says why."""
+
+
+def cuda_runner(path: str | Path, input_shape: Callable[[], tuple[int, ...]]) -> OrtBoundRunner:
+    """onnxruntime on CUDA through IOBinding, on a stream of its own (``input_shape`` is asked for
+    once the session is known to run on CUDA)."""
     import torch
 
+    if not torch.cuda.is_available():
+        raise CudaProviderMissing("PyTorch sees no CUDA GPU")
     stream = torch.cuda.Stream()
-    return OrtBoundRunner(cuda_session(path, stream), input_shape, device="cuda", stream=stream)
+    session = cuda_session(path, stream)
+    if session.get_providers()[0] != "CUDAExecutionProvider":
+        raise CudaProviderMissing("onnxruntime's CUDA provider did not load")
+    return OrtBoundRunner(session, input_shape(), device="cuda", stream=stream)

@@ -590,10 +590,12 @@ class Pipeline:
                 from trt_tui.core import ort_runners  # device buffers through IOBinding, like TensorRT rows
 
                 try:
-                    bound = ort_runners.cuda_runner(path, self.batch_shape())
+                    bound = ort_runners.cuda_runner(path, self.batch_shape)
                     return bound, {"size_bytes": size, "device": self.device_label(), "artifact": str(path),
                                    "notes": "CUDAExecutionProvider, IOBinding" +
                                             ("; Q/DQ " + self.cfg.calibrator if precision == "int8" else "")}
+                except ort_runners.CudaProviderMissing:
+                    pass  # the session.run path below finds the same and says why on the row
                 except TrtTuiError as exc:
                     self.log("benchmark", f"{row_id}: onnxruntime on CUDA through IOBinding failed ({exc.message}); "
                                           "measuring session.run instead", "warning")
