@@ -76,3 +76,21 @@ def test_baseline_rows_in_a_run(tmp_path):
         if rid != "pytorch-fp32":
             assert r["build_time_s"] > 0 and r["cosine_sim"] > 0.99
     assert data["meta"]["first_row"]["row_id"] == "pytorch-fp32"
+
+
+def test_onnxruntime_cuda_rows_run_through_iobinding(tmp_path, cnn):
+    ort = pytest.importorskip("onnxruntime")
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        pytest.skip("this onnxruntime has no CUDA provider (pip install onnxruntime-gpu)")
+    from trt_tui.core import bench, export, models, ort_runners
+
+    path = tmp_path / "cnn.onnx"
+    export.export_onnx(cnn.module, tuple(cnn.input_shape), 8, path, exporter="torchscript")
+    x = models.sample_input(cnn.input_shape, 8)
+    cpu = export.ort_session(path, prefer_cuda=False)
+    want = cpu.run(None, {cpu.get_inputs()[0].name: x})[0]
+    runner = ort_runners.cuda_runner(path, lambda: x.shape)
+    np.testing.assert_allclose(bench.run_batches(runner, x, 8)[0], want, rtol=1e-2, atol=1e-2)
+    m = bench.measure(runner, x, warmup=10, iterations=100)
+    assert m.gpu_compute_ms and m.enqueue_ms  # CUDA events on its stream, like the TensorRT rows
+    assert m.gpu_compute_ms["p50"] <= m.latency_ms["p50"]
