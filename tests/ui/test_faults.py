@@ -104,7 +104,7 @@ def test_a_model_that_cannot_load_is_one_line_with_the_detail_and_the_app_stays_
     from trt_tui.screens.export import ExportScreen
 
     bad = tmp_path / "net.py"
-    bad.write_text("import torch\nimport not_a_real_module_xyz\n")
+    bad.write_text("import torch\nimport not_a_real_module_xyz\n\n\ndef make():\n    return torch.nn.Identity()\n")  # the form accepts it (make is defined); the import fails in the child
 
     async def scenario():
         jobs = []
