@@ -138,7 +138,7 @@ def cc_variants(trt: Any, wanted: list[str]) -> dict[str, Any]:
 def check_one(trt: Any, features: Any, variant: str, onnx_path: Path, plan_dir: Path, batch: int,
               cc_name: str, configure: Any, report: Report) -> dict[str, Any]:
     from trt_tui.core.trt.adapter import precision_plan
-    from trt_tui.core.trt.builder import BuildCancelled, BuildFailed, OnnxParseError, build_engine
+    from trt_tui.core.trt.builder import BuildCancelled, BuildFailed, BuildOptions, OnnxParseError, build_engine
     from trt_tui.core.trt.runner import TrtRunner
 
     precision = PRECISION_OF_VARIANT[variant]
@@ -163,10 +163,10 @@ def check_one(trt: Any, features: Any, variant: str, onnx_path: Path, plan_dir: 
     t0 = time.perf_counter()
     try:
         res = build_engine(
-            trt, features, onnx_path, plan_path, precision, plan=plan, batch_shape=tuple(batch_shape),
-            workspace_mib=2048, tf32=True, on_log=lambda s, m: logs.append((s, m)),
-            on_progress=lambda *a: progress.append(a), cancel=threading.Event(), log_level="INFO",
-            configure=configure,
+            trt, features, onnx_path, plan_path, plan,
+            BuildOptions(batch_shape=tuple(batch_shape), workspace_mib=2048, tf32=True,
+                         on_log=lambda s, m: logs.append((s, m)), on_progress=lambda *a: progress.append(a),
+                         cancel=threading.Event(), log_level="INFO", configure=configure),
         )
         rec.update(parser_ok=True, build_ok=True, plan_size=res.size_bytes, build_time_s=round(res.build_time_s, 3),
                    progress_callbacks=len(progress), monitor_events=res.progress_events, phases=res.phases,

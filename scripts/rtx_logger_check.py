@@ -89,14 +89,16 @@ def tiny_onnx(path: Path, *, dynamic: bool = False, op: str = "Relu") -> Path:
 
 def build(trt: Any, features: Any, onnx_path: Path, plan_path: Path, batch_shape: Any) -> dict[str, Any]:
     """One build through trt_tui's builder, with its own listener; what reached it and how it ended."""
-    from trt_tui.core.trt.builder import BuildFailed, OnnxParseError, build_engine
+    from trt_tui.core.trt.adapter import precision_plan
+    from trt_tui.core.trt.builder import BuildFailed, BuildOptions, OnnxParseError, build_engine
 
     lines: list[tuple[str, str]] = []
     rec: dict[str, Any] = {"onnx": onnx_path.name}
     t0 = time.perf_counter()
     try:
-        res = build_engine(trt, features, onnx_path, plan_path, "fp32", batch_shape=batch_shape, workspace_mib=256,
-                           on_log=lambda s, m: lines.append((s, m)), log_level="INFO")
+        res = build_engine(trt, features, onnx_path, plan_path, precision_plan(features, "fp32"),
+                           BuildOptions(batch_shape=batch_shape, workspace_mib=256,
+                                        on_log=lambda s, m: lines.append((s, m)), log_level="INFO"))
         rec.update(ok=True, plan_bytes=res.size_bytes, warnings=res.warnings[:20])
     except (BuildFailed, OnnxParseError) as exc:
         logged = getattr(exc, "log_errors", None) or [ln for s, ln in lines if s in ("ERROR", "INTERNAL_ERROR")]

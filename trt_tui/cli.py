@@ -46,6 +46,7 @@ def version_text() -> str:
     from importlib import metadata
 
     from trt_tui import __version__
+    from trt_tui.core.trt.adapter import installed_distribution
 
     def dist(*names: str) -> str:
         for name in names:
@@ -57,7 +58,7 @@ def version_text() -> str:
 
     return (f"trt-tui {__version__} (Python {sys.version.split()[0]}, torch {dist('torch')}, "
             f"onnxruntime {dist('onnxruntime', 'onnxruntime-gpu')}, "
-            f"TensorRT {dist('tensorrt', 'tensorrt-cu13', 'tensorrt-cu12', 'tensorrt-rtx')})")
+            f"TensorRT {(installed_distribution() or ('not installed',))[0]})")
 
 
 def build_parser() -> argparse.ArgumentParser:

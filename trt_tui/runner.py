@@ -14,12 +14,12 @@ import subprocess
 import sys
 import threading
 from collections import deque
-from importlib import metadata
 from pathlib import Path
 from typing import IO, Any, Iterator
 
 from trt_tui.core.config import RunConfig
 from trt_tui.core.events import ErrorEvent, Event, Finished, Log, parse_line
+from trt_tui.core.trt.adapter import INSTALL_HINT, installed_distribution
 
 # Signal names for the exit status a crashed child leaves (negative returncode = killed by signal).
 def describe_exit(code: int | None) -> str:
@@ -161,30 +161,8 @@ def probe_machine() -> dict[str, str | None]:
             gpu = out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
         except (OSError, subprocess.TimeoutExpired, IndexError):
             gpu = None
-    trt_version, flavour = None, None
-    for dist, name in (("tensorrt", "tensorrt"), ("tensorrt-cu13", "tensorrt"), ("tensorrt-cu12", "tensorrt"),
-                       ("tensorrt-rtx", "tensorrt-rtx"), ("tensorrt-rtx-cu13-bindings", "tensorrt-rtx"),
-                       ("tensorrt-rtx-cu12-bindings", "tensorrt-rtx")):
-        try:
-            trt_version, flavour = metadata.version(dist), name
-            break
-        except metadata.PackageNotFoundError:
-            continue
-    return {
-        "gpu": gpu,
-        "tensorrt": trt_version,
-        "tensorrt_flavour": flavour,
-        "install_hint": 'pip install "trt-tui[tensorrt]"  (CUDA 12: "trt-tui[tensorrt-cu12]")',
-    }
-
-
-def record(config: RunConfig, path: str | Path) -> int:
-    """Run the pipeline and save its event stream to ``path`` (used to record test fixtures)."""
-    job = JobProcess(config)
-    with open(path, "w", encoding="utf-8") as fh:
-        for event in job.events():
-            fh.write(event.to_json() + "\n")
-    return job.returncode or 0
+    trt_version, flavour = installed_distribution() or (None, None)
+    return {"gpu": gpu, "tensorrt": trt_version, "tensorrt_flavour": flavour, "install_hint": INSTALL_HINT}
 
 
 def close_unfinished(store: Any, event: Finished) -> None:

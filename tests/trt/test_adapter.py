@@ -232,3 +232,44 @@ def test_flavour_from_bindings_module_name() -> None:
 
 def test_all_fakes_cover_network_flag_table() -> None:
     assert set(NETWORK_FLAGS) == set(KEYS)
+
+
+# -- TensorRTEnv: the one object the pipeline holds ----------------------------------------------
+def test_env_when_not_installed(no_trt_modules: pytest.MonkeyPatch) -> None:
+    env = adapter.TensorRTEnv.detect("cuda")
+    assert not env.installed and not env.usable and env.features is None
+    assert env.reason.startswith("TensorRT is not installed: pip install")
+    assert env.env_fields() == {"tensorrt": None}
+    with pytest.raises(TrtTuiError, match="TensorRT is not installed"):
+        env.require()
+
+
+@pytest.mark.parametrize(("device", "usable"), [("cuda", True), ("cpu", False)])
+def test_env_needs_a_gpu(no_trt_modules: pytest.MonkeyPatch, device: str, usable: bool) -> None:
+    rtx = make_fake("rtx-1.7")
+    no_trt_modules.setitem(sys.modules, "tensorrt_rtx", rtx)
+    env = adapter.TensorRTEnv.detect(device)
+    assert env.installed and env.usable is usable and env.module is rtx and env.flavour == "tensorrt-rtx"
+    assert env.env_fields() == {"tensorrt": rtx.__version__, "tensorrt_flavour": "tensorrt-rtx"}
+    if usable:
+        assert env.require() == (rtx, env.features) and env.reason == ""
+    else:
+        with pytest.raises(TrtTuiError, match="no CUDA GPU"):
+            env.require()
+
+
+def test_installed_distribution_reads_metadata_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib import metadata
+
+    have = {"tensorrt-rtx-cu12-bindings": "1.2.0.54", "tensorrt-cu12": "10.13.3.9"}
+
+    def version(name: str) -> str:
+        if name not in have:
+            raise metadata.PackageNotFoundError(name)
+        return have[name]
+
+    monkeypatch.setattr(metadata, "version", version)
+    assert adapter.installed_distribution() == ("10.13.3.9", "tensorrt")  # plain TensorRT first
+    assert adapter.installed_distribution("tensorrt-rtx") == ("1.2.0.54", "tensorrt-rtx")
+    have.clear()
+    assert adapter.installed_distribution() is None

@@ -17,6 +17,7 @@ from trt_tui.core.trt.builder import (
     BuildFailed,
     OnnxParseError,
     ShapeProfile,
+    BuildOptions,
     build_engine,
     format_parser_error,
 )
@@ -38,7 +39,7 @@ def build(key: str, onnx: Path, precision: str = "fp32", sc: Scenario | None = N
     plan = precision_plan(f, precision, mode)
     out = onnx.parent / "out" / f"model_{precision}.plan"
     kw.setdefault("batch_shape", PROFILE)
-    res = build_engine(trt, f, onnx, out, precision, plan=plan, **kw)
+    res = build_engine(trt, f, onnx, out, plan, BuildOptions(**kw))
     return trt, res, out
 
 
@@ -55,8 +56,8 @@ def test_builds_with_flags_by_name(key: str, precision: str, onnx: Path) -> None
     sc: Scenario = trt._scenario
     events: list[tuple] = []
     out = onnx.parent / f"m_{precision}.plan"
-    res = build_engine(trt, f, onnx, out, precision, plan=plan, batch_shape=PROFILE, tf32=False,
-                       on_progress=lambda *a: events.append(a))
+    res = build_engine(trt, f, onnx, out, plan, BuildOptions(batch_shape=PROFILE, tf32=False,
+                                                             on_progress=lambda *a: events.append(a)))
     cfg = sc.config
     assert cfg.flags == set(plan.flags)  # TF32 cleared, plan flags set, nothing else
     assert res.tf32 == "off" and res.mechanism == plan.mechanism
@@ -190,7 +191,7 @@ def test_calibrator_path_10x(onnx: Path) -> None:
     f = Features.from_module(trt)
     plan = precision_plan(f, "int8", "entropy")
     cal = make_calibrator(trt, "entropy", Src(), onnx.parent / "calib.cache", to_device=lambda a: (a, a.ctypes.data))
-    res = build_engine(trt, f, onnx, onnx.parent / "int8.plan", "int8", plan=plan, batch_shape=PROFILE, calibrator=cal)
+    res = build_engine(trt, f, onnx, onnx.parent / "int8.plan", plan, BuildOptions(batch_shape=PROFILE, calibrator=cal))
     sc = trt._scenario
     assert sc.config.int8_calibrator is cal and sc.calibration_profile is not None
     assert len(sc.calibration_ptrs) == 3 and res.calibration_batches == 3
@@ -234,14 +235,14 @@ def test_timing_cache_skipped_on_rtx(onnx: Path) -> None:
     assert not tc.exists() and any("timing cache skipped" in w for w in res.warnings)
 
 
-def test_missing_onnx_and_precision_mismatch(tmp_path: Path) -> None:
+def test_missing_onnx_and_a_precision_string(tmp_path: Path) -> None:
     trt = make_fake("10.13")
     f = Features.from_module(trt)
     with pytest.raises(TrtTuiError, match="not found"):
-        build_engine(trt, f, tmp_path / "nope.onnx", tmp_path / "x.plan", "fp32")
+        build_engine(trt, f, tmp_path / "nope.onnx", tmp_path / "x.plan", precision_plan(f, "fp32"))
     (tmp_path / "m.onnx").write_bytes(b"x")
-    with pytest.raises(TrtTuiError, match="does not match"):
-        build_engine(trt, f, tmp_path / "m.onnx", tmp_path / "x.plan", "fp16", plan=precision_plan(f, "fp32"))
+    with pytest.raises(TypeError, match="takes a PrecisionPlan"):  # the plan is the one input, not "fp16"
+        build_engine(trt, f, tmp_path / "m.onnx", tmp_path / "x.plan", "fp16")  # type: ignore[arg-type]
 
 
 def test_unexpected_exception_becomes_build_failed(onnx: Path) -> None:
@@ -252,5 +253,6 @@ def test_unexpected_exception_becomes_build_failed(onnx: Path) -> None:
 
     trt.Builder.build_serialized_network = broken
     with pytest.raises(BuildFailed, match="incompatible function arguments"):
-        build_engine(trt, Features.from_module(trt), onnx, onnx.parent / "x.plan", "fp32", batch_shape=PROFILE)
+        f = Features.from_module(trt)
+        build_engine(trt, f, onnx, onnx.parent / "x.plan", precision_plan(f, "fp32"), BuildOptions(batch_shape=PROFILE))
     assert not (onnx.parent / "x.plan").exists()

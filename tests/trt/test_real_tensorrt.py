@@ -56,7 +56,7 @@ def test_real_build_and_run(tmp_path: Path) -> None:
     from trt_tui.core.export import export_onnx
     from trt_tui.core.models import load_model
     from trt_tui.core.quantize import convert_fp16, quantize_qdq
-    from trt_tui.core.trt.builder import build_engine
+    from trt_tui.core.trt.builder import BuildOptions, build_engine
     from trt_tui.core.trt.calibrators import make_calibrator
     from trt_tui.core.trt.runner import TrtRunner
 
@@ -83,8 +83,8 @@ def test_real_build_and_run(tmp_path: Path) -> None:
             calib = make_calibrator(trt, plan.calibrator, BatchSource.for_model(model, batch, max_samples=64),
                                     tmp_path / "calib.cache")
         try:
-            res = build_engine(trt, f, onnx[plan.onnx], tmp_path / f"m_{precision}.plan", precision, plan=plan,
-                               batch_shape=shape, tf32=False, calibrator=calib)
+            res = build_engine(trt, f, onnx[plan.onnx], tmp_path / f"m_{precision}.plan", plan,
+                               BuildOptions(batch_shape=shape, tf32=False, calibrator=calib))
             with TrtRunner(trt, res.plan_path, shape) as r:
                 r.set_input(x)
                 r.compute()

@@ -12,8 +12,8 @@ import pytest
 from tests.trt.fakes import Scenario, make_fake
 from trt_tui.core.errors import TrtTuiError
 from trt_tui.core.trt import runner as runner_mod
-from trt_tui.core.trt.adapter import Features
-from trt_tui.core.trt.builder import build_engine
+from trt_tui.core.trt.adapter import Features, precision_plan
+from trt_tui.core.trt.builder import BuildOptions, build_engine
 from trt_tui.core.trt.runner import EngineLoadError, PlanMismatch, TrtRunner
 
 H200 = {"name": "NVIDIA H200", "compute_capability": "9.0"}
@@ -32,7 +32,8 @@ def make_plan(tmp_path: Path, key: str, sc: Scenario | None = None, sidecar: dic
     trt = make_fake(key, sc)
     (tmp_path / "m.onnx").write_bytes(b"onnx")
     plan = tmp_path / f"m_{key}.plan"
-    build_engine(trt, Features.from_module(trt), tmp_path / "m.onnx", plan, "fp32", batch_shape=((1, 4), (2, 4), (8, 4)))
+    f = Features.from_module(trt)
+    build_engine(trt, f, tmp_path / "m.onnx", plan, precision_plan(f, "fp32"), BuildOptions(batch_shape=((1, 4), (2, 4), (8, 4))))
     side = plan.with_name(plan.name + ".json")
     data = json.loads(side.read_text())
     data["gpu"] = H200
@@ -183,19 +184,20 @@ def test_build_while_a_runner_lives_still_reports_tensorrt_errors(tmp_path: Path
     sc = Scenario()
     plan = make_plan(tmp_path, "10.13", sc)
     trt = make_fake("10.13", sc)
+    f = Features.from_module(trt)
     runner = TrtRunner(trt, plan, (2, 4), _device="cpu")
     assert trt._state["live"] == 1  # its Runtime holds TensorRT's logger
     sc.build_errors = [said]
     logged: list[tuple[str, str]] = []
     with pytest.raises(BuildFailed) as ei:
-        build_engine(trt, Features.from_module(trt), tmp_path / "m.onnx", tmp_path / "again.plan", "fp32",
-                     batch_shape=((1, 4), (2, 4), (8, 4)), on_log=lambda s, m: logged.append((s, m)))
+        build_engine(trt, f, tmp_path / "m.onnx", tmp_path / "again.plan", precision_plan(f, "fp32"),
+                     BuildOptions(batch_shape=((1, 4), (2, 4), (8, 4)), on_log=lambda s, m: logged.append((s, m))))
     assert ei.value.message == f"TensorRT build failed: {said}" and ei.value.log_errors == [said]
     assert logged == [("ERROR", said)]
     # and a normal second build's warnings reach its own listener, not the runner's
     sc.build_errors, sc.build_warnings = [], ["weights exceed FP16 range"]
-    res = build_engine(trt, Features.from_module(trt), tmp_path / "m.onnx", tmp_path / "again.plan", "fp32",
-                       batch_shape=((1, 4), (2, 4), (8, 4)))
+    res = build_engine(trt, f, tmp_path / "m.onnx", tmp_path / "again.plan", precision_plan(f, "fp32"),
+                       BuildOptions(batch_shape=((1, 4), (2, 4), (8, 4))))
     assert res.warnings == ["weights exceed FP16 range"]
     runner.close()
     assert runner.runtime is None and runner.engine is None and runner.context is None

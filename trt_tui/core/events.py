@@ -12,9 +12,6 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable, ClassVar
 
-# Stage names, in pipeline order.
-STAGES = ("env", "model", "export", "quantize", "build", "benchmark")
-
 
 @dataclass
 class Event:

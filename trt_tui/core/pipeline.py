@@ -486,8 +486,7 @@ class Pipeline:
                                            seed=self.cfg.seed, calib_data=self.cfg.calib_data,
                                            trt_label=self.trt_features.label))
                 calibrator = calibrators.make_calibrator(self.trt, self.cfg.calibrator, source, calib_cache.path)
-            result = builder.build_engine(
-                self.trt, self.trt_features, onnx, plan_path, precision, plan=plan,
+            result = builder.build_engine(self.trt, self.trt_features, onnx, plan_path, plan, builder.BuildOptions(
                 batch_shape=self.batch_shape(), workspace_mib=self.cfg.workspace_mib, tf32=self.cfg.tf32,
                 timing_cache_path=self.timing_cache_path(), calibrator=calibrator,
                 on_log=lambda level, msg: self.emit(Log(stage="build", level=level.lower(), message=msg,
@@ -495,7 +494,7 @@ class Pipeline:
                 on_progress=lambda phase, parent, step, total: self.emit(
                     Progress(stage="build", task=row_id, step=step, total=total, phase=phase)),
                 cancel=self.cancel,
-            )
+            ))
         except TrtTuiError as exc:
             self.check_cancel()
             self.emit(StepFinished(stage="build", step=row_id, status="failed", seconds=time.perf_counter() - t0,

@@ -14,15 +14,6 @@ STATUS_ICONS = {
     "cancelled": "■",
     "crashed": "✘",
 }
-STATUS_STYLES = {
-    "pending": "dim",
-    "running": "bold $accent",
-    "ok": "$success",
-    "skipped": "dim",
-    "failed": "bold $error",
-    "cancelled": "$warning",
-    "crashed": "bold $error",
-}
 
 
 def is_num(value: Any) -> bool:

@@ -35,6 +35,28 @@ RTX_INSTALL_HINT = (
     "(compute capability 7.5/8.6/8.9/12.x), not data-center Hopper"
 )
 
+# pip distributions that install each flavour, in the order looked up (metadata only, no import)
+DISTRIBUTIONS: tuple[tuple[str, str], ...] = (
+    ("tensorrt", FLAVOUR_TRT), ("tensorrt-cu13", FLAVOUR_TRT), ("tensorrt-cu12", FLAVOUR_TRT),
+    ("tensorrt-rtx", FLAVOUR_RTX), ("tensorrt-rtx-cu13-bindings", FLAVOUR_RTX), ("tensorrt-rtx-cu12-bindings", FLAVOUR_RTX),
+)
+
+
+def installed_distribution(flavour: str | None = None) -> tuple[str, str] | None:
+    """(version, flavour) of the first TensorRT distribution pip installed, read from its metadata
+    (cheap: nothing is imported); None if there is none."""
+    from importlib import metadata
+
+    for dist, flav in DISTRIBUTIONS:
+        if flavour is not None and flav != flavour:
+            continue
+        try:
+            return metadata.version(dist), flav
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
 # module names per choice, in the order tried: the ``tensorrt`` front end only re-exports the bindings
 # wheel's own module (tensorrt_bindings / tensorrt_rtx_bindings), which may be installed alone
 _MODULES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -95,16 +117,10 @@ def module_version(trt: Any) -> str:
     if v:
         return str(v)
     try:  # bindings-only RTX installs may lack __version__
-        from importlib import metadata
-
-        for dist in ("tensorrt-rtx", "tensorrt-rtx-cu13-bindings", "tensorrt-rtx-cu12-bindings"):
-            try:
-                return metadata.version(dist)
-            except metadata.PackageNotFoundError:
-                continue
+        found = installed_distribution(FLAVOUR_RTX)
     except Exception:
-        pass
-    return "unknown"
+        found = None
+    return found[0] if found else "unknown"
 
 
 def _has(obj: Any, *names: str) -> bool:
@@ -130,10 +146,6 @@ class Features:
     has_build_serialized: bool
     has_onnx_parser: bool
     notes: tuple[str, ...] = field(default=())
-
-    @property
-    def major(self) -> int:
-        return self.version[0]
 
     @property
     def version_string(self) -> str:
@@ -191,6 +203,55 @@ class Features:
             has_onnx_parser=_has(trt, "OnnxParser"),
             notes=tuple(notes),
         )
+
+
+NO_GPU_REASON = "no CUDA GPU: TensorRT engines need one (PyTorch sees none)"
+
+
+@dataclass(frozen=True)
+class TensorRTEnv:
+    """What this run can do with TensorRT: the module, its features and flavour, or the reason it
+    cannot be used (not installed, disabled, no CUDA GPU). One object instead of loose attributes."""
+
+    module: Any = None
+    features: Features | None = None
+    flavour: str | None = None
+    reason: str = ""  # why TensorRT cannot be used here; "" when it can
+
+    @classmethod
+    def detect(cls, device: str, prefer: str = "auto") -> "TensorRTEnv":
+        """Import TensorRT (see import_tensorrt); ``device`` is where this run works (cuda | cpu)."""
+        try:
+            module, flavour = import_tensorrt(prefer)
+        except TensorRTUnavailable as exc:
+            return cls(reason=exc.message)
+        return cls.of(module, flavour, reason="" if device == "cuda" else NO_GPU_REASON)
+
+    @classmethod
+    def of(cls, module: Any, flavour: str | None = None, reason: str = "") -> "TensorRTEnv":
+        """An environment around an already imported module (real or fake)."""
+        features = Features.from_module(module, flavour)
+        return cls(module, features, features.flavour, reason)
+
+    @property
+    def installed(self) -> bool:
+        return self.module is not None
+
+    @property
+    def usable(self) -> bool:
+        return self.module is not None and self.features is not None and not self.reason
+
+    def require(self) -> tuple[Any, Features]:
+        """(module, features), or a TrtTuiError with the reason it cannot be used."""
+        if not self.usable or self.features is None:
+            raise TrtTuiError(self.reason or "TensorRT is not available")
+        return self.module, self.features
+
+    def env_fields(self) -> dict[str, Any]:
+        """The ``env`` entries a run records (results.json, EnvEvent)."""
+        if self.features is None:
+            return {"tensorrt": None}
+        return {"tensorrt": self.features.version_str, "tensorrt_flavour": self.flavour}
 
 
 def network_flags(trt: Any, features: Features, strong: bool) -> int:

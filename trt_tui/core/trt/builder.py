@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 
 from trt_tui.core.errors import TrtTuiError
-from trt_tui.core.trt.adapter import Features, PrecisionPlan, network_flags, precision_plan, tf32_label
+from trt_tui.core.trt.adapter import Features, PrecisionPlan, network_flags, tf32_label
 from trt_tui.core.trt.caches import REUSED, STALE, KeyedCache, open_keyed, timing_key
 from trt_tui.core.trt.logger import Listener, LogCallback, ProgressCallback, listen, make_progress_monitor, process_logger
 from trt_tui.core.trt.sidecar import SIDECAR_VERSION, file_sha256, gpu_identity, sidecar_path, write_json_atomic
@@ -165,55 +165,60 @@ def _write_atomic(path: Path, data: Any) -> int:
     return view.nbytes
 
 
+@dataclass
+class BuildOptions:
+    """How to build, apart from what to build (the PrecisionPlan). ``batch_shape``: the input shape, or
+    (min, opt, max) for dynamic inputs, or a dict per input name. ``configure(trt, config)`` may adjust
+    the config last (e.g. TensorRT-RTX compute capabilities)."""
+
+    batch_shape: ShapeLike | Mapping[str, ShapeLike] | None = None
+    workspace_mib: int = 4096
+    tf32: bool = True
+    timing_cache_path: str | os.PathLike[str] | None = None
+    calibrator: Any = None
+    on_log: LogCallback | None = None
+    on_progress: ProgressCallback | None = None
+    cancel: threading.Event | None = None
+    log_level: str = "WARNING"
+    extra_sidecar: Mapping[str, Any] = field(default_factory=dict)
+    configure: Callable[[Any, Any], None] | None = None
+
+    @property
+    def timing_cache(self) -> Path | None:
+        return Path(self.timing_cache_path) if self.timing_cache_path else None
+
+    def cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
+
 def build_engine(
     trt: Any,
     features: Features,
     onnx_path: str | os.PathLike[str],
     plan_path: str | os.PathLike[str],
-    precision: str,
-    *,
-    plan: PrecisionPlan | None = None,
-    batch_shape: ShapeLike | Mapping[str, ShapeLike] | None = None,
-    workspace_mib: int = 4096,
-    tf32: bool = True,
-    timing_cache_path: str | os.PathLike[str] | None = None,
-    calibrator: Any = None,
-    on_log: LogCallback | None = None,
-    on_progress: ProgressCallback | None = None,
-    cancel: threading.Event | None = None,
-    log_level: str = "WARNING",
-    extra_sidecar: Mapping[str, Any] | None = None,
-    configure: Callable[[Any, Any], None] | None = None,
+    plan: PrecisionPlan,
+    options: BuildOptions | None = None,
 ) -> BuildResult:
     """Build ``onnx_path`` (the ONNX that ``plan.onnx`` names: fp32, fp16-converted or Q/DQ) into
-    ``plan_path``. ``batch_shape``: the input shape, or (min, opt, max) for dynamic inputs, or a dict per
-    input name. ``configure(trt, config)`` may adjust the config last (e.g. TensorRT-RTX compute
-    capabilities). Raises OnnxParseError, BuildFailed, BuildCancelled or TrtTuiError."""
+    ``plan_path`` the way ``plan`` (adapter.precision_plan) says. Raises OnnxParseError, BuildFailed,
+    BuildCancelled or TrtTuiError."""
+    opts = options or BuildOptions()
     onnx_path, plan_path = Path(onnx_path), Path(plan_path)
-    plan = plan or precision_plan(features, precision)
-    if plan.precision != precision:
-        raise TrtTuiError(f"precision {precision!r} does not match the plan's {plan.precision!r}")
-    if not onnx_path.is_file():
-        raise TrtTuiError(f"ONNX file not found: {onnx_path}")
-    if not features.has_onnx_parser or not features.has_build_serialized:
-        raise TrtTuiError(f"{features.label} lacks OnnxParser or build_serialized_network")
-    if plan.calibrator and calibrator is None:
-        raise TrtTuiError(f"{plan.mechanism} needs a calibrator (make_calibrator)")
+    _check_inputs(features, onnx_path, plan, opts)
     plan_path.parent.mkdir(parents=True, exist_ok=True)
-    side = sidecar_path(plan_path)
-    for stale in (plan_path, side):  # the plan here is always the latest build's, or none
+    for stale in (plan_path, sidecar_path(plan_path)):  # the plan here is always the latest build's, or none
         stale.unlink(missing_ok=True)
-
-    notes: list[str] = list(plan.notes)
-    keep: list[Any] = []  # TensorRT objects, released in reverse order
     # the process-wide logger routes to this build's listener while it runs (also when a runner lives)
-    with listen(trt, on_log, min_severity=log_level) as logger:
+    with listen(trt, opts.on_log, min_severity=opts.log_level) as logger:
+        steps = _BuildSteps(trt, features, plan, opts, logger)
         try:
-            return _build(
-                trt, features, onnx_path, plan_path, side, plan, batch_shape, workspace_mib, tf32,
-                Path(timing_cache_path) if timing_cache_path else None, calibrator, logger, on_progress,
-                cancel, notes, keep, extra_sidecar or {}, configure,
-            )
+            network = steps.parse(onnx_path)
+            config = steps.make_config()
+            shapes = steps.add_profiles(network, config)
+            steps.finish_config(config)
+            serialized, seconds = steps.build(network, config)
+            steps.save_timing_cache(config)
+            return steps.write(serialized, seconds, onnx_path, plan_path, shapes)
         except TrtTuiError:
             raise
         except Exception as exc:
@@ -224,189 +229,215 @@ def build_engine(
                 log_errors=lines,
             ) from exc
         finally:
-            while keep:
-                keep.pop()
+            steps.release()
 
 
-def _build(
-    trt: Any,
-    features: Features,
-    onnx_path: Path,
-    plan_path: Path,
-    side: Path,
-    plan: PrecisionPlan,
-    batch_shape: Any,
-    workspace_mib: int,
-    tf32: bool,
-    timing_cache: Path | None,
-    calibrator: Any,
-    logger: Listener,
-    on_progress: ProgressCallback | None,
-    cancel: threading.Event | None,
-    notes: list[str],
-    keep: list[Any],
-    extra_sidecar: Mapping[str, Any],
-    configure: Callable[[Any, Any], None] | None,
-) -> BuildResult:
-    trt_logger = process_logger(trt)
-    builder: tensorrt.Builder = trt.Builder(trt_logger)
-    keep.append(builder)
-    network: tensorrt.INetworkDefinition = builder.create_network(network_flags(trt, features, plan.strongly_typed))
-    keep.append(network)
-    parser: tensorrt.OnnxParser = trt.OnnxParser(network, trt_logger)
-    keep.append(parser)
+def _check_inputs(features: Features, onnx_path: Path, plan: Any, opts: BuildOptions) -> None:
+    if not isinstance(plan, PrecisionPlan):  # the old (precision, plan=...) call shape
+        raise TypeError(f"build_engine takes a PrecisionPlan (adapter.precision_plan), not {plan!r}")
+    if not onnx_path.is_file():
+        raise TrtTuiError(f"ONNX file not found: {onnx_path}")
+    if not features.has_onnx_parser or not features.has_build_serialized:
+        raise TrtTuiError(f"{features.label} lacks OnnxParser or build_serialized_network")
+    if plan.calibrator and opts.calibrator is None:
+        raise TrtTuiError(f"{plan.mechanism} needs a calibrator (make_calibrator)")
 
-    # -- parse -------------------------------------------------------------------------------
-    if hasattr(parser, "parse_from_file"):
-        ok = parser.parse_from_file(str(onnx_path))
-    else:
-        ok = parser.parse(onnx_path.read_bytes(), str(onnx_path))
-    if not ok:
-        errs = parser_errors(parser)
-        first = errs[0] if errs else (logger.error_lines() or ["no parser error reported"])[0]
-        more = f" (+{len(errs) - 1} more)" if len(errs) > 1 else ""
-        raise OnnxParseError(
-            f"ONNX parser rejected {onnx_path.name}: {first}{more}",
-            detail="\n".join([f"{len(errs)} parser error(s) in {onnx_path}:", *errs, *logger.error_lines()]),
-            errors=errs,
+
+class _BuildSteps:
+    """One build, step by step: parse → config → profiles → build → write. Holds the TensorRT objects
+    (released in reverse order) and the notes that end up in BuildResult.warnings."""
+
+    def __init__(self, trt: Any, features: Features, plan: PrecisionPlan, opts: BuildOptions, logger: Listener) -> None:
+        self.trt, self.features, self.plan, self.opts, self.logger = trt, features, plan, opts, logger
+        self.notes: list[str] = list(plan.notes)
+        self.keep: list[Any] = []
+        self.builder: tensorrt.Builder | None = None
+        self.monitor: Any = None
+        self.profile: tensorrt.IOptimizationProfile | None = None
+        self.tf32_state: bool | None = None
+        self.tcache: Any = None
+        self.tkey: KeyedCache | None = None
+
+    def _hold(self, obj: Any) -> Any:
+        self.keep.append(obj)
+        return obj
+
+    def release(self) -> None:
+        while self.keep:
+            self.keep.pop()
+
+    def parse(self, onnx_path: Path) -> tensorrt.INetworkDefinition:
+        trt, trt_logger = self.trt, process_logger(self.trt)
+        self.builder = builder = self._hold(trt.Builder(trt_logger))
+        flags = network_flags(trt, self.features, self.plan.strongly_typed)
+        network: tensorrt.INetworkDefinition = self._hold(builder.create_network(flags))
+        parser: tensorrt.OnnxParser = self._hold(trt.OnnxParser(network, trt_logger))
+        if hasattr(parser, "parse_from_file"):
+            ok = parser.parse_from_file(str(onnx_path))
+        else:
+            ok = parser.parse(onnx_path.read_bytes(), str(onnx_path))
+        if not ok:
+            errs = parser_errors(parser)
+            first = errs[0] if errs else (self.logger.error_lines() or ["no parser error reported"])[0]
+            more = f" (+{len(errs) - 1} more)" if len(errs) > 1 else ""
+            raise OnnxParseError(
+                f"ONNX parser rejected {onnx_path.name}: {first}{more}",
+                detail="\n".join([f"{len(errs)} parser error(s) in {onnx_path}:", *errs, *self.logger.error_lines()]),
+                errors=errs,
+            )
+        return network
+
+    def make_config(self) -> tensorrt.IBuilderConfig:
+        """Workspace, the plan's flags, TF32, timing cache."""
+        trt, features, opts = self.trt, self.features, self.opts
+        assert self.builder is not None
+        config: tensorrt.IBuilderConfig = self._hold(self.builder.create_builder_config())
+        pool = getattr(getattr(trt, "MemoryPoolType", None), "WORKSPACE", None)
+        if pool is not None:
+            config.set_memory_pool_limit(pool, int(opts.workspace_mib) << 20)
+        else:
+            self.notes.append(f"{features.label} has no MemoryPoolType.WORKSPACE; workspace limit not set")
+        for name in self.plan.flags:
+            flag = getattr(trt.BuilderFlag, name, None)
+            if flag is None:
+                raise TrtTuiError(f"BuilderFlag.{name} does not exist in {features.label}")
+            config.set_flag(flag)
+        if features.has_tf32_flag:
+            tf32_flag = trt.BuilderFlag.TF32
+            if opts.tf32:
+                config.set_flag(tf32_flag)
+            else:
+                config.clear_flag(tf32_flag)
+            self.tf32_state = bool(config.get_flag(tf32_flag))
+        self.tcache, self.tkey = _attach_timing_cache(config, features, opts.timing_cache, self.notes)
+        return config
+
+    def add_profiles(self, network: tensorrt.INetworkDefinition, config: tensorrt.IBuilderConfig) -> dict[str, Any]:
+        """One optimization profile for the dynamic inputs (shapes from opts.batch_shape); returns the
+        shapes per input for the sidecar."""
+        shapes: dict[str, Any] = {}
+        batch_shape = self.opts.batch_shape
+        for i in range(network.num_inputs):
+            tensor = network.get_input(i)
+            dims = tensor.shape
+            net_shape = tuple(int(dims[j]) for j in range(len(dims)))
+            if -1 not in net_shape:
+                shapes[tensor.name] = {"shape": list(net_shape)}
+                continue
+            given = batch_shape.get(tensor.name) if isinstance(batch_shape, Mapping) else batch_shape
+            prof = _resolve_profile(tensor.name, net_shape, ShapeProfile.of(given) if given is not None else None)
+            if self.profile is None:
+                assert self.builder is not None
+                self.profile = self._hold(self.builder.create_optimization_profile())
+            self.profile.set_shape(tensor.name, prof.min, prof.opt, prof.max)  # type: ignore[arg-type]
+            shapes[tensor.name] = {"network": list(net_shape), **prof.to_dict()}
+        if self.profile is not None:
+            config.add_optimization_profile(self.profile)
+        return shapes
+
+    def finish_config(self, config: tensorrt.IBuilderConfig) -> None:
+        """Progress monitor (it also cancels), calibrator (on the profile), then the caller's ``configure``."""
+        trt, features, opts = self.trt, self.features, self.opts
+        self.monitor = make_progress_monitor(trt, opts.on_progress, opts.cancel) if features.has_progress_monitor else None
+        if self.monitor is not None:
+            config.progress_monitor = self._hold(self.monitor)
+        elif opts.cancel is not None:
+            self.notes.append(f"{features.label} has no progress monitor: cancel only works before the build starts")
+        calibrator = opts.calibrator
+        if self.plan.calibrator:
+            config.int8_calibrator = calibrator
+            if self.profile is not None and hasattr(config, "set_calibration_profile"):
+                config.set_calibration_profile(self.profile)
+        elif calibrator is not None:
+            self.notes.append("a calibrator was given but the plan does not use one; ignored")
+        if opts.configure is not None:
+            opts.configure(trt, config)
+
+    def build(self, network: tensorrt.INetworkDefinition, config: tensorrt.IBuilderConfig) -> tuple[Any, float]:
+        if self.opts.cancelled():
+            raise BuildCancelled("TensorRT build cancelled before it started")
+        assert self.builder is not None
+        t0 = time.perf_counter()
+        serialized = self.builder.build_serialized_network(network, config)
+        build_time = time.perf_counter() - t0
+        if serialized is None:
+            if self.opts.cancelled():
+                raise BuildCancelled(f"TensorRT build cancelled after {build_time:.1f} s")
+            lines = self.logger.error_lines()
+            calib_err = getattr(self.opts.calibrator, "error", None) if self.plan.calibrator else None
+            detail = lines or ["TensorRT logged no error lines"]
+            if calib_err:
+                detail = [*detail, "calibrator error:", calib_err]
+            first = lines[0] if lines else "no error logged"
+            raise BuildFailed(f"TensorRT build failed: {first}", detail="\n".join(detail), log_errors=lines)
+        return self._hold(serialized), build_time
+
+    def save_timing_cache(self, config: tensorrt.IBuilderConfig) -> None:
+        path = self.opts.timing_cache
+        if self.tcache is None or path is None:
+            return
+        try:
+            _write_atomic(path, config.get_timing_cache().serialize())
+            if self.tkey is not None:
+                self.tkey.record()
+        except Exception as exc:
+            self.notes.append(f"timing cache not saved: {exc}")
+
+    def write(self, serialized: Any, build_time: float, onnx_path: Path, plan_path: Path,
+              shapes: dict[str, Any]) -> BuildResult:
+        """Sidecar first, then the plan: a crash between the two leaves a sidecar without a plan,
+        never the reverse."""
+        side = sidecar_path(plan_path)
+        meta = self._sidecar(build_time, onnx_path, shapes)
+        write_json_atomic(side, {**meta, "size_bytes": memoryview(serialized).nbytes})
+        try:
+            size = _write_atomic(plan_path, serialized)
+        except BaseException:
+            side.unlink(missing_ok=True)
+            raise
+        plan, calibrator = self.plan, self.opts.calibrator
+        if plan.calibrator and getattr(calibrator, "note", None):
+            self.notes.append(f"calibrator: {calibrator.note}")
+        return BuildResult(
+            plan_path=plan_path,
+            sidecar_path=side,
+            size_bytes=size,
+            build_time_s=build_time,
+            precision=plan.precision,
+            mechanism=plan.mechanism,
+            tf32=tf32_label(self.tf32_state),
+            strongly_typed=plan.strongly_typed,
+            flags=list(plan.flags),
+            warnings=[*self.notes, *self.logger.warning_lines()],
+            shapes=shapes,
+            progress_events=getattr(self.monitor, "events", 0),
+            phases=list(getattr(self.monitor, "phases", [])),
+            calibrator=plan.calibrator,
+            calibration_batches=getattr(calibrator, "batches_fed", None) if plan.calibrator else None,
         )
 
-    # -- config ------------------------------------------------------------------------------
-    config: tensorrt.IBuilderConfig = builder.create_builder_config()
-    keep.append(config)
-    pool = getattr(getattr(trt, "MemoryPoolType", None), "WORKSPACE", None)
-    if pool is not None:
-        config.set_memory_pool_limit(pool, int(workspace_mib) << 20)
-    else:
-        notes.append(f"{features.label} has no MemoryPoolType.WORKSPACE; workspace limit not set")
-    for name in plan.flags:
-        flag = getattr(trt.BuilderFlag, name, None)
-        if flag is None:
-            raise TrtTuiError(f"BuilderFlag.{name} does not exist in {features.label}")
-        config.set_flag(flag)
-    tf32_state: bool | None = None
-    if features.has_tf32_flag:
-        tf32_flag = trt.BuilderFlag.TF32
-        if tf32:
-            config.set_flag(tf32_flag)
-        else:
-            config.clear_flag(tf32_flag)
-        tf32_state = bool(config.get_flag(tf32_flag))
-    tcache, tkey = _attach_timing_cache(config, features, timing_cache, notes)
-
-    # -- shapes ------------------------------------------------------------------------------
-    shapes: dict[str, Any] = {}
-    profile: tensorrt.IOptimizationProfile | None = None
-    for i in range(network.num_inputs):
-        tensor = network.get_input(i)
-        dims = tensor.shape
-        net_shape = tuple(int(dims[j]) for j in range(len(dims)))
-        if -1 not in net_shape:
-            shapes[tensor.name] = {"shape": list(net_shape)}
-            continue
-        given = batch_shape.get(tensor.name) if isinstance(batch_shape, Mapping) else batch_shape
-        prof = _resolve_profile(tensor.name, net_shape, ShapeProfile.of(given) if given is not None else None)
-        if profile is None:
-            profile = builder.create_optimization_profile()
-            keep.append(profile)
-        profile.set_shape(tensor.name, prof.min, prof.opt, prof.max)  # type: ignore[arg-type]
-        shapes[tensor.name] = {"network": list(net_shape), **prof.to_dict()}
-    if profile is not None:
-        config.add_optimization_profile(profile)
-
-    # -- progress, calibrator ----------------------------------------------------------------
-    monitor = make_progress_monitor(trt, on_progress, cancel) if features.has_progress_monitor else None
-    if monitor is not None:
-        keep.append(monitor)
-        config.progress_monitor = monitor
-    elif cancel is not None:
-        notes.append(f"{features.label} has no progress monitor: cancel only works before the build starts")
-    if plan.calibrator:
-        config.int8_calibrator = calibrator
-        if profile is not None and hasattr(config, "set_calibration_profile"):
-            config.set_calibration_profile(profile)
-    elif calibrator is not None:
-        notes.append("a calibrator was given but the plan does not use one; ignored")
-
-    if configure is not None:
-        configure(trt, config)
-
-    # -- build -------------------------------------------------------------------------------
-    if cancel is not None and cancel.is_set():
-        raise BuildCancelled("TensorRT build cancelled before it started")
-    t0 = time.perf_counter()
-    serialized = builder.build_serialized_network(network, config)
-    build_time = time.perf_counter() - t0
-    if serialized is None:
-        if cancel is not None and cancel.is_set():
-            raise BuildCancelled(f"TensorRT build cancelled after {build_time:.1f} s")
-        lines = logger.error_lines()
-        calib_err = getattr(calibrator, "error", None) if plan.calibrator else None
-        detail = lines or ["TensorRT logged no error lines"]
-        if calib_err:
-            detail = [*detail, "calibrator error:", calib_err]
-        first = lines[0] if lines else "no error logged"
-        raise BuildFailed(f"TensorRT build failed: {first}", detail="\n".join(detail), log_errors=lines)
-    keep.append(serialized)
-
-    if tcache is not None and timing_cache is not None:
-        try:
-            _write_atomic(timing_cache, config.get_timing_cache().serialize())
-            if tkey is not None:
-                tkey.record()
-        except Exception as exc:
-            notes.append(f"timing cache not saved: {exc}")
-
-    gpu = gpu_identity()
-    meta = {
-        "sidecar_version": SIDECAR_VERSION,
-        "trt_version": features.version_str,
-        "flavour": features.flavour,
-        "gpu": gpu,
-        "precision": plan.precision,
-        "mechanism": plan.mechanism,
-        "strongly_typed": plan.strongly_typed,
-        "flags": list(plan.flags),
-        "calibrator": plan.calibrator,
-        "onnx_variant": plan.onnx,
-        "shapes": shapes,
-        "tf32": tf32_label(tf32_state),
-        "workspace_mib": workspace_mib,
-        "onnx_path": str(onnx_path),
-        "onnx_sha256": file_sha256(onnx_path),
-        "build_time_s": round(build_time, 3),
-        "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        **extra_sidecar,
-    }
-    # sidecar first: a crash between the two leaves a sidecar without a plan, never the reverse
-    size_hint = memoryview(serialized).nbytes
-    write_json_atomic(side, {**meta, "size_bytes": size_hint})
-    try:
-        size = _write_atomic(plan_path, serialized)
-    except BaseException:
-        side.unlink(missing_ok=True)
-        raise
-
-    calib_batches = getattr(calibrator, "batches_fed", None) if plan.calibrator else None
-    if plan.calibrator and getattr(calibrator, "note", None):
-        notes.append(f"calibrator: {calibrator.note}")
-    return BuildResult(
-        plan_path=plan_path,
-        sidecar_path=side,
-        size_bytes=size,
-        build_time_s=build_time,
-        precision=plan.precision,
-        mechanism=plan.mechanism,
-        tf32=tf32_label(tf32_state),
-        strongly_typed=plan.strongly_typed,
-        flags=list(plan.flags),
-        warnings=[*notes, *logger.warning_lines()],
-        shapes=shapes,
-        progress_events=getattr(monitor, "events", 0),
-        phases=list(getattr(monitor, "phases", [])),
-        calibrator=plan.calibrator,
-        calibration_batches=calib_batches,
-    )
+    def _sidecar(self, build_time: float, onnx_path: Path, shapes: dict[str, Any]) -> dict[str, Any]:
+        plan, features = self.plan, self.features
+        return {
+            "sidecar_version": SIDECAR_VERSION,
+            "trt_version": features.version_str,
+            "flavour": features.flavour,
+            "gpu": gpu_identity(),
+            "precision": plan.precision,
+            "mechanism": plan.mechanism,
+            "strongly_typed": plan.strongly_typed,
+            "flags": list(plan.flags),
+            "calibrator": plan.calibrator,
+            "onnx_variant": plan.onnx,
+            "shapes": shapes,
+            "tf32": tf32_label(self.tf32_state),
+            "workspace_mib": self.opts.workspace_mib,
+            "onnx_path": str(onnx_path),
+            "onnx_sha256": file_sha256(onnx_path),
+            "build_time_s": round(build_time, 3),
+            "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            **self.opts.extra_sidecar,
+        }
 
 
 def _attach_timing_cache(
