@@ -82,15 +82,15 @@ def load_trt(prefer: str) -> tuple[Any, Any, str]:
 
 def build(trt: Any, features: Any, precision: str, onnx_path: Path, plan_path: Path, batch_shape: tuple[int, ...]) -> dict:
     from trt_tui.core.trt.adapter import precision_plan
-    from trt_tui.core.trt.builder import build_engine
+    from trt_tui.core.trt.builder import BuildOptions, build_engine
 
     plan = precision_plan(features, precision, "qdq")
     logs: list[str] = []
     t0 = time.perf_counter()
     try:
-        res = build_engine(trt, features, onnx_path, plan_path, precision, plan=plan, batch_shape=batch_shape,
-                           workspace_mib=4096, tf32=True, on_log=lambda s, m: logs.append(f"{s}: {m}"),
-                           on_progress=lambda *a: None, cancel=threading.Event())  # fmt: skip
+        res = build_engine(trt, features, onnx_path, plan_path, plan, BuildOptions(
+            batch_shape=batch_shape, workspace_mib=4096, tf32=True, on_log=lambda s, m: logs.append(f"{s}: {m}"),
+            on_progress=lambda *a: None, cancel=threading.Event()))  # fmt: skip
         return {"status": "ok", "plan_bytes": res.size_bytes, "build_s": round(res.build_time_s, 2),
                 "mechanism": plan.mechanism}  # fmt: skip
     except Exception as exc:  # noqa: BLE001 - recorded: the reason line keeps TensorRT's node name
