@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterator, Protocol
 import numpy as np
 
 from trt_tui.core.errors import TrtTuiError
+from trt_tui.core.trt.interfaces import derive
 
 CALIBRATOR_CLASSES = {"entropy": "IInt8EntropyCalibrator2", "minmax": "IInt8MinMaxCalibrator"}
 
@@ -39,6 +40,88 @@ def torch_to_device(array: np.ndarray) -> tuple[Any, int]:
     return t, int(t.data_ptr())
 
 
+class TrtTuiCalibrator:
+    """Feeds a BatchSource to TensorRT (see make_calibrator). After the build: ``.batches_fed``, ``.error``."""
+
+    _trt_base: Any = None
+
+    def __init__(self, kind: str, source: BatchSourceLike, cache_path: Path | None, move: ToDevice) -> None:
+        self._trt_base.__init__(self)  # required: the binding segfaults without it
+        self.kind = kind
+        self.source = source
+        self.cache_path = cache_path
+        self.move = move
+        self.batches_fed = 0
+        self.error: str | None = None
+        self.note: str | None = None
+        self._iter: Iterator[Any] | None = None
+        self._alive: list[Any] = []  # device buffers of the last batch, alive until the next call
+
+    def get_batch_size(self) -> int:
+        return int(self.source.batch_size)
+
+    def _arrays(self, batch: Any, names: list[str]) -> list[np.ndarray]:
+        if isinstance(batch, dict):
+            return [batch[n] for n in names]
+        if isinstance(batch, (list, tuple)):
+            items = list(batch)
+        else:
+            items = [batch]
+        if len(items) != len(names):
+            raise TrtTuiError(f"calibration batch has {len(items)} arrays, the network has inputs {names}")
+        return items
+
+    def get_batch(self, names: list[str], *_: Any) -> list[int] | None:
+        try:
+            if self._iter is None:
+                self.source.reset()
+                self._iter = iter(self.source)
+            batch = next(self._iter, None)
+            self._alive = []
+            if batch is None:
+                return None
+            arrays = [np.ascontiguousarray(a, dtype=np.float32) for a in self._arrays(batch, list(names))]
+            bs = self.get_batch_size()
+            if any(a.shape[0] != bs for a in arrays):
+                self.note = f"stopped at a partial batch of {arrays[0].shape[0]} (batch size {bs})"
+                return None
+            moved = [self.move(a) for a in arrays]
+            self._alive = [m[0] for m in moved]
+            self.batches_fed += 1
+            return [int(m[1]) for m in moved]
+        except Exception:
+            # TensorRT would treat a raised exception as "no more data" and print it; keep it instead
+            self.error = traceback.format_exc()
+            self._alive = []
+            return None
+
+    def read_calibration_cache(self) -> bytes | None:
+        try:
+            if self.cache_path is not None and self.cache_path.is_file():
+                data = self.cache_path.read_bytes()
+                return data or None
+        except OSError:
+            pass
+        return None
+
+    def write_calibration_cache(self, cache: Any) -> None:
+        if self.cache_path is None:
+            return
+        try:
+            self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.cache_path.with_name(f".{self.cache_path.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(bytes(cache))
+            os.replace(tmp, self.cache_path)
+        except Exception:
+            self.error = traceback.format_exc()
+
+    def rewind(self) -> None:
+        """Start the data again (a second build with the same calibrator)."""
+        self._iter = None
+        self._alive = []
+        self.batches_fed = 0
+
+
 def make_calibrator(
     trt: Any,
     kind: str,
@@ -59,82 +142,4 @@ def make_calibrator(
             "TensorRT-RTX); use Q/DQ INT8 instead"
         )
     cache = Path(cache_path) if cache_path else None
-    move = to_device or torch_to_device
-
-    class TrtTuiCalibrator(base):  # type: ignore[misc, valid-type]
-        def __init__(self) -> None:
-            base.__init__(self)  # required: the binding segfaults without it
-            self.kind = kind
-            self.source = batch_source
-            self.cache_path = cache
-            self.batches_fed = 0
-            self.error: str | None = None
-            self.note: str | None = None
-            self._iter: Iterator[Any] | None = None
-            self._alive: list[Any] = []  # device buffers of the last batch, alive until the next call
-
-        def get_batch_size(self) -> int:
-            return int(self.source.batch_size)
-
-        def _arrays(self, batch: Any, names: list[str]) -> list[np.ndarray]:
-            if isinstance(batch, dict):
-                return [batch[n] for n in names]
-            if isinstance(batch, (list, tuple)):
-                items = list(batch)
-            else:
-                items = [batch]
-            if len(items) != len(names):
-                raise TrtTuiError(f"calibration batch has {len(items)} arrays, the network has inputs {names}")
-            return items
-
-        def get_batch(self, names: list[str], *_: Any) -> list[int] | None:
-            try:
-                if self._iter is None:
-                    self.source.reset()
-                    self._iter = iter(self.source)
-                batch = next(self._iter, None)
-                self._alive = []
-                if batch is None:
-                    return None
-                arrays = [np.ascontiguousarray(a, dtype=np.float32) for a in self._arrays(batch, list(names))]
-                bs = self.get_batch_size()
-                if any(a.shape[0] != bs for a in arrays):
-                    self.note = f"stopped at a partial batch of {arrays[0].shape[0]} (batch size {bs})"
-                    return None
-                moved = [move(a) for a in arrays]
-                self._alive = [m[0] for m in moved]
-                self.batches_fed += 1
-                return [int(m[1]) for m in moved]
-            except Exception:
-                # TensorRT would treat a raised exception as "no more data" and print it; keep it instead
-                self.error = traceback.format_exc()
-                self._alive = []
-                return None
-
-        def read_calibration_cache(self) -> bytes | None:
-            try:
-                if self.cache_path is not None and self.cache_path.is_file():
-                    data = self.cache_path.read_bytes()
-                    return data or None
-            except OSError:
-                pass
-            return None
-
-        def write_calibration_cache(self, cache: Any) -> None:
-            if self.cache_path is None:
-                return
-            try:
-                self.cache_path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = self.cache_path.with_name(f".{self.cache_path.name}.{os.getpid()}.tmp")
-                tmp.write_bytes(bytes(cache))
-                os.replace(tmp, self.cache_path)
-            except Exception:
-                self.error = traceback.format_exc()
-
-        def rewind(self) -> None:
-            """Start the data again (a second build with the same calibrator)."""
-            self._iter = None
-            self._alive = []
-            self.batches_fed = 0
-
-    return TrtTuiCalibrator()
+    return derive(base, TrtTuiCalibrator)(kind, batch_source, cache, to_device or torch_to_device)

@@ -15,6 +15,8 @@ import threading
 import traceback
 from typing import Any, Callable
 
+from trt_tui.core.trt.interfaces import derive
+
 ALIGNMENT = 256  # bytes; what setTensorAddress requires
 
 # (nbytes, alignment) -> an object with .data_ptr() owning at least nbytes at an aligned address
@@ -39,6 +41,45 @@ def aligned_empty(torch: Any, shape: tuple[int, ...], dtype: Any, device: str, p
     return raw[off: off + nbytes].view(dtype).view(shape)
 
 
+class TrtTuiOutputAllocator:
+    """The ``IOutputAllocator`` of make_output_allocator."""
+
+    _trt_base: Any = None
+
+    def __init__(self, alloc: RawAlloc) -> None:
+        self._trt_base.__init__(self)  # required by the pybind11 trampoline
+        self.alloc = alloc
+        self.buffers: dict[str, Any] = {}
+        self.sizes: dict[str, int] = {}
+        self.shapes: dict[str, tuple[int, ...]] = {}
+        self.retired: list[Any] = []
+        self.error: str | None = None
+        self._lock = threading.Lock()
+
+    def reallocate_output(self, tensor_name: str, memory: int, size: int, alignment: int) -> int:
+        try:
+            size = max(int(size), 1)
+            align = max(int(alignment or 1), ALIGNMENT)
+            with self._lock:
+                buf = self.buffers.get(tensor_name)
+                if buf is None or self.sizes[tensor_name] < size or int(buf.data_ptr()) % align:
+                    if buf is not None:
+                        self.retired.append(buf)
+                    buf = self.alloc(size, align)
+                    self.buffers[tensor_name] = buf
+                    self.sizes[tensor_name] = size
+                return int(buf.data_ptr())
+        except Exception:
+            self.error = self.error or traceback.format_exc()
+            return 0
+
+    def notify_shape(self, tensor_name: str, shape: Any) -> None:
+        try:
+            self.shapes[tensor_name] = tuple(int(shape[i]) for i in range(len(shape)))
+        except Exception:
+            self.error = self.error or traceback.format_exc()
+
+
 def make_output_allocator(trt: Any, alloc: RawAlloc) -> Any | None:
     """A ``trt.IOutputAllocator`` subclass instance, or None where the module has none.
 
@@ -51,38 +92,4 @@ def make_output_allocator(trt: Any, alloc: RawAlloc) -> Any | None:
     base: Any = getattr(trt, "IOutputAllocator", None)
     if base is None:
         return None
-
-    class TrtTuiOutputAllocator(base):  # type: ignore[misc, valid-type]
-        def __init__(self) -> None:
-            base.__init__(self)  # required by the pybind11 trampoline
-            self.buffers: dict[str, Any] = {}
-            self.sizes: dict[str, int] = {}
-            self.shapes: dict[str, tuple[int, ...]] = {}
-            self.retired: list[Any] = []
-            self.error: str | None = None
-            self._lock = threading.Lock()
-
-        def reallocate_output(self, tensor_name: str, memory: int, size: int, alignment: int) -> int:
-            try:
-                size = max(int(size), 1)
-                align = max(int(alignment or 1), ALIGNMENT)
-                with self._lock:
-                    buf = self.buffers.get(tensor_name)
-                    if buf is None or self.sizes[tensor_name] < size or int(buf.data_ptr()) % align:
-                        if buf is not None:
-                            self.retired.append(buf)
-                        buf = alloc(size, align)
-                        self.buffers[tensor_name] = buf
-                        self.sizes[tensor_name] = size
-                    return int(buf.data_ptr())
-            except Exception:
-                self.error = self.error or traceback.format_exc()
-                return 0
-
-        def notify_shape(self, tensor_name: str, shape: Any) -> None:
-            try:
-                self.shapes[tensor_name] = tuple(int(shape[i]) for i in range(len(shape)))
-            except Exception:
-                self.error = self.error or traceback.format_exc()
-
-    return TrtTuiOutputAllocator()
+    return derive(base, TrtTuiOutputAllocator)(alloc)

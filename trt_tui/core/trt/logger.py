@@ -15,6 +15,8 @@ from collections import deque
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
+from trt_tui.core.trt.interfaces import derive
+
 SEVERITIES = ("INTERNAL_ERROR", "ERROR", "WARNING", "INFO", "VERBOSE")  # most severe first
 ERROR_SEVERITIES = ("INTERNAL_ERROR", "ERROR")
 
@@ -73,6 +75,47 @@ class Listener:
             self.warnings.clear()
 
 
+class TrtTuiLogger:
+    """The process-wide ``trt.ILogger`` (see process_logger): routes each message to the listeners
+    active at the time and keeps the last error/warning lines with a sequence number."""
+
+    _trt_base: Any = None
+
+    def __init__(self, keep: int) -> None:
+        self._trt_base.__init__(self)  # required: the binding segfaults without it
+        self.seq = 0
+        self.listeners: list[Listener] = []
+        self.recent: deque[tuple[int, str, str]] = deque(maxlen=keep)
+        self._lock = threading.Lock()
+
+    def log(self, severity: Any, msg: str) -> None:
+        try:  # log() is noexcept on the C++ side: nothing may escape
+            name = severity_name(severity)
+            text = str(msg).rstrip()
+            with self._lock:
+                self.seq += 1
+                if name in ERROR_SEVERITIES or name == "WARNING":
+                    self.recent.append((self.seq, name, text))
+                targets = list(self.listeners)
+            for listener in targets:
+                listener.receive(name, text)
+        except Exception:
+            pass
+
+    def add(self, listener: Listener) -> None:
+        with self._lock:
+            self.listeners.append(listener)
+
+    def remove(self, listener: Listener) -> None:
+        with self._lock:
+            if listener in self.listeners:
+                self.listeners.remove(listener)
+
+    def errors_since(self, seq: int) -> list[str]:
+        with self._lock:
+            return [t for s, n, t in self.recent if s > seq and n in ERROR_SEVERITIES]
+
+
 # one logger per TensorRT module (a process has one; the test fakes are many modules)
 _LOGGERS: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
 _LOGGERS_LOCK = threading.Lock()
@@ -90,46 +133,8 @@ def process_logger(trt: Any, keep: int = 50) -> Any:
     """
     with _LOGGERS_LOCK:
         found = _LOGGERS.get(trt)
-        if found is not None:
-            return found
-        base: Any = trt.ILogger
-
-        class TrtTuiLogger(base):  # type: ignore[misc, valid-type]
-            def __init__(self) -> None:
-                base.__init__(self)
-                self.seq = 0
-                self.listeners: list[Listener] = []
-                self.recent: deque[tuple[int, str, str]] = deque(maxlen=keep)
-                self._lock = threading.Lock()
-
-            def log(self, severity: Any, msg: str) -> None:
-                try:  # log() is noexcept on the C++ side: nothing may escape
-                    name = severity_name(severity)
-                    text = str(msg).rstrip()
-                    with self._lock:
-                        self.seq += 1
-                        if name in ERROR_SEVERITIES or name == "WARNING":
-                            self.recent.append((self.seq, name, text))
-                        targets = list(self.listeners)
-                    for listener in targets:
-                        listener.receive(name, text)
-                except Exception:
-                    pass
-
-            def add(self, listener: Listener) -> None:
-                with self._lock:
-                    self.listeners.append(listener)
-
-            def remove(self, listener: Listener) -> None:
-                with self._lock:
-                    if listener in self.listeners:
-                        self.listeners.remove(listener)
-
-            def errors_since(self, seq: int) -> list[str]:
-                with self._lock:
-                    return [t for s, n, t in self.recent if s > seq and n in ERROR_SEVERITIES]
-
-        found = _LOGGERS[trt] = TrtTuiLogger()
+        if found is None:
+            found = _LOGGERS[trt] = derive(trt.ILogger, TrtTuiLogger)(keep)
         return found
 
 
@@ -150,6 +155,67 @@ def listen(
         logger.remove(listener)
 
 
+class TrtTuiProgress:
+    """A build's ``IProgressMonitor`` (see make_progress_monitor)."""
+
+    _trt_base: Any = None
+
+    def __init__(self, callback: ProgressCallback | None, cancel: threading.Event | None, min_interval: float,
+                 clock: Callable[[], float]) -> None:
+        self._trt_base.__init__(self)  # required: the binding segfaults without it
+        self.callback = callback
+        self.cancel = cancel
+        self.min_interval = min_interval
+        self.clock = clock
+        self.events = 0
+        self.phases: list[str] = []
+        self._live: dict[str, tuple[str | None, int]] = {}  # phase -> (parent, total)
+        self._last = float("-inf")
+        self._lock = threading.Lock()
+
+    def _emit(self, phase: str, parent: str | None, step: int, total: int) -> None:
+        if self.callback is not None:
+            self.callback(phase, parent, step, total)
+
+    def _cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
+    def phase_start(self, phase_name: str, parent_phase: str | None, num_steps: int) -> None:
+        try:
+            with self._lock:
+                self.events += 1
+                self._live[phase_name] = (parent_phase, int(num_steps))
+                if phase_name not in self.phases:
+                    self.phases.append(phase_name)
+            self._emit(phase_name, parent_phase, 0, int(num_steps))
+        except Exception:
+            pass
+
+    def step_complete(self, phase_name: str, step: int) -> bool:
+        try:
+            with self._lock:
+                self.events += 1
+                parent, total = self._live.get(phase_name, (None, 0))
+                now = self.clock()
+                due = now - self._last >= self.min_interval
+                if due:
+                    self._last = now
+            if due:
+                self._emit(phase_name, parent, int(step) + 1, total)
+        except Exception:
+            pass
+        return not self._cancelled()
+
+    def phase_finish(self, phase_name: str) -> None:
+        try:
+            with self._lock:
+                self.events += 1
+                parent, total = self._live.pop(phase_name, (None, 0))
+            self._emit(phase_name, parent, total, total)
+        except Exception:
+            pass
+
+
 def make_progress_monitor(
     trt: Any,
     callback: ProgressCallback | None,
@@ -166,58 +232,4 @@ def make_progress_monitor(
     base: Any = getattr(trt, "IProgressMonitor", None)
     if base is None:
         return None
-
-    class TrtTuiProgress(base):  # type: ignore[misc, valid-type]
-        def __init__(self) -> None:
-            base.__init__(self)
-            self.callback = callback
-            self.cancel = cancel
-            self.events = 0
-            self.phases: list[str] = []
-            self._live: dict[str, tuple[str | None, int]] = {}  # phase -> (parent, total)
-            self._last = float("-inf")
-            self._lock = threading.Lock()
-
-        def _emit(self, phase: str, parent: str | None, step: int, total: int) -> None:
-            if self.callback is not None:
-                self.callback(phase, parent, step, total)
-
-        def _cancelled(self) -> bool:
-            return self.cancel is not None and self.cancel.is_set()
-
-        def phase_start(self, phase_name: str, parent_phase: str | None, num_steps: int) -> None:
-            try:
-                with self._lock:
-                    self.events += 1
-                    self._live[phase_name] = (parent_phase, int(num_steps))
-                    if phase_name not in self.phases:
-                        self.phases.append(phase_name)
-                self._emit(phase_name, parent_phase, 0, int(num_steps))
-            except Exception:
-                pass
-
-        def step_complete(self, phase_name: str, step: int) -> bool:
-            try:
-                with self._lock:
-                    self.events += 1
-                    parent, total = self._live.get(phase_name, (None, 0))
-                    now = clock()
-                    due = now - self._last >= min_interval
-                    if due:
-                        self._last = now
-                if due:
-                    self._emit(phase_name, parent, int(step) + 1, total)
-            except Exception:
-                pass
-            return not self._cancelled()
-
-        def phase_finish(self, phase_name: str) -> None:
-            try:
-                with self._lock:
-                    self.events += 1
-                    parent, total = self._live.pop(phase_name, (None, 0))
-                self._emit(phase_name, parent, total, total)
-            except Exception:
-                pass
-
-    return TrtTuiProgress()
+    return derive(base, TrtTuiProgress)(callback, cancel, min_interval, clock)

@@ -106,28 +106,8 @@ class TrtRunner:
         self.output_allocator: Any = None
         self._staging: dict[str, Any] = {}  # pinned bytes for dynamic outputs
         self._sink: Listener = Listener()
-        name = self.plan_path.name
-
         if check_sidecar:
-            self.sidecar = read_sidecar(self.plan_path)
-            if self.sidecar is not None:
-                reason = mismatch_reason(
-                    self.sidecar, self.features.version_str, self.features.flavour, gpu_identity(device_index)
-                )
-                if reason:
-                    raise PlanMismatch(f"refusing {name}: {reason}", detail=str(self.sidecar))
-                recorded = self.sidecar.get("size_bytes")
-                size = self.plan_path.stat().st_size if self.plan_path.is_file() else None
-                if isinstance(recorded, int) and size is not None and size != recorded:
-                    raise PlanMismatch(
-                        f"refusing {name}: it is {size} bytes, its sidecar recorded {recorded}: truncated or "
-                        "replaced since it was built; build it again", detail=str(self.sidecar))
-                self._check_source(source_onnx)
-            elif source_onnx is not None:
-                raise PlanMismatch(f"refusing {name}: it has no sidecar, so which ONNX it was built from is unknown; "
-                                   "build it again")
-            else:
-                self.notes.append("no sidecar: TensorRT version and GPU not checked before loading")
+            self._check_sidecar(source_onnx, device_index)
         if not self.plan_path.is_file():
             raise TrtTuiError(f"plan not found: {self.plan_path}")
         self._torch = self._init_cuda(device_index)
@@ -156,6 +136,29 @@ class TrtRunner:
             self._refuse(f"TensorRT could not create an execution context for {name}", "no reason logged")
         self.context = context
         self._setup_io(batch_shape)
+
+    def _check_sidecar(self, source_onnx: str | Path | None, device_index: int) -> None:
+        """Refuse a plan built by another TensorRT or GPU, truncated since, or (``source_onnx``) built
+        from another ONNX; a plan without a sidecar loads with a note, unless its source matters."""
+        name = self.plan_path.name
+        self.sidecar = read_sidecar(self.plan_path)
+        if self.sidecar is None:
+            if source_onnx is not None:
+                raise PlanMismatch(f"refusing {name}: it has no sidecar, so which ONNX it was built from is unknown; "
+                                   "build it again")
+            self.notes.append("no sidecar: TensorRT version and GPU not checked before loading")
+            return
+        reason = mismatch_reason(self.sidecar, self.features.version_str, self.features.flavour,
+                                 gpu_identity(device_index))
+        if reason:
+            raise PlanMismatch(f"refusing {name}: {reason}", detail=str(self.sidecar))
+        recorded = self.sidecar.get("size_bytes")
+        size = self.plan_path.stat().st_size if self.plan_path.is_file() else None
+        if isinstance(recorded, int) and size is not None and size != recorded:
+            raise PlanMismatch(
+                f"refusing {name}: it is {size} bytes, its sidecar recorded {recorded}: truncated or "
+                "replaced since it was built; build it again", detail=str(self.sidecar))
+        self._check_source(source_onnx)
 
     def _check_source(self, source_onnx: str | Path | None) -> None:
         """A plan is only valid for the ONNX it was built from (e.g. one left by an earlier run of another
