@@ -15,6 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, NoReturn, TextIO
 
+from trt_tui.core import layers
 from trt_tui.core.config import (ALL_ROWS, CALIBRATORS, COMPILE_MODES, COMPILE_ROWS, DEFAULT_ROWS, EXPORTERS, RUN_STAGES,
                                  RunConfig, parse_sizes)
 from trt_tui.core.validate import NUMBERS, opset_range, parse_names, parse_number, parse_shape, shown
@@ -127,6 +128,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=("auto", "cuda", "cpu"), help=f"where to run (default: {d.device})")
     p.add_argument("--out", "-o", help="results folder (default: ./trt-tui-results/<model>/)")
     p.add_argument("--seed", help=f"seed of the random inputs, >= 0 (default: {d.seed})")
+    p.add_argument("--explain-accuracy", action="store_true",
+                   help="per-layer FP16/INT8 errors against FP32 (onnxruntime, every tensor exposed): "
+                        "layers.json (default: off)")
     p.add_argument("--json", action="store_true",
                    help="print the raw JSON events instead of progress and table (default: off)")
     p.add_argument("--verbose", "-v", action="store_true",
@@ -166,7 +170,8 @@ def config_from_args(args: argparse.Namespace) -> tuple[RunConfig | None, list[s
         values["out_dir"] = args.out
     if getattr(args, "precision_keep_fp32", None):
         values["precision_keep_fp32"] = tuple(op.strip() for op in args.precision_keep_fp32.split(",") if op.strip())
-    cfg = RunConfig(**values, dynamic_batch=args.dynamic_batch, tf32=not args.no_tf32)
+    cfg = RunConfig(**values, dynamic_batch=args.dynamic_batch, tf32=not args.no_tf32,
+                    explain_accuracy=args.explain_accuracy)
     for name, problem in cfg.problems().items():
         if name not in errors:
             raw = {"out_dir": args.out}.get(name, getattr(args, name, None))
@@ -346,6 +351,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             say(f"best: {state.store.best} ({state.store.best_rule})")
         if len(state.store.batch_sizes()) > 1:
             say("best by batch size: " + ", ".join(f"b{bs} {rid or '—'}" for bs, rid in state.store.best_by_batch().items()))
+        if cfg.explain_accuracy and fin.out_dir and (explained := layers.load(fin.out_dir)):
+            for line in layers.summary_lines(explained):
+                say(line)
+            say(f"per-layer: {fin.out_dir}/{layers.FILE}")
         if state.store.rows and fin.out_dir and (Path(fin.out_dir) / "results.json").is_file():  # not for no rows
             say(f"results: {fin.out_dir}/results.csv, {fin.out_dir}/results.json")
             if (Path(fin.out_dir) / "plot.png").is_file() and len(state.store.batch_sizes()) > 1:

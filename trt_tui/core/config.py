@@ -59,6 +59,7 @@ class RunConfig:
     seed: int = 0
     eval_samples: int = 256  # samples compared against PyTorch FP32 for the accuracy columns
     compile_mode: str = "reduce-overhead"  # torch.compile mode of the pytorch-compile-* rows
+    explain_accuracy: bool = False  # per-layer FP16/INT8 errors against FP32 (core/layers.py) -> layers.json
 
     def __post_init__(self) -> None:
         if self.input_shape is not None:

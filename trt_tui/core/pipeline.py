@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from trt_tui.core import accuracy, bench, results, runclock, torch_runners
+from trt_tui.core import accuracy, bench, layers, results, runclock, torch_runners
 from trt_tui.core.config import ALL_ROWS, RUN_STAGES, RunConfig
 from trt_tui.core.errors import TensorRTUnavailable, TrtTuiError
 from trt_tui.core.provenance import file_sha256
@@ -193,6 +193,8 @@ class Pipeline:
                     self.stage_build()
                 if "benchmark" in self.cfg.stages:
                     self.stage_benchmark()
+                if self.cfg.explain_accuracy and batch == self.sizes[0]:  # one layers.json, at the first size
+                    layers.run_stage(self)
             if self.sweep:
                 self.write_sweep_plot()
         except Cancelled:
@@ -408,8 +410,9 @@ class Pipeline:
         from trt_tui.core import graph_checks, quantize
 
         fp16_plan, int8_plan = self.trt_uses("fp16"), self.trt_uses("int8")
-        need_qdq = "onnxruntime-int8" in self.cfg.rows or (int8_plan is not None and int8_plan.onnx == "qdq")
-        need_fp16 = fp16_plan is not None and fp16_plan.onnx == "fp16"
+        explain = self.cfg.explain_accuracy  # the per-layer view compares both files with the FP32 one
+        need_qdq = explain or "onnxruntime-int8" in self.cfg.rows or (int8_plan is not None and int8_plan.onnx == "qdq")
+        need_fp16 = explain or (fp16_plan is not None and fp16_plan.onnx == "fp16")
         if self.onnx_path is None or not (need_qdq or need_fp16):
             return
         with self.stage("quantize", "Quantize (Q/DQ INT8) and convert (FP16)") as detail:
