@@ -101,11 +101,19 @@ class TrtTuiApp(App[None]):
         Binding("3", "show('build')", "Build", show=False, id="screen.build"),
         Binding("4", "show('benchmark')", "Benchmark", show=False, id="screen.benchmark"),
         Binding("r", "run_all", "Run all", id="run_all"),
+        Binding("ctrl+r", "run_all", "Run all", show=False, priority=True, id="run_all_anywhere"),  # even in a field
+        # Each step alone, from any screen (the step's own screen shows its key in the footer).
+        Binding("x", "run_stage('export')", "Run export", show=False, id="run_export"),
+        Binding("b", "run_stage('build')", "Run build", show=False, id="run_build"),
+        Binding("m", "run_stage('benchmark')", "Run benchmark", show=False, id="run_benchmark"),
         Binding("c", "cancel", "Cancel", id="cancel"),
         Binding("e", "export_csv", "CSV", id="export_csv"),
         Binding("j", "export_json", "JSON", id="export_json"),
         Binding("o", "open_results", "Open results", show=False, id="open_results"),
         Binding("question_mark", "help", "Help", id="help"),
+        # Keys of one screen pressed on another say where they work instead of doing nothing.
+        Binding("s", "elsewhere('s', 'sorts the benchmark table', 4)", show=False, id="hint.sort"),
+        Binding("l", "elsewhere('l', 'sets the build log level', 3)", show=False, id="hint.log_level"),
     ]
 
     def __init__(
@@ -171,6 +179,8 @@ class TrtTuiApp(App[None]):
         self.state.begin(config)
         self.job = self.job_factory(config)
         self.follow = True
+        if isinstance(self.screen, ModelScreen):
+            self.screen.action_leave_field()  # started by ctrl+r in a field: c must cancel, not type
         self._run_job(self.job, self.job_id)
         self.refresh_bindings()
         self._redraw()
@@ -244,6 +254,9 @@ class TrtTuiApp(App[None]):
         self.follow = False
         if name != self.current_mode:
             self.switch_mode(name)
+
+    def action_elsewhere(self, key: str, what: str, screen: int) -> None:
+        self.notify(f"{key} {what}: press {screen} to go there", timeout=3)
 
     def _form_config(self) -> RunConfig | None:
         config, problems = self.form

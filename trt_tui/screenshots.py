@@ -169,9 +169,14 @@ def scenarios(streams: Path) -> dict[str, tuple[Callable[[], Any], Callable[[Any
     }
 
 
-def save_screenshots(out_dir: str | Path = "screens", *, size: tuple[int, int] = (100, 30),
+# (size, file name suffix): the size the README shows, and the smallest terminal the app is made for
+SIZES: tuple[tuple[tuple[int, int], str], ...] = (((100, 30), ""), ((80, 24), "-80x24"))
+
+
+def save_screenshots(out_dir: str | Path = "screens", *, sizes: tuple[tuple[tuple[int, int], str], ...] = SIZES,
                      streams_dir: str | Path | None = None) -> list[Path]:
-    """Save one SVG per screen into ``out_dir``; returns the paths written."""
+    """Save one SVG per screen and size into ``out_dir`` (``model.svg``, ``model-80x24.svg``, ...);
+    returns the paths written."""
     import os
     import tempfile
 
@@ -185,11 +190,12 @@ def save_screenshots(out_dir: str | Path = "screens", *, size: tuple[int, int] =
     with tempfile.TemporaryDirectory(prefix="trt-tui-shots-") as tmp:
         os.chdir(tmp)  # the replayed runs' relative results folders land here, not in the caller's tree
         try:
-            for name, (factory, steps) in scenarios(streams).items():
-                svg = asyncio.run(_shot(factory(), size, steps))
-                path = out / f"{name}.svg"
-                path.write_text(svg, encoding="utf-8")
-                written.append(path)
+            for size, suffix in sizes:
+                for name, (factory, steps) in scenarios(streams).items():
+                    svg = asyncio.run(_shot(factory(), size, steps))
+                    path = out / f"{name}{suffix}.svg"
+                    path.write_text(svg, encoding="utf-8")
+                    written.append(path)
         finally:
             os.chdir(cwd)
     return written

@@ -54,7 +54,7 @@ def test_model_screen_lists_models_machine_and_marks_invalid_fields():
             models = table_text(screen.query_one("#builtin-models", DataTable))
             assert ["mlp", "1×28×28"] == models[0][:2]
             assert {"digits-cnn", "resnet18"} <= {row[0] for row in models}
-            machine = static_text(screen.query_one("#machine"))
+            machine = screen.query_one("#machine").plain
             assert "no CUDA GPU" in machine
             assert 'not installed — pip install "trt-tui[tensorrt]"' in machine
 

@@ -149,7 +149,6 @@ class BenchmarkScreen(RunScreen):
             yield Static("", id="bench-best")
 
     def on_mount(self) -> None:
-        super().on_mount()
         table = self.query_one("#bench", DataTable)
         table.add_column("  Row", key="row", width=ROW_WIDTH)
         table.add_column(" Status", key="status", width=STATUS_WIDTH)

@@ -56,7 +56,6 @@ class BuildScreen(RunScreen):
         yield RichLog(id="build-log", max_lines=2000, min_width=20, auto_scroll=True, wrap=True, markup=False, highlight=False)
 
     def on_mount(self) -> None:
-        super().on_mount()
         self._update_log_title()
 
     def _update_log_title(self) -> None:

@@ -118,7 +118,6 @@ class ExportScreen(RunScreen):
                 yield TextArea("", id="export-error", read_only=True, soft_wrap=True, show_line_numbers=False)
 
     def on_mount(self) -> None:
-        super().on_mount()
         steps = self.query_one("#export-steps", DataTable)
         steps.add_column("Step", key="step", width=20)
         steps.add_column("State", key="state", width=11)

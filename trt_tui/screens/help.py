@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -9,26 +10,27 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
-    ("Anywhere", (
+    ("Anywhere (in a text field these keys type: enter or esc leaves it)", (
         ("1 2 3 4", "Model · Export · Build · Benchmark screen"),
-        ("r", "Run all: model → export → build → benchmark (the screens follow the run)"),
-        ("c", "Cancel the running job (its process is stopped; rows so far are kept)"),
-        ("e / j", "Export the results to CSV / JSON (asks for a path)"),
-        ("o", "Reopen an earlier results folder in the Benchmark screen"),
+        ("r", "Run all: export → build → benchmark; the screens follow the run"),
+        ("ctrl+r", "Run all, even from inside a text field"),
+        ("x / b / m", "Run the export / build / benchmark step alone"),
+        ("c", "Cancel the running job; the rows so far are kept"),
+        ("e / j", "Save the results as CSV / JSON (asks for a path)"),
+        ("o", "Reopen an earlier results folder"),
         ("ctrl+p", "Command palette: every action by name"),
-        ("?", "This help"),
-        ("ctrl+q", "Quit (a running job is cancelled first)"),
+        ("?", "This help (any key above also closes it and acts)"),
+        ("ctrl+q", "Quit; a running job is cancelled first"),
     )),
     ("Model", (
-        ("tab / shift+tab", "Move between fields; errors are shown beside each field"),
-        ("enter", "In the built-in list: use that model"),
+        ("↑ ↓  enter", "Pick a built-in model; then r runs it"),
+        ("tab / shift+tab", "Move between the settings; errors show beside each"),
         ("space", "In the rows list: toggle a row"),
     )),
-    ("Export", (("x", "Run the export step alone"), ("y", "Copy the full error message"))),
-    ("Build", (("b", "Run the build step alone (reuses the exported ONNX)"), ("l", "Cycle the log level filter"))),
+    ("Export", (("y", "Copy the full error message"),)),
+    ("Build", (("l", "Cycle the log level filter"),)),
     ("Benchmark", (
-        ("m", "Run the benchmark step alone (reuses the built engines)"),
-        ("arrows", "Move the cursor; the line below the table describes the row"),
+        ("arrows", "Move the cursor; the line below describes the row"),
         ("s", "Sort by the column under the cursor (again: reverse)"),
         ("p", "Plot latency and images/s against batch size (a --batch-sizes sweep draws lines)"),
     )),
@@ -69,3 +71,14 @@ class HelpScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+    def on_key(self, event: events.Key) -> None:
+        """The app's keys work here too: help closes and the key acts (r runs, 2 shows Export, ...)."""
+        if event.key in {k for b in self.BINDINGS for k in b.key.split(",")}:  # type: ignore[union-attr]
+            return
+        for binding in type(self.app).BINDINGS:
+            if isinstance(binding, Binding) and event.key in binding.key.split(","):
+                event.stop()
+                self.dismiss(None)
+                self.app.call_later(self.app.run_action, binding.action)
+                return

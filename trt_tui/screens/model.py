@@ -17,7 +17,8 @@ from textual.widgets.selection_list import Selection
 from trt_tui.core.config import ALL_ROWS, CALIBRATORS, RunConfig, parse_shape
 from trt_tui.screens.base import RunScreen
 from trt_tui.screens.state import RunState
-from trt_tui.widgets.format import ellipsize
+from trt_tui.widgets.format import ellipsize, fit_markup
+from trt_tui.widgets.label_grid import LabelGrid
 
 ROW_TITLES = {
     "pytorch-fp32": "PyTorch FP32",
@@ -38,31 +39,34 @@ CALIBRATOR_TITLES = {"entropy": "entropy", "minmax": "min-max"}
 FIELDS = ("model", "input_shape", "batch_size", "rows", "calibrator", "calib_data", "iterations", "warmup")
 
 
-def machine_line(info: dict[str, Any] | None) -> str:
+def machine_rows(info: dict[str, Any] | None) -> list[tuple[str, str]]:
     """What this machine can do: GPU name or 'no CUDA GPU', TensorRT version or how to install it."""
     if info is None:
-        return "[dim]checking this machine…[/]"
+        return [("GPU", "[dim]checking this machine…[/]")]
     gpu = info.get("gpu")
     trt = info.get("tensorrt")
     if gpu:
-        gpu_line = f"GPU        [b]{escape(gpu)}[/]"
+        gpu_line = f"[b]{escape(gpu)}[/]"
     else:
-        gpu_line = "GPU        [b $warning]no CUDA GPU[/] — PyTorch and onnxruntime rows run on the CPU"
+        gpu_line = "[b $warning]no CUDA GPU[/] — PyTorch and onnxruntime rows run on the CPU"
     if trt:
         flavour = info.get("tensorrt_flavour") or "tensorrt"
-        trt_line = f"TensorRT   [b]{escape(trt)}[/] [dim]({escape(flavour)})[/]"
+        trt_line = f"[b]{escape(trt)}[/] [dim]({escape(flavour)})[/]"
     else:
         hint = escape(info.get("install_hint") or 'pip install "trt-tui[tensorrt]"')
-        trt_line = f"TensorRT   [b $warning]not installed[/] — {hint}"
-    return f"{gpu_line}\n{trt_line}"
+        trt_line = f"[b $warning]not installed[/] — {hint}"
+    return [("GPU", gpu_line), ("TensorRT", trt_line)]
 
 
 class ModelScreen(RunScreen):
     """Pick a model and the rows to run; invalid input is marked beside its field."""
 
     SCREEN_NAME = "model"
+    # The model list has the focus from the start, and gets it back whenever a field is left: the
+    # single-letter keys (r, 1-4, ...) act there. A text field only takes the focus when the user moves
+    # into it (tab, a click) and then takes every printable key, so a path with an 'r' in it types.
+    AUTO_FOCUS = "#builtin-models"
     BINDINGS = [
-        Binding("ctrl+r", "app.run_all", "Run all", show=False, id="model.run_all_alt"),
         Binding("escape", "leave_field", "Leave field", show=False, id="model.leave_field"),
     ]
 
@@ -74,7 +78,7 @@ class ModelScreen(RunScreen):
     # -- layout --------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
         cfg = self.state.config
-        with VerticalScroll(id="model-body"):
+        with VerticalScroll(id="model-body", can_focus=False):
             table: DataTable[str] = DataTable(id="builtin-models", cursor_type="row", zebra_stripes=True)
             table.border_title = "Built-in models (enter = use)"
             yield table
@@ -111,12 +115,8 @@ class ModelScreen(RunScreen):
                     rows.border_title = "Rows to run (space)"
                     yield rows
                     yield Label("", id="rows-error", classes="field-error")
-            yield Static(machine_line(None), id="machine")
-            yield Static(
-                "[b]r[/] run all · [b]2 3 4[/] each step's screen (runs it alone) · [b]o[/] reopen results · "
-                "[b]esc[/] leave a field",
-                id="model-hint",
-            )
+            yield LabelGrid(10, id="machine")
+            yield Static("", id="model-hint")
 
     def _field(self, name: str, title: str, widget: Any) -> ComposeResult:
         # three cells of the #form grid: label, widget, the error beside it
@@ -125,11 +125,34 @@ class ModelScreen(RunScreen):
         yield Label("", id=f"{name}-error", classes="field-error")
 
     def action_leave_field(self) -> None:
-        """Escape from a text field so that the single-key bindings (1-4, r, ...) work again."""
+        """Escape from a field: the focus goes back to the model list, where r runs."""
         self.query_one("#builtin-models", DataTable).focus()
 
+    @on(Input.Submitted)
+    def _field_done(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_leave_field()
+
+    def on_screen_resume(self) -> None:
+        # Back on this screen (1, or after a run): never land in a text field by surprise.
+        if isinstance(self.focused, Input) or self.focused is None:
+            self.action_leave_field()
+
+    def on_descendant_focus(self) -> None:
+        self._show_hint()
+
+    def on_descendant_blur(self) -> None:
+        self.call_after_refresh(self._show_hint)
+
+    def _show_hint(self) -> None:
+        """The next step, in one line: it depends on where the focus is and whether the form is valid."""
+        if not self.is_mounted:
+            return
+        hint = self.query_one("#model-hint", Static)
+        width = hint.size.width or self.size.width or 100
+        hint.update(next_step_hint(self.focused, self.trt_app.form, self.state.running, width - 2))
+
     def on_mount(self) -> None:
-        super().on_mount()
         table = self.query_one("#builtin-models", DataTable)
         table.add_column("Model", key="name")
         table.add_column("Input", key="shape")
@@ -138,7 +161,8 @@ class ModelScreen(RunScreen):
 
     # -- state ---------------------------------------------------------------------------------
     def sync(self, state: RunState) -> None:
-        self.query_one("#machine", Static).update(machine_line(self.trt_app.machine))
+        self._show_hint()
+        self.query_one("#machine", LabelGrid).show(machine_rows(self.trt_app.machine))
         table = self.query_one("#builtin-models", DataTable)
         catalog = self.trt_app.catalog
         width = table.scrollable_content_region.width
@@ -161,10 +185,11 @@ class ModelScreen(RunScreen):
 
     @on(DataTable.RowSelected, "#builtin-models")
     def _use_builtin(self, event: DataTable.RowSelected) -> None:
+        """Enter on a model: it fills the Model field; the focus stays on the list, where r runs it."""
         name = str(event.row_key.value)
         self.query_one("#model", Input).value = name
         self.query_one("#input_shape", Input).value = ""
-        self.query_one("#model", Input).focus()
+        self.validate()
 
     @on(Input.Changed)
     @on(Select.Changed)
@@ -224,7 +249,33 @@ class ModelScreen(RunScreen):
             except Exception:  # noqa: BLE001 - every field has a widget; be lenient for custom layouts
                 pass
         self.trt_app.form = (config, bad)
+        self._show_hint()
         return config, bad
+
+
+FIELD_TITLES = {"model": "Model", "input_shape": "Input shape", "batch_size": "Batch size", "rows": "Rows",
+                "calibrator": "INT8 calibrator", "calib_data": "Calib. data", "iterations": "Iterations",
+                "warmup": "Warm-up"}
+
+
+def next_step_hint(focused: Any, form: tuple[RunConfig | None, dict[str, str]], running: bool, width: int) -> str:
+    """One line under the form saying what to do next (markup; the longest variant that fits ``width``)."""
+    config, bad = form
+    if isinstance(focused, Input) and focused.id in FIELD_TITLES:
+        variants = [f"editing [b]{FIELD_TITLES[focused.id]}[/]: [b]enter[/] or [b]esc[/] when done, then [b]r[/] runs "
+                    "· [b]ctrl+r[/] runs now", "[b]enter[/]/[b]esc[/]: done editing · [b]ctrl+r[/]: run now"]
+    elif running:
+        variants = ["a run is going: [b]2 3 4[/] show its steps · [b]c[/] cancels it"]
+    elif config is None:
+        name, problem = next(iter(bad.items()), ("model", "invalid settings"))
+        variants = [f"[$text-error]✘ fix [b]{FIELD_TITLES.get(name, name)}[/b] first: {escape(problem)}[/]"]
+    else:
+        model = escape(config.model)
+        variants = [f"[b]r[/] runs [b]{model}[/] (export → build → benchmark) · [b]↑↓ enter[/] picks a model "
+                    "· [b]tab[/] edits the settings",
+                    f"[b]r[/] runs [b]{model}[/] · [b]↑↓ enter[/] picks a model · [b]tab[/] edits the settings",
+                    f"[b]r[/] runs [b]{model}[/] · [b]enter[/] picks a model"]
+    return fit_markup(variants, width)
 
 
 def model_problem(model: str, builtins: set[str]) -> str:

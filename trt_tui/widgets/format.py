@@ -120,3 +120,21 @@ def fmt_elapsed(value: Any) -> str:
         return f"{value:.0f} s"
     minutes, seconds = divmod(int(value), 60)
     return f"{minutes}m{seconds:02d}s"
+
+
+def markup_width(markup: str) -> int:
+    """Cells that a line of Textual markup takes on screen."""
+    from textual.content import Content
+
+    return Content.from_markup(markup).cell_length
+
+
+def fit_markup(variants: list[str], width: int) -> str:
+    """The first (longest) markup line that fits ``width`` cells; the last one, cut, when none does."""
+    for text in variants:
+        if markup_width(text) <= width:
+            return text
+    from textual.content import Content
+
+    return Content.from_markup(variants[-1]).truncate(max(1, width), ellipsis=True).markup
+
