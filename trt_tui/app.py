@@ -246,8 +246,8 @@ class TrtTuiApp(App[None]):
         return True
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("run_all", "run_stage", "open_results", "cancel", "export_csv", "export_json"):
-            return True if self.action_available(action) else None  # None: shown dimmed
+        # Every key stays live whatever the state: an action that cannot act now says why (a dimmed,
+        # silent key reads as a broken one). The palette lists only what is possible (action_available).
         return True
 
     def action_show(self, name: str) -> None:
@@ -280,6 +280,7 @@ class TrtTuiApp(App[None]):
     def action_cancel(self) -> None:
         job = self.job
         if job is None:
+            self.notify("nothing to cancel: no job is running", timeout=3)
             return
         self.state.cancel_requested = True
         self.state.version += 1

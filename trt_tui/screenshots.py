@@ -4,7 +4,7 @@
 by a replayed stream (``runner.ReplayJob``) with a frozen clock and a fixed machine probe, so the
 pictures are deterministic. The streams live in ``tests/ui/data`` of a source checkout:
 ``mlp_cpu.jsonl`` (a real CPU run) and ``build_progress_synthetic.jsonl`` (the same run with
-synthetic TensorRT build events, since the recording machine has no TensorRT).
+synthetic TensorRT build events and calibration progress, since the recording machine has no TensorRT).
 """
 
 from __future__ import annotations
@@ -114,6 +114,12 @@ def _is_mid_build(event: Event) -> bool:
     return isinstance(event, Progress) and event.task == "tensorrt-fp16" and event.step == 2
 
 
+def _is_mid_calibration(event: Event) -> bool:
+    from trt_tui.core.events import Progress
+
+    return isinstance(event, Progress) and event.task == "int8-qdq" and event.step == 5
+
+
 async def _shot(app: Any, size: tuple[int, int], steps: Callable[[Any], Any]) -> str:
     async with app.run_test(size=size) as pilot:
         await steps(pilot)
@@ -147,6 +153,16 @@ def scenarios(streams: Path) -> dict[str, tuple[Callable[[], Any], Callable[[Any
         app._redraw()  # the screen may have followed the run here already, drawn at 0 s
         await pilot.pause()
 
+    async def quantize(pilot: Any) -> None:
+        app = pilot.app
+        await settle(pilot)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: "int8-qdq" in app.state.quantize_steps
+                         and app.state.quantize_steps["int8-qdq"].step == 5)
+        app.state.clock = lambda: FROZEN_CLOCK + 37.0  # calibrating for 37 s
+        app._redraw()
+        await pilot.pause()
+
     async def benchmark(pilot: Any) -> None:
         await run_all_and_wait(pilot)
         await pilot.press("4")
@@ -163,6 +179,7 @@ def scenarios(streams: Path) -> dict[str, tuple[Callable[[], Any], Callable[[Any
         "model": (lambda: make_app(mlp), model),
         "export": (lambda: make_app(mlp), export),
         "build": (lambda: make_app(synthetic, stop=_is_mid_build), build),
+        "build_quantize": (lambda: make_app(synthetic, stop=_is_mid_calibration), quantize),
         "benchmark": (lambda: make_app(mlp), benchmark),
         "benchmark_synthetic_tensorrt": (lambda: make_app(synthetic), benchmark_tensorrt),
         "help": (lambda: make_app(mlp), help_screen),

@@ -1,8 +1,9 @@
 """Derive ``data/build_progress_synthetic.jsonl`` from the recorded CPU run ``data/mlp_cpu.jsonl``.
 
-This machine has no TensorRT, so the recorded run skips the build. The UI still has to show build
+This machine has no TensorRT, so the recorded run skips the build (and the FP16 ONNX it needs). The UI still has to show build
 progress, TensorRT's log and engine rows, so this script replaces the skipped build with *synthetic*
-TensorRT events (phases, log lines, plan files, engine rows). Everything it adds says "synthetic";
+TensorRT events (phases, log lines, plan files, engine rows), calibration progress of the Q/DQ step and
+an FP16 convert step. Everything it adds says "synthetic";
 the PyTorch/onnxruntime rows are the real recorded ones. Run: ``python tests/ui/make_build_progress_stream.py``.
 """
 
@@ -48,6 +49,11 @@ def main() -> None:
             continue
         if kind == "log" and ev["stage"] == "env" and "TensorRT" in ev["message"]:
             continue
+        if kind == "step_finished" and ev["stage"] == "quantize" and ev["step"] == "int8-qdq":
+            add_calibration(add)
+            add(ev)
+            add_fp16_convert(add)
+            continue
         if kind == "stage_started" and ev["stage"] == "build":
             in_build = True
             add(ev)
@@ -70,6 +76,22 @@ def main() -> None:
         add(ev)
     DST.write_text("".join(json.dumps(e) + "\n" for e in out))
     print(f"wrote {DST} ({len(out)} events)")
+
+
+CALIBRATION_BATCHES = 8
+
+
+def add_calibration(add) -> None:
+    """Calibration progress of the Q/DQ INT8 step, as the pipeline reports it (batches, seconds left)."""
+    for i in range(1, CALIBRATION_BATCHES + 1):
+        add({"type": "progress", "stage": "quantize", "task": "int8-qdq", "phase": "calibration", "step": i,
+             "total": CALIBRATION_BATCHES, "eta_s": round(1.5 * (CALIBRATION_BATCHES - i), 1)})
+
+
+def add_fp16_convert(add) -> None:
+    add({"type": "progress", "stage": "quantize", "task": "fp16-convert", "phase": "convert", "step": 0, "total": 1})
+    add({"type": "step_finished", "stage": "quantize", "step": "fp16-convert", "status": "ok", "seconds": 0.4,
+         "reason": "", "detail": {"path": "trt-tui-results/mlp/model_fp16.onnx", "size_bytes": 470_112, "casts": 2}})
 
 
 def build_detail(eng: str) -> dict:
@@ -113,7 +135,7 @@ def add_bench(add, eng: str) -> None:
         "row_id": eng, "status": "ok", "reason": "", "latency_mean_ms": f["lat"] * 1.1, "latency_p50_ms": f["lat"],
         "latency_p90_ms": f["lat"] * 1.2, "latency_p99_ms": f["lat"] * 1.6, "latency_min_ms": f["lat"] * 0.9,
         "latency_max_ms": f["lat"] * 2.5, "gpu_compute_mean_ms": f["gpu"], "gpu_compute_p50_ms": f["gpu"],
-        "gpu_compute_p99_ms": f["gpu"] * 1.3, "throughput_per_s": 1000 / f["lat"], "images_per_s": 1000 / f["lat"],
+        "gpu_compute_p99_ms": f["gpu"] * 1.3, "enqueue_p50_ms": f["gpu"] * 0.8, "throughput_per_s": 1000 / f["lat"], "images_per_s": 1000 / f["lat"],
         "max_abs_err": f["err"], "mean_abs_err": f["err"] / 5, "max_rel_err": f["err"] * 10, "cosine_sim": 1 - f["err"],
         "top1_agreement": f["top1"], "nan_count": 0, "inf_count": 0, "iterations": 50, "warmup": 5}})
 

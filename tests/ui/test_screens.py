@@ -201,8 +201,10 @@ def test_build_screen_progress_log_filter_and_cancel_keep_everything_else():
             await pilot.pause()
             screen = app.screen
             assert isinstance(screen, BuildScreen)  # followed the run there
-            panels = {p.engine: p for p in screen.query(EnginePanel)}
+            panels = {p.engine: p for p in screen.query(EnginePanel) if p.id.startswith("engine-")}
             assert list(panels) == ["tensorrt-fp32", "tensorrt-fp16", "tensorrt-int8"]
+            prepared = [p for p in screen.query(EnginePanel) if p.id.startswith("prep-")]
+            assert [static_text(p.query_one(".engine-status")) for p in prepared] == ["✔ ok", "✔ ok"]
             fp32, fp16, int8 = panels.values()
             assert static_text(fp32.query_one(".engine-status")) == "✔ ok"
             assert "trt-tui-results/mlp/model_fp32.plan · 988 KB · built in 6.4 s" in static_text(
@@ -375,7 +377,7 @@ def test_help_screen_and_screen_keys():
             await settle(pilot)
             await pilot.press("question_mark")
             assert isinstance(app.screen, HelpScreen)
-            text = static_text(app.screen.query_one("#help-text"))
+            text = "\n".join(static_text(w) for w in app.screen.query(".value"))
             assert "Run all" in text and "Cancel the running job" in text
             await pilot.press("escape")
             for key, cls in (("2", ExportScreen), ("3", BuildScreen), ("4", BenchmarkScreen), ("1", ModelScreen)):

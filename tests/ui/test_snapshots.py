@@ -25,13 +25,13 @@ def with_cleanup(steps):
     return run_before
 
 
-@pytest.mark.parametrize("name", ["model", "export", "build", "benchmark", "benchmark_synthetic_tensorrt", "help"])
+@pytest.mark.parametrize("name", list(SCENARIOS))
 def test_screen_100x30(snap_compare, name):
     factory, steps = SCENARIOS[name]
     assert snap_compare(factory(), run_before=with_cleanup(steps), terminal_size=(100, 30))
 
 
-@pytest.mark.parametrize("name", ["model", "benchmark"])
+@pytest.mark.parametrize("name", list(SCENARIOS))
 def test_screen_80x24(snap_compare, name):
     factory, steps = SCENARIOS[name]
     assert snap_compare(factory(), run_before=with_cleanup(steps), terminal_size=(80, 24))

@@ -32,7 +32,7 @@ def test_mlp_stream_fills_every_part_of_the_state():
     assert rows["pytorch-fp32"]["status"] == "ok" and rows["pytorch-fp32"]["latency_p50_ms"] > 0
     assert state.store.best == "onnxruntime-fp32"
     assert table_rows(state)[0] == "pytorch-fp32"
-    assert state.status_line() == "finished"
+    assert state.status_line()[0] == "finished"
 
 
 def test_synthetic_build_stream_gives_engine_progress_and_plans():
@@ -82,7 +82,7 @@ def test_row_detail_shows_gpu_and_enqueue_time_and_the_launch_note():
 
     line = row_detail({"row_id": "pytorch-fp16", "device": "cuda:0 (NVIDIA H200)", "gpu_compute_p50_ms": 4.031,
                        "enqueue_p50_ms": 4.209, "notes": "eager; GPU compute includes CPU launch time in 40/500"})
-    assert "[dim]GPU p50 ms[/] 4.031" in line and "[dim]enqueue p50 ms[/] 4.209" in line
+    assert "[dim]GPU p50[/] 4.031 ms" in line and "[dim]enqueue p50[/] 4.209 ms" in line
     assert "CPU launch time in 40/500" in line
     assert "host-bound: launch 4.21 ms ≥ GPU 4.03 ms" in line  # enqueue >= GPU time
     gpu_bound = row_detail({"row_id": "pytorch-fp32", "gpu_compute_p50_ms": 5.3, "enqueue_p50_ms": 3.865})

@@ -34,15 +34,14 @@ class RunScreen(Screen):
     def compose(self) -> ComposeResult:
         yield TopBar(self.SCREEN_NAME)
         yield from self.compose_body()
-        yield Footer()
+        yield Footer(compact=True)
 
     def compose_body(self) -> ComposeResult:
         yield from ()
 
     def on_mount(self) -> None:
         self.call_after_refresh(self.trt_app.mark_first_paint)
-        if self.TICK_WHILE_RUNNING:
-            self.set_interval(0.5, self._tick)
+        self.set_interval(0.5, self._tick)
 
     def on_screen_resume(self) -> None:
         self._sync_all()
@@ -51,14 +50,20 @@ class RunScreen(Screen):
         self._sync_all()
 
     def _tick(self) -> None:
-        if self.state.running and self.is_current:
+        """While a job runs, elapsed times move: the top bar always, the whole screen if it shows them."""
+        if not (self.state.running and self.is_current):
+            return
+        if self.TICK_WHILE_RUNNING:
             self._sync_all()
+        else:
+            bar = self.query_one(TopBar)
+            bar.status, bar.detail = self.state.status_line()
 
     def _sync_all(self) -> None:
         if not self.is_mounted:
             return
         bar = self.query_one(TopBar)
-        bar.status = self.state.status_line()
+        bar.status, bar.detail = self.state.status_line()
         bar.running = self.state.running
         with self.app.batch_update():
             self.sync(self.state)

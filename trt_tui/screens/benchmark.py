@@ -27,9 +27,11 @@ from trt_tui.widgets.format import (
     fmt_frac,
     fmt_ms,
     fmt_rate,
+    ellipsize,
     fmt_speedup,
     fmt_seconds,
     is_num,
+    pack_markup,
 )
 from trt_tui.widgets.keyed_table import upsert_row
 from trt_tui.widgets.sortable import SortableText, sort_key, sort_key_descending
@@ -64,12 +66,51 @@ COLUMNS: tuple[tuple[str, str, int, Callable[[Any], str]], ...] = (
     ("top1_agreement", "top-1", 7, fmt_frac),
     ("label_accuracy", "acc", 7, fmt_frac),
 )
-ROW_WIDTH, STATUS_WIDTH = 15, 8  # 15 + 8 + 71 = 96 columns: the whole table fits a 100-column terminal
+ROW_WIDTH, STATUS_WIDTH = 15, 8  # 15 + 8 + 71 = 94 cells: every column fits a 100-column terminal
 STATUS_SHORT = {"ok": "ok", "failed": "fail", "skipped": "skip", "pending": "wait", "built": "built", "cancelled": "stop", "crashed": "crash"}
-KEYS = ("row", "status") + tuple(c for c, _, _, _ in COLUMNS)
+# On a narrower terminal the columns that fit are taken in this order (shown in COLUMNS order), so
+# that at 80 columns latency, speedup, size and both accuracy columns stay without scrolling.
+COLUMN_PRIORITY = ("latency_p50_ms", "speedup_vs_pytorch", "size_bytes", "max_abs_err", "top1_agreement",
+                   "label_accuracy", "throughput_per_s", "gpu_compute_mean_ms", "latency_p99_ms", "latency_mean_ms")
+STATUS_WORDS = {"failed": "failed", "skipped": "skipped", "cancelled": "cancelled", "crashed": "crashed",
+                "pending": "not run"}
 
 
-def row_cells(row: dict[str, Any], best: str, progress: tuple[int, int] | None) -> tuple[SortableText, ...]:
+def columns_for(width: int) -> tuple[str, ...]:
+    """The metric columns that fit ``width`` cells beside the row and status columns."""
+    room = width - ROW_WIDTH - STATUS_WIDTH
+    widths = {key: w for key, _, w, _ in COLUMNS}
+    chosen: set[str] = set()
+    for key in COLUMN_PRIORITY:
+        if widths[key] <= room:
+            chosen.add(key)
+            room -= widths[key]
+    return tuple(key for key, _, _, _ in COLUMNS if key in chosen)
+
+
+def reason_groups(rows: list[dict[str, Any]], width: int = 200, max_lines: int = 2) -> list[str]:
+    """Every row that did not end ok with its reason, rows with the same status and reason in one
+    group: 'TensorRT FP32, TensorRT FP16: skipped — TensorRT is not installed …'. A group takes at
+    most ``max_lines`` lines of ``width`` cells (the row's detail line and results.json keep it whole)."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for row in rows:
+        status = row.get("status") or "pending"
+        if status in ("ok", "running", "pending", "built") or not row.get("reason"):
+            continue
+        groups.setdefault((status, str(row["reason"])), []).append(ROW_SHORT.get(row["row_id"], row["row_id"]))
+    lines = []
+    for (status, reason), names in groups.items():
+        icon = STATUS_ICONS.get(status, "?")
+        style = "$text-error" if status in ("failed", "crashed") else "$text-warning" if status == "cancelled" else "$text-muted"
+        head = f"{icon} {', '.join(names)}: {STATUS_WORDS.get(status, status)} — "
+        reason = ellipsize(reason, max(20, max_lines * width - len(head) - 2))
+        lines.append(f"[{style}]{icon} [b]{escape(', '.join(names))}[/b]: {STATUS_WORDS.get(status, status)}[/] — "
+                     f"{escape(reason)}")
+    return lines
+
+
+def row_cells(row: dict[str, Any], best: str, progress: tuple[int, int] | None,
+              shown: tuple[str, ...] = tuple(c for c, _, _, _ in COLUMNS)) -> tuple[SortableText, ...]:
     rid = row["row_id"]
     status = row.get("status") or "pending"
     is_best = rid == best and status == "ok"
@@ -83,14 +124,17 @@ def row_cells(row: dict[str, Any], best: str, progress: tuple[int, int] | None) 
         label = f"{STATUS_ICONS.get(status, '?')} {STATUS_SHORT.get(status, status)}"
     cells.append(SortableText(" " + label[: STATUS_WIDTH - 1], status, style=STATUS_STYLE.get(status, "")))
     for key, _, _, fmt in COLUMNS:
+        if key not in shown:
+            continue
         value = row.get(key)
         style = "bold green" if is_best and key in ("latency_p50_ms", "speedup_vs_pytorch") else ""
         cells.append(SortableText(fmt(value), value, style=style, justify="right"))
     return tuple(cells)
 
 
-def row_detail(row: dict[str, Any] | None) -> str:
-    """The line under the table about the highlighted row."""
+def row_detail(row: dict[str, Any] | None, width: int = 200) -> str:
+    """The lines under the table about the highlighted row: 'title value' pairs packed into lines
+    of ``width`` cells, a pair never split across lines."""
     if not row:
         return ""
     bits = [f"[b]{escape(str(row['row_id']))}[/]"]
@@ -99,8 +143,8 @@ def row_detail(row: dict[str, Any] | None) -> str:
     elif hint := host_bound(row):
         bits.append(f"[$warning]{escape(hint)}[/]")
     for key, title in (("device", "device"), ("tf32", "TF32"), ("batch_size", "batch"), ("iterations", "iters"),
-                       ("images_per_s", "images/s"), ("latency_p90_ms", "p90 ms"), ("gpu_compute_p50_ms", "GPU p50 ms"),
-                       ("enqueue_p50_ms", "enqueue p50 ms"), ("cosine_sim", "cosine"), ("build_time_s", "build"),
+                       ("images_per_s", "images/s"), ("latency_p90_ms", "p90"), ("gpu_compute_p50_ms", "GPU p50"),
+                       ("enqueue_p50_ms", "enqueue p50"), ("cosine_sim", "cosine"), ("build_time_s", "build"),
                        ("notes", ""), ("artifact", "")):
         value = row.get(key)
         if value in (None, ""):
@@ -110,12 +154,12 @@ def row_detail(row: dict[str, Any] | None) -> str:
         elif key == "images_per_s":
             value = fmt_rate(value)
         elif key.endswith("_ms"):
-            value = fmt_ms(value)
+            value = fmt_ms(value) + " ms"
         elif key == "cosine_sim" and is_num(value):
             value = f"{value:.6f}"
         value = escape(str(value))
         bits.append(f"[dim]{title}[/] {value}" if title else f"[dim]{value}[/]")
-    return "  ".join(bits)
+    return pack_markup(bits, width)
 
 
 class BenchmarkScreen(RunScreen):
@@ -132,6 +176,7 @@ class BenchmarkScreen(RunScreen):
         super().__init__(id="benchmark-screen")
         self.sort_by: str | None = None
         self.sort_reverse = False
+        self.shown: tuple[str, ...] = ()  # the metric columns on screen (columns_for the width)
         self._order_dirty = False
 
     def compose_body(self) -> ComposeResult:
@@ -142,18 +187,31 @@ class BenchmarkScreen(RunScreen):
         table.border_title = "Benchmark (latency: host end-to-end, GPU: compute only, ms)"
         yield table
         with Vertical(id="bench-bottom"):
+            yield Static("", id="bench-reasons")  # why each row that is not ok is not, all at once
             yield Static("", id="bench-detail")
-            chart = SpeedupChart(id="speedups")
+            yield Static("", id="bench-best")
+            chart = SpeedupChart(id="speedups")  # last: on a short terminal it is what gets cut
             chart.border_title = "Speedup vs PyTorch FP32 (p50 latency)"
             yield chart
-            yield Static("", id="bench-best")
 
     def on_mount(self) -> None:
+        self._set_columns(columns_for(ROW_WIDTH + STATUS_WIDTH + sum(w for _, _, w, _ in COLUMNS)))
+
+    def _set_columns(self, shown: tuple[str, ...]) -> None:
+        """(Re)make the table's columns; rows are re-added by the next sync."""
         table = self.query_one("#bench", DataTable)
+        self.shown = shown
+        table.clear(columns=True)
         table.add_column("  Row", key="row", width=ROW_WIDTH)
         table.add_column(" Status", key="status", width=STATUS_WIDTH)
         for key, title, width, _ in COLUMNS:
-            table.add_column(Text(title, justify="right"), key=key, width=width)
+            if key in shown:
+                table.add_column(Text(title, justify="right"), key=key, width=width)
+        if self.sort_by not in ("row", "status") + shown:
+            self.sort_by, self.sort_reverse = None, False
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._sync_all)
 
     def action_sweep_plot(self) -> None:
         from trt_tui.screens.sweep import SweepScreen
@@ -164,6 +222,9 @@ class BenchmarkScreen(RunScreen):
     def sync(self, state: RunState) -> None:
         store = state.store
         table = self.query_one("#bench", DataTable)
+        room = table.scrollable_content_region.width
+        if room > 0 and columns_for(room) != self.shown:  # the columns that fit without scrolling
+            self._set_columns(columns_for(room))
         best = store.best
         added = False
         wanted = table_rows(state)
@@ -172,14 +233,18 @@ class BenchmarkScreen(RunScreen):
                 table.remove_row(rid)
         for rid in wanted:
             row = store.rows.get(rid) or {"row_id": rid, "status": "pending"}
-            cells = row_cells(row, best, state.bench_progress.get(rid))
+            cells = row_cells(row, best, state.bench_progress.get(rid), self.shown)
             before = _sort_value(table, rid, self.sort_by)
-            added |= upsert_row(table, rid, KEYS, cells)
+            added |= upsert_row(table, rid, ("row", "status") + self.shown, cells)
             if self.sort_by and before != _sort_value(table, rid, self.sort_by):
                 self._order_dirty = True
         if self.sort_by and (added or self._order_dirty):
             self._apply_sort()
         self.query_one("#bench-env", Static).update(env_line(state))
+        box = self.query_one("#bench-reasons", Static)
+        reasons = reason_groups([store.rows[r] for r in wanted if r in store.rows], (box.size.width or self.size.width) - 2)
+        box.update("\n".join(reasons))
+        box.display = bool(reasons)
         self._sync_bottom(state)
         title = "Benchmark (latency: host end-to-end, GPU: compute only, ms)"
         if self.sort_by:
@@ -194,7 +259,7 @@ class BenchmarkScreen(RunScreen):
         self.query_one(SpeedupChart).show(chart_rows if any(is_num(v) for _, v in chart_rows) else [], best_title)
         best = store.best
         if best:
-            text = f"[b $success]★ best: {escape(ROW_SHORT.get(best, best))}[/] [dim]({escape(store.best_rule)})[/]"
+            text = f"[b $success]★ best: {escape(ROW_SHORT.get(best, best))}[/] [dim]{escape(store.best_rule)}[/]"
         elif state.finished is not None or not state.running:
             text = f"[dim]no best row yet{f' ({escape(store.best_rule)})' if store.best_rule else ''}[/]"
         else:
@@ -211,7 +276,8 @@ class BenchmarkScreen(RunScreen):
                 row = self.state.store.rows.get(str(key))
             except Exception:  # noqa: BLE001 - cursor outside the table while it fills
                 row = None
-        self.query_one("#bench-detail", Static).update(row_detail(row))
+        detail = self.query_one("#bench-detail", Static)
+        detail.update(row_detail(row, (detail.size.width or self.size.width - 4) - 2))
 
     @on(DataTable.CellHighlighted, "#bench")
     def _highlighted(self) -> None:

@@ -17,7 +17,7 @@ from trt_tui.core.events import Log as LogEvent
 from trt_tui.screens.base import RunScreen
 from trt_tui.screens.state import LOG_LEVELS, RunState, level_rank
 from trt_tui.widgets.engine_panel import EnginePanel
-from trt_tui.widgets.format import fmt_seconds, status_text
+from trt_tui.widgets.format import fmt_elapsed
 
 LEVEL_TAGS = {0: "V", 1: "I", 2: "W", 3: "E"}
 
@@ -77,27 +77,38 @@ class BuildScreen(RunScreen):
         self._sync_log(state)
 
     def _sync_engines(self, state: RunState) -> None:
+        """A panel per ONNX preparation step (Q/DQ INT8, FP16) and per engine; a ticking line while the
+        quantize stage runs a step that reports no progress."""
         box = self.query_one("#engines", VerticalScroll)
         summary = self.query_one("#build-summary", Static)
         stage = state.stages.get("build")
+        quantize = state.stages.get("quantize")
         lines = []
-        for step in state.quantize_steps.values():
-            what = {"int8-qdq": "INT8 Q/DQ ONNX", "fp16-convert": "FP16 ONNX"}.get(step.name, step.name)
-            lines.append(f"[dim]prepare[/] {status_text(step.status)} {what} {fmt_seconds(step.seconds)} [dim]{escape(step.reason)}[/]")
+        if quantize is not None and quantize.status == "running" and not any(
+                s.status == "running" for s in state.quantize_steps.values()):
+            since = state.elapsed(state.quantize_idle_since or quantize.started_at)
+            lines.append(f"[b $accent]▶[/] {escape(quantize.title or 'quantize')} [dim]— running[/] {fmt_elapsed(since)}")
         if stage is not None and stage.status == "skipped":
             lines.append(f"[b $warning]build skipped[/]: {escape(stage.reason)}")
-        elif not state.engines:
+        elif not state.engines and not state.quantize_steps:
             lines.append("[dim]no TensorRT rows selected (choose them on the Model screen)[/]")
         summary.update("\n".join(lines))
         summary.display = bool(lines)
-        panels = {p.engine: p for p in self.query(EnginePanel)}
-        for name in state.engines:
-            if name not in panels:
-                panel = EnginePanel(name, id=f"engine-{name}")
-                box.mount(panel)
-                panels[name] = panel
-        for name, panel in panels.items():
-            step = state.engines.get(name)
+        wanted = [(f"prep-{n}", s) for n, s in state.quantize_steps.items()]
+        wanted += [(f"engine-{n}", s) for n, s in state.engines.items()]
+        panels = {p.id: p for p in self.query(EnginePanel)}
+        for pid, step in wanted:
+            if pid not in panels:
+                panel = EnginePanel(step.name, id=pid)
+                before = next((panels[w] for w, _ in wanted if w in panels and w.startswith("engine-")), None)
+                if pid.startswith("prep-") and before is not None:
+                    box.mount(panel, before=before)
+                else:
+                    box.mount(panel)
+                panels[pid] = panel
+        steps = dict(wanted)
+        for pid, panel in panels.items():
+            step = steps.get(pid)
             if step is None:
                 panel.remove()
                 continue

@@ -14,7 +14,9 @@ from textual.widgets import DataTable, Static, TextArea
 from trt_tui.screens.base import RunScreen
 from trt_tui.screens.state import EXPORT_STEP_TITLES, RunState, StepState
 from trt_tui.widgets.keyed_table import upsert_row
-from trt_tui.widgets.format import ellipsize, fmt_elapsed, fmt_bytes, fmt_count, fmt_err, fmt_seconds, is_num, status_text
+from trt_tui.widgets.format import (
+    ellipsize, fmt_elapsed, fmt_bytes, fmt_count, fmt_err, fmt_seconds, is_num, pack_markup, status_text,
+)
 
 ROW_STYLES = {"ok": "green", "failed": "bold red", "running": "bold yellow", "skipped": "dim", "pending": "dim"}
 
@@ -52,7 +54,9 @@ def parity_outputs(detail: dict[str, Any]) -> list[dict[str, Any]]:
     return []
 
 
-def onnx_summary(d: dict[str, Any]) -> str:
+def onnx_summary(d: dict[str, Any], width: int = 200) -> str:
+    """The ONNX report as 'title value' pairs packed into lines of ``width`` cells (a pair is never
+    split across lines)."""
     if not d:
         return "[dim]the ONNX report appears once the model is exported[/]"
     ops = d.get("ops")
@@ -69,7 +73,7 @@ def onnx_summary(d: dict[str, Any]) -> str:
         ("outputs", _io(d.get("outputs")) if _is_io(d.get("outputs")) else ""),
         ("ops", ops_text),
     ]
-    text = "  ".join(f"[dim]{k}[/] [b]{escape(str(v))}[/]" for k, v in items if v not in (None, ""))
+    text = pack_markup([f"[dim]{k}[/] [b]{escape(str(v))}[/]" for k, v in items if v not in (None, "")], width)
     return text or "[dim]no ONNX model: the export did not finish[/]"
 
 
@@ -130,7 +134,7 @@ class ExportScreen(RunScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "copy_error":
-            return bool(self._shown_error) or None
+            return bool(self._shown_error)  # hidden until there is an error to copy
         return True
 
     def sync(self, state: RunState) -> None:
@@ -148,7 +152,8 @@ class ExportScreen(RunScreen):
                 Text(ellipsize(step_result(step), room)),
             )
             upsert_row(steps, name, ("step", "state", "time", "result"), cells)
-        self.query_one("#onnx-info", Static).update(onnx_summary(state.export_detail))
+        info = self.query_one("#onnx-info", Static)
+        info.update(onnx_summary(state.export_detail, (info.size.width or self.size.width - 4) - 2))
 
         parity = self.query_one("#parity", DataTable)
         parity_detail = state.export_steps["parity"].detail or state.export_detail.get("parity") or {}

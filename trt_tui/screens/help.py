@@ -7,7 +7,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
+from textual.markup import escape
 from textual.widgets import Static
+
+from trt_tui.widgets.label_grid import LabelGrid
 
 KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("Anywhere (in a text field these keys type: enter or esc leaves it)", (
@@ -45,14 +48,17 @@ INTRO = (
 
 
 def help_text() -> str:
+    """The whole help as plain lines (what the screen shows, for logs and tests)."""
     lines = [INTRO, ""]
     for section, keys in KEYS:
-        lines.append(f"[b $accent]{section}[/]")
-        for key, what in keys:
-            lines.append(f"  [b]{key:<16}[/] {what}")
+        lines.append(section)
+        lines += [f"  {key:<16} {what}" for key, what in keys]
         lines.append("")
-    lines.append("[dim]escape or ? closes this help[/]")
+    lines.append(CLOSE_HINT)
     return "\n".join(lines)
+
+
+CLOSE_HINT = "escape or ? closes this help"
 
 
 class HelpScreen(ModalScreen[None]):
@@ -61,8 +67,13 @@ class HelpScreen(ModalScreen[None]):
     ]
 
     def compose(self) -> ComposeResult:
+        # Keys in a column of their own: a long description wraps beside its key, never under it.
         with VerticalScroll(id="help-box"):
-            yield Static(help_text(), id="help-text")
+            yield Static(INTRO, id="help-intro")
+            for section, keys in KEYS:
+                yield Static(f"[b $accent]{section}[/]", classes="help-section")
+                yield LabelGrid(16, [(key, escape(what)) for key, what in keys], classes="help-keys")
+            yield Static(f"[dim]{CLOSE_HINT}[/]", classes="help-section")
 
     def on_mount(self) -> None:
         box = self.query_one("#help-box")

@@ -27,6 +27,7 @@ from trt_tui.core.events import (
     StepFinished,
 )
 from trt_tui.core.results import ResultsStore
+from trt_tui.widgets.format import fmt_elapsed  # plain functions, no textual
 
 EXPORT_STEPS = ("export", "checker", "parity")
 EXPORT_STEP_TITLES = {"export": "torch.onnx.export", "checker": "onnx.checker", "parity": "onnxruntime parity"}
@@ -48,10 +49,11 @@ class StepState:
     reason: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
     started_at: float | None = None  # local clock when it began (for the live elapsed time)
-    # build progress
+    # progress (build phases, calibration batches)
     phase: str = ""
     step: int = 0
     total: int = 0
+    eta_s: float | None = None
 
 
 @dataclass
@@ -78,6 +80,7 @@ class RunState:
         self.export_steps: dict[str, StepState] = {}
         self.engines: dict[str, StepState] = {}
         self.quantize_steps: dict[str, StepState] = {}
+        self.quantize_idle_since: float | None = None  # quantize running, no step under way since then
         self.bench_progress: dict[str, tuple[int, int]] = {}
         self.logs: deque[Log] = deque(maxlen=max_logs)
         self.log_total = 0  # logs ever appended (the deque keeps the newest)
@@ -99,6 +102,7 @@ class RunState:
         self.export_steps = {name: StepState(name) for name in EXPORT_STEPS}
         self.engines = {r: StepState(r) for r in config.rows if r.startswith("tensorrt-")}
         self.quantize_steps = {}
+        self.quantize_idle_since = None
         self.bench_progress = {}
         self.logs.clear()
         self.log_total = 0
@@ -158,6 +162,8 @@ class RunState:
         if isinstance(event, StageStarted):
             st = self.stages.setdefault(event.stage, StageState(event.stage))
             st.status, st.title, st.started_at = "running", event.title, now
+            if event.stage == "quantize":
+                self.quantize_idle_since = now
             if event.stage == "export":
                 for step in self.export_steps.values():
                     if step.status == "pending":
@@ -242,9 +248,10 @@ class RunState:
                         nxt.status, nxt.started_at = "running", now
                         break
         elif event.stage == "quantize":
-            self.quantize_steps[event.step] = StepState(
-                event.step, event.status, event.seconds, event.reason, dict(event.detail)
-            )
+            step = self.quantize_steps.setdefault(event.step, StepState(event.step))
+            step.status, step.seconds, step.reason, step.detail = event.status, event.seconds, event.reason, dict(event.detail)
+            step.eta_s = None
+            self.quantize_idle_since = now  # the next step (if any) starts now
         elif event.stage == "build":
             eng = self.engines.setdefault(event.step, StepState(event.step))
             eng.status, eng.seconds, eng.reason, eng.detail = event.status, event.seconds, event.reason, dict(event.detail)
@@ -259,6 +266,11 @@ class RunState:
             eng.phase, eng.step, eng.total = event.phase, event.step, event.total
         elif event.stage == "benchmark":
             self.bench_progress[event.task] = (event.step, event.total)
+        elif event.stage == "quantize":
+            step = self.quantize_steps.get(event.task)
+            if step is None or step.status != "running":
+                step = self.quantize_steps[event.task] = StepState(event.task, "running", started_at=self.quantize_idle_since or now)
+            step.phase, step.step, step.total, step.eta_s = event.phase, event.step, event.total, event.eta_s
 
     # -- derived ---------------------------------------------------------------------------------
     @property
@@ -292,20 +304,60 @@ class RunState:
     def elapsed(self, started_at: float | None) -> float | None:
         return None if started_at is None else max(0.0, self.clock() - started_at)
 
-    def status_line(self) -> str:
-        """One line for the top bar: what the run is doing."""
+    def status_line(self) -> tuple[str, str]:
+        """The top bar's status: (what must stay visible: the stage and its elapsed time, or the
+        outcome; the detail, which is cut first when the line is too long)."""
         if self.running:
             stage = self.current_stage()
-            title = self.stages[stage].title if stage else ""
-            text = f"running: {title or stage or 'starting'}"
-            return text + (" (cancelling…)" if self.cancel_requested else "")
+            if not stage:
+                head, detail = "starting", ""
+            else:
+                st = self.stages[stage]
+                head = f"{stage} {fmt_elapsed(self.elapsed(st.started_at))}"
+                detail = self._stage_progress(stage) or st.title
+            if self.cancel_requested:
+                head += " cancelling…"
+            return head, detail
         if self.finished is not None:
             fin = self.finished
-            text = {"ok": "finished", "failed": "failed", "cancelled": "cancelled", "crashed": "crashed"}.get(fin.status, fin.status)
-            if fin.message and fin.status != "ok":
-                text += f": {fin.message}"
-            return text
-        return self.source or "idle"
+            head = {"ok": "finished", "failed": "failed", "cancelled": "cancelled", "crashed": "crashed"}.get(fin.status, fin.status)
+            return head, (fin.message if fin.message and fin.status != "ok" else str(self.out_dir or ""))
+        return self.source or "idle", ""
+
+    def _stage_progress(self, stage: str) -> str:
+        """What the running stage is doing right now, in a few words ('' if nothing more is known)."""
+        steps = {"quantize": self.quantize_steps, "build": self.engines}.get(stage)
+        if steps is not None:
+            for name, step in steps.items():
+                if step.status == "running":
+                    return progress_words(name, step)
+            return ""
+        if stage == "export":
+            running = [EXPORT_STEP_TITLES.get(n, n) for n, s in self.export_steps.items() if s.status == "running"]
+            return running[0] if running else ""
+        if stage == "benchmark":
+            for rid, row in self.store.rows.items():
+                if row.get("status") == "running":
+                    done, total = self.bench_progress.get(rid, (0, 0))
+                    return f"{rid} {100 * done // total}%" if total else rid
+        return ""
+
+
+STEP_TITLES = {"int8-qdq": "INT8 Q/DQ ONNX", "fp16-convert": "FP16 ONNX"}
+
+
+def progress_words(name: str, step: StepState) -> str:
+    """'calibration 12/64 ~40 s left · INT8 Q/DQ ONNX', as far as it is known (the moving part first:
+    a narrow top bar cuts from the end)."""
+    bits = []
+    if step.phase:
+        bits.append(step.phase)
+    if step.total:
+        bits.append(f"{step.step}/{step.total}")
+    if step.eta_s is not None:
+        bits.append(f"~{fmt_elapsed(step.eta_s)} left")
+    title = STEP_TITLES.get(name, name)
+    return f"{' '.join(bits)} · {title}" if bits else title
 
 
 def _export_key(step: str) -> str:

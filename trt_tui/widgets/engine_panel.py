@@ -13,6 +13,8 @@ ENGINE_TITLES = {
     "tensorrt-fp32": "TensorRT FP32",
     "tensorrt-fp16": "TensorRT FP16",
     "tensorrt-int8": "TensorRT INT8",
+    "int8-qdq": "INT8 Q/DQ ONNX",
+    "fp16-convert": "FP16 ONNX",
 }
 
 
@@ -59,7 +61,7 @@ class EnginePanel(Vertical):
         live = step.status in ("pending", "running")
         shown_time = fmt_elapsed(elapsed) if live else fmt_seconds(step.seconds)
         result = self._result_text(step)
-        key = (step.status, step.phase, step.step, step.total, shown_time, result)
+        key = (step.status, step.phase, step.step, step.total, step.eta_s, shown_time, result)
         if key == self._shown:
             return
         self._shown = key
@@ -67,11 +69,16 @@ class EnginePanel(Vertical):
             self.set_class(cls == f"-{step.status}", cls)
         self.query_one(".engine-status", Label).update(status_text(step.status))
         phase = ""
-        if step.status == "running" and step.phase:
-            phase = f"{step.phase} ({step.step}/{step.total})" if step.total else step.phase
+        if step.status == "running":
+            phase = f"{step.phase} ({step.step}/{step.total})" if step.total and step.phase else step.phase
+            if step.eta_s is not None:
+                phase += f" · ~{fmt_elapsed(step.eta_s)} left"
+        elif step.status == "pending":
+            phase = "waits for the steps before it"
         self.query_one(".engine-phase", Label).update(phase)
         self.query_one(".engine-elapsed", Label).update(shown_time)
         bar = self.query_one(ProgressBar)
+        bar.display = step.status == "running"  # the status says the rest; a 0% bar for minutes reads as stuck
         if step.status == "ok":
             bar.update(total=1, progress=1)
         elif step.total:
@@ -89,13 +96,13 @@ class EnginePanel(Vertical):
         d = step.detail
         if step.status == "ok":
             parts = []
-            if d.get("plan"):
-                parts.append(str(d["plan"]))
+            if d.get("plan") or d.get("path"):
+                parts.append(str(d.get("plan") or d.get("path")))
             if d.get("size_bytes") is not None:
                 parts.append(fmt_bytes(d["size_bytes"]))
             build = d.get("build_time_s", step.seconds)
             if build is not None:
-                parts.append(f"built in {fmt_seconds(build)}")
+                parts.append(f"{'built' if d.get('plan') else 'written'} in {fmt_seconds(build)}")
             if d.get("mechanism"):
                 parts.append(str(d["mechanism"]))
             return " · ".join(parts)

@@ -138,3 +138,19 @@ def fit_markup(variants: list[str], width: int) -> str:
 
     return Content.from_markup(variants[-1]).truncate(max(1, width), ellipsis=True).markup
 
+
+
+def pack_markup(bits: list[str], width: int, sep: str = "  ") -> str:
+    """Markup pieces joined with ``sep`` into lines of at most ``width`` cells, a piece never split
+    (one longer than a line gets a line of its own, cut by the widget)."""
+    lines: list[str] = []
+    current, used = "", 0
+    for bit in bits:
+        size = markup_width(bit)
+        if current and used + len(sep) + size > width:
+            lines.append(current)
+            current, used = "", 0
+        current, used = (current + sep + bit, used + len(sep) + size) if current else (bit, size)
+    if current:
+        lines.append(current)
+    return "\n".join(lines)

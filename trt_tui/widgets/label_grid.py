@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual.app import ComposeResult
 from textual.containers import Grid
 from textual.widgets import Static
 
@@ -21,22 +22,32 @@ class LabelGrid(Grid):
     LabelGrid > .label { color: $text-muted; }
     """
 
-    def __init__(self, label_width: int, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+    def __init__(self, label_width: int, rows: list[tuple[str, str]] | None = None, *, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
         self.styles.grid_columns = f"{label_width} 1fr"
-        self._shown: list[tuple[str, str]] | None = None
+        self._shown: list[tuple[str, str]] | None = list(rows) if rows is not None else None
+
+    def compose(self) -> ComposeResult:
+        yield from self._cells(self._shown or [])
+
+    @staticmethod
+    def _cells(rows: list[tuple[str, str]]) -> list[Static]:
+        cells = []
+        for label, value in rows:
+            cells += [Static(label, classes="label", markup=False), Static(value, classes="value")]
+        return cells
 
     def show(self, rows: list[tuple[str, str]]) -> None:
         if rows == self._shown:
             return
         self._shown = list(rows)
         self.remove_children()
-        cells = []
-        for label, value in rows:
-            cells += [Static(label, classes="label", markup=False), Static(value, classes="value")]
-        self.mount_all(cells)
+        self.mount_all(self._cells(rows))
 
     @property
     def plain(self) -> str:
         """What it shows, one 'label value' line per row (for tests and logs)."""
-        return "\n".join(f"{label} {value}" for label, value in self._shown or [])
+        from textual.content import Content
+
+        return "\n".join(f"{label} {Content.from_markup(value).plain}" for label, value in self._shown or [])

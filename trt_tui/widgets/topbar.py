@@ -27,7 +27,8 @@ class TopBar(Widget):
     """
 
     active: reactive[str] = reactive("model")
-    status: reactive[str] = reactive("idle")
+    status: reactive[str] = reactive("idle")  # always shown whole: the stage and its elapsed time
+    detail: reactive[str] = reactive("")  # cut first (then dropped) when the line is too narrow
     running: reactive[bool] = reactive(False)
 
     def __init__(self, active: str, *, id: str | None = None) -> None:
@@ -35,18 +36,35 @@ class TopBar(Widget):
         self.set_reactive(TopBar.active, active)
 
     def render(self) -> Content:
-        parts: list[Content] = [Content.from_markup("[b] trt-tui [/b]")]
+        width = self.size.width or 100
+        brand = Content.from_markup("[b] trt-tui [/b]")
+        tabs: list[Content] = []
+        digits: list[Content] = []  # the inactive tabs at their narrowest
         for key, name, title in SCREEN_TABS:
             if name == self.active:
-                parts.append(Content.from_markup(f"[reverse b] $key $title [/]", key=key, title=title))
+                tab = Content.from_markup("[reverse b] $key $title [/]", key=key, title=title)
+                tabs.append(tab)
+                digits.append(tab)
             else:
-                parts.append(Content.from_markup(f" [b]$key[/b] [dim]$title[/dim] ", key=key, title=title))
-        left = Content("").join(parts)
+                tabs.append(Content.from_markup(" [b]$key[/b] [dim]$title[/dim] ", key=key, title=title))
+                digits.append(Content.from_markup(" [b]$key[/b] ", key=key))
         marker = "[b $warning]●[/]" if self.running else "[dim]○[/]"
-        right = Content.from_markup(f"{marker} $status ", status=self.status)
-        width = self.size.width or 100
-        room = width - left.cell_length - 1
-        if right.cell_length > room:
-            right = right.truncate(max(0, room), ellipsis=True)
-        gap = max(1, width - left.cell_length - right.cell_length)
-        return Content.assemble(left, " " * gap, right)
+        head = Content.from_markup(f"{marker} [b]$status[/b]", status=self.status)
+        detail = Content.from_markup(" [dim]·[/] $detail", detail=self.detail) if self.detail else Content("")
+        # The status (stage and elapsed time) is never cut while something else can give way: first the
+        # detail is cut, then the app's name goes, then the inactive tabs shrink to their digit.
+        left = Content("").join([brand, *tabs])
+        if left.cell_length + 1 + head.cell_length + detail.cell_length + 1 > width:
+            left = Content("").join(tabs)
+        if left.cell_length + 1 + head.cell_length + 1 > width:
+            left = Content("").join(digits)
+        room = width - left.cell_length - 1 - head.cell_length - 1
+        right = head
+        if self.detail and room >= 8:
+            if detail.cell_length > room:
+                detail = detail.truncate(room, ellipsis=True)
+            right = Content.assemble(head, detail)
+        if right.cell_length > width - left.cell_length - 2:
+            right = right.truncate(max(0, width - left.cell_length - 2), ellipsis=True)
+        gap = max(1, width - left.cell_length - right.cell_length - 1)
+        return Content.assemble(left, " " * gap, right, " ")
