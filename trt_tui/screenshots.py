@@ -77,7 +77,9 @@ def make_app(stream: str | Path | None = None, *, stop: Callable[[Event], bool] 
 
     info = dict(machine or RECORDED_MACHINE)
     kwargs.setdefault("clock", lambda: FROZEN_CLOCK)
-    return TrtTuiApp(job_factory=factory, config=config, probe=lambda: info, **kwargs)
+    app = TrtTuiApp(job_factory=factory, config=config, probe=lambda: info, **kwargs)
+    app.animation_level = "none"  # progress bars drawn at their value, not mid-animation
+    return app
 
 
 async def wait_until(pilot: Any, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -152,6 +154,8 @@ def scenarios(streams: Path) -> dict[str, tuple[Callable[[], Any], Callable[[Any
         await pilot.press("3")
         app._redraw()  # the screen may have followed the run here already, drawn at 0 s
         await pilot.pause()
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
 
     async def quantize(pilot: Any) -> None:
         app = pilot.app
@@ -161,6 +165,8 @@ def scenarios(streams: Path) -> dict[str, tuple[Callable[[], Any], Callable[[Any
                          and app.state.quantize_steps["int8-qdq"].step == 5)
         app.state.clock = lambda: FROZEN_CLOCK + 37.0  # calibrating for 37 s
         app._redraw()
+        await pilot.pause()
+        await pilot.wait_for_scheduled_animations()  # the progress bar's fill
         await pilot.pause()
 
     async def benchmark(pilot: Any) -> None:

@@ -66,7 +66,7 @@ def test_a_killed_child_is_reported_rows_kept_and_the_app_runs_again():
             fin = app.state.finished
             assert (fin.status, fin.exit_code, fin.message) == ("crashed", -9, CRASH)
             assert jobs[0].returncode == -9
-            assert "crashed: the pipeline process stopped unexpect" in app.screen.query_one(TopBar).render().plain
+            assert "crashed · the pipeline process stopped unexpect" in app.screen.query_one(TopBar).render().plain
             assert any(CRASH in n.message and n.severity == "error" for n in app._notifications)
 
             # the measured row is kept; the rows the child never finished say why

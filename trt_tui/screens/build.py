@@ -39,6 +39,7 @@ class BuildScreen(RunScreen):
 
     SCREEN_NAME = "build"
     TICK_WHILE_RUNNING = True
+    AUTO_FOCUS = "#build-log"  # arrows scroll the log (the engine list may not be focusable yet)
     BINDINGS = [
         Binding("b", "app.run_stage('build')", "Run build", id="build.run"),
         Binding("l", "cycle_level", "Log level", id="build.log_level"),

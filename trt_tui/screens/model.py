@@ -169,11 +169,15 @@ class ModelScreen(RunScreen):
         if (catalog, width) != (self._catalog_shown, self._catalog_width):
             self._catalog_shown, self._catalog_width = list(catalog), width
             cursor = table.cursor_row
-            table.clear()
             shapes = ["×".join(map(str, spec.input_shape)) for spec in catalog]
             name_w = max([5] + [len(spec.name) for spec in catalog])
             shape_w = max([5] + [len(s) for s in shapes])
             room = max(12, width - name_w - shape_w - 6) if width else 200
+            # fixed column widths: auto widths left the header drawn at stale widths now and then
+            table.clear(columns=True)
+            table.add_column("Model", key="name", width=name_w)
+            table.add_column("Input", key="shape", width=shape_w)
+            table.add_column("Description", key="description", width=room)
             for spec, shape in zip(catalog, shapes):
                 table.add_row(Text(spec.name), Text(shape), Text(ellipsize(spec.description, room)), key=spec.name)
             if catalog:
