@@ -64,11 +64,13 @@ def _activation_scales(path):
 )
 @pytest.mark.parametrize("tool", TOOLS)
 def test_entropy_is_not_minmax(digits, digits_onnx, tmp_path, tool):
-    """ORT's own 128-bin Entropy equals MinMax (ModelOpt keeps it); ours searches thresholds and clips some ranges."""
+    """trt-tui's TensorRT-style entropy (2048 bins, KL search) clips some ranges that minmax keeps whole,
+    with either tool placing the Q/DQ nodes."""
     src = BatchSource.from_digits(digits.input_shape, batch_size=32, max_samples=256)
     ent = quantize_qdq(digits_onnx[0], tmp_path / "e.onnx", src, method="entropy", tool=tool)
     mm = quantize_qdq(digits_onnx[0], tmp_path / "m.onnx", src, method="minmax", tool=tool)
-    assert ent["entropy_bins"] == 512
+    assert ent["entropy_bins"] == 2048 and mm["entropy_bins"] is None
+    assert ent["ranges_by"] == "trt-tui" and "ranges: trt-tui (CPU)" in ent["note"]
     e, m = _activation_scales(ent["path"]), _activation_scales(mm["path"])
     assert e.keys() == m.keys()
     assert all(e[k] <= m[k] * (1 + 1e-6) for k in e) and any(e[k] < m[k] * 0.9 for k in e)

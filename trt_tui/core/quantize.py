@@ -7,8 +7,9 @@ INT8 (Q/DQ), placed where TensorRT runs INT8 (see ``graph_checks``):
   symmetric (TensorRT accepts only zero-point 0), per-channel weights, biases left in FP32 (TensorRT
   cannot dequantize INT32). Unrestricted, ORT quantizes scalar constants (GELU's +1, LayerNorm's eps)
   into Add/Mul/Div, which TensorRT's builder refuses.
-Calibration runs once, over the tensors that get quantized only, on onnxruntime's CUDA provider when the
-run's device is cuda.
+Calibration is trt-tui's own single pass (``calibrate``: TensorRT's entropy or max |x|), over the tensors
+that get quantized only, on onnxruntime's CUDA provider when the run's device is cuda; the tool gets the
+ranges and does not calibrate again.
 
 FP16: ModelOpt AutoCast (``convert_to_f16``) when installed, else onnxruntime's float16 converter with
 the ops whose inputs it would leave mixed float/half blocked; graph inputs/outputs stay float32.
@@ -28,7 +29,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Iterator
 
-from . import graph_checks
+from . import calibrate, graph_checks
 from .calibration import BatchSource
 from .errors import TrtTuiError
 from .heartbeat import OnProgress, StepProgress
@@ -38,7 +39,6 @@ from .scratch import scratch_dir
 METHODS = ("entropy", "minmax")
 TOOLS = ("auto", "modelopt", "onnxruntime")
 TRT_INT8_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
-CHUNK_SAMPLES = 64  # calibration samples whose intermediate tensors onnxruntime holds at once
 # Ops onnxruntime's float16 converter leaves with mixed float/half inputs (index/scatter data paths,
 # shape-like float inputs); kept in FP32 on the fallback path.
 ORT_FP16_BLOCK = ("ScatterND", "ScatterElements", "Scatter", "GatherElements", "Range", "Resize", "Upsample",
@@ -102,44 +102,6 @@ def calibration_providers(device: str) -> list[str]:
         if "CUDAExecutionProvider" in ort.get_available_providers():
             return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     return ["CPUExecutionProvider"]
-
-
-class _CountingReader:
-    """A CalibrationDataReader over a BatchSource (or the batches ``start..stop`` of it) that reports
-    each batch it hands out. ``own_phase``: a rewind starts the 'calibration' phase over (ModelOpt's
-    passes); chunk readers leave the phase to their caller."""
-
-    def __new__(cls, source: BatchSource, input_name: str, progress: StepProgress, start: int = 0,
-                stop: int | None = None, own_phase: bool = True):  # fmt: skip
-        from onnxruntime.quantization import CalibrationDataReader
-
-        stop = source.num_batches if stop is None else stop
-
-        class Reader(CalibrationDataReader):
-            def __init__(self) -> None:
-                self.rewind()
-
-            def get_next(self):
-                i = next(self._it, None)
-                if i is None:
-                    if own_phase and progress.phase == "calibration":
-                        progress.set_phase("ranges and Q/DQ")  # histograms / thresholds, then the graph
-                    return None
-                progress.advance()
-                return {input_name: source.batch(i)}
-
-            def get_first(self):  # ModelOpt's pattern detection runs one batch
-                return {input_name: source.batch(start)}
-
-            def rewind(self) -> None:
-                self._it = iter(range(start, stop))
-                if own_phase:
-                    progress.set_phase("calibration", source.num_batches)
-
-            def __len__(self) -> int:
-                return stop - start
-
-        return Reader()
 
 
 @contextlib.contextmanager
@@ -215,85 +177,148 @@ def _link_into(src: Path, folder: Path) -> Path:
     return dst
 
 
-def _ort_qdq(source: Path, partial: Path, reader: Any, method: str, providers: list[str], tmp: Path,
-             entropy_bins: int, info: dict[str, Any], progress: StepProgress, reader_source: BatchSource,
-             input_name: str) -> None:  # fmt: skip
-    """onnxruntime: calibrate the Conv/ConvTranspose/Gemm/MatMul tensors once, then write Q/DQ."""
+def _ort_qdq(source: Path, partial: Path, method: str, providers: list[str], tmp: Path, info: dict[str, Any],
+             progress: StepProgress, batch_source: BatchSource, input_name: str) -> None:  # fmt: skip
+    """onnxruntime: trt-tui's ranges for the Conv/ConvTranspose/Gemm/MatMul inputs, handed to
+    ``quantize_static`` as its calibration cache, so it only writes the Q/DQ nodes (no second pass)."""
+    import numpy as np
+    import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.calibrate import EntropyCalibrater, MinMaxCalibrater, save_tensors_data
+    from onnxruntime.quantization.calibrate import TensorData, TensorsData, save_tensors_data
 
+    if "calibration_cache_path" not in inspect.signature(quantize_static).parameters:
+        raise TrtTuiError("onnxruntime >= 1.24 is needed for INT8 Q/DQ (quantize_static's calibration cache)")
     ort_method = CalibrationMethod.Entropy if method == "entropy" else CalibrationMethod.MinMax
-    # TensorRT-like entropy: quantize_static's own Entropy uses 128 bins for 128 quantized bins, a single
-    # candidate threshold, i.e. exactly the MinMax ranges.
-    if method == "entropy":
-        calibrator = EntropyCalibrater(str(source), list(TRT_INT8_OPS), str(tmp / "augmented.onnx"), symmetric=True,
-                                       num_bins=entropy_bins, num_quantized_bins=128)  # fmt: skip
-    else:
-        calibrator = MinMaxCalibrater(str(source), list(TRT_INT8_OPS), str(tmp / "augmented.onnx"), symmetric=True)
-    calibrator.augment_graph()
-    calibrator.execution_providers = providers
-    calibrator.create_inference_session()
-    # In chunks: ORT keeps every intermediate output of every batch until collect_data returns (GBs for
-    # 512 samples of a ResNet); histograms and min/max merge across calls.
-    n = reader_source.num_batches
-    per_chunk = max(1, CHUNK_SAMPLES // reader_source.batch_size)
-    progress.set_phase("calibration", n)
-    for first in range(0, n, per_chunk):
-        calibrator.collect_data(_CountingReader(reader_source, input_name, progress, first, min(n, first + per_chunk),
-                                                own_phase=False))  # fmt: skip
-        calibrator.clear_collected_data()
-    progress.set_phase("ranges")
-    ranges = calibrator.compute_data()
-    info["tensors_calibrated"] = len(list(ranges))
+    tensors = calibrate.activation_tensors(onnx.load(str(source), load_external_data=False), TRT_INT8_OPS,
+                                         outputs=True)
+    amax, how = calibrate.tensor_ranges(source, tensors, batch_source, input_name, method, providers=providers,
+                                        progress=progress, tmp=tmp)  # fmt: skip
+    info.update(how)
     progress.set_phase("writing Q/DQ")
-    del calibrator
-    qkwargs: dict[str, Any] = {}
-    if "calibration_cache_path" in inspect.signature(quantize_static).parameters:
-        cache = tmp / "calibration.json"
-        save_tensors_data(ranges, cache)
-        qkwargs["calibration_cache_path"] = str(cache)
-        info["entropy_bins"] = entropy_bins if method == "entropy" else None
-    else:  # old onnxruntime: quantize_static calibrates again, with its own 128-bin entropy
-        info["entropy_bins"] = 128 if method == "entropy" else None
+    cache = tmp / "calibration.json"
+    ranges = {t: TensorData(lowest=np.float32(-a), highest=np.float32(a)) for t, a in amax.items()}
+    save_tensors_data(TensorsData(ort_method, ranges), cache)
     quantize_static(
-        str(source), str(partial), reader,
+        str(source), str(partial), None, calibration_cache_path=str(cache),
         quant_format=QuantFormat.QDQ, op_types_to_quantize=list(TRT_INT8_OPS),
         activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=True,
         calibrate_method=ort_method,
         # QuantizeBias=False: TensorRT's parser rejects DequantizeLinear on the INT32 biases ORT writes
         # by default (onnx-tensorrt#850); TensorRT fuses a float bias itself.
         extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False},
-        **qkwargs,
     )  # fmt: skip
 
 
-def _modelopt_qdq(source: Path, partial: Path, reader: Any, method: str, providers: list[str], tmp: Path,
-                  entropy_bins: int, info: dict[str, Any]) -> None:  # fmt: skip
-    """ModelOpt's ONNX PTQ (its TensorRT placement; FP32 elsewhere, like the onnxruntime path)."""
-    from onnxruntime.quantization.calibrate import EntropyCalibrater
+def _modelopt_qdq(source: Path, partial: Path, method: str, providers: list[str], tmp: Path, info: dict[str, Any],
+                  progress: StepProgress, batch_source: BatchSource, input_name: str) -> None:  # fmt: skip
+    """ModelOpt's ONNX PTQ places the Q/DQ nodes (its TensorRT heuristics; FP32 elsewhere), fed one batch
+    only; then trt-tui's ranges over all batches replace its activation scales, as ModelOpt itself does
+    with a TensorRT calibration cache (``replace_scale_values``). Its cache option would still calibrate
+    through onnxruntime over the reader, and needs the tensor list before ModelOpt has chosen it."""
+    import onnx
     from modelopt.onnx import trt_utils
     from modelopt.onnx.quantization import quantize as mo_quantize
 
     # `import tensorrt` also succeeds for a stubs-only or broken install; ModelOpt then fails on trt.Logger
     trt_utils.TRT_PYTHON_AVAILABLE = hasattr(getattr(trt_utils, "trt", None), "Logger")
-    eps = ["cuda:0", "cpu"] if "CUDAExecutionProvider" in providers else ["cpu"]
     out = tmp / "modelopt.quant.onnx"
-    entropy_init = EntropyCalibrater.__init__
-
-    def finer_entropy(self, *args, **kwargs):  # ModelOpt keeps ORT's 128 bins: one threshold = max
-        entropy_init(self, *args, **{**kwargs, "num_bins": entropy_bins})
-
+    progress.set_phase("Q/DQ placement")
     with _restore_ort_patches():
-        EntropyCalibrater.__init__ = finer_entropy
         mo_quantize(
-            onnx_path=str(source), quantize_mode="int8", calibration_data_reader=reader,
-            calibration_method="entropy" if method == "entropy" else "max", calibration_eps=eps,
-            output_path=str(out), high_precision_dtype="fp32", log_level="ERROR",
+            onnx_path=str(source), quantize_mode="int8", calibration_data_reader=_OneBatch(batch_source, input_name),
+            calibration_method="max", calibration_eps=["cpu"], output_path=str(out), high_precision_dtype="fp32",
+            log_level="ERROR",
         )  # fmt: skip
     if not out.is_file():
         raise RuntimeError("ModelOpt wrote no quantized model (no node it could quantize?)")
-    shutil.copyfile(out, partial)
-    info["entropy_bins"] = entropy_bins if method == "entropy" else None
+    model = onnx.load(str(out))
+    scales = _activation_scales(model)
+    amax, how = calibrate.tensor_ranges(source, list(scales), batch_source, input_name, method, providers=providers,
+                                        progress=progress, tmp=tmp)  # fmt: skip
+    info.update(how)
+    progress.set_phase("writing Q/DQ")
+    info["scale_groups"] = _share_concat_scales(source, model, amax)
+    _set_scales(model, scales, amax)
+    onnx.save(model, str(partial))
+
+
+class _OneBatch:
+    """A CalibrationDataReader with the first batch only: ModelOpt's placement (GEMV shapes, its own
+    calibration that trt-tui's ranges replace) needs one real-shaped input."""
+
+    def __new__(cls, source: BatchSource, input_name: str):
+        from onnxruntime.quantization import CalibrationDataReader
+
+        class Reader(CalibrationDataReader):
+            def __init__(self) -> None:
+                self.rewind()
+
+            def get_next(self):
+                return next(self._it, None)
+
+            def get_first(self):
+                return {input_name: source.batch(0)}
+
+            def rewind(self) -> None:
+                self._it = iter([{input_name: source.batch(0)}])
+
+            def __len__(self) -> int:
+                return 1
+
+        return Reader()
+
+
+def _activation_scales(model) -> dict[str, list[str]]:
+    """Quantized activation tensor -> the scale initializers of its QuantizeLinear and DequantizeLinear."""
+    inits = {i.name for i in model.graph.initializer}
+    consumers: dict[str, list] = {}
+    for n in model.graph.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    scales: dict[str, list[str]] = {}
+    for n in model.graph.node:
+        if n.op_type == "QuantizeLinear" and n.input[0] not in inits:
+            names = scales.setdefault(n.input[0], [])
+            for s in [n.input[1]] + [d.input[1] for d in consumers.get(n.output[0], []) if d.op_type == "DequantizeLinear"]:
+                if s in inits and s not in names:
+                    names.append(s)
+    return scales
+
+
+def _share_concat_scales(source: Path, model, amax: dict[str, float]) -> int:
+    """ModelOpt gives the inputs and output of a Concat one scale (TensorRT then drops the Q/DQ around it);
+    keep that with our ranges: the group's largest amax for all. Returns the number of groups."""
+    import onnx
+
+    try:
+        from modelopt.onnx.quantization.graph_utils import get_concat_eliminated_tensors
+
+        dq_out = {o for n in model.graph.node if n.op_type == "DequantizeLinear" for o in n.output}
+        quantized = [n.name for n in model.graph.node if any(i in dq_out for i in n.input)]
+        groups = get_concat_eliminated_tensors(onnx.load(str(source), load_external_data=False), quantized) or {}
+    except Exception:  # noqa: BLE001 - an internal helper of ModelOpt: without it scales stay per tensor
+        return 0
+    seen: set[frozenset] = set()
+    for group in groups.values():
+        members = frozenset(t for t in group if t in amax)
+        if len(members) > 1 and members not in seen:
+            seen.add(members)
+            top = max(amax[t] for t in members)
+            for t in members:
+                amax[t] = top
+    return len(seen)
+
+
+def _set_scales(model, scales: dict[str, list[str]], amax: dict[str, float]) -> None:
+    import numpy as np
+    from onnx import numpy_helper
+
+    index = {init.name: init for init in model.graph.initializer}
+    for tensor, names in scales.items():
+        for name in names:
+            old = numpy_helper.to_array(index[name])
+            new = np.full(old.shape, calibrate.int8_scale(amax[tensor]), dtype=old.dtype)
+            index[name].CopyFrom(numpy_helper.from_array(new, name))
 
 
 def source_identity(fp32_onnx) -> dict[str, str]:
@@ -337,15 +362,16 @@ def stale_reason(derived, fp32_onnx) -> str:
 
 
 def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "entropy", *, tool: str = "auto",
-                 device: str = "cpu", preprocess: bool = True, entropy_bins: int = 512,
-                 on_progress: OnProgress | None = None) -> dict:  # fmt: skip
+                 device: str = "cpu", preprocess: bool = True, on_progress: OnProgress | None = None) -> dict:  # fmt: skip
     """Static INT8 Q/DQ quantization calibrated on ``batch_source``; returns what was done.
 
     ``tool``: 'auto' (ModelOpt when installed, else onnxruntime), 'modelopt' or 'onnxruntime'.
     ``device``: 'cuda' calibrates on onnxruntime's CUDA provider when it has one.
     ``preprocess`` (onnxruntime path): ``quant_pre_process`` first (shape inference + graph optimisation);
     if it fails the original graph is quantized and the record says so.
-    ``entropy_bins`` (onnxruntime path): histogram bins for the entropy search (TensorRT uses 2048).
+    Ranges come from trt-tui's own pass (``calibrate``: TensorRT's entropy or max |x|, on the GPU with
+    onnxruntime's CUDA provider); the tool only places Q/DQ. ``info['phase_seconds']`` and
+    ``info['calibrate_seconds']`` say where the time went.
     ``on_progress(phase, step, total, eta_s)``: calibration batch i/N, then a heartbeat each second.
     The record's ``placement_problems`` lists quantized constants TensorRT would refuse (should be empty).
     """
@@ -376,12 +402,8 @@ def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "
                     source, info["preprocessed"] = pre, True
                 except Exception as e:  # noqa: BLE001 - e.g. symbolic shape inference on an exotic graph
                     info["preprocess_error"] = f"{type(e).__name__}: {e}".splitlines()[0]
-            reader = _CountingReader(batch_source, input_name, progress)
-            if tool == "modelopt":
-                _modelopt_qdq(source, partial, reader, method, providers, tmp, entropy_bins, info)
-            else:
-                _ort_qdq(source, partial, reader, method, providers, tmp, entropy_bins, info, progress, batch_source,
-                         input_name)
+            qdq = _modelopt_qdq if tool == "modelopt" else _ort_qdq
+            qdq(source, partial, method, providers, tmp, info, progress, batch_source, input_name)
             progress.set_phase("checking")
             model = onnx.load(str(partial), load_external_data=False)
             problems = graph_checks.int8_placement_problems(model)
@@ -399,7 +421,7 @@ def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "
         "batches": batch_source.num_batches,
         "calibration": batch_source.description,
         "calibration_kind": batch_source.kind,
-        "calibration_device": "cuda" if providers[0] == "CUDAExecutionProvider" else "cpu",
+        "calibration_device": info.get("ranges_device", "cpu"),
         "seconds": round(time.perf_counter() - t0, 3),
         "size_bytes": out_path.stat().st_size,
         "placement_problems": problems,
@@ -417,8 +439,8 @@ def qdq_note(info: dict[str, Any]) -> str:
     """One line for the INT8 rows: tool, method, samples, where the Q/DQ pairs are."""
     version = f" {info['tool_version']}" if info.get("tool_version") else ""
     ops = "/".join(info.get("quantized_op_types") or []) or "none"
-    return (f"Q/DQ by {info['tool']}{version} ({info['method']}, {info['samples']} samples on "
-            f"{info.get('calibration_device', 'cpu')}): {ops} inputs")
+    return (f"Q/DQ by {info['tool']}{version} ({info['method']}, {info['samples']} samples, ranges: trt-tui "
+            f"({info.get('calibration_device', 'cpu').upper()})): {ops} inputs")
 
 
 def _ort_version() -> str:
