@@ -172,13 +172,18 @@ def time_quantize(spec: str, args: argparse.Namespace, work: Path, report: Repor
         try:
             info = quantize.quantize_qdq(fp32, work / f"timing-{name}-{method}.onnx", src, method=method,
                                          tool=args.tool, device=args.device)  # fmt: skip
-            row.update({k: info.get(k) for k in ("tool", "tool_version", "seconds", "phase_seconds", "calibration_device",
-                                                 "tensors_calibrated", "placement_problems")})  # fmt: skip
+            row.update({k: info.get(k) for k in ("tool", "tool_version", "seconds", "phase_seconds", "calibrate_seconds",
+                                                 "calibration_device", "stats_device", "tensors_calibrated",
+                                                 "placement_problems")})  # fmt: skip
         except Exception as exc:  # noqa: BLE001
             row["error"] = first_line(getattr(exc, "message", "") or exc)
         report.data["timing"].append(row)
         report.save()
         print("timing", row, flush=True)
+        phases = ", ".join(f"{k} {v:.1f}s" for k, v in (row.get("phase_seconds") or {}).items())
+        calib = ", ".join(f"{k} {v:.1f}s" for k, v in (row.get("calibrate_seconds") or {}).items())
+        print(f"TIMING {name} {samples} samples {method} ({row.get('tool')}, ranges on {row.get('calibration_device')}/"
+              f"{row.get('stats_device')}): {row.get('seconds')} s = {phases} [calibration: {calib}]", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
