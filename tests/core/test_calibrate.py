@@ -118,3 +118,26 @@ def test_ranges_match_onnxruntime_minmax_and_report_each_batch(tmp_path, method)
             assert amax[t] == pytest.approx(ort_amax, rel=1e-5)
         else:
             assert 0 < amax[t] <= ort_amax * (1 + 1e-6)
+
+
+@pytest.mark.parametrize("tool", ["onnxruntime"] + (["modelopt"] if __import__("trt_tui.core.quantize", fromlist=["x"]).modelopt_version() else []))
+def test_the_tools_do_not_calibrate_again(tmp_path, tool, monkeypatch):
+    """Every batch is read once, by trt-tui's pass (ModelOpt's placement reads the first one once more);
+    onnxruntime's quantize_static never builds a calibrator."""
+    import importlib
+
+    from trt_tui.core.quantize import quantize_qdq
+
+    path = tmp_path / "tiny.onnx"
+    _tiny(path)
+    reads = []
+    data = np.random.default_rng(2).standard_normal((48, 2, 8, 8)).astype(np.float32)
+    src = BatchSource(lambda i: (reads.append(i), data[i * 4 : i * 4 + 4])[1], 48, (2, 8, 8), 4, "npy", "test data")
+    if tool == "onnxruntime":
+        monkeypatch.setattr(importlib.import_module("onnxruntime.quantization.quantize"), "create_calibrator", lambda *a, **k: pytest.fail("quantize_static calibrated"))
+    events = []
+    info = quantize_qdq(path, tmp_path / "q.onnx", src, method="entropy", tool=tool, on_progress=lambda *e: events.append(e))
+    assert sorted(reads) == sorted(list(range(12)) + ([0] if tool == "modelopt" else []))
+    assert info["ranges_by"] == "trt-tui" and set(info["calibrate_seconds"]) == {"inference", "statistics", "thresholds"}
+    assert "calibration" in info["phase_seconds"] and "entropy thresholds" in info["phase_seconds"]
+    assert [e[1] for e in events if e[0] == "calibration" and e[1]] == list(range(1, 13))

@@ -88,13 +88,16 @@ class RangeCollector:
 
     def add(self, name: str, x) -> None:
         torch = self.torch
-        x = x.detach().reshape(-1).abs()
+        x = x.detach().reshape(-1)
         if x.dtype != torch.float32:
             x = x.float()
-        m = float(x.max()) if x.numel() else 0.0
+        if not x.numel():
+            return
+        lo, hi = torch.aminmax(x)  # no |x| copy for minmax
+        m = max(-float(lo), float(hi))
         if not math.isfinite(m):
             x = x[torch.isfinite(x)]
-            m = float(x.max()) if x.numel() else 0.0
+            m = float(x.abs().max()) if x.numel() else 0.0
         self.amax[name] = max(self.amax.get(name, 0.0), m)
         if self.method != "entropy":
             return
@@ -113,7 +116,7 @@ class RangeCollector:
             merged = torch.cat([h, h.new_zeros(pad)]).reshape(-1, k).sum(1)
             self.hist[name] = torch.cat([merged, h.new_zeros(self.bins - merged.numel())])
             r = self.range[name] = r * k
-        self.hist[name] += torch.histc(x, bins=self.bins, min=0.0, max=r).to(torch.float64)
+        self.hist[name] += torch.histc(x.abs(), bins=self.bins, min=0.0, max=r).to(torch.float64)
 
     def amaxes(self) -> dict[str, float]:
         """amax per tensor: max |x| (minmax) or the KL-optimal threshold (entropy, never above max |x|)."""
@@ -203,31 +206,30 @@ def tensor_ranges(model_path, tensors: list[str], batch_source: BatchSource, inp
     on_cuda = session.get_providers()[0] == "CUDAExecutionProvider"
     stats_device = "cuda" if torch.cuda.is_available() and (on_cuda or "CUDAExecutionProvider" in providers) else "cpu"
     collector = RangeCollector(method, stats_device)
-    wanted = [t for t in tensors]
+    wanted = list(tensors)
     out_names = [o.name for o in session.get_outputs()]
     progress.set_phase("calibration", batch_source.num_batches)
     infer_s = stats_s = 0.0
-    binding = session.io_binding() if on_cuda else None
+    binding = session.io_binding()
+    where = "cuda" if on_cuda else "cpu"
     for i in range(batch_source.num_batches):
         batch = batch_source.batch(i)
         t0 = time.perf_counter()
-        if binding is not None:  # outputs stay on the GPU; torch reads them through DLPack
-            binding.bind_cpu_input(input_name, batch)
-            for name in out_names:
-                binding.bind_output(name, "cuda")
-            session.run_with_iobinding(binding)
-            values = dict(zip(out_names, (torch.from_dlpack(v) for v in binding.get_outputs())))
-        else:
-            values = dict(zip(out_names, (torch.from_numpy(v) for v in session.run(out_names, {input_name: batch}))))
+        # outputs stay where onnxruntime made them (the GPU with CUDA); torch reads them through DLPack
+        binding.bind_cpu_input(input_name, batch)
+        for name in out_names:
+            binding.bind_output(name, where)
+        session.run_with_iobinding(binding)
+        held = binding.get_outputs()  # the OrtValues own the memory torch's views read
+        values = dict(zip(out_names, (_to_torch(v) for v in held)))
         values.setdefault(input_name, torch.from_numpy(batch))
         t1 = time.perf_counter()
         for name in wanted:
             collector.add(name, values[name].to(stats_device, non_blocking=True))
         if stats_device == "cuda":
             torch.cuda.synchronize()
-        del values
-        if binding is not None:
-            binding.clear_binding_outputs()
+        del values, held
+        binding.clear_binding_outputs()
         infer_s += t1 - t0
         stats_s += time.perf_counter() - t1
         progress.advance()
@@ -240,6 +242,16 @@ def tensor_ranges(model_path, tensors: list[str], batch_source: BatchSource, inp
                                   "thresholds": round(time.perf_counter() - t0, 3)}}  # fmt: skip
     del session
     return amax, info
+
+
+def _to_torch(value):
+    """A torch view of an OrtValue (DLPack, no copy); a copy through numpy where DLPack is missing."""
+    import torch
+
+    try:
+        return torch.from_dlpack(value)
+    except (AttributeError, TypeError, RuntimeError, BufferError):
+        return torch.from_numpy(value.numpy())
 
 
 def int8_scale(amax: float) -> float:

@@ -225,9 +225,10 @@ def _modelopt_qdq(source: Path, partial: Path, method: str, providers: list[str]
     progress.set_phase("Q/DQ placement")
     with _restore_ort_patches():
         mo_quantize(
-            onnx_path=str(source), quantize_mode="int8", calibration_data_reader=_OneBatch(batch_source, input_name),
-            calibration_method="max", calibration_eps=["cpu"], output_path=str(out), high_precision_dtype="fp32",
-            log_level="ERROR",
+            onnx_path=str(source), quantize_mode="int8",
+            calibration_data_reader=_OneBatch(batch_source, input_name, _dynamic_batch(source)),
+            calibration_method="max", calibration_eps=["cuda:0", "cpu"] if "CUDAExecutionProvider" in providers else ["cpu"],
+            output_path=str(out), high_precision_dtype="fp32", log_level="ERROR",
         )  # fmt: skip
     if not out.is_file():
         raise RuntimeError("ModelOpt wrote no quantized model (no node it could quantize?)")
@@ -242,12 +243,26 @@ def _modelopt_qdq(source: Path, partial: Path, method: str, providers: list[str]
     onnx.save(model, str(partial))
 
 
+def _dynamic_batch(path: Path) -> bool:
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    inits = {i.name for i in graph.initializer}
+    dims = next(i for i in graph.input if i.name not in inits).type.tensor_type.shape.dim
+    return bool(dims) and not dims[0].dim_value
+
+
 class _OneBatch:
     """A CalibrationDataReader with the first batch only: ModelOpt's placement (GEMV shapes, its own
-    calibration that trt-tui's ranges replace) needs one real-shaped input."""
+    calibration that trt-tui's ranges replace) needs one real-shaped input. With a dynamic batch, two
+    samples do (never one: ModelOpt leaves a MatMul with a dimension of 1 unquantized)."""
 
-    def __new__(cls, source: BatchSource, input_name: str):
+    def __new__(cls, source: BatchSource, input_name: str, dynamic: bool = False):
         from onnxruntime.quantization import CalibrationDataReader
+
+        first = source.batch(0)
+        if dynamic and len(first) > 2:
+            first = first[:2].copy()
 
         class Reader(CalibrationDataReader):
             def __init__(self) -> None:
@@ -257,10 +272,10 @@ class _OneBatch:
                 return next(self._it, None)
 
             def get_first(self):
-                return {input_name: source.batch(0)}
+                return {input_name: first}
 
             def rewind(self) -> None:
-                self._it = iter([{input_name: source.batch(0)}])
+                self._it = iter([{input_name: first}])
 
             def __len__(self) -> int:
                 return 1
