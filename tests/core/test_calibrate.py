@@ -140,4 +140,5 @@ def test_the_tools_do_not_calibrate_again(tmp_path, tool, monkeypatch):
     assert sorted(reads) == sorted(list(range(12)) + ([0] if tool == "modelopt" else []))
     assert info["ranges_by"] == "trt-tui" and set(info["calibrate_seconds"]) == {"inference", "statistics", "thresholds"}
     assert "calibration" in info["phase_seconds"] and "entropy thresholds" in info["phase_seconds"]
-    assert [e[1] for e in events if e[0] == "calibration" and e[1]] == list(range(1, 13))
+    steps = [e[1] for e in events if e[0] == "calibration" and e[1]]  # the heartbeat may repeat one
+    assert sorted(set(steps)) == list(range(1, 13)) and steps == sorted(steps)
