@@ -250,7 +250,7 @@ def _to_torch(value):
 
     try:
         return torch.from_dlpack(value)
-    except (AttributeError, TypeError, RuntimeError, BufferError):
+    except Exception:  # noqa: BLE001 - e.g. an onnxruntime without DLPack export
         return torch.from_numpy(value.numpy())
 
 
