@@ -187,7 +187,7 @@ def _ort_qdq(source: Path, partial: Path, method: str, providers: list[str], tmp
     from onnxruntime.quantization.calibrate import TensorData, TensorsData, save_tensors_data
 
     if "calibration_cache_path" not in inspect.signature(quantize_static).parameters:
-        raise TrtTuiError("onnxruntime >= 1.24 is needed for INT8 Q/DQ (quantize_static's calibration cache)")
+        raise TrtTuiError("this onnxruntime is too old for INT8 Q/DQ: its quantize_static takes no calibration_cache_path (pip install -U onnxruntime)")
     ort_method = CalibrationMethod.Entropy if method == "entropy" else CalibrationMethod.MinMax
     tensors = calibrate.activation_tensors(onnx.load(str(source), load_external_data=False), TRT_INT8_OPS,
                                          outputs=True)
