@@ -69,6 +69,9 @@ def first_row(model: str, batch: int, out: Path, deadline: float) -> dict:
             ev = json.loads(line)
         except ValueError:
             continue
+        if ev.get("type") == "row" and ev["row"].get("latency_p50_ms") is not None \
+                and found.get("launch_to_first_number_s") is None:  # the latency half, before the GPU loop
+            found["launch_to_first_number_s"] = round(time.monotonic() - t0, 2)
         if ev.get("type") == "row" and ev["row"].get("status") == "ok":
             found.update(launch_to_first_ok_row_s=round(time.monotonic() - t0, 2), row_id=ev["row"]["row_id"],
                          latency_p50_ms=ev["row"].get("latency_p50_ms"))

@@ -95,3 +95,19 @@ def test_launch_note_only_above_five_percent():
                 wall_s=1.0, iterations=100, warmup=0)
     assert bench.Measurement(**base, launch_exposed=5).note == ""
     assert "6/100" in bench.Measurement(**base, launch_exposed=6).note
+
+
+def test_the_latency_half_is_handed_over_before_the_measurement_ends(mlp):
+    """on_latency gets the latency statistics once the latency loop ends (the first number on screen
+    while a CUDA row's GPU loop still runs); they are the final measurement's latency figures."""
+    runner = bench.TorchRunner(mlp.module, (2, *mlp.input_shape), device="cpu")
+    seen, steps = [], []
+    m = bench.measure(runner, np.ones((2, *mlp.input_shape), np.float32), warmup=2, iterations=20,
+                      on_latency=lambda part: seen.append((part, len(steps))),
+                      on_progress=lambda phase, step, total: steps.append(phase))
+    assert len(seen) == 1
+    part, at = seen[0]
+    assert at == len(steps) and steps[-1] == "timed"  # handed over right after the last timed step
+    assert part.latency_ms == m.latency_ms and part.iterations == m.iterations == 20
+    assert part.gpu_compute_ms is None
+    assert part.row_fields(2)["latency_p50_ms"] == m.row_fields(2)["latency_p50_ms"]

@@ -105,11 +105,14 @@ class Measurement:
 
 def measure(runner: Runner, host_input: np.ndarray, *, warmup: int, iterations: int,
             on_progress: ProgressFn | None = None, max_seconds: float | None = None,
-            l2_flush: bool = True, hide_launch: bool = True) -> Measurement:
+            l2_flush: bool = True, hide_launch: bool = True,
+            on_latency: Callable[[Measurement], None] | None = None) -> Measurement:
     """Warm up, then time ``iterations`` end-to-end inferences and (on CUDA) as many GPU computes.
     ``max_seconds`` ends the latency loop early (at least 10 iterations); the GPU loop then uses the
     same count, and the Measurement records how many ran. ``on_progress(phase, step, total)`` counts
-    each phase apart: "warm-up" (of ``warmup``), "timed" (of ``iterations``), "gpu-compute" (CUDA)."""
+    each phase apart: "warm-up" (of ``warmup``), "timed" (of ``iterations``), "gpu-compute" (CUDA).
+    ``on_latency`` gets the latency half as soon as it is measured, so the first number is on screen
+    while the GPU-compute loop still runs."""
     on_cuda = runner.device == "cuda" and runner.stream is not None
 
     def progress(phase: str, step: int, total: int) -> None:
@@ -147,6 +150,10 @@ def measure(runner: Runner, host_input: np.ndarray, *, warmup: int, iterations: 
         progress("timed", i + 1, iterations)
     wall = time.perf_counter() - wall0
     iterations = len(lat)
+    enqueue = summarize(enq * 1e3) if on_cuda else None
+    if on_latency:
+        on_latency(Measurement(summarize(lat * 1e3), None, iterations / wall, wall, iterations, warmup,
+                               enqueue_ms=enqueue))
 
     gpu, exposed = None, 0
     if on_cuda:
@@ -161,7 +168,7 @@ def measure(runner: Runner, host_input: np.ndarray, *, warmup: int, iterations: 
         timed = gpu_compute_times(runner, iterations, tick, l2_flush=l2_flush, lead_ms=lead_ms)
         gpu, exposed = summarize(timed.ms), timed.launch_exposed
     return Measurement(summarize(lat * 1e3), gpu, iterations / wall, wall, iterations, warmup,
-                       enqueue_ms=summarize(enq * 1e3) if on_cuda else None, launch_exposed=exposed)
+                       enqueue_ms=enqueue, launch_exposed=exposed)
 
 
 @dataclass

@@ -688,6 +688,8 @@ class Pipeline:
             self.row(row_id, reason="measuring", **acc_fields, **torch_runners.build_fields(runner))
             m = bench.measure(runner, host, warmup=self.cfg.warmup, iterations=self.cfg.iterations,
                               max_seconds=self.cfg.max_seconds,
+                              on_latency=lambda part: self.row(row_id, reason="timing GPU compute", **{
+                                  k: v for k, v in part.row_fields(self.cfg.batch_size).items() if v is not None}),
                               on_progress=lambda phase, step, total: self.emit(
                                   Progress(stage="benchmark", task=row_id, step=step, total=total, phase=phase)))
             done = m.row_fields(self.cfg.batch_size)
