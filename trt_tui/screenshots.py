@@ -177,6 +177,20 @@ def scenarios(streams: Path) -> dict[str, tuple[Callable[[], Any], Callable[[Any
         await run_all_and_wait(pilot)
         await pilot.press("4")
 
+    async def benchmark_layers(pilot: Any) -> None:  # the per-layer line of the INT8 row (--explain-accuracy)
+        app = pilot.app
+        await run_all_and_wait(pilot)
+        app.state.out_dir = streams / "layers"  # a results folder with the digits-cnn run's layers.json
+        await pilot.press("4")
+        table = app.screen.query_one("#bench")
+        table.move_cursor(row=table.get_row_index("onnxruntime-int8"), column=2)
+        await pilot.pause()
+
+    async def layers_list(pilot: Any) -> None:
+        await benchmark_layers(pilot)
+        await pilot.press("a")
+        await pilot.pause()
+
     async def help_screen(pilot: Any) -> None:
         await settle(pilot)
         await pilot.press("question_mark")
@@ -188,6 +202,8 @@ def scenarios(streams: Path) -> dict[str, tuple[Callable[[], Any], Callable[[Any
         "build_quantize": (lambda: make_app(synthetic, stop=_is_mid_calibration), quantize),
         "benchmark": (lambda: make_app(mlp), benchmark),
         "benchmark_synthetic_tensorrt": (lambda: make_app(synthetic), benchmark_tensorrt),
+        "benchmark_layers": (lambda: make_app(streams / "digits_cnn_cpu.jsonl"), benchmark_layers),
+        "layers_list": (lambda: make_app(streams / "digits_cnn_cpu.jsonl"), layers_list),
         "help": (lambda: make_app(mlp), help_screen),
     }
 

@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Static
 
 from trt_tui.core.results import host_bound
 from trt_tui.screens.base import RunScreen
+from trt_tui.screens.layers import layers_line
 from trt_tui.screens.state import RunState, table_rows
 from trt_tui.widgets.format import (
     STATUS_ICONS,
@@ -170,6 +171,7 @@ class BenchmarkScreen(RunScreen):
         Binding("m", "app.run_stage('benchmark')", "Run benchmark", id="benchmark.run"),
         Binding("s", "sort_column", "Sort", id="benchmark.sort"),
         Binding("p", "sweep_plot", "Plot", show=False, id="benchmark.plot"),
+        Binding("a", "layers", "Per layer", show=False, id="benchmark.layers"),
     ]
 
     def __init__(self) -> None:
@@ -212,6 +214,11 @@ class BenchmarkScreen(RunScreen):
 
     def on_resize(self) -> None:
         self.call_after_refresh(self._sync_all)
+
+    def action_layers(self) -> None:
+        from trt_tui.screens import layers
+
+        layers.open_list(self, self.state.out_dir, self._cursor_row_id())
 
     def action_sweep_plot(self) -> None:
         from trt_tui.screens.sweep import SweepScreen
@@ -277,7 +284,18 @@ class BenchmarkScreen(RunScreen):
             except Exception:  # noqa: BLE001 - cursor outside the table while it fills
                 row = None
         detail = self.query_one("#bench-detail", Static)
-        detail.update(row_detail(row, (detail.size.width or self.size.width - 4) - 2))
+        width = (detail.size.width or self.size.width - 4) - 2
+        text = row_detail(row, width)
+        if row and (per_layer := layers_line(self.state.out_dir, str(row["row_id"]), width)):
+            text = per_layer + "\n" + text  # first: the detail's last lines are the ones cut
+        detail.update(text)
+
+    def _cursor_row_id(self) -> str | None:
+        table = self.query_one("#bench", DataTable)
+        try:
+            return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        except Exception:  # noqa: BLE001 - an empty table
+            return None
 
     @on(DataTable.CellHighlighted, "#bench")
     def _highlighted(self) -> None:
