@@ -141,7 +141,10 @@ def test_existing_onnx_model(tmp_path):
                    "--out", str(tmp_path / "o"), *FAST)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "fixed batch size of 8" in proc.stderr
-    rows = {r["row_id"]: r for r in json.loads((tmp_path / "o" / "results.json").read_text())["rows"]}
+    saved = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert saved["meta"]["config"]["batch_size"] == 1  # the config says what was asked, never rewritten
+    assert saved["meta"]["effective_batch_size"] == 8  # what was measured, reported beside it
+    rows = {r["row_id"]: r for r in saved["rows"]}
     assert rows["pytorch-fp32"]["status"] == "skipped" and "ONNX file" in rows["pytorch-fp32"]["reason"]
     for rid in ("onnxruntime-fp32", "onnxruntime-int8"):
         assert rows[rid]["status"] == "ok" and rows[rid]["batch_size"] == 8
@@ -166,12 +169,12 @@ def test_a_model_that_gives_one_class_for_everything_is_flagged(tmp_path):
 
 def test_kept_files_follow_the_umask(tmp_path):
     """results.json/csv and an exported CSV/JSON get the user's umask, as the ONNX files do (not 0600)."""
-    from trt_tui.core.results import ResultsStore, new_row
+    from trt_tui.core.results import ResultsStore
 
     old = os.umask(0o027)
     try:
         store = ResultsStore(tmp_path / "out")
-        store.upsert(new_row("pytorch-fp32", "pytorch", "fp32", status="ok"))
+        store.upsert({"row_id": "pytorch-fp32", "backend": "pytorch", "precision": "fp32", "status": "ok"})
         store.save()
         kept = [tmp_path / "out" / "results.json", tmp_path / "out" / "results.csv",
                 store.export_csv(tmp_path / "export.csv"), store.export_json(tmp_path / "export.json")]

@@ -34,7 +34,8 @@ import pytest
 from trt_tui.core.config import RunConfig
 from trt_tui.core.events import ErrorEvent, Event, Finished, RowEvent, StageStarted
 from trt_tui.core.results import COLUMNS, rows_from_csv
-from trt_tui.runner import JobProcess, RunState
+from trt_tui.core.runstate import RunState
+from trt_tui.runner import JobProcess
 
 CPU_ROWS = ("pytorch-fp32", "pytorch-fp16", "onnxruntime-fp32", "onnxruntime-int8")
 MEASURED = ("status", "latency_mean_ms", "latency_p50_ms", "latency_p99_ms", "latency_min_ms", "latency_max_ms",
@@ -432,7 +433,7 @@ class FaultyChild(JobProcess):
 
     def command(self) -> list[str]:
         script = ("import sys\nfrom trt_tui.core import pipeline\n"
-                  "def boom(self): raise KeyError('no such thing')\n"
+                  "def boom(*args): raise KeyError('no such thing')\n"
                   f"pipeline.Pipeline.{self.stage} = boom\n"
                   "from trt_tui.jobs.__main__ import main\nsys.exit(main(sys.argv[1:]))\n")
         return [self.python, "-c", script, "run", "--config", self.config.to_json()]
@@ -440,7 +441,7 @@ class FaultyChild(JobProcess):
 
 def test_an_internal_error_is_one_line_and_closes_the_open_rows(tmp_path):
     out = tmp_path / "out"
-    job = FaultyChild(RunConfig(model="mlp", rows=("pytorch-fp32",), out_dir=str(out)), "stage_baselines")
+    job = FaultyChild(RunConfig(model="mlp", rows=("pytorch-fp32",), out_dir=str(out)), "baselines")
     state, events = RunState(), []
     for ev in job.events():
         events.append(ev)
@@ -546,8 +547,9 @@ def test_onnxruntime_without_cuda_runs_on_the_cpu_and_the_row_says_why(tmp_path,
     rows still run, on the CPU, and say so: device 'cpu', the CPU provider and the reason in the notes."""
     import onnxruntime
 
-    from trt_tui.core import export
+    from trt_tui.core import export, rows
     from trt_tui.core.pipeline import Pipeline
+    from trt_tui.core.stages.runners import make_runner
 
     if case == "cpu-only-onnxruntime":  # e.g. the H200 box: onnxruntime 1.30 from PyPI, CPU only
         monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CPUExecutionProvider"])
@@ -562,8 +564,8 @@ def test_onnxruntime_without_cuda_runs_on_the_cpu_and_the_row_says_why(tmp_path,
         reason = "onnxruntime's CUDA provider did not load (the CUDA/cuDNN libraries it needs are missing)"
     events: list[Event] = []
     pipe = Pipeline(RunConfig(model="mlp", out_dir=str(tmp_path / "out")), events.append)
-    pipe.device, pipe.onnx_path = "cuda", relu_onnx(tmp_path / "relu.onnx")
-    runner, fields = pipe.make_runner("onnxruntime-fp32")
+    pipe.ctx.device, pipe.ctx.files.onnx = "cuda", relu_onnx(tmp_path / "relu.onnx")
+    runner, fields = make_runner(pipe.ctx, rows.get("onnxruntime-fp32"))
     assert runner.device == "cpu" and runner.session.get_providers() == ["CPUExecutionProvider"]
     assert fields["device"] == "cpu"
     assert fields["notes"] == f"CPUExecutionProvider ({reason})"

@@ -12,6 +12,7 @@ CORE_MODULES = [
     "trt_tui.core.quantize", "trt_tui.core.accuracy", "trt_tui.core.calibration", "trt_tui.core.envinfo",
     "trt_tui.core.trt.adapter", "trt_tui.core.trt.builder", "trt_tui.core.trt.runner",
     "trt_tui.core.trt.calibrators", "trt_tui.core.trt.logger", "trt_tui.jobs.__main__",
+    "trt_tui.core.rows", "trt_tui.core.rowbook", "trt_tui.core.runstate", "trt_tui.core.stages.benchmark",
 ]
 UI_PACKAGES = ("textual", "rich")
 HEAVY = ("torch", "tensorrt", "tensorrt_rtx", "onnx", "onnxruntime")

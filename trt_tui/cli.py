@@ -13,7 +13,7 @@ import sys
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, NoReturn, TextIO
+from typing import Any, Callable, Iterator, NoReturn, TextIO
 
 from trt_tui.core import layers
 from trt_tui.core.config import (ALL_ROWS, CALIBRATORS, COMPILE_MODES, COMPILE_ROWS, DEFAULT_ROWS, EXPORTERS, RUN_STAGES,
@@ -284,7 +284,8 @@ def results_table(store: Any) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from trt_tui.runner import JobProcess, RunState
+    from trt_tui.core.runstate import RunState
+    from trt_tui.runner import JobProcess
 
     cfg, problems = config_from_args(args)
     if cfg is None:
@@ -292,15 +293,27 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     job = JobProcess(cfg)
     state = RunState()
+    interrupted = follow_run(job, state, args)
+    fin = state.finished or Finished(status="cancelled" if interrupted else "failed",
+                                     out_dir=str(cfg.resolved_out_dir()), message="no result")
+    if not args.json:
+        print_summary(state, fin, verbose=args.verbose, explain=cfg.explain_accuracy)
+    if interrupted:
+        return 130
+    return 0 if fin.status == "ok" else 1
+
+
+def follow_run(job: Any, state: Any, args: argparse.Namespace) -> bool:
+    """Fold the child's events into ``state`` and print them until the run ends; a signal cancels
+    the run and its last events are still read. Returns whether it was interrupted."""
     printer = None if args.json else ProgressPrinter(sys.stderr, verbose=args.verbose)
 
     def follow() -> None:
         for ev in job.events():
             state.apply(ev)
-            if args.json:
+            if printer is None:
                 print(ev.to_json(), flush=True)
             else:
-                assert printer is not None
                 printer(ev)
 
     def interrupt(signum: int, frame: Any) -> None:
@@ -314,11 +327,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     hup = getattr(signal, "SIGHUP", None)
     if hup is not None and signal.getsignal(hup) is not signal.SIG_IGN:
         signal.signal(hup, interrupt)
-    interrupted = False
     try:
         follow()
     except KeyboardInterrupt:
-        interrupted = True
         print("\ntrt-tui: cancelling the run…", file=sys.stderr)
         job.cancel()  # SIGTERM to the child's process group (SIGKILL after 5 s)
         try:
@@ -326,46 +337,48 @@ def cmd_run(args: argparse.Namespace) -> int:
                 follow()  # its last events: the rows it closed, the end of the run
         except (KeyboardInterrupt, OSError, ValueError):
             pass
-    fin = state.finished or Finished(status="cancelled" if interrupted else "failed",
-                                     out_dir=str(cfg.resolved_out_dir()), message="no result")
-    if not args.json:
-        from rich.console import Console
+        return True
+    return False
 
-        console = Console(width=None if sys.stdout.isatty() else 180)
-        say = partial(console.print, markup=False, highlight=False, soft_wrap=True)  # one line each, unbroken
-        if state.store.rows:
-            console.print(results_table(state.store))
-            said = set()  # a sweep repeats a row's reason at every batch size: once is enough
-            for r in state.store.rows.values():
-                if r.get("status") != "ok" and r.get("reason"):
-                    line = f"  {r['row_id']}: {r['status']} — {r['reason']}"
-                elif hint := host_bound(r):
-                    at = f" b{r.get('batch_size')}" if len(state.store.batch_sizes()) > 1 else ""
-                    line = f"  {r['row_id']}{at}: {hint} (TensorRT or CUDA graphs remove most of the launch cost)"
-                else:
-                    continue
-                if line not in said:
-                    said.add(line)
-                    say(line)
-        if state.store.best:
-            say(f"best: {state.store.best} ({state.store.best_rule})")
-        if len(state.store.batch_sizes()) > 1:
-            say("best by batch size: " + ", ".join(f"b{bs} {rid or '—'}" for bs, rid in state.store.best_by_batch().items()))
-        if cfg.explain_accuracy and fin.out_dir and (explained := layers.load(fin.out_dir)):
-            for line in layers.summary_lines(explained):
-                say(line)
-            say(f"per-layer: {fin.out_dir}/{layers.FILE}")
-        if state.store.rows and fin.out_dir and (Path(fin.out_dir) / "results.json").is_file():  # not for no rows
-            say(f"results: {fin.out_dir}/results.csv, {fin.out_dir}/results.json")
-            if (Path(fin.out_dir) / "plot.png").is_file() and len(state.store.batch_sizes()) > 1:
-                say(f"plot: {fin.out_dir}/plot.png (latency and throughput against batch size)")
-        if not args.verbose and any(e.detail.strip() for e in state.errors):
-            say("the full detail of each error: run again with -v (or --json for every event)")
-        if fin.status != "ok":
-            say(f"run {fin.status}: {fin.message}", style="red")
-    if interrupted:
-        return 130
-    return 0 if fin.status == "ok" else 1
+
+def print_summary(state: Any, fin: Finished, *, verbose: bool, explain: bool = False) -> None:
+    """The table, each row's reason, the best row, the per-layer view, where the files are."""
+    from rich.console import Console
+
+    console = Console(width=None if sys.stdout.isatty() else 180)
+    say = partial(console.print, markup=False, highlight=False, soft_wrap=True)  # one line each, unbroken
+    store = state.store
+    sweep = len(store.batch_sizes()) > 1
+    if store.rows:
+        console.print(results_table(store))
+        for line in dict.fromkeys(row_notes(store.rows.values(), sweep)):  # a sweep repeats a reason: once
+            say(line)
+    if store.best:
+        say(f"best: {store.best} ({store.best_rule})")
+    if sweep:
+        say("best by batch size: " + ", ".join(f"b{bs} {rid or '—'}" for bs, rid in store.best_by_batch().items()))
+    if explain and fin.out_dir and (explained := layers.load(fin.out_dir)):
+        for line in layers.summary_lines(explained):
+            say(line)
+        say(f"per-layer: {fin.out_dir}/{layers.FILE}")
+    if store.rows and fin.out_dir and (Path(fin.out_dir) / "results.json").is_file():  # not for no rows
+        say(f"results: {fin.out_dir}/results.csv, {fin.out_dir}/results.json")
+        if (Path(fin.out_dir) / "plot.png").is_file() and sweep:
+            say(f"plot: {fin.out_dir}/plot.png (latency and throughput against batch size)")
+    if not verbose and any(e.detail.strip() for e in state.errors):
+        say("the full detail of each error: run again with -v (or --json for every event)")
+    if fin.status != "ok":
+        say(f"run {fin.status}: {fin.message}", style="red")
+
+
+def row_notes(rows: Any, sweep: bool) -> Iterator[str]:
+    """A line per row that did not finish ok (its reason) or that the host's launches bound."""
+    for r in rows:
+        if r.get("status") != "ok" and r.get("reason"):
+            yield f"  {r['row_id']}: {r['status']} — {r['reason']}"
+        elif hint := host_bound(r):
+            at = f" b{r.get('batch_size')}" if sweep else ""
+            yield f"  {r['row_id']}{at}: {hint} (TensorRT or CUDA graphs remove most of the launch cost)"
 
 
 def cmd_models() -> int:

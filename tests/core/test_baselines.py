@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from trt_tui.core import bench, models, results, torch_runners
+from trt_tui.core.rows import get as row_of
 from trt_tui.core.config import ALL_ROWS, COMPILE_ROWS, DEFAULT_ROWS, RunConfig
 from trt_tui.core.errors import TrtTuiError
 from trt_tui.core.events import StageStarted
@@ -26,17 +27,18 @@ def mlp():
 @pytest.mark.parametrize("row_id", ["pytorch-graph-fp32", "pytorch-graph-fp16", "pytorch-compile-fp32",
                                     "pytorch-compile-fp16"])
 def test_graph_and_compile_rows_are_refused_on_the_cpu_with_the_reason(mlp, row_id):
-    why = torch_runners.unavailable_reason(row_id, "cpu")
+    row = row_of(row_id)
+    why = torch_runners.unavailable_reason(row, "cpu")
     assert ("CUDA graphs" if "graph" in row_id else "torch.compile") in why
-    assert torch_runners.unavailable_reason(row_id, "cuda") == ""
+    assert torch_runners.unavailable_reason(row, "cuda") == ""
     with pytest.raises(TrtTuiError) as err:
-        torch_runners.make(row_id, mlp.module, (2, *mlp.input_shape), device="cpu", params=10)
+        torch_runners.make(row, mlp.module, (2, *mlp.input_shape), device="cpu", params=10)
     assert err.value.message == why
 
 
 def test_eager_rows_run_anywhere(mlp):
-    assert torch_runners.unavailable_reason("pytorch-fp16", "cpu") == ""
-    runner, fields = torch_runners.make("pytorch-fp16", mlp.module, (2, *mlp.input_shape), device="cpu", params=10)
+    assert torch_runners.unavailable_reason(row_of("pytorch-fp16"), "cpu") == ""
+    runner, fields = torch_runners.make(row_of("pytorch-fp16"), mlp.module, (2, *mlp.input_shape), device="cpu", params=10)
     assert type(runner) is bench.TorchRunner and runner.dtype.itemsize == 2
     assert fields["size_bytes"] == 20 and "eager" in fields["notes"]
     assert torch_runners.build_fields(runner) == {}
@@ -66,10 +68,14 @@ def test_compiled_runner_compiles_once_per_shape_and_matches_eager(mlp):
 
 
 def test_speedups_compare_rows_of_the_same_batch_against_eager_and_the_best_pytorch():
-    rows = [results.new_row(rid, rid.split("-")[0], rid.split("-")[-1], batch_size=bs, status="ok", latency_p50_ms=lat)
+    def new_row(rid: str, **values: object) -> dict:
+        return {**{c: None for c in results.COLUMNS}, "row_id": rid, "backend": row_of(rid).backend,
+                "precision": row_of(rid).precision, **values}
+
+    rows = [new_row(rid, batch_size=bs, status="ok", latency_p50_ms=lat)
             for rid, bs, lat in (("pytorch-fp32", 1, 4.0), ("pytorch-graph-fp32", 1, 1.0), ("tensorrt-fp16", 1, 0.5),
                                  ("pytorch-fp32", 8, 10.0), ("pytorch-fp16", 8, 5.0), ("tensorrt-fp16", 8, 2.0))]
-    rows.append(results.new_row("pytorch-graph-fp16", "pytorch", "fp16", batch_size=8, status="failed",
+    rows.append(new_row("pytorch-graph-fp16", batch_size=8, status="failed",
                                 latency_p50_ms=0.1))  # not ok: never the best PyTorch
     results.update_speedups(rows)
     got = {(r["row_id"], r["batch_size"]): (r["speedup_vs_pytorch"], r["speedup_vs_best_pytorch"]) for r in rows}
@@ -119,7 +125,7 @@ def test_pytorch_rows_give_numbers_before_export_and_graph_rows_skip_on_the_cpu(
     rows = {r["row_id"]: r for r in data["rows"]}
     for rid in BASELINE_ROWS[2:]:
         assert rows[rid]["status"] == "skipped"
-        assert rows[rid]["reason"] == torch_runners.unavailable_reason(rid, "cpu") != ""
+        assert rows[rid]["reason"] == torch_runners.unavailable_reason(row_of(rid), "cpu") != ""
     assert rows["pytorch-fp16"]["speedup_vs_best_pytorch"] is not None
     best_pt = min(rows[r]["latency_p50_ms"] for r in ("pytorch-fp32", "pytorch-fp16"))
     assert rows["onnxruntime-fp32"]["speedup_vs_best_pytorch"] == pytest.approx(

@@ -20,7 +20,6 @@ from trt_tui.core.events import ErrorEvent, Event, Finished, RowEvent
 from trt_tui.core.pipeline import Pipeline
 from trt_tui.core.trt import adapter
 from trt_tui.core.trt import runner as runner_mod
-from trt_tui.core.trt.adapter import Features
 from trt_tui.core.trt.runner import TrtRunner
 
 MLP_IO = dict(inputs=[("input", (1, 1, 28, 28), "FLOAT")], outputs=[("output", (1, 10), "FLOAT")])
@@ -33,11 +32,8 @@ class FakeTrtPipeline(Pipeline):
 
     fake: Any = None
 
-    def detect_tensorrt(self, env: dict[str, Any]) -> None:
-        self.trt = self.fake
-        self.trt_features = Features.from_module(self.fake)
-        env["tensorrt"] = self.trt_features.version_string
-        env["tensorrt_flavour"] = self.trt_features.flavour
+    def detect_tensorrt(self, device: str) -> adapter.TensorRTEnv:
+        return adapter.TensorRTEnv.of(self.fake)
 
 
 @pytest.fixture

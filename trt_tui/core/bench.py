@@ -103,6 +103,21 @@ class Measurement:
         }
 
 
+def warm_up(runner: Runner, warmup: int, budget_s: float | None, progress: ProgressFn) -> int:
+    """``warmup`` inferences, fewer if ``budget_s`` runs out first; returns how many ran."""
+    deadline = time.perf_counter() + budget_s if budget_s else None
+    for i in range(warmup):
+        runner.h2d()
+        runner.compute()
+        runner.outputs()
+        if deadline is not None and time.perf_counter() > deadline:
+            warmup = i + 1  # the time budget also bounds the warm-up
+        progress("warm-up", i + 1, warmup)
+        if i + 1 == warmup:
+            break
+    return warmup
+
+
 def measure(runner: Runner, host_input: np.ndarray, *, warmup: int, iterations: int,
             on_progress: ProgressFn | None = None, max_seconds: float | None = None,
             l2_flush: bool = True, hide_launch: bool = True,
@@ -120,16 +135,7 @@ def measure(runner: Runner, host_input: np.ndarray, *, warmup: int, iterations: 
             on_progress(phase, step, total)
 
     runner.set_input(host_input)
-    warm_deadline = time.perf_counter() + max_seconds / 4 if max_seconds else None
-    for i in range(warmup):
-        runner.h2d()
-        runner.compute()
-        runner.outputs()
-        if warm_deadline is not None and time.perf_counter() > warm_deadline:
-            warmup = i + 1  # the time budget also bounds the warm-up (a quarter of it)
-        progress("warm-up", i + 1, warmup)
-        if i + 1 == warmup:
-            break
+    warmup = warm_up(runner, warmup, max_seconds / 4 if max_seconds else None, progress)
 
     # Host latency: one synchronous inference at a time, as a caller sees it.
     lat, enq = np.empty(iterations), np.empty(iterations)

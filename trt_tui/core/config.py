@@ -8,24 +8,14 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from trt_tui.core import rows as row_types
 from trt_tui.core.validate import parse_shape  # noqa: F401 - the shape parser's historic home
 
-# Every row the pipeline knows, in table order.
-ALL_ROWS: tuple[str, ...] = (
-    "pytorch-fp32",
-    "pytorch-fp16",
-    "pytorch-graph-fp32",  # the forward replayed as one CUDA graph (CUDA only)
-    "pytorch-graph-fp16",
-    "pytorch-compile-fp32",  # torch.compile (opt-in: it compiles for a while first; CUDA only)
-    "pytorch-compile-fp16",
-    "tensorrt-fp32",
-    "tensorrt-fp16",
-    "tensorrt-int8",
-    "onnxruntime-fp32",
-    "onnxruntime-int8",
-)
-COMPILE_ROWS: tuple[str, ...] = ("pytorch-compile-fp32", "pytorch-compile-fp16")
-DEFAULT_ROWS: tuple[str, ...] = tuple(r for r in ALL_ROWS if r not in COMPILE_ROWS)
+# Every row the pipeline knows, in table order (defined in core/rows.py); the default selection leaves
+# out the opt-in ones (torch.compile: it compiles for a while first).
+ALL_ROWS: tuple[str, ...] = row_types.ALL_IDS
+DEFAULT_ROWS: tuple[str, ...] = row_types.DEFAULT_IDS
+COMPILE_ROWS: tuple[str, ...] = tuple(r.id for r in row_types.ROWS if r.mode == "compile")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 # Stages a run can be limited to; a later stage alone reuses what earlier ones left in out_dir.
 RUN_STAGES: tuple[str, ...] = ("export", "quantize", "build", "benchmark")

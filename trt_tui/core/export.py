@@ -86,16 +86,7 @@ def export_onnx(module, input_shape, batch_size: int, path, opset: int = 18, exp
     with torch.no_grad():  # count the outputs with one cheap sample
         n_out = len(_flatten(module(torch.zeros((1, *input_shape), device=device))))
     outputs = ["output"] if n_out == 1 else [f"output_{i}" for i in range(n_out)]
-    param_bytes = sum(p.numel() * p.element_size() for p in module.parameters())
-    kwargs: dict[str, Any] = dict(input_names=["input"], output_names=outputs, opset_version=opset, verbose=False)
-    if exporter == "dynamo":
-        kwargs.update(dynamo=True, external_data=param_bytes > EXTERNAL_DATA_BYTES)
-        if dynamic_batch:
-            kwargs["dynamic_shapes"] = ({0: torch.export.Dim("batch")},)
-    else:
-        kwargs.update(dynamo=False)
-        if dynamic_batch:
-            kwargs["dynamic_axes"] = {n: {0: "batch"} for n in ["input", *outputs]}
+    kwargs = _export_kwargs(module, outputs, opset, exporter, dynamic_batch)
     # Written under a temporary name and renamed, so a killed export never leaves a model.onnx that
     # looks whole; not for dynamo's external data, whose file is named after the ONNX file.
     target = path if kwargs.get("external_data") else path.with_name(f".{path.stem}.partial.onnx")
@@ -133,6 +124,24 @@ def export_onnx(module, input_shape, batch_size: int, path, opset: int = 18, exp
         "external_data": ext,
         "warnings": sorted({str(w.message).strip().splitlines()[0] for w in caught if str(w.message).strip()}),
     }
+
+
+def _export_kwargs(module: Any, outputs: list[str], opset: int, exporter: str, dynamic_batch: bool) -> dict[str, Any]:
+    """torch.onnx.export's options: names, opset, and per exporter the dynamic batch axis and (dynamo)
+    external data for a model too big for one protobuf."""
+    import torch
+
+    param_bytes = sum(p.numel() * p.element_size() for p in module.parameters())
+    kwargs: dict[str, Any] = dict(input_names=["input"], output_names=outputs, opset_version=opset, verbose=False)
+    if exporter == "dynamo":
+        kwargs.update(dynamo=True, external_data=param_bytes > EXTERNAL_DATA_BYTES)
+        if dynamic_batch:
+            kwargs["dynamic_shapes"] = ({0: torch.export.Dim("batch")},)
+    else:
+        kwargs.update(dynamo=False)
+        if dynamic_batch:
+            kwargs["dynamic_axes"] = {n: {0: "batch"} for n in ["input", *outputs]}
+    return kwargs
 
 
 def check_onnx(path) -> dict:

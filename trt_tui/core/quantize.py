@@ -390,8 +390,6 @@ def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "
     ``on_progress(phase, step, total, eta_s)``: calibration batch i/N, then a heartbeat each second.
     The record's ``placement_problems`` lists quantized constants TensorRT would refuse (should be empty).
     """
-    import onnx
-
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
     tool = _tool(tool)
@@ -400,34 +398,23 @@ def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "
     input_name = _input_name(fp32_onnx)
     providers = calibration_providers(device)
     t0 = time.perf_counter()
-    info: dict[str, Any] = {"tool": tool, "tool_version": modelopt_version() if tool == "modelopt" else _ort_version()}
+    info: dict[str, Any] = {"tool": tool, "tool_version": modelopt_version() if tool == "modelopt" else _ort_version(),
+                            "preprocessed": False}
     partial = out_path.with_name(f".{out_path.stem}.partial.onnx")  # renamed once whole
     progress = StepProgress(on_progress)
     with scratch_dir("trt-tui-quant-") as tmp, _quiet() as noise, progress:
         try:
             source = _link_into(fp32_onnx, tmp)
-            info["preprocessed"] = False
             if preprocess and tool == "onnxruntime":
-                progress.set_phase("pre-process")
-                try:
-                    from onnxruntime.quantization import quant_pre_process
-
-                    pre = tmp / "preprocessed.onnx"
-                    quant_pre_process(str(source), str(pre))
-                    source, info["preprocessed"] = pre, True
-                except Exception as e:  # noqa: BLE001 - e.g. symbolic shape inference on an exotic graph
-                    info["preprocess_error"] = f"{type(e).__name__}: {e}".splitlines()[0]
+                source = _preprocess(source, tmp, progress, info)
             qdq = _modelopt_qdq if tool == "modelopt" else _ort_qdq
             qdq(source, partial, method, providers, tmp, info, progress, batch_source, input_name)
-            progress.set_phase("checking")
-            model = onnx.load(str(partial), load_external_data=False)
-            problems = graph_checks.int8_placement_problems(model)
+            model, problems = _placement_checked(partial, progress)
             os.replace(partial, out_path)
         except Exception as e:
             partial.unlink(missing_ok=True)
             raise TrtTuiError(f"INT8 quantization failed ({tool}): {type(e).__name__}: {e}".splitlines()[0],
                               detail=traceback.format_exc() + noise.getvalue()[-20000:]) from e  # fmt: skip
-    counts = _count_qdq(model)
     info["phase_seconds"] = progress.seconds
     info.update({
         "path": str(out_path),
@@ -440,14 +427,44 @@ def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "
         "seconds": round(time.perf_counter() - t0, 3),
         "size_bytes": out_path.stat().st_size,
         "placement_problems": problems,
-        **counts,
+        **_count_qdq(model),
         **source_identity(fp32_onnx),
     })  # fmt: skip
+    return _with_identity(info, batch_source, method, tool)
+
+
+def _with_identity(info: dict[str, Any], batch_source: BatchSource, method: str, tool: str) -> dict[str, Any]:
+    """The record's identity (what a cache of it is keyed to), its note, and its provenance file."""
     info["calibration_id"] = fingerprint(method=method, tool=tool, samples=batch_source.num_samples,
                                          calibration=batch_source.description, bins=info.get("entropy_bins"))  # fmt: skip
     info["note"] = qdq_note(info)
     _record_provenance(info)
     return info
+
+
+def _placement_checked(path: Path, progress: StepProgress) -> tuple[Any, list[str]]:
+    """The written model and the quantized constants in it TensorRT would refuse."""
+    import onnx
+
+    progress.set_phase("checking")
+    model = onnx.load(str(path), load_external_data=False)
+    return model, graph_checks.int8_placement_problems(model)
+
+
+def _preprocess(source: Path, tmp: Path, progress: StepProgress, info: dict[str, Any]) -> Path:
+    """onnxruntime's ``quant_pre_process`` (shape inference + graph optimisation) where it works; the
+    original graph (and the reason in ``info``) where it does not."""
+    progress.set_phase("pre-process")
+    try:
+        from onnxruntime.quantization import quant_pre_process
+
+        pre = tmp / "preprocessed.onnx"
+        quant_pre_process(str(source), str(pre))
+        info["preprocessed"] = True
+        return pre
+    except Exception as e:  # noqa: BLE001 - e.g. symbolic shape inference on an exotic graph
+        info["preprocess_error"] = f"{type(e).__name__}: {e}".splitlines()[0]
+        return source
 
 
 def qdq_note(info: dict[str, Any]) -> str:

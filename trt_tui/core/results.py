@@ -21,6 +21,8 @@ import secrets
 from pathlib import Path
 from typing import Any, Iterable
 
+from trt_tui.core.rows import BASELINE_ID, is_pytorch
+
 SCHEMA_VERSION = 1
 
 # The stable column set, in CSV order.
@@ -70,7 +72,7 @@ NUMERIC = {
     or c in ("batch_size", "speedup_vs_pytorch", "speedup_vs_best_pytorch", "iterations", "warmup")
 }
 
-BASELINE_ROW = "pytorch-fp32"
+BASELINE_ROW = BASELINE_ID
 
 
 def row_key(row_id: str, batch_size: int | None, base_batch: int | None) -> str:
@@ -78,13 +80,6 @@ def row_key(row_id: str, batch_size: int | None, base_batch: int | None) -> str:
     if batch_size is None or base_batch is None or batch_size == base_batch:
         return row_id
     return f"{row_id}@b{batch_size}"
-
-
-def new_row(row_id: str, backend: str, precision: str, **values: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {c: None for c in COLUMNS}
-    row.update(row_id=row_id, backend=backend, precision=precision, status="pending", reason="")
-    row.update(values)
-    return row
 
 
 def clean(value: Any) -> Any:
@@ -186,7 +181,7 @@ def update_speedups(rows: Iterable[dict[str, Any]]) -> None:
     for group in groups.values():
         ok = [r for r in group if r.get("status") == "ok" and r.get("latency_p50_ms")]
         base_lat = next((r["latency_p50_ms"] for r in ok if r["row_id"] == BASELINE_ROW), None)
-        best_lat = min((r["latency_p50_ms"] for r in ok if str(r["row_id"]).startswith("pytorch-")), default=None)
+        best_lat = min((r["latency_p50_ms"] for r in ok if is_pytorch(str(r["row_id"]))), default=None)
         for r in group:
             lat = r.get("latency_p50_ms")
             r["speedup_vs_pytorch"] = base_lat / lat if base_lat and lat else None

@@ -112,3 +112,8 @@ def select(row_ids: tuple[str, ...] | list[str], *, backend: str | None = None) 
 def is_tensorrt(row_id: str) -> bool:
     row = BY_ID.get(row_id)
     return row is not None and row.is_tensorrt
+
+
+def is_pytorch(row_id: str) -> bool:
+    row = BY_ID.get(row_id)
+    return row is not None and row.is_pytorch

@@ -14,19 +14,22 @@ import numpy as np
 
 from trt_tui.core.bench import TorchRunner, flatten_outputs
 from trt_tui.core.errors import TrtTuiError
+from trt_tui.core.rows import Row
 
 GRAPH_WARMUP = 3  # forwards on a side stream before capture (cudnn.benchmark picks its kernels there)
 
 
-def unavailable_reason(row_id: str, device: str) -> str:
+WHY_CUDA = {
+    "graph": "CUDA graphs need a CUDA GPU",
+    "compile": "torch.compile rows run on a CUDA GPU only (on the CPU they would only make the run slower)",
+}
+
+
+def unavailable_reason(row: Row, device: str) -> str:
     """Why a graph/compile row cannot run on ``device`` ('' when it can)."""
-    if device == "cuda":
+    if device == "cuda" or not row.cuda_only:
         return ""
-    if "-graph-" in row_id:
-        return "CUDA graphs need a CUDA GPU"
-    if "-compile-" in row_id:
-        return "torch.compile rows run on a CUDA GPU only (on the CPU they would only make the run slower)"
-    return ""
+    return WHY_CUDA.get(row.mode, f"{row.title} needs a CUDA GPU")
 
 
 class GraphRunner(TorchRunner):
@@ -36,7 +39,7 @@ class GraphRunner(TorchRunner):
 
     def __init__(self, module: Any, input_shape: tuple[int, ...], *, device: str, half: bool = False) -> None:
         if device != "cuda":
-            raise TrtTuiError(unavailable_reason("pytorch-graph-fp32", device))
+            raise TrtTuiError(WHY_CUDA["graph"])
         super().__init__(module, input_shape, device=device, half=half)
         self.graph: Any = None
         self.graph_shape: tuple[int, ...] | None = None
@@ -127,17 +130,16 @@ class CompiledRunner(TorchRunner):
             pass
 
 
-def make(row_id: str, module: Any, input_shape: tuple[int, ...], *, device: str, params: int,
+def make(row: Row, module: Any, input_shape: tuple[int, ...], *, device: str, params: int,
          compile_mode: str = "default") -> tuple[TorchRunner, dict[str, Any]]:
-    """The runner for a pytorch-* row and the row fields it fixes (size, notes)."""
-    precision = row_id.rsplit("-", 1)[1]
-    half = precision == "fp16"
+    """The runner for a PyTorch row and the row fields it fixes (size, notes)."""
+    half = row.precision == "fp16"
     fields: dict[str, Any] = {"size_bytes": params * (2 if half else 4)}
-    if "-graph-" in row_id:
+    if row.mode == "graph":
         runner: TorchRunner = GraphRunner(module, input_shape, device=device, half=half)
         fields["notes"] = "CUDA graph replay of the forward; build time = warm-up + capture; size = parameter bytes"
-    elif "-compile-" in row_id:
-        if why := unavailable_reason(row_id, device):
+    elif row.mode == "compile":
+        if why := unavailable_reason(row, device):
             raise TrtTuiError(why)
         runner = CompiledRunner(module, input_shape, device=device, half=half, mode=compile_mode)
         fields["notes"] = f"torch.compile mode={compile_mode}; build time = compile; size = parameter bytes"

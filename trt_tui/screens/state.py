@@ -217,8 +217,8 @@ class RunState:
 
     def _close_unfinished(self, event: Finished) -> None:
         """After a crash or cancel the child cannot finish its rows: mark them, and save them as the
-        only writer left (``runner.close_unfinished``, as the CLI does)."""
-        from trt_tui.runner import close_unfinished
+        only writer left (``runstate.close_unfinished``, as the CLI does)."""
+        from trt_tui.core.runstate import close_unfinished
 
         close_unfinished(self.store, event)
 

@@ -1,0 +1,78 @@
+"""The rows of one run while the pipeline works on them, beside the results store that keeps them.
+
+Every change is saved first (``ResultsStore.upsert`` writes results.json/csv) and announced second
+(a RowEvent), so a crash after the announcement loses nothing. In a batch sweep the book knows the
+batch size being worked on: ``set("tensorrt-fp16", ...)`` updates that size's row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trt_tui.core import results, runclock
+from trt_tui.core.events import Emit, RowEvent
+
+OPEN = ("pending", "running", None)  # statuses of a row not yet settled
+
+# Row fields a benchmark fills in, and those a TensorRT build fills in.
+MEASURED = tuple(c for c in results.COLUMNS if c.startswith(("latency_", "gpu_compute_", "throughput", "images_"))) + (
+    "speedup_vs_pytorch", "speedup_vs_best_pytorch", "max_abs_err", "mean_abs_err", "max_rel_err", "cosine_sim",
+    "top1_agreement", "nan_count", "inf_count", "label_accuracy", "iterations", "warmup")
+BUILT = ("size_bytes", "build_time_s", "artifact", "notes")
+
+
+class RowBook:
+    def __init__(self, store: results.ResultsStore, emit: Emit, *, batch: int, sweep: bool) -> None:
+        self.store = store
+        self.emit = emit
+        self.batch = batch  # the batch size being worked on
+        self.sweep = sweep
+        self.first_row = runclock.FirstRow()
+
+    def set(self, row_id: str, **values: Any) -> dict[str, Any]:
+        """Update a row: saved to disk first, then announced."""
+        if self.sweep:
+            values.setdefault("batch_size", self.batch)  # the (row_id, batch) being worked on
+        current = self.store.upsert({"row_id": row_id, **values})
+        if first := self.first_row.see(current):  # how long the user waited for the first number
+            self.store.meta["first_row"] = first
+            self.store.save()
+        self.emit(RowEvent(row=dict(current)))
+        return current
+
+    def key(self, row_id: str) -> str:
+        """The store key of ``row_id`` at the batch size being worked on."""
+        return self.store.key(row_id, self.batch)
+
+    def current(self, row_id: str) -> dict[str, Any]:
+        return self.store.rows[self.key(row_id)]
+
+    def status(self, row_id: str) -> str | None:
+        return self.store.rows.get(self.key(row_id), {}).get("status")
+
+    def has(self, row_id: str, batch: int) -> bool:
+        return self.store.key(row_id, batch) in self.store.rows
+
+    def fail(self, row_ids: list[str], reason: str, status: str = "failed") -> None:
+        """Settle the rows still open at this batch size (one that already failed keeps its reason)."""
+        for r in row_ids:
+            if self.status(r) in OPEN:
+                self.set(r, status=status, reason=reason)
+
+    def fail_unfinished(self, reason: str, status: str = "failed") -> None:
+        """Close every row still pending or running, at every batch size."""
+        for row in list(self.store.rows.values()):
+            if row.get("status") in OPEN:
+                self.set(row["row_id"], batch_size=row.get("batch_size"), status=status, reason=reason)
+
+    def load_earlier(self, wanted: tuple[str, ...]) -> None:
+        """A step run alone starts from the rows an earlier run saved in this folder."""
+        if self.store.out_dir is None:
+            return
+        try:
+            earlier = results.ResultsStore.load(self.store.out_dir)
+        except (OSError, ValueError, KeyError):
+            return
+        for row_id, row in earlier.rows.items():
+            if row_id in wanted:
+                self.store.rows[row_id] = row

@@ -1,0 +1,90 @@
+"""The caller's view of a run, folded event by event: the one state both front ends use.
+
+The CLI uses ``RunState`` as it is; the app's view-model (``screens.state``) builds on it with what
+the screens draw (stages, steps, logs). The child saves rows as it measures them; after a crash,
+cancel or failure ``close_unfinished`` marks the rows still pending/running with the reason and
+saves them, the caller being the only writer left.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from trt_tui.core.events import EnvEvent, ErrorEvent, Event, Finished, RowEvent
+from trt_tui.core.results import ResultsStore, pick_best, remove_stale_temps
+
+
+class RunState:
+    def __init__(self) -> None:
+        self.store = ResultsStore(None)
+        self.finished: Finished | None = None
+        self.errors: list[ErrorEvent] = []
+
+    def apply(self, event: Event) -> None:
+        if isinstance(event, RowEvent):
+            if event.row.get("row_id"):
+                self.store.upsert(event.row)
+        elif isinstance(event, EnvEvent):
+            self.store.set_env(event.env)
+        elif isinstance(event, ErrorEvent):
+            self.errors.append(event)
+        elif isinstance(event, Finished):
+            self.finish(event)
+
+    def finish(self, event: Finished) -> None:
+        """The run ended: the child's best row is the answer (it saw every row); an unfinished run's
+        open rows are closed here."""
+        self.finished = event
+        if event.best:
+            self.store.best = event.best
+        if event.best_rule:
+            self.store.best_rule = event.best_rule
+        if event.status != "ok":
+            close_unfinished(self.store, event)
+
+
+def close_unfinished(store: ResultsStore, event: Finished) -> None:
+    """After a run that did not finish ok the caller is the only writer left (CLI and TUI alike).
+
+    The child saves each row before announcing it, so its ``results.json`` is at least as new as the
+    events the caller saw: a row whose event was lost to a SIGKILL is taken from the disk. Rows still
+    pending/running are then marked failed (cancelled after a cancel) with the reason, the files are
+    saved again and the temporary files of an interrupted write are removed."""
+    out = Path(event.out_dir) if event.out_dir else None
+    if out is not None and (store.rows or store.env):  # the child has written this run's files by now
+        merge_from_disk(store, out)
+    reason = event.message or event.status
+    changed = False
+    for row in store.rows.values():
+        if row.get("status") in ("pending", "running"):
+            row["status"] = "cancelled" if event.status == "cancelled" else "failed"
+            row["reason"] = reason
+            changed = True
+    store.best, store.best_rule = pick_best(store.rows.values())
+    if out is None:
+        return
+    remove_stale_temps(out)
+    if changed:
+        try:
+            store.out_dir = out
+            store.save()
+        except OSError:
+            pass  # the child's own files (rows so far) stay as they were
+
+
+def merge_from_disk(store: ResultsStore, out: Path) -> None:
+    """Take the rows the caller has not seen settle from the child's results.json."""
+    try:
+        disk: ResultsStore | None = ResultsStore.load(out)
+    except (OSError, ValueError, KeyError, TypeError):
+        disk = None
+    if disk is None:
+        return
+    for rid, row in disk.rows.items():
+        mine = store.rows.get(rid)
+        if mine is None or mine.get("status") in ("pending", "running"):
+            store.rows[rid] = dict(row)
+    store.env = store.env or disk.env
+    meta: dict[str, Any] = {**disk.meta, **store.meta}
+    store.meta = meta

@@ -1,0 +1,189 @@
+"""Stage benchmark: accuracy against the reference on the eval set, then the timed loop, row by row.
+
+The PyTorch rows run first (``baselines``, right after the model loads: numbers in seconds, and
+nothing else on the GPU while they are timed); the others after the builds (``run``).
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+import numpy as np
+
+from trt_tui.core import accuracy, bench, rows, torch_runners
+from trt_tui.core.errors import TrtTuiError
+from trt_tui.core.stages.context import Cancelled, RunContext
+from trt_tui.core.stages.runners import make_runner
+
+READY = ("pending", "built")
+
+
+def baselines(ctx: RunContext) -> None:
+    """The PyTorch rows, right after the model loads: the first numbers come in seconds."""
+    todo = [r for r in ctx.selected(rows.PYTORCH) if ctx.rows.current(r)["status"] == "pending"]
+    if not todo:
+        return
+    ctx.baseline_batches.add(ctx.batch)
+    with ctx.stage("benchmark", "Benchmark PyTorch (before export and builds)") as detail:
+        inputs = context(ctx, detail)
+        for row_id in todo:
+            ctx.check_cancel()
+            bench_one(ctx, row_id, *inputs)
+
+
+def run(ctx: RunContext) -> None:
+    todo = [r for r in ctx.cfg.rows if ctx.rows.current(r)["status"] in READY]
+    if not todo and ctx.batch in ctx.baseline_batches:
+        return  # every row was measured with the PyTorch ones (or cannot run)
+    with ctx.stage("benchmark", "Benchmark") as detail:
+        inputs = context(ctx, detail)
+        for row_id in todo:
+            ctx.check_cancel()
+            if ctx.rows.current(row_id)["status"] in READY:
+                bench_one(ctx, row_id, *inputs)
+
+
+def context(ctx: RunContext, detail: dict[str, Any]) -> tuple[Any, ...]:
+    """Eval inputs, labels, the accuracy reference and the timing input, made once per batch size."""
+    if ctx.bench_ctx is None:
+        x, labels = eval_set(ctx)
+        try:
+            ref, ref_name = reference_outputs(ctx, x)
+        except Exception as exc:  # noqa: BLE001 - e.g. out of memory: rows still run, without accuracy
+            reason = describe_failure(exc, ctx.batch)
+            ctx.error("benchmark", f"accuracy reference failed: {reason}", traceback.format_exc())
+            ref, ref_name = None, f"none ({reason})"
+            release_gpu_memory()
+        ctx.bench_info = dict(reference=ref_name, eval_samples=len(x), labelled=labels is not None,
+                              timing_input="np.random.randn of the batch shape, seed %d" % ctx.cfg.seed)
+        ctx.log("benchmark", f"accuracy reference: {ref_name} on {len(x)} samples")
+        if ref is not None and (why := accuracy.top1_uninformative(ref)):
+            ctx.log("benchmark", why, "warning")
+            ctx.bench_info.update(top1_note=why)
+        ctx.bench_ctx = (x, labels, ref, timing_input(ctx))  # one timing input for every row
+    detail.update(ctx.bench_info)
+    return ctx.bench_ctx
+
+
+def bench_one(ctx: RunContext, row_id: str, x: np.ndarray, labels: np.ndarray | None,
+              ref: list[np.ndarray] | None, host: np.ndarray) -> None:
+    row = rows.get(row_id)
+    ctx.rows.set(row_id, status="running", reason="compiling" if row.mode == "compile" else "measuring")
+    runner = None
+    try:
+        runner, fields = make_runner(ctx, row)
+        ctx.rows.set(row_id, **fields)
+        outs = bench.run_batches(runner, x, ctx.batch)
+        ctx.rows.set(row_id, reason="measuring", **accuracy_fields(ref, outs, labels),
+                     **torch_runners.build_fields(runner))
+        m = bench.measure(runner, host, warmup=ctx.cfg.warmup, iterations=ctx.cfg.iterations,
+                          max_seconds=ctx.cfg.max_seconds, on_progress=ctx.progress("benchmark", row_id),
+                          on_latency=lambda part: ctx.rows.set(row_id, reason="timing GPU compute", **{
+                              k: v for k, v in part.row_fields(ctx.batch).items() if v is not None}))
+        done = m.row_fields(ctx.batch)
+        if m.note:
+            ctx.log("benchmark", f"{row_id}: {m.note}", "warning")
+            done["notes"] = "; ".join(n for n in (ctx.rows.current(row_id).get("notes"), m.note) if n)
+        ctx.rows.set(row_id, status="ok", reason="", **done)
+    except Cancelled:
+        raise
+    except TrtTuiError as exc:
+        ctx.error("benchmark", f"{row_id}: {exc.message}", exc.detail)
+        ctx.rows.set(row_id, status="failed", reason=exc.message)
+    except Exception as exc:  # noqa: BLE001 - one row's failure must not stop the others
+        reason = describe_failure(exc, ctx.batch)
+        ctx.error("benchmark", f"{row_id}: {reason}", traceback.format_exc())
+        ctx.rows.set(row_id, status="failed", reason=reason)
+    finally:
+        if runner is not None:
+            runner.close()
+        release_gpu_memory()
+
+
+def accuracy_fields(ref: list[np.ndarray] | None, outs: list[np.ndarray], labels: np.ndarray | None) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if ref is not None:
+        acc = accuracy.compare(ref, outs)
+        fields = {k: acc.get(k) for k in ("max_abs_err", "mean_abs_err", "max_rel_err", "cosine_sim",
+                                          "top1_agreement", "nan_count", "inf_count")}
+    if labels is not None:
+        fields["label_accuracy"] = accuracy.label_accuracy(outs[0], labels)
+    return fields
+
+
+def timing_input(ctx: RunContext) -> np.ndarray:
+    """The benchmark input: np.random.randn of the engine's shape (fixed seed)."""
+    rng = np.random.default_rng(ctx.cfg.seed)
+    return rng.standard_normal(ctx.batch_shape()).astype(np.float32)
+
+
+def eval_set(ctx: RunContext) -> tuple[np.ndarray, np.ndarray | None]:
+    """Inputs (a whole number of batches) for the accuracy columns, and labels where the model has them."""
+    bs = ctx.batch
+    data = getattr(ctx.model, "data", None)
+    if data is not None:
+        x, y = np.asarray(data.x_test, np.float32), np.asarray(data.y_test)
+    else:
+        rng = np.random.default_rng(ctx.cfg.seed + 1)
+        x, y = rng.standard_normal((ctx.cfg.eval_samples, *ctx.model.input_shape)).astype(np.float32), None
+    n = len(x)
+    if n < bs:  # tile up to one batch
+        reps = -(-bs // n)
+        x = np.concatenate([x] * reps)[:bs]
+        y = np.concatenate([y] * reps)[:bs] if y is not None else None
+    else:
+        keep = (n // bs) * bs
+        x, y = x[:keep], (y[:keep] if y is not None else None)
+    return np.ascontiguousarray(x), y
+
+
+def reference_outputs(ctx: RunContext, x: np.ndarray) -> tuple[list[np.ndarray], str]:
+    """PyTorch FP32 with TF32 off (strict FP32) on the run device; onnxruntime FP32 for ONNX models."""
+    import torch
+
+    from trt_tui.core import export
+
+    if ctx.model.module is None:
+        session = export.ort_session(ctx.files.onnx, prefer_cuda=False)
+        return bench.run_batches(bench.OrtRunner(session), x, ctx.batch), "onnxruntime FP32 (CPU)"
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        runner = bench.TorchRunner(ctx.model.module, ctx.batch_shape(), device=ctx.device)
+        return bench.run_batches(runner, x, ctx.batch), "PyTorch FP32 (TF32 off)"
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def write_sweep_plot(ctx: RunContext) -> None:
+    """plot.png beside the results: latency and throughput against batch size, one line per row."""
+    try:
+        from trt_tui.core import plot
+
+        path = plot.write_plot(ctx.store.rows.values(), ctx.out / "plot.png", title=ctx.model.name)
+        ctx.store.meta["plot"] = path.name
+        ctx.store.save()
+        ctx.log("benchmark", f"sweep plot: {path}")
+    except Exception as exc:  # noqa: BLE001 - a missing plot never fails the run
+        ctx.log("benchmark", f"no sweep plot: {type(exc).__name__}: {exc}", "warning")
+
+
+def describe_failure(exc: BaseException, batch_size: int) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "out of memory" in str(exc).lower() or type(exc).__name__ == "OutOfMemoryError":
+        return f"out of GPU memory at batch size {batch_size}: try a smaller --batch-size"
+    return f"{type(exc).__name__}: {text}"
+
+
+def release_gpu_memory() -> None:
+    import gc
+
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except Exception:  # noqa: BLE001
+        pass

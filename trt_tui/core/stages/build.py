@@ -1,0 +1,105 @@
+"""Stage build: one TensorRT engine per selected TensorRT row, the way the adapter's PrecisionPlan
+says for this TensorRT (flags, strongly typed ONNX, calibrator or Q/DQ)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from trt_tui.core import rows
+from trt_tui.core.errors import TrtTuiError
+from trt_tui.core.events import Log, Progress, StepFinished
+from trt_tui.core.rows import Row
+from trt_tui.core.stages.context import RunContext
+from trt_tui.core.trt.adapter import PrecisionPlan
+
+
+def run(ctx: RunContext) -> None:
+    trt_rows = rows.select(ctx.cfg.rows, backend=rows.TENSORRT)
+    if not trt_rows:
+        return
+    with ctx.stage("build", "Build TensorRT engines") as detail:
+        if not ctx.trt.usable:
+            ctx.rows.fail([r.id for r in trt_rows], ctx.trt.reason, status="skipped")
+            detail.update(_status="skipped", _reason=ctx.trt.reason)
+            return
+        for row in trt_rows:
+            ctx.check_cancel()
+            if ctx.rows.current(row.id)["status"] != "pending":
+                continue  # already failed upstream (export/quantize)
+            build_one(ctx, row, detail)
+
+
+def build_one(ctx: RunContext, row: Row, detail: dict[str, Any]) -> None:
+    plan = ctx.trt_plan(row.precision)
+    assert plan is not None  # TensorRT is usable and the row is selected
+    onnx = ctx.files.onnx_variant(plan.onnx)
+    plan_path = ctx.artifact(f"model_{row.precision}.plan")
+    ctx.rows.set(row.id, status="running", reason="building", notes=plan.mechanism)
+    calib_cache = None
+    t0 = time.perf_counter()
+    try:
+        if onnx is None:
+            raise TrtTuiError(f"no {plan.onnx} ONNX model to build from")
+        calibrator, calib_cache = make_calibrator(ctx, plan, onnx)
+        result = engine(ctx, row, plan, onnx, plan_path, calibrator)
+    except TrtTuiError as exc:
+        ctx.check_cancel()
+        ctx.step_failed("build", row.id, exc, t0)
+        reason = exc.message
+        if is_oom_text(f"{exc.message}\n{exc.detail}"):
+            reason = (f"out of GPU memory building at batch size {ctx.batch}: try a smaller "
+                      f"--batch-size or --workspace-mib — {exc.message}")
+        ctx.error("build", f"{row.id}: {reason}", exc.detail)
+        ctx.rows.set(row.id, status="failed", reason=reason)
+        return
+    info = result.to_dict()
+    notes = plan.mechanism + (f"; {ctx.notes[plan.onnx]}" if plan.onnx in ctx.notes else "")
+    if calib_cache is not None:
+        from trt_tui.core.trt import caches
+
+        calib_cache.record()
+        info["calibration_cache"] = caches.calibration_note(calib_cache, result.calibration_batches)
+        notes += "; " + info["calibration_cache"]
+    ctx.files.plans[row.id] = plan_path
+    detail[row.id] = info
+    ctx.emit(StepFinished(stage="build", step=row.id, seconds=time.perf_counter() - t0, detail=info))
+    ctx.rows.set(row.id, status="pending" if "benchmark" in ctx.cfg.stages else "built", reason="",
+                 size_bytes=info.get("size_bytes"), build_time_s=info.get("build_time_s"), artifact=str(plan_path),
+                 tf32=info.get("tf32") or "n/a", notes=notes)
+
+
+def make_calibrator(ctx: RunContext, plan: PrecisionPlan, onnx: Any) -> tuple[Any, Any]:
+    """The INT8 calibrator and its keyed cache where the plan calibrates, else (None, None)."""
+    if not plan.calibrator:
+        return None, None
+    from trt_tui.core.trt import caches, calibrators
+
+    module, features = ctx.trt.require()
+    cfg = ctx.cfg
+    source = ctx.calibration_source()
+    calib_cache = caches.open_keyed(  # a cache from another model/data/seed is deleted here
+        ctx.out / f"calibration_{cfg.calibrator}.cache",
+        caches.calibration_key(onnx, source, method=cfg.calibrator, samples=cfg.calib_samples, seed=cfg.seed,
+                               calib_data=cfg.calib_data, trt_label=features.label))
+    return calibrators.make_calibrator(module, cfg.calibrator, source, calib_cache.path), calib_cache
+
+
+def engine(ctx: RunContext, row: Row, plan: PrecisionPlan, onnx: Any, plan_path: Any, calibrator: Any) -> Any:
+    from trt_tui.core.trt import builder
+
+    module, features = ctx.trt.require()
+    options = builder.BuildOptions(
+        batch_shape=ctx.batch_shape(), workspace_mib=ctx.cfg.workspace_mib, tf32=ctx.cfg.tf32,
+        timing_cache_path=ctx.timing_cache_path(), calibrator=calibrator,
+        on_log=lambda level, msg: ctx.emit(Log(stage="build", level=level.lower(), message=msg, source="tensorrt")),
+        on_progress=lambda phase, parent, step, total: ctx.emit(
+            Progress(stage="build", task=row.id, step=step, total=total, phase=phase)),
+        cancel=ctx.cancel)
+    return builder.build_engine(module, features, onnx, plan_path, plan, options)
+
+
+def is_oom_text(text: str) -> bool:
+    """Whether an error text (PyTorch's, TensorRT's log lines) says the GPU ran out of memory."""
+    low = text.lower()
+    return any(k in low for k in ("out of memory", "outofmemory", "could not be allocated"))

@@ -1,0 +1,61 @@
+"""Stage model: load the model, then open one row per (batch size, selected row)."""
+
+from __future__ import annotations
+
+from trt_tui.core import rows, torch_runners
+from trt_tui.core.rowbook import BUILT, MEASURED
+from trt_tui.core.stages.context import RunContext
+
+NO_MODULE = "the model is an ONNX file: there is no PyTorch module to run"
+
+
+def run(ctx: RunContext) -> None:
+    from trt_tui.core import models
+
+    cfg = ctx.cfg
+    with ctx.stage("model", "Load model") as detail:
+        ctx.model = models.load_model(cfg.model, cfg.input_shape)
+        fixed = getattr(ctx.model, "onnx_batch", None)
+        if fixed and fixed != cfg.batch_size:  # an ONNX file with a fixed batch runs at that batch
+            ctx.log("model", f"{cfg.model} has a fixed batch size of {fixed}: using it instead of "
+                             f"{cfg.batch_size}", "warning")
+            ctx.use_fixed_batch(fixed)
+            detail["effective_batch_size"] = fixed
+        detail.update(name=ctx.model.name, input_shape=list(ctx.model.input_shape),
+                      description=getattr(ctx.model, "description", ""), parameters=ctx.param_count())
+    open_rows(ctx)
+    for batch in ctx.sizes:
+        ctx.at_batch(batch)
+        if ctx.model.module is None:
+            ctx.rows.fail(ctx.selected(rows.PYTORCH), NO_MODULE, status="skipped")
+        for row in rows.select(ctx.selected(rows.PYTORCH)):
+            if why := torch_runners.unavailable_reason(row, ctx.device):
+                ctx.rows.fail([row.id], why, status="skipped")
+    ctx.at_batch(ctx.sizes[0])
+
+
+def open_rows(ctx: RunContext) -> None:
+    """Every selected row, pending, at every batch size; a row this run does not touch (a step run
+    alone) is announced as the earlier run left it."""
+    touched = touched_rows(ctx)
+    for batch in ctx.sizes:
+        for row in rows.select(ctx.cfg.rows):
+            if row.id not in touched and ctx.rows.has(row.id, batch):
+                ctx.rows.set(row.id)  # kept from the earlier run in this folder: announce it as it is
+                continue
+            keep_build = row.is_tensorrt and "build" not in ctx.cfg.stages
+            cleared = {c: None for c in MEASURED + (() if keep_build else BUILT)}
+            torch_fp32 = row.is_pytorch and row.precision == "fp32" and ctx.device == "cuda"
+            ctx.rows.set(row.id, **cleared, backend=row.backend, precision=row.precision, batch_size=batch,
+                         status="pending", reason="",
+                         device=ctx.device_label() if not row.is_onnxruntime else None,
+                         tf32=("on" if ctx.cfg.tf32 else "off") if torch_fp32 else "n/a")
+
+
+def touched_rows(ctx: RunContext) -> list[str]:
+    """Rows this run (re)computes; a step run alone leaves the others as the earlier run left them."""
+    if "benchmark" in ctx.cfg.stages:
+        return list(ctx.cfg.rows)
+    if "build" in ctx.cfg.stages:
+        return ctx.selected(rows.TENSORRT)
+    return []
