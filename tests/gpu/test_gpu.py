@@ -179,13 +179,14 @@ def test_full_run(tmp_path, model, batch):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "trt-tui results" in proc.stdout
     rows = rows_by_id(data)
-    for rid in ("pytorch-fp32", "pytorch-fp16", "onnxruntime-fp32", "onnxruntime-int8"):
+    for rid in ("pytorch-fp32", "pytorch-fp16", "pytorch-graph-fp32", "pytorch-graph-fp16", "onnxruntime-fp32",
+                "onnxruntime-int8"):
         assert rows[rid]["status"] == "ok", rows[rid]
     for rid in ("tensorrt-fp32", "tensorrt-fp16", "tensorrt-int8"):
         assert rows[rid]["status"] in ("ok", "skipped", "failed")
         if rows[rid]["status"] != "ok":
             assert rows[rid]["reason"], rows[rid]
-    assert (tmp_path / "res" / "results.csv").read_text().count("\n") == 8
+    assert (tmp_path / "res" / "results.csv").read_text().count("\n") == 1 + len(rows)  # header + every row
 
 
 def test_out_of_gpu_memory_is_a_row_failure(tmp_path):
