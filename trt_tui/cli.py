@@ -20,7 +20,7 @@ from trt_tui.core.config import (ALL_ROWS, CALIBRATORS, COMPILE_MODES, COMPILE_R
                                  RunConfig, parse_sizes)
 from trt_tui.core.validate import NUMBERS, opset_range, parse_names, parse_number, parse_shape, shown
 from trt_tui.core.results import host_bound
-from trt_tui.widgets.format import fmt_bytes, fmt_err, fmt_frac, fmt_ms, fmt_rate, fmt_speedup
+from trt_tui.format import TABLE_COLUMNS, fmt_ms, fmt_rate
 from trt_tui.core.events import (
     EnvEvent,
     ErrorEvent,
@@ -259,27 +259,20 @@ def dash(text: str) -> str:
 
 
 def results_table(store: Any) -> Any:
+    """The results as a rich Table: the app's columns (format.TABLE_COLUMNS), every one of them."""
     from rich.table import Table
 
-    table = Table(title="trt-tui results", header_style="bold")
-    for col, justify in (("row", "left"), ("device", "left"), ("status", "left"), ("p50 ms", "right"),
-                         ("mean ms", "right"), ("p99 ms", "right"), ("GPU ms", "right"), ("thrpt/s", "right"),
-                         ("speedup", "right"), ("vs best PT", "right"), ("size", "right"), ("max abs err", "right"), ("top-1", "right"),
-                         ("acc", "right")):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    table = Table(title="trt-tui results (times in ms)", header_style="bold")
+    for title in ("row", "device", "status"):
+        table.add_column(title)
+    for col in TABLE_COLUMNS:
+        table.add_column(col.title, justify="right")
     sweep = len(store.batch_sizes()) > 1
     for key, r in store.rows.items():
-        status = r.get("status") or ""
         best = " *" if key == store.best else ""
-        table.add_row(
-            r["row_id"] + (f" b{r.get('batch_size')}" if sweep else "") + best, r.get("device") or "—", status,
-            *(dash(fmt_ms(r.get(c))) for c in ("latency_p50_ms", "latency_mean_ms", "latency_p99_ms",
-                                                "gpu_compute_p50_ms")),
-            dash(fmt_rate(r.get("throughput_per_s"))), dash(fmt_speedup(r.get("speedup_vs_pytorch"))),
-            dash(fmt_speedup(r.get("speedup_vs_best_pytorch"))),
-            dash(fmt_bytes(r.get("size_bytes"))), dash(fmt_err(r.get("max_abs_err"))),
-            dash(fmt_frac(r.get("top1_agreement"))), dash(fmt_frac(r.get("label_accuracy"))),
-        )
+        name = r["row_id"] + (f" b{r.get('batch_size')}" if sweep else "") + best
+        table.add_row(name, r.get("device") or "—", r.get("status") or "",
+                      *(dash(col.fmt(r.get(col.key))) for col in TABLE_COLUMNS))
     return table
 
 

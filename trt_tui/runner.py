@@ -15,7 +15,7 @@ import sys
 import threading
 from collections import deque
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Callable, Iterator
 
 from trt_tui.core.config import RunConfig
 from trt_tui.core.events import ErrorEvent, Event, Finished, Log, parse_line
@@ -120,14 +120,18 @@ class JobProcess:
 
 
 class ReplayJob:
-    """Replays a recorded event stream (.jsonl) through the JobProcess interface: tests and demos."""
+    """Replays a recorded event stream (.jsonl) through the JobProcess interface: tests, demos and
+    screenshots. ``speed`` > 0 keeps the recorded pace (that many times faster); ``stop``: hold after
+    the first event for which it is true, as a job still running would, until cancelled."""
 
-    def __init__(self, path: str | Path, *, speed: float = 0.0) -> None:
+    def __init__(self, path: str | Path, *, speed: float = 0.0, stop: Callable[[Event], bool] | None = None) -> None:
         self.path = Path(path)
         self.speed = speed
+        self.stop = stop
         self.pid: int | None = None
         self.returncode: int | None = None
         self.cancelled = threading.Event()
+        self.held = threading.Event()  # set once the stream is paused at ``stop``
 
     def start(self) -> None:
         pass
@@ -139,13 +143,19 @@ class ReplayJob:
             if event is None:
                 continue
             if self.cancelled.is_set():
-                yield Finished(status="cancelled", message="cancelled by the user")
-                return
+                break
             if self.speed > 0 and last_t is not None:
                 self.cancelled.wait(max(0.0, min(event.t - last_t, 2.0)) / self.speed)
             last_t = event.t
             yield event
-        self.returncode = 0
+            if self.stop is not None and self.stop(event):
+                self.held.set()
+                self.cancelled.wait()
+                break
+        else:
+            self.returncode = 0
+            return
+        yield Finished(status="cancelled", message="cancelled by the user")
 
     def cancel(self, timeout: float = 5.0) -> None:
         self.cancelled.set()

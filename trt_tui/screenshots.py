@@ -2,67 +2,33 @@
 
 ``trt-tui screenshots [--out screens]`` calls :func:`save_screenshots`. The app is driven headless
 by a replayed stream (``runner.ReplayJob``) with a frozen clock and a fixed machine probe, so the
-pictures are deterministic. The streams live in ``tests/ui/data`` of a source checkout:
-``mlp_cpu.jsonl`` (a real CPU run) and ``build_progress_synthetic.jsonl`` (the same run with
-synthetic TensorRT build events and calibration progress, since the recording machine has no TensorRT).
+pictures are deterministic. The streams ship in ``trt_tui/demo``: ``mlp_cpu.jsonl`` (a real CPU run)
+and ``build_progress_synthetic.jsonl`` (the same run with synthetic TensorRT build events and
+calibration progress, since the recording machine has no TensorRT).
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-import threading
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from trt_tui.core.config import RunConfig
-from trt_tui.core.events import Event, Finished, parse_line
+from trt_tui.core.events import Event
+from trt_tui.core.trt.adapter import INSTALL_HINT
+from trt_tui.runner import ReplayJob
 
-STREAMS_DIR = Path(__file__).resolve().parent.parent / "tests" / "ui" / "data"
+STREAMS_DIR = Path(__file__).resolve().parent / "demo"
 FROZEN_CLOCK = 1_750_000_000.0
 # The machine the streams were recorded on (a CPU box): what the Model screen's status line shows.
 RECORDED_MACHINE: dict[str, Any] = {
     "gpu": None,
     "tensorrt": None,
     "tensorrt_flavour": None,
-    "install_hint": 'pip install "trt-tui[tensorrt]"  (CUDA 12: "trt-tui[tensorrt-cu12]")',
+    "install_hint": INSTALL_HINT,
 }
-
-
-class HeldReplayJob:
-    """Replays a recorded stream up to (and including) the first event for which ``stop`` is true,
-    then holds — as a job still running would — until cancelled. With no ``stop`` it replays all."""
-
-    def __init__(self, path: str | Path, stop: Callable[[Event], bool] | None = None) -> None:
-        self.path = Path(path)
-        self.stop = stop
-        self.cancelled = threading.Event()
-        self.held = threading.Event()  # set once the stream is paused at ``stop``
-        self.pid: int | None = None
-        self.returncode: int | None = None
-
-    def start(self) -> None:
-        pass
-
-    def events(self) -> Iterator[Event]:
-        for line in self.path.read_text(encoding="utf-8").splitlines():
-            event = parse_line(line)
-            if event is None:
-                continue
-            if self.cancelled.is_set():
-                break
-            yield event
-            if self.stop is not None and self.stop(event):
-                self.held.set()
-                self.cancelled.wait()
-                break
-        else:
-            self.returncode = 0
-            return
-        yield Finished(status="cancelled", message="cancelled by the user")
-
-    def cancel(self, timeout: float = 5.0) -> None:
-        self.cancelled.set()
 
 
 def make_app(stream: str | Path | None = None, *, stop: Callable[[Event], bool] | None = None,
@@ -70,10 +36,10 @@ def make_app(stream: str | Path | None = None, *, stop: Callable[[Event], bool] 
     """A TrtTuiApp whose jobs replay ``stream`` (frozen clock, fixed machine probe)."""
     from trt_tui.app import TrtTuiApp
 
-    def factory(_config: RunConfig) -> HeldReplayJob:
+    def factory(_config: RunConfig) -> ReplayJob:
         if stream is None:
             raise RuntimeError("no recorded stream given to replay")
-        return HeldReplayJob(stream, stop)
+        return ReplayJob(stream, stop=stop)
 
     info = dict(machine or RECORDED_MACHINE)
     kwargs.setdefault("clock", lambda: FROZEN_CLOCK)
@@ -132,79 +98,84 @@ async def _shot(app: Any, size: tuple[int, int], steps: Callable[[Any], Any]) ->
         return app.export_screenshot(title="trt-tui")
 
 
+async def _model(pilot: Any) -> None:
+    await settle(pilot)
+
+
+async def _export(pilot: Any) -> None:
+    await run_all_and_wait(pilot)
+    await pilot.press("2")
+
+
+async def _build(pilot: Any) -> None:
+    app = pilot.app
+    await settle(pilot)
+    await pilot.press("r")
+    await wait_until(pilot, lambda: app.state.engines.get("tensorrt-fp16") is not None
+                     and app.state.engines["tensorrt-fp16"].step == 2)
+    app.state.clock = lambda: FROZEN_CLOCK + 4.2  # the FP16 build has been running for 4 s
+    await pilot.press("3")
+    app._redraw()  # the screen may have followed the run here already, drawn at 0 s
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+
+
+async def _quantize(pilot: Any) -> None:
+    app = pilot.app
+    await settle(pilot)
+    await pilot.press("r")
+    await wait_until(pilot, lambda: "int8-qdq" in app.state.quantize_steps
+                     and app.state.quantize_steps["int8-qdq"].step == 5)
+    app.state.clock = lambda: FROZEN_CLOCK + 37.0  # calibrating for 37 s
+    app._redraw()
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()  # the progress bar's fill
+    await pilot.pause()
+
+
+async def _benchmark(pilot: Any) -> None:
+    await run_all_and_wait(pilot)
+    await pilot.press("4")
+
+
+async def _benchmark_layers(pilot: Any, streams: Path) -> None:
+    """The per-layer line of the INT8 row (--explain-accuracy)."""
+    app = pilot.app
+    await run_all_and_wait(pilot)
+    app.state.out_dir = streams / "layers"  # a results folder with the digits-cnn run's layers.json
+    await pilot.press("4")
+    table = app.screen.query_one("#bench")
+    table.move_cursor(row=table.get_row_index("onnxruntime-int8"), column=2)
+    await pilot.pause()
+
+
+async def _layers_list(pilot: Any, streams: Path) -> None:
+    await _benchmark_layers(pilot, streams)
+    await pilot.press("a")
+    await pilot.pause()
+
+
+async def _help_screen(pilot: Any) -> None:
+    await settle(pilot)
+    await pilot.press("question_mark")
+
+
 def scenarios(streams: Path) -> dict[str, tuple[Callable[[], Any], Callable[[Any], Any]]]:
     """name -> (app factory, async steps with the pilot)."""
     mlp = streams / "mlp_cpu.jsonl"
     synthetic = streams / "build_progress_synthetic.jsonl"
-
-    async def model(pilot: Any) -> None:
-        await settle(pilot)
-
-    async def export(pilot: Any) -> None:
-        await run_all_and_wait(pilot)
-        await pilot.press("2")
-
-    async def build(pilot: Any) -> None:
-        app = pilot.app
-        await settle(pilot)
-        await pilot.press("r")
-        await wait_until(pilot, lambda: app.state.engines.get("tensorrt-fp16") is not None
-                         and app.state.engines["tensorrt-fp16"].step == 2)
-        app.state.clock = lambda: FROZEN_CLOCK + 4.2  # the FP16 build has been running for 4 s
-        await pilot.press("3")
-        app._redraw()  # the screen may have followed the run here already, drawn at 0 s
-        await pilot.pause()
-        await pilot.wait_for_scheduled_animations()
-        await pilot.pause()
-
-    async def quantize(pilot: Any) -> None:
-        app = pilot.app
-        await settle(pilot)
-        await pilot.press("r")
-        await wait_until(pilot, lambda: "int8-qdq" in app.state.quantize_steps
-                         and app.state.quantize_steps["int8-qdq"].step == 5)
-        app.state.clock = lambda: FROZEN_CLOCK + 37.0  # calibrating for 37 s
-        app._redraw()
-        await pilot.pause()
-        await pilot.wait_for_scheduled_animations()  # the progress bar's fill
-        await pilot.pause()
-
-    async def benchmark(pilot: Any) -> None:
-        await run_all_and_wait(pilot)
-        await pilot.press("4")
-
-    async def benchmark_tensorrt(pilot: Any) -> None:
-        await run_all_and_wait(pilot)
-        await pilot.press("4")
-
-    async def benchmark_layers(pilot: Any) -> None:  # the per-layer line of the INT8 row (--explain-accuracy)
-        app = pilot.app
-        await run_all_and_wait(pilot)
-        app.state.out_dir = streams / "layers"  # a results folder with the digits-cnn run's layers.json
-        await pilot.press("4")
-        table = app.screen.query_one("#bench")
-        table.move_cursor(row=table.get_row_index("onnxruntime-int8"), column=2)
-        await pilot.pause()
-
-    async def layers_list(pilot: Any) -> None:
-        await benchmark_layers(pilot)
-        await pilot.press("a")
-        await pilot.pause()
-
-    async def help_screen(pilot: Any) -> None:
-        await settle(pilot)
-        await pilot.press("question_mark")
-
+    digits = streams / "digits_cnn_cpu.jsonl"
     return {
-        "model": (lambda: make_app(mlp), model),
-        "export": (lambda: make_app(mlp), export),
-        "build": (lambda: make_app(synthetic, stop=_is_mid_build), build),
-        "build_quantize": (lambda: make_app(synthetic, stop=_is_mid_calibration), quantize),
-        "benchmark": (lambda: make_app(mlp), benchmark),
-        "benchmark_synthetic_tensorrt": (lambda: make_app(synthetic), benchmark_tensorrt),
-        "benchmark_layers": (lambda: make_app(streams / "digits_cnn_cpu.jsonl"), benchmark_layers),
-        "layers_list": (lambda: make_app(streams / "digits_cnn_cpu.jsonl"), layers_list),
-        "help": (lambda: make_app(mlp), help_screen),
+        "model": (lambda: make_app(mlp), _model),
+        "export": (lambda: make_app(mlp), _export),
+        "build": (lambda: make_app(synthetic, stop=_is_mid_build), _build),
+        "build_quantize": (lambda: make_app(synthetic, stop=_is_mid_calibration), _quantize),
+        "benchmark": (lambda: make_app(mlp), _benchmark),
+        "benchmark_synthetic_tensorrt": (lambda: make_app(synthetic), _benchmark),
+        "benchmark_layers": (lambda: make_app(digits), partial(_benchmark_layers, streams=streams)),
+        "layers_list": (lambda: make_app(digits), partial(_layers_list, streams=streams)),
+        "help": (lambda: make_app(mlp), _help_screen),
     }
 
 
@@ -221,7 +192,7 @@ def save_screenshots(out_dir: str | Path = "screens", *, sizes: tuple[tuple[tupl
 
     streams = Path(streams_dir) if streams_dir else STREAMS_DIR
     if not (streams / "mlp_cpu.jsonl").is_file():
-        raise FileNotFoundError(f"recorded streams not found in {streams} (run from a source checkout)")
+        raise FileNotFoundError(f"recorded streams not found in {streams}")
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []

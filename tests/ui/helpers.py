@@ -8,11 +8,13 @@ from typing import Any, Awaitable, Callable
 
 from textual.widgets import DataTable
 
-DATA = Path(__file__).parent / "data"
-MLP = DATA / "mlp_cpu.jsonl"
-DIGITS = DATA / "digits_cnn_cpu.jsonl"
-SYNTHETIC_BUILD = DATA / "build_progress_synthetic.jsonl"
-EXPORT_FAILURE = DATA / "export_failure_cpu.jsonl"
+from trt_tui.screenshots import STREAMS_DIR
+
+ASSET_STREAMS = Path(__file__).resolve().parents[2] / "assets" / "streams"
+MLP = STREAMS_DIR / "mlp_cpu.jsonl"  # shipped with the package: `trt-tui screenshots` replays them
+SYNTHETIC_BUILD = STREAMS_DIR / "build_progress_synthetic.jsonl"
+DIGITS = STREAMS_DIR / "digits_cnn_cpu.jsonl"
+EXPORT_FAILURE = ASSET_STREAMS / "export_failure_cpu.jsonl"
 
 
 def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:

@@ -1,4 +1,4 @@
-"""Derive ``data/build_progress_synthetic.jsonl`` from the recorded CPU run ``data/mlp_cpu.jsonl``.
+"""Derive ``trt_tui/demo/build_progress_synthetic.jsonl`` from the recorded CPU run ``trt_tui/demo/mlp_cpu.jsonl``.
 
 This machine has no TensorRT, so the recorded run skips the build (and the FP16 ONNX it needs). The UI still has to show build
 progress, TensorRT's log and engine rows, so this script replaces the skipped build with *synthetic*
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[2] / "trt_tui" / "demo"
 SRC = DATA / "mlp_cpu.jsonl"
 DST = DATA / "build_progress_synthetic.jsonl"
 ENGINES = ("tensorrt-fp32", "tensorrt-fp16", "tensorrt-int8")

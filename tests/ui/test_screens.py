@@ -20,7 +20,8 @@ from trt_tui.screens.dialogs import OpenResultsScreen, SavePathScreen
 from trt_tui.screens.export import ExportScreen
 from trt_tui.screens.help import HelpScreen
 from trt_tui.screens.model import ModelScreen
-from trt_tui.screenshots import HeldReplayJob, make_app, run_all_and_wait, settle, wait_until
+from trt_tui.runner import ReplayJob
+from trt_tui.screenshots import make_app, run_all_and_wait, settle, wait_until
 from trt_tui.widgets.engine_panel import EnginePanel
 from trt_tui.widgets.topbar import TopBar
 
@@ -420,7 +421,7 @@ def test_quitting_while_a_job_runs_cancels_it():
             await pilot.press("r")
             await wait_until(pilot, lambda: app.state.engines["tensorrt-fp16"].step == 2)
             job = app.job
-            assert isinstance(job, HeldReplayJob) and not job.cancelled.is_set()
+            assert isinstance(job, ReplayJob) and not job.cancelled.is_set()
             await pilot.press("ctrl+q")
         assert job.cancelled.is_set()
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import pytest
 
+from trt_tui.screenshots import STREAMS_DIR as DATA
 from trt_tui.screenshots import make_app, scenarios, settle, wait_until
 
-from .helpers import DATA, EXPORT_FAILURE
+from .helpers import EXPORT_FAILURE
 
 SCENARIOS = scenarios(DATA)
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from trt_tui.core.results import ResultsStore
-from trt_tui.screens.benchmark import ROW_SHORT, BenchmarkScreen
+from trt_tui.core.rows import SHORT as ROW_SHORT
+from trt_tui.screens.benchmark import BenchmarkScreen
 from trt_tui.screens.sweep import SweepScreen
 from trt_tui.screenshots import make_app, settle
 from trt_tui.widgets.sweep_plot import SweepPlot

@@ -8,6 +8,7 @@ saves them, the caller being the only writer left.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,37 @@ from trt_tui.core.events import EnvEvent, ErrorEvent, Event, Finished, RowEvent
 from trt_tui.core.results import ResultsStore, pick_best, remove_stale_temps
 
 
+@dataclass
+class StepState:
+    """One step of a stage as the events tell it (an export step, one engine build, a quantize step)."""
+
+    name: str
+    status: str = "pending"  # pending | running | ok | skipped | failed
+    seconds: float | None = None
+    reason: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+    started_at: float | None = None  # local clock when it began (for the live elapsed time)
+    # progress (build phases, calibration batches)
+    phase: str = ""
+    step: int = 0
+    total: int = 0
+    eta_s: float | None = None
+
+
+@dataclass
+class StageState:
+    name: str
+    status: str = "pending"  # pending | running | ok | skipped | failed
+    title: str = ""
+    seconds: float | None = None
+    reason: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+    started_at: float | None = None
+
+
 class RunState:
+    """Rows (a ResultsStore, the source of truth), errors and the end of one run, from its events."""
+
     def __init__(self) -> None:
         self.store = ResultsStore(None)
         self.finished: Finished | None = None

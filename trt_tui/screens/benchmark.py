@@ -7,7 +7,7 @@ model (never the widget) to CSV/JSON.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -21,58 +21,25 @@ from trt_tui.core.results import host_bound
 from trt_tui.screens.base import RunScreen
 from trt_tui.screens.layers import layers_line
 from trt_tui.screens.state import RunState, table_rows
-from trt_tui.widgets.format import (
-    STATUS_ICONS,
-    fmt_bytes,
-    fmt_err,
-    fmt_frac,
-    fmt_ms,
-    fmt_rate,
-    ellipsize,
-    fmt_speedup,
-    fmt_seconds,
-    is_num,
-    pack_markup,
-)
+from trt_tui.core.rows import SHORT as ROW_SHORT, short as row_short
+from trt_tui.format import APP_COLUMNS, STATUS_ICONS, ellipsize, fmt_ms, fmt_rate, fmt_seconds, is_num
+from trt_tui.widgets.markup import pack_markup
 from trt_tui.widgets.keyed_table import upsert_row
 from trt_tui.widgets.sortable import SortableText, sort_key, sort_key_descending
 from trt_tui.widgets.speedup_chart import SpeedupChart
 
-ROW_SHORT = {
-    "pytorch-fp32": "PyTorch FP32",
-    "pytorch-fp16": "PyTorch FP16",
-    "pytorch-graph-fp32": "PT graph FP32",
-    "pytorch-graph-fp16": "PT graph FP16",
-    "pytorch-compile-fp32": "PT comp. FP32",
-    "pytorch-compile-fp16": "PT comp. FP16",
-    "tensorrt-fp32": "TensorRT FP32",
-    "tensorrt-fp16": "TensorRT FP16",
-    "tensorrt-int8": "TensorRT INT8",
-    "onnxruntime-fp32": "ORT FP32",
-    "onnxruntime-int8": "ORT INT8",
-}
 STATUS_STYLE = {"ok": "green", "running": "bold yellow", "failed": "bold red", "crashed": "bold red",
                 "skipped": "dim", "pending": "dim", "built": "cyan", "cancelled": "yellow"}
 
-# (column key = results.COLUMNS name, title, width, formatter); cell padding is 0, numbers right-aligned
-COLUMNS: tuple[tuple[str, str, int, Callable[[Any], str]], ...] = (
-    ("latency_mean_ms", "mean", 7, fmt_ms),
-    ("latency_p50_ms", "p50", 7, fmt_ms),
-    ("latency_p99_ms", "p99", 7, fmt_ms),
-    ("gpu_compute_mean_ms", "GPU", 7, fmt_ms),
-    ("throughput_per_s", "thru/s", 7, fmt_rate),
-    ("speedup_vs_pytorch", "speedup", 8, fmt_speedup),
-    ("size_bytes", "size", 8, fmt_bytes),
-    ("max_abs_err", "max|Δ|", 8, fmt_err),
-    ("top1_agreement", "top-1", 7, fmt_frac),
-    ("label_accuracy", "acc", 7, fmt_frac),
-)
+# The metric columns: format.APP_COLUMNS (the CLI table shows the same ones, same titles and statistics);
+# cell padding is 0, numbers right-aligned.
+COLUMNS = APP_COLUMNS
 ROW_WIDTH, STATUS_WIDTH = 15, 8  # 15 + 8 + 71 = 94 cells: every column fits a 100-column terminal
 STATUS_SHORT = {"ok": "ok", "failed": "fail", "skipped": "skip", "pending": "wait", "built": "built", "cancelled": "stop", "crashed": "crash"}
 # On a narrower terminal the columns that fit are taken in this order (shown in COLUMNS order), so
 # that at 80 columns latency, speedup, size and both accuracy columns stay without scrolling.
 COLUMN_PRIORITY = ("latency_p50_ms", "speedup_vs_pytorch", "size_bytes", "max_abs_err", "top1_agreement",
-                   "label_accuracy", "throughput_per_s", "gpu_compute_mean_ms", "latency_p99_ms", "latency_mean_ms")
+                   "label_accuracy", "throughput_per_s", "gpu_compute_p50_ms", "latency_p99_ms", "latency_mean_ms")
 STATUS_WORDS = {"failed": "failed", "skipped": "skipped", "cancelled": "cancelled", "crashed": "crashed",
                 "pending": "not run"}
 
@@ -80,13 +47,13 @@ STATUS_WORDS = {"failed": "failed", "skipped": "skipped", "cancelled": "cancelle
 def columns_for(width: int) -> tuple[str, ...]:
     """The metric columns that fit ``width`` cells beside the row and status columns."""
     room = width - ROW_WIDTH - STATUS_WIDTH
-    widths = {key: w for key, _, w, _ in COLUMNS}
+    widths = {c.key: c.width for c in COLUMNS}
     chosen: set[str] = set()
     for key in COLUMN_PRIORITY:
         if widths[key] <= room:
             chosen.add(key)
             room -= widths[key]
-    return tuple(key for key, _, _, _ in COLUMNS if key in chosen)
+    return tuple(c.key for c in COLUMNS if c.key in chosen)
 
 
 def reason_groups(rows: list[dict[str, Any]], width: int = 200, max_lines: int = 2) -> list[str]:
@@ -98,7 +65,7 @@ def reason_groups(rows: list[dict[str, Any]], width: int = 200, max_lines: int =
         status = row.get("status") or "pending"
         if status in ("ok", "running", "pending", "built") or not row.get("reason"):
             continue
-        groups.setdefault((status, str(row["reason"])), []).append(ROW_SHORT.get(row["row_id"], row["row_id"]))
+        groups.setdefault((status, str(row["reason"])), []).append(row_short(row["row_id"]))
     lines = []
     for (status, reason), names in groups.items():
         icon = STATUS_ICONS.get(status, "?")
@@ -111,11 +78,11 @@ def reason_groups(rows: list[dict[str, Any]], width: int = 200, max_lines: int =
 
 
 def row_cells(row: dict[str, Any], best: str, progress: tuple[int, int] | None,
-              shown: tuple[str, ...] = tuple(c for c, _, _, _ in COLUMNS)) -> tuple[SortableText, ...]:
+              shown: tuple[str, ...] = tuple(c.key for c in COLUMNS)) -> tuple[SortableText, ...]:
     rid = row["row_id"]
     status = row.get("status") or "pending"
     is_best = rid == best and status == "ok"
-    name = ("★ " if is_best else "  ") + ROW_SHORT.get(rid, rid)
+    name = ("★ " if is_best else "  ") + row_short(rid)
     cells = [SortableText(name, rid, style="bold green" if is_best else "")]
     if status == "running" and progress and progress[1]:
         label = f"▶ {100 * progress[0] // progress[1]:>3d}%"
@@ -124,12 +91,12 @@ def row_cells(row: dict[str, Any], best: str, progress: tuple[int, int] | None,
     else:
         label = f"{STATUS_ICONS.get(status, '?')} {STATUS_SHORT.get(status, status)}"
     cells.append(SortableText(" " + label[: STATUS_WIDTH - 1], status, style=STATUS_STYLE.get(status, "")))
-    for key, _, _, fmt in COLUMNS:
-        if key not in shown:
+    for col in COLUMNS:
+        if col.key not in shown:
             continue
-        value = row.get(key)
-        style = "bold green" if is_best and key in ("latency_p50_ms", "speedup_vs_pytorch") else ""
-        cells.append(SortableText(fmt(value), value, style=style, justify="right"))
+        value = row.get(col.key)
+        style = "bold green" if is_best and col.key in ("latency_p50_ms", "speedup_vs_pytorch") else ""
+        cells.append(SortableText(col.fmt(value), value, style=style, justify="right"))
     return tuple(cells)
 
 
@@ -197,7 +164,7 @@ class BenchmarkScreen(RunScreen):
             yield chart
 
     def on_mount(self) -> None:
-        self._set_columns(columns_for(ROW_WIDTH + STATUS_WIDTH + sum(w for _, _, w, _ in COLUMNS)))
+        self._set_columns(columns_for(ROW_WIDTH + STATUS_WIDTH + sum(c.width for c in COLUMNS)))
 
     def _set_columns(self, shown: tuple[str, ...]) -> None:
         """(Re)make the table's columns; rows are re-added by the next sync."""
@@ -206,9 +173,9 @@ class BenchmarkScreen(RunScreen):
         table.clear(columns=True)
         table.add_column("  Row", key="row", width=ROW_WIDTH)
         table.add_column(" Status", key="status", width=STATUS_WIDTH)
-        for key, title, width, _ in COLUMNS:
-            if key in shown:
-                table.add_column(Text(title, justify="right"), key=key, width=width)
+        for col in COLUMNS:
+            if col.key in shown:
+                table.add_column(Text(col.title, justify="right"), key=col.key, width=col.width)
         if self.sort_by not in ("row", "status") + shown:
             self.sort_by, self.sort_reverse = None, False
 
@@ -260,13 +227,13 @@ class BenchmarkScreen(RunScreen):
 
     def _sync_bottom(self, state: RunState) -> None:
         store = state.store
-        chart_rows = [(ROW_SHORT.get(rid, rid), store.rows[rid].get("speedup_vs_pytorch")) for rid in table_rows(state)
+        chart_rows = [(row_short(rid), store.rows[rid].get("speedup_vs_pytorch")) for rid in table_rows(state)
                       if rid in store.rows and store.rows[rid].get("status") == "ok"]
-        best_title = ROW_SHORT.get(store.best, store.best)
+        best_title = row_short(store.best)
         self.query_one(SpeedupChart).show(chart_rows if any(is_num(v) for _, v in chart_rows) else [], best_title)
         best = store.best
         if best:
-            text = f"[b $success]★ best: {escape(ROW_SHORT.get(best, best))}[/] [dim]{escape(store.best_rule)}[/]"
+            text = f"[b $success]★ best: {escape(row_short(best))}[/] [dim]{escape(store.best_rule)}[/]"
         elif state.finished is not None or not state.running:
             text = f"[dim]no best row yet{f' ({escape(store.best_rule)})' if store.best_rule else ''}[/]"
         else:

@@ -17,7 +17,7 @@ from trt_tui.core.events import Log as LogEvent
 from trt_tui.screens.base import RunScreen
 from trt_tui.screens.state import LOG_LEVELS, RunState, level_rank
 from trt_tui.widgets.engine_panel import EnginePanel
-from trt_tui.widgets.format import fmt_elapsed
+from trt_tui.format import fmt_elapsed
 
 LEVEL_TAGS = {0: "V", 1: "I", 2: "W", 3: "E"}
 

@@ -14,9 +14,8 @@ from textual.widgets import DataTable, Static, TextArea
 from trt_tui.screens.base import RunScreen
 from trt_tui.screens.state import EXPORT_STEP_TITLES, RunState, StepState
 from trt_tui.widgets.keyed_table import upsert_row
-from trt_tui.widgets.format import (
-    ellipsize, fmt_elapsed, fmt_bytes, fmt_count, fmt_err, fmt_seconds, is_num, pack_markup, status_text,
-)
+from trt_tui.format import ellipsize, fmt_bytes, fmt_count, fmt_elapsed, fmt_err, fmt_seconds, is_num, status_text
+from trt_tui.widgets.markup import pack_markup
 
 ROW_STYLES = {"ok": "green", "failed": "bold red", "running": "bold yellow", "skipped": "dim", "pending": "dim"}
 

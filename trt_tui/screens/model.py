@@ -17,22 +17,12 @@ from textual.widgets.selection_list import Selection
 from trt_tui.core.config import ALL_ROWS, CALIBRATORS, RunConfig, parse_shape
 from trt_tui.screens.base import RunScreen
 from trt_tui.screens.state import RunState
-from trt_tui.widgets.format import ellipsize, fit_markup
+from trt_tui.core.rows import ROWS
+from trt_tui.core.trt.adapter import INSTALL_HINT
+from trt_tui.format import ellipsize
+from trt_tui.widgets.markup import fit_markup
 from trt_tui.widgets.label_grid import LabelGrid
 
-ROW_TITLES = {
-    "pytorch-fp32": "PyTorch FP32",
-    "pytorch-fp16": "PyTorch FP16",
-    "pytorch-graph-fp32": "PyTorch graph FP32",
-    "pytorch-graph-fp16": "PyTorch graph FP16",
-    "pytorch-compile-fp32": "torch.compile FP32",
-    "pytorch-compile-fp16": "torch.compile FP16",
-    "tensorrt-fp32": "TensorRT FP32",
-    "tensorrt-fp16": "TensorRT FP16",
-    "tensorrt-int8": "TensorRT INT8",
-    "onnxruntime-fp32": "onnxruntime FP32",
-    "onnxruntime-int8": "onnxruntime INT8 Q/DQ",
-}
 CALIBRATOR_TITLES = {"entropy": "entropy", "minmax": "min-max"}
 
 # Fields in the order they are checked and shown; the error label beside each is '#<field>-error'.
@@ -53,7 +43,7 @@ def machine_rows(info: dict[str, Any] | None) -> list[tuple[str, str]]:
         flavour = info.get("tensorrt_flavour") or "tensorrt"
         trt_line = f"[b]{escape(trt)}[/] [dim]({escape(flavour)})[/]"
     else:
-        hint = escape(info.get("install_hint") or 'pip install "trt-tui[tensorrt]"')
+        hint = escape(info.get("install_hint") or INSTALL_HINT)
         trt_line = f"[b $warning]not installed[/] — {hint}"
     return [("GPU", gpu_line), ("TensorRT", trt_line)]
 
@@ -110,7 +100,7 @@ class ModelScreen(RunScreen):
                     )
                 with Vertical(id="rows-box"):
                     rows = SelectionList[str](
-                        *[Selection(ROW_TITLES[r], r, r in cfg.rows) for r in ALL_ROWS], id="rows", compact=True
+                        *[Selection(r.title, r.id, r.id in cfg.rows) for r in ROWS], id="rows", compact=True
                     )
                     rows.border_title = "Rows to run (space)"
                     yield rows

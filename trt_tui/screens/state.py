@@ -9,14 +9,12 @@ imports textual.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from trt_tui.core import rows, runstate
 from trt_tui.core.config import ALL_ROWS, RUN_STAGES, RunConfig
 from trt_tui.core.events import (
-    EnvEvent,
-    ErrorEvent,
     Event,
     Finished,
     Log,
@@ -27,7 +25,8 @@ from trt_tui.core.events import (
     StepFinished,
 )
 from trt_tui.core.results import ResultsStore
-from trt_tui.widgets.format import fmt_elapsed  # plain functions, no textual
+from trt_tui.core.runstate import StageState, StepState
+from trt_tui.format import fmt_elapsed
 
 EXPORT_STEPS = ("export", "checker", "parity")
 EXPORT_STEP_TITLES = {"export": "torch.onnx.export", "checker": "onnx.checker", "parity": "onnxruntime parity"}
@@ -39,43 +38,16 @@ def level_rank(level: str) -> int:
     return _LEVEL_RANK.get(level.lower(), 1)
 
 
-@dataclass
-class StepState:
-    """One step of a stage (an export step or one engine build)."""
-
-    name: str
-    status: str = "pending"  # pending | running | ok | skipped | failed
-    seconds: float | None = None
-    reason: str = ""
-    detail: dict[str, Any] = field(default_factory=dict)
-    started_at: float | None = None  # local clock when it began (for the live elapsed time)
-    # progress (build phases, calibration batches)
-    phase: str = ""
-    step: int = 0
-    total: int = 0
-    eta_s: float | None = None
-
-
-@dataclass
-class StageState:
-    name: str
-    status: str = "pending"  # pending | running | ok | skipped | failed
-    title: str = ""
-    seconds: float | None = None
-    reason: str = ""
-    detail: dict[str, Any] = field(default_factory=dict)
-    started_at: float | None = None
-
-
-class RunState:
-    """Everything the screens show about the current (or reopened) run."""
+class RunState(runstate.RunState):
+    """Everything the screens show about the current (or reopened) run: the core run state (rows,
+    errors, the end) and, on top, the stages, steps, engines, progress and log the screens draw."""
 
     def __init__(self, config: RunConfig | None = None, *, clock: Callable[[], float] | None = None, max_logs: int = 5000) -> None:
         import time
 
+        super().__init__()
         self.clock = clock or time.time
         self.config = config or RunConfig()
-        self.store = ResultsStore(None)
         self.stages: dict[str, StageState] = {}
         self.export_steps: dict[str, StepState] = {}
         self.engines: dict[str, StepState] = {}
@@ -84,8 +56,6 @@ class RunState:
         self.bench_progress: dict[str, tuple[int, int]] = {}
         self.logs: deque[Log] = deque(maxlen=max_logs)
         self.log_total = 0  # logs ever appended (the deque keeps the newest)
-        self.errors: list[ErrorEvent] = []
-        self.finished: Finished | None = None
         self.running = False
         self.cancel_requested = False
         self.out_dir: Path | None = None
@@ -100,7 +70,7 @@ class RunState:
         self.store = ResultsStore(None, meta={"config": config.to_dict()})
         self.stages = {}
         self.export_steps = {name: StepState(name) for name in EXPORT_STEPS}
-        self.engines = {r: StepState(r) for r in config.rows if r.startswith("tensorrt-")}
+        self.engines = {r: StepState(r) for r in config.rows if rows.is_tensorrt(r)}
         self.quantize_steps = {}
         self.quantize_idle_since = None
         self.bench_progress = {}
@@ -134,7 +104,7 @@ class RunState:
             self.quantize_steps = {}
         if "build" in config.stages:
             self.stages.pop("build", None)
-            self.engines = {r: StepState(r) for r in config.rows if r.startswith("tensorrt-")}
+            self.engines = {r: StepState(r) for r in config.rows if rows.is_tensorrt(r)}
         if "benchmark" in config.stages:
             self.stages.pop("benchmark", None)
             self.bench_progress = {}
@@ -147,7 +117,7 @@ class RunState:
         self.store = store
         self.out_dir = store.out_dir
         self.source = f"reopened {store.out_dir}"
-        self.engines = {rid: StepState(rid) for rid in store.rows if rid.startswith("tensorrt-")}
+        self.engines = {rid: StepState(rid) for rid in store.rows if rows.is_tensorrt(rid)}
         for rid, row in store.rows.items():
             if rid in self.engines and row.get("build_time_s") is not None:
                 eng = self.engines[rid]
@@ -159,6 +129,7 @@ class RunState:
     # -- events ----------------------------------------------------------------------------------
     def apply(self, event: Event) -> None:
         now = self.clock()
+        super().apply(event)  # rows, env, errors, the end of the run (best row, unfinished rows closed)
         if isinstance(event, StageStarted):
             st = self.stages.setdefault(event.stage, StageState(event.stage))
             st.status, st.title, st.started_at = "running", event.title, now
@@ -192,42 +163,21 @@ class RunState:
             self.log_total += 1
         elif isinstance(event, RowEvent):
             self._apply_row(event.row, now)
-        elif isinstance(event, ErrorEvent):
-            self.errors.append(event)
-        elif isinstance(event, EnvEvent):
-            self.store.set_env(event.env)
         elif isinstance(event, Finished):
-            self.finished = event
             self.running = False
             if event.out_dir:
                 self.out_dir = Path(event.out_dir)
-            if event.best:
-                self.store.best = event.best
-            if event.best_rule:
-                self.store.best_rule = event.best_rule
             for st in self.stages.values():
                 if st.status == "running":
                     st.status = "failed" if event.status != "ok" else "ok"
             for step in list(self.export_steps.values()) + list(self.engines.values()):
                 if step.status == "running":
                     step.status = "cancelled" if event.status == "cancelled" else "failed"
-            if event.status != "ok":
-                self._close_unfinished(event)
         self.version += 1
-
-    def _close_unfinished(self, event: Finished) -> None:
-        """After a crash or cancel the child cannot finish its rows: mark them, and save them as the
-        only writer left (``runstate.close_unfinished``, as the CLI does)."""
-        from trt_tui.core.runstate import close_unfinished
-
-        close_unfinished(self.store, event)
 
     def _apply_row(self, row: dict[str, Any], now: float) -> None:
         rid = row.get("row_id")
-        if not rid:
-            return
-        self.store.upsert(row)
-        if not rid.startswith("tensorrt-"):
+        if not rid or not rows.is_tensorrt(rid):
             return
         status = row.get("status")
         eng = self.engines.setdefault(rid, StepState(rid))

@@ -6,8 +6,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar, Static
 
-from trt_tui.screens.state import StepState
-from trt_tui.widgets.format import fmt_bytes, fmt_elapsed, fmt_seconds, status_text
+from trt_tui.core.runstate import StepState
+from trt_tui.format import fmt_bytes, fmt_elapsed, fmt_seconds, status_text
 
 ENGINE_TITLES = {
     "tensorrt-fp32": "TensorRT FP32",

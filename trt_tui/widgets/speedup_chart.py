@@ -7,7 +7,7 @@ from typing import Any
 from textual.content import Content
 from textual.widget import Widget
 
-from trt_tui.widgets.format import fmt_speedup, is_num
+from trt_tui.format import fmt_speedup, is_num
 
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 

@@ -23,7 +23,7 @@ PRECISIONS = ("fp32", "fp16", "int8")
 INT8_MODES = ("entropy", "minmax", "qdq")
 QDQ_SOURCE = "onnxruntime quantize_static"
 
-INSTALL_HINT = 'pip install "trt-tui[tensorrt]" (CUDA 13) or "trt-tui[tensorrt-cu12]" (CUDA 12)'
+INSTALL_HINT = 'pip install "trt-tui[tensorrt]" (CUDA 12: "trt-tui[tensorrt-cu12]")'  # the one wording, everywhere
 INSTALL_NOTE = (
     "The tensorrt-*-libs wheels are fetched from NVIDIA's own package index during the install, so a "
     "PyPI-only or offline machine needs TensorRT pre-installed (container, system package or tarball)."
@@ -146,10 +146,6 @@ class Features:
     has_build_serialized: bool
     has_onnx_parser: bool
     notes: tuple[str, ...] = field(default=())
-
-    @property
-    def version_string(self) -> str:
-        return self.version_str
 
     @property
     def label(self) -> str:

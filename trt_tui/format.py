@@ -1,9 +1,12 @@
-"""Number formatting shared by the screens (plain functions, no widgets)."""
+"""What both front ends print: number formats and the results-table columns (plain functions, no
+widgets, no textual/rich), so the CLI table and the app's DataTable show the same statistic under the
+same label."""
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 STATUS_ICONS = {
     "pending": "·",
@@ -122,35 +125,28 @@ def fmt_elapsed(value: Any) -> str:
     return f"{minutes}m{seconds:02d}s"
 
 
-def markup_width(markup: str) -> int:
-    """Cells that a line of Textual markup takes on screen."""
-    from textual.content import Content
-
-    return Content.from_markup(markup).cell_length
-
-
-def fit_markup(variants: list[str], width: int) -> str:
-    """The first (longest) markup line that fits ``width`` cells; the last one, cut, when none does."""
-    for text in variants:
-        if markup_width(text) <= width:
-            return text
-    from textual.content import Content
-
-    return Content.from_markup(variants[-1]).truncate(max(1, width), ellipsis=True).markup
+@dataclass(frozen=True)
+class Column:
+    key: str  # the results.COLUMNS field it shows
+    title: str  # the header, the same in the CLI and the app
+    width: int  # cells in the app's table (numbers right-aligned, no padding)
+    fmt: Callable[[Any], str]
+    in_app: bool = True  # the app's table has room for it (the CLI shows every column)
 
 
-
-def pack_markup(bits: list[str], width: int, sep: str = "  ") -> str:
-    """Markup pieces joined with ``sep`` into lines of at most ``width`` cells, a piece never split
-    (one longer than a line gets a line of its own, cut by the widget)."""
-    lines: list[str] = []
-    current, used = "", 0
-    for bit in bits:
-        size = markup_width(bit)
-        if current and used + len(sep) + size > width:
-            lines.append(current)
-            current, used = "", 0
-        current, used = (current + sep + bit, used + len(sep) + size) if current else (bit, size)
-    if current:
-        lines.append(current)
-    return "\n".join(lines)
+# The results table, in order: latencies in ms (trtexec's statistics), GPU compute time (CUDA events,
+# the launch hidden), throughput, speedups, size, accuracy against PyTorch FP32.
+TABLE_COLUMNS: tuple[Column, ...] = (
+    Column("latency_mean_ms", "mean", 7, fmt_ms),
+    Column("latency_p50_ms", "p50", 7, fmt_ms),
+    Column("latency_p99_ms", "p99", 7, fmt_ms),
+    Column("gpu_compute_p50_ms", "GPU", 7, fmt_ms),  # the median, as trtexec reports GPU Compute Time
+    Column("throughput_per_s", "thru/s", 7, fmt_rate),
+    Column("speedup_vs_pytorch", "speedup", 8, fmt_speedup),
+    Column("speedup_vs_best_pytorch", "vs best PT", 10, fmt_speedup, in_app=False),
+    Column("size_bytes", "size", 8, fmt_bytes),
+    Column("max_abs_err", "max|Δ|", 8, fmt_err),
+    Column("top1_agreement", "top-1", 7, fmt_frac),
+    Column("label_accuracy", "acc", 7, fmt_frac),
+)
+APP_COLUMNS: tuple[Column, ...] = tuple(c for c in TABLE_COLUMNS if c.in_app)
