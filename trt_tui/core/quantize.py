@@ -402,7 +402,7 @@ def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "
                             "preprocessed": False}
     partial = out_path.with_name(f".{out_path.stem}.partial.onnx")  # renamed once whole
     progress = StepProgress(on_progress)
-    with scratch_dir("trt-tui-quant-") as tmp, _quiet() as noise, progress:
+    with scratch_dir("trt-tui-quant-", parent=out_path.parent) as tmp, _quiet() as noise, progress:
         try:
             source = _link_into(fp32_onnx, tmp)
             if preprocess and tool == "onnxruntime":
@@ -499,7 +499,7 @@ def convert_fp16(fp32_onnx, out_path, *, keep_fp32: tuple[str, ...] | list[str] 
     partial = out_path.with_name(f".{out_path.stem}.partial.onnx")  # renamed once whole
     progress = StepProgress(on_progress)
     info: dict[str, Any] = {"tool": tool, "keep_fp32": keep}
-    with scratch_dir("trt-tui-fp16-") as _tmp, _quiet() as noise, progress:
+    with scratch_dir("trt-tui-fp16-", parent=out_path.parent) as _tmp, _quiet() as noise, progress:
         try:
             progress.set_phase("conversion")
             model = onnx.load(str(fp32_onnx))

@@ -17,6 +17,7 @@ import io
 import json
 import math
 import os
+import shutil
 import secrets
 from pathlib import Path
 from typing import Any, Iterable
@@ -135,6 +136,10 @@ def remove_stale_temps(folder: str | Path) -> list[Path]:
                 removed.append(tmp)
         except OSError:
             pass
+    for scratch in Path(folder).glob(".*.scratch"):  # core.scratch folders of a quantize killed mid-way
+        if scratch.is_dir():
+            shutil.rmtree(scratch, ignore_errors=True)
+            removed.append(scratch)
     return removed
 
 

@@ -18,9 +18,17 @@ from typing import Iterator
 _ENV = ("TMPDIR", "TEMP", "TMP")
 
 
+SUFFIX = ".scratch"  # results.remove_stale_temps deletes hidden ``.*.scratch`` folders a SIGKILL left
+
+
 @contextmanager
-def scratch_dir(prefix: str = "trt-tui-") -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix=prefix))
+def scratch_dir(prefix: str = "trt-tui-", parent: str | Path | None = None) -> Iterator[Path]:
+    """``parent``: where the folder goes (hidden, ``.<prefix>…scratch``); a results folder there means a
+    process killed mid-quantize (SIGKILL cannot be caught) leaves nothing in /tmp, and the next run in
+    that folder removes what it left. None: the system's temp folder."""
+    hidden = parent is not None
+    path = Path(tempfile.mkdtemp(prefix=f".{prefix}" if hidden else prefix, suffix=SUFFIX if hidden else "",
+                                 dir=parent))
     saved_default, saved_env = tempfile.tempdir, {k: os.environ.get(k) for k in _ENV}
     tempfile.tempdir = str(path)
     for k in _ENV:
