@@ -33,7 +33,7 @@ from . import calibrate, graph_checks
 from .calibration import BatchSource
 from .errors import TrtTuiError
 from .heartbeat import OnProgress, StepProgress
-from .provenance import file_sha256, fingerprint
+from .provenance import file_sha256, fingerprint, write_json_atomic
 from .scratch import scratch_dir
 
 METHODS = ("entropy", "minmax")
@@ -351,13 +351,8 @@ def provenance_path(derived) -> Path:
 
 def _record_provenance(info: dict[str, Any]) -> None:
     """``<derived>.onnx.source.json``: what the derived file was made from (a later stage run alone checks it)."""
-    import json
-
     record = {k: info[k] for k in PROVENANCE_KEYS if k in info} | {"sha256": file_sha256(info["path"])}
-    side = provenance_path(info["path"])
-    tmp = side.with_name(f".{side.name}.partial")
-    tmp.write_text(json.dumps(record, indent=1))
-    os.replace(tmp, side)
+    write_json_atomic(provenance_path(info["path"]), record)
 
 
 def stale_reason(derived, fp32_onnx) -> str:

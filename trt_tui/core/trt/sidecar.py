@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from trt_tui.core.provenance import file_sha256  # noqa: F401 - re-exported for callers
+from trt_tui.core.provenance import file_sha256, write_json_atomic  # noqa: F401 - re-exported for callers
 from trt_tui.core.trt.adapter import FLAVOUR_RTX, parse_version
 
 SIDECAR_VERSION = 1
@@ -29,15 +29,6 @@ def gpu_identity(index: int = 0) -> dict[str, Any]:
     except Exception:
         pass
     return {"name": None, "compute_capability": None}
-
-
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=2, default=str))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def read_sidecar(plan_path: str | os.PathLike[str]) -> dict[str, Any] | None:
