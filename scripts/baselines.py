@@ -55,33 +55,14 @@ def run_until(cmd: list[str], deadline: float, log: Path) -> tuple[int | None, f
 
 
 def first_row(model: str, batch: int, out: Path, deadline: float) -> dict:
-    """Seconds from launching `trt-tui run` (default rows) to its first 'ok' row event, then cancel."""
+    """Seconds from launching `trt-tui run` (default rows) to its first number (the running median of
+    the first row's timed loop), its first latency row and first ok row; then cancel (stage_times.py)."""
+    from stage_times import time_run  # scripts/ is this script's folder, on sys.path
+
     run_dir = out / "first-row-run"
-    t0 = time.monotonic()
-    proc = subprocess.Popen(cli("--model", model, "--batch-size", str(batch), "--json", "--out", str(run_dir)),
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    found: dict = {"model": model, "batch_size": batch, "launch_to_first_ok_row_s": None}
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if time.monotonic() > deadline:
-            break
-        try:
-            ev = json.loads(line)
-        except ValueError:
-            continue
-        if ev.get("type") == "row" and ev["row"].get("latency_p50_ms") is not None \
-                and found.get("launch_to_first_number_s") is None:  # the latency half, before the GPU loop
-            found["launch_to_first_number_s"] = round(time.monotonic() - t0, 2)
-        if ev.get("type") == "row" and ev["row"].get("status") == "ok":
-            found.update(launch_to_first_ok_row_s=round(time.monotonic() - t0, 2), row_id=ev["row"]["row_id"],
-                         latency_p50_ms=ev["row"].get("latency_p50_ms"))
-            break
-    proc.send_signal(signal.SIGINT)  # the number is in: cancel the rest of the run
-    try:
-        proc.communicate(timeout=30)  # reads on, so the run never blocks on a full pipe while it stops
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
+    found = time_run(cli("--model", model, "--batch-size", str(batch), "--json", "--out", str(run_dir)),
+                     stop_at="first_ok_row", deadline_s=max(1.0, deadline - time.monotonic()), echo=False)
+    found.update(model=model, batch_size=batch)
     try:
         found["meta_first_row"] = json.loads((run_dir / "results.json").read_text())["meta"].get("first_row")
     except (OSError, ValueError, KeyError):
@@ -115,9 +96,10 @@ def main() -> None:
     fr = first_row(args.first_row_model, args.first_row_batch, out, min(deadline, time.monotonic() + 120))
     (out / "first-row.json").write_text(json.dumps(fr, indent=2))
     print(f"first row: {fr}", flush=True)
+    secs = {k: (fr.get(k) or {}).get("s") for k in ("first_event", "first_running_p50", "first_latency_row", "first_ok_row")}
     md += [f"Time to the first number, `trt-tui run --model {fr['model']} --batch-size {fr['batch_size']}` "
-           f"(default rows): {fr.get('launch_to_first_ok_row_s')} s from launch to the first ok row "
-           f"({fr.get('row_id')}); in results.json meta: {fr.get('meta_first_row')}", ""]
+           f"(default rows), seconds from launch: {secs}; stages: {fr.get('stages')}; "
+           f"in results.json meta: {fr.get('meta_first_row')}", ""]
 
     for model in args.models.split(","):
         run_dir = Path("/tmp/baselines") / model

@@ -200,3 +200,16 @@ def test_a_run_leaves_the_temp_dir_as_it_found_it(tmp_path):
     # ".ses": onnxruntime's telemetry session record, written by `import onnxruntime` and kept across runs
     # (not a temporary; it is already in /tmp on any machine that ran onnxruntime once)
     assert sorted(p.name for p in tmp.iterdir() if p.name != ".ses") == []
+
+
+def test_the_progress_line_shows_the_median_so_far():
+    """Headless too, the first number comes during the timed loop: '[timed] 90/500 … p50 so far'."""
+    import io
+
+    from trt_tui.cli import ProgressPrinter
+    from trt_tui.core.events import Progress
+
+    out = io.StringIO()
+    ProgressPrinter(out)(Progress(stage="benchmark", task="pytorch-fp32", phase="timed", step=90, total=500,
+                                  p50_ms=5.708))
+    assert out.getvalue().strip() == "pytorch-fp32 [timed] 90/500  18% p50 so far 5.708 ms"

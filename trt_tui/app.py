@@ -45,10 +45,11 @@ STAGE_SCREENS = {"export": "export", "quantize": "build", "build": "build", "ben
 STEP_STAGES = {"export": ("export",), "build": ("quantize", "build"), "benchmark": ("benchmark",)}
 
 
-def default_job_factory(config: RunConfig) -> Job:
-    from trt_tui.runner import JobProcess
+def default_job_factory() -> JobFactory:
+    """Runs in child processes, one spare child kept ready (``runner.ChildJobs``)."""
+    from trt_tui.runner import ChildJobs
 
-    return JobProcess(config)
+    return ChildJobs()
 
 
 def default_probe() -> dict[str, Any]:
@@ -127,7 +128,7 @@ class TrtTuiApp(App[None]):
         clock: Callable[[], float] | None = None,
     ) -> None:
         super().__init__()
-        self.job_factory: JobFactory = job_factory or default_job_factory
+        self.job_factory: JobFactory = job_factory or default_job_factory()
         self.results_root = Path(results_root)
         self._probe = probe or default_probe
         self._load_catalog = catalog or default_catalog
@@ -147,6 +148,15 @@ class TrtTuiApp(App[None]):
         if self.first_paint is None:
             self.first_paint = time.time()
             self._probe_machine()
+            self._warm_jobs()
+
+    @work(thread=True, group="spare", exit_on_error=False, description="start a spare child")
+    def _warm_jobs(self) -> None:
+        """A factory that keeps a child ready (``ChildJobs.warm``) starts one: after the first paint and
+        after each run, so `r` finds torch already imported."""
+        warm = getattr(self.job_factory, "warm", None)
+        if callable(warm) and self.job is None:
+            warm()
 
     @work(thread=True, exclusive=True, group="probe", exit_on_error=False, description="probe machine")
     def _probe_machine(self) -> None:
@@ -221,6 +231,7 @@ class TrtTuiApp(App[None]):
     def _job_ended(self, finished: Finished) -> None:
         self.job = None
         self.refresh_bindings()
+        self._warm_jobs()
         severity = "information" if finished.status == "ok" else "warning" if finished.status == "cancelled" else "error"
         text = {"ok": "run finished", "cancelled": "run cancelled"}.get(finished.status, f"run {finished.status}")
         if finished.message and finished.status != "ok":
@@ -302,6 +313,9 @@ class TrtTuiApp(App[None]):
     def on_unmount(self) -> None:
         if self.job is not None:  # the app went away by another route: never leave the child behind
             self.job.cancel(2.0)
+        close = getattr(self.job_factory, "close", None)
+        if callable(close):
+            close()  # the spare child, if one waits
 
     def action_help(self) -> None:
         from trt_tui.screens.help import HelpScreen

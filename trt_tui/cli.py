@@ -234,7 +234,8 @@ class ProgressPrinter:
             phase = f" [{ev.phase}]" if ev.phase else ""
             count = f" {ev.step}/{ev.total} {100 * ev.step / ev.total:3.0f}%" if ev.total else " …"
             eta = f" ETA {ev.eta_s:.0f} s" if ev.eta_s is not None and ev.step < ev.total else ""
-            self.status(ev.task, f"   {ev.task}{phase}{count}{eta}")
+            so_far = f" p50 so far {fmt_ms(ev.p50_ms)} ms" if ev.p50_ms is not None else ""
+            self.status(ev.task, f"   {ev.task}{phase}{count}{eta}{so_far}")
         elif isinstance(ev, RowEvent) and ev.row.get("status") in ("ok", "failed", "skipped"):
             r = ev.row
             if r["status"] == "ok":

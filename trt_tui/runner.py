@@ -34,13 +34,69 @@ def describe_exit(code: int | None) -> str:
     return f"exit status {code}"
 
 
-class JobProcess:
-    """One run of the pipeline in a child process."""
+def spawn(command: list[str], env: dict[str, str] | None, stdin: int) -> tuple[subprocess.Popen[str], deque[str]]:
+    """A child of ``command`` in its own process group (cancel reaches grandchildren too), finding this
+    package even from a source checkout; its stderr is drained into the returned tail."""
+    env = dict(os.environ if env is None else env)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    proc = subprocess.Popen(command, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            bufsize=1, env=env, start_new_session=True)
+    tail: deque[str] = deque(maxlen=40)
+    threading.Thread(target=_drain, args=(proc.stderr, tail), daemon=True).start()
+    return proc, tail
 
-    def __init__(self, config: RunConfig, *, python: str = sys.executable, env: dict[str, str] | None = None) -> None:
+
+def _drain(stream: IO[str] | None, tail: deque[str]) -> None:
+    if stream is None:
+        return
+    for line in stream:
+        tail.append(line.rstrip())
+
+
+class Spare:
+    """A child started before the user asks for a run: it imports torch and the pipeline, then waits
+    for its config on stdin. ``r`` then skips interpreter start and those imports (seconds on a cold
+    machine). It touches no GPU while it waits, and exits when its stdin closes (the app went away)."""
+
+    def __init__(self, *, python: str = sys.executable, env: dict[str, str] | None = None) -> None:
+        self.proc, self.tail = spawn([python, "-m", "trt_tui.jobs", "run", "--config", "-"], env, subprocess.PIPE)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def hand_over(self, config: RunConfig) -> bool:
+        """Give the waiting child its run; False if it is no longer there to take it."""
+        if not self.alive() or self.proc.stdin is None:
+            return False
+        try:
+            self.proc.stdin.write(config.to_json() + "\n")
+            self.proc.stdin.close()
+            return True
+        except (BrokenPipeError, OSError):
+            return False
+
+    def close(self) -> None:
+        """End an unused spare: EOF on its stdin, SIGKILL if it is still importing after 2 s."""
+        try:
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+            self.proc.wait(2.0)
+        except (subprocess.TimeoutExpired, OSError):
+            self.proc.kill()
+            self.proc.wait()
+
+
+class JobProcess:
+    """One run of the pipeline in a child process (a ``Spare`` one when given and still alive)."""
+
+    def __init__(self, config: RunConfig, *, python: str = sys.executable, env: dict[str, str] | None = None,
+                 spare: Spare | None = None) -> None:
         self.config = config
         self.python = python
         self.env = env
+        self.spare = spare
         self.proc: subprocess.Popen[str] | None = None
         self.cancelled = False
         self._stderr_tail: deque[str] = deque(maxlen=40)
@@ -57,28 +113,14 @@ class JobProcess:
         return [self.python, "-m", "trt_tui.jobs", "run", "--config", self.config.to_json()]
 
     def start(self) -> None:
-        env = dict(os.environ if self.env is None else self.env)
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        # The child must find this package even when it is run from a source checkout.
-        root = str(Path(__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-        self.proc = subprocess.Popen(
-            self.command(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            bufsize=1,
-            env=env,
-            start_new_session=True,  # own process group: cancel reaches grandchildren too
-        )
-        threading.Thread(target=self._drain_stderr, args=(self.proc.stderr,), daemon=True).start()
+        if self.spare is not None and self.spare.hand_over(self.config):
+            self.proc, self._stderr_tail = self.spare.proc, self.spare.tail
+        else:
+            if self.spare is not None:
+                self.spare.close()
+            self.proc, self._stderr_tail = spawn(self.command(), self.env, subprocess.DEVNULL)
+        self.spare = None
 
-    def _drain_stderr(self, stream: IO[str] | None) -> None:
-        if stream is None:
-            return
-        for line in stream:
-            self._stderr_tail.append(line.rstrip())
 
     def events(self) -> Iterator[Event]:
         """Events as the child writes them; ends with a Finished event in every case."""
@@ -117,6 +159,34 @@ class JobProcess:
             self.proc.wait()
         except ProcessLookupError:
             pass
+
+
+class ChildJobs:
+    """The app's job factory: every run in a child process, with one ``Spare`` kept ready."""
+
+    def __init__(self, *, python: str = sys.executable) -> None:
+        self.python = python
+        self.spare: Spare | None = None
+        self.closed = False
+        self.lock = threading.Lock()  # warm() runs in a worker thread, close() on the app's
+
+    def __call__(self, config: RunConfig) -> JobProcess:
+        with self.lock:
+            spare, self.spare = self.spare, None
+        return JobProcess(config, python=self.python, spare=spare)
+
+    def warm(self) -> None:
+        """Start a spare child if none is waiting (after the first paint and after each run)."""
+        with self.lock:
+            if not self.closed and (self.spare is None or not self.spare.alive()):
+                self.spare = Spare(python=self.python)
+
+    def close(self) -> None:
+        """No more runs: end the waiting spare, start none again."""
+        with self.lock:
+            self.closed, spare, self.spare = True, self.spare, None
+        if spare is not None:
+            spare.close()
 
 
 class ReplayJob:

@@ -12,7 +12,7 @@ from trt_tui.core import bench, models, results, torch_runners
 from trt_tui.core.rows import get as row_of
 from trt_tui.core.config import ALL_ROWS, COMPILE_ROWS, DEFAULT_ROWS, RunConfig
 from trt_tui.core.errors import TrtTuiError
-from trt_tui.core.events import StageStarted
+from trt_tui.core.events import Log, Progress, RowEvent, StageStarted
 from trt_tui.core.pipeline import Pipeline
 
 BASELINE_ROWS = ("pytorch-fp32", "pytorch-fp16", "pytorch-graph-fp32", "pytorch-graph-fp16",
@@ -155,3 +155,22 @@ def test_iobinding_runner_binds_buffers_and_matches_session_run(tmp_path, mlp):
     assert m.iterations == 5 and m.gpu_compute_ms is None
     with pytest.raises(TrtTuiError, match="CUDA provider"):  # a CPU session is refused as a CUDA runner
         ort_runners.OrtBoundRunner(session, x.shape, device="cuda")
+
+
+def test_the_first_row_is_timed_before_the_eval_set_and_its_reference(tmp_path, monkeypatch):
+    """The number the user waits for comes first: the first row's running median and its latency
+    reach the stream before the accuracy reference is computed; its accuracy follows on the same row."""
+    monkeypatch.setattr(bench, "RUNNING_EVERY_S", 0.0)
+    events = []
+    cfg = RunConfig(model="mlp", rows=("pytorch-fp32", "pytorch-fp16"), iterations=30, warmup=1,
+                    device="cpu", out_dir=str(tmp_path / "run"))
+    assert Pipeline(cfg, events.append).run().status == "ok"
+    running = next(i for i, e in enumerate(events) if isinstance(e, Progress) and e.p50_ms is not None)
+    latency = next(i for i, e in enumerate(events) if isinstance(e, RowEvent)
+                   and e.row["latency_p50_ms"] is not None)
+    reference = next(i for i, e in enumerate(events) if isinstance(e, Log) and "accuracy reference" in e.message)
+    assert events[running].task == events[latency].row["row_id"] == "pytorch-fp32"
+    assert running < latency < reference
+    assert events[latency].row["cosine_sim"] is None  # accuracy not yet known when the number shows
+    ok = next(e.row for e in events if isinstance(e, RowEvent) and e.row["status"] == "ok")
+    assert ok["row_id"] == "pytorch-fp32" and ok["cosine_sim"] == pytest.approx(1.0, abs=1e-6)

@@ -111,3 +111,15 @@ def test_the_latency_half_is_handed_over_before_the_measurement_ends(mlp):
     assert part.latency_ms == m.latency_ms and part.iterations == m.iterations == 20
     assert part.gpu_compute_ms is None
     assert part.row_fields(2)["latency_p50_ms"] == m.row_fields(2)["latency_p50_ms"]
+
+
+def test_the_running_median_is_handed_over_during_the_timed_loop(mlp, monkeypatch):
+    """on_running gets (iterations so far, their median) from the 10th timed iteration on, each
+    within the final measurement's range, and never for the last iteration (on_latency has it)."""
+    monkeypatch.setattr(bench, "RUNNING_EVERY_S", 0.0)  # every iteration once past the 10th
+    runner = bench.TorchRunner(mlp.module, (2, *mlp.input_shape), device="cpu")
+    seen = []
+    m = bench.measure(runner, np.ones((2, *mlp.input_shape), np.float32), warmup=1, iterations=20,
+                      on_running=lambda n, p50: seen.append((n, p50)))
+    assert [n for n, _ in seen] == list(range(10, 20))
+    assert all(m.latency_ms["min"] <= p50 <= m.latency_ms["max"] for _, p50 in seen)

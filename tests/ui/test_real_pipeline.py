@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Input
 
 from trt_tui.app import TrtTuiApp
 from trt_tui.core.results import rows_from_csv
+from trt_tui.runner import ChildJobs
 from trt_tui.screens.benchmark import BenchmarkScreen
 from trt_tui.screens.dialogs import SavePathScreen
 from trt_tui.screenshots import RECORDED_MACHINE, settle, wait_until
@@ -18,25 +19,39 @@ from trt_tui.screenshots import RECORDED_MACHINE, settle, wait_until
 from .helpers import run, table_text
 
 
-def app_with_real_jobs() -> tuple[TrtTuiApp, list]:
-    """The app starting real child processes; the list collects each JobProcess it starts."""
-    jobs: list = []
+class RecordingJobs(ChildJobs):
+    """The app's own factory (a spare child kept ready), keeping each JobProcess it hands out."""
 
-    def factory(config):
-        from trt_tui.runner import JobProcess
+    def __init__(self) -> None:
+        super().__init__()
+        self.jobs: list = []
+        self.spares: list = []
 
-        job = JobProcess(config)
-        jobs.append(job)
+    def __call__(self, config):
+        job = super().__call__(config)
+        self.jobs.append(job)
         return job
 
-    return TrtTuiApp(job_factory=factory, probe=lambda: dict(RECORDED_MACHINE)), jobs
+    def warm(self) -> None:
+        super().warm()
+        if self.spare is not None and self.spare not in self.spares:
+            self.spares.append(self.spare)
+
+
+def app_with_real_jobs() -> tuple[TrtTuiApp, RecordingJobs]:
+    """The app starting real child processes as it does for a user."""
+    jobs = RecordingJobs()
+    return TrtTuiApp(job_factory=jobs, probe=lambda: dict(RECORDED_MACHINE)), jobs
 
 
 def test_real_mlp_pipeline_through_the_app_then_export_csv(tmp_path):
     async def scenario():
-        app, jobs = app_with_real_jobs()
+        app, factory = app_with_real_jobs()
+        jobs = factory.jobs
         async with app.run_test(size=(100, 30)) as pilot:
             await settle(pilot)
+            await wait_until(pilot, lambda: factory.spare is not None, timeout=10)  # started after first paint
+            spare_pid = factory.spare.proc.pid
             screen = app.screen
             screen.query_one("#iterations", Input).value = "20"
             screen.query_one("#warmup", Input).value = "2"
@@ -48,6 +63,8 @@ def test_real_mlp_pipeline_through_the_app_then_export_csv(tmp_path):
             assert finished.status == "ok", (finished.message, [e.message for e in app.state.errors])
             await wait_until(pilot, lambda: jobs[0].returncode is not None)
             assert jobs[0].returncode == 0
+            assert jobs[0].pid == spare_pid  # `r` handed the run to the child kept ready
+            await wait_until(pilot, lambda: factory.spare is not None and factory.spare.proc.pid != spare_pid)
             assert isinstance(app.screen, BenchmarkScreen)  # followed the run to the end
 
             rows = {r[0].strip(" ★"): r for r in table_text(app.screen.query_one("#bench", DataTable))}
@@ -76,17 +93,19 @@ def test_real_mlp_pipeline_through_the_app_then_export_csv(tmp_path):
 
 def test_quitting_during_a_real_run_stops_the_child_process():
     async def scenario():
-        app, jobs = app_with_real_jobs()
+        app, factory = app_with_real_jobs()
         async with app.run_test(size=(100, 30)) as pilot:
             await settle(pilot)
             await pilot.press("r")
             await wait_until(pilot, lambda: bool(app.state.stages), timeout=60)  # the child is running
-            assert jobs[0].proc.poll() is None
+            assert factory.jobs[0].proc.poll() is None
             await pilot.press("ctrl+q")
-        return jobs[0]
+        return factory
 
-    job = run(scenario)
+    factory = run(scenario)
+    job = factory.jobs[0]
     assert job.proc.poll() is not None  # stopped (SIGTERM to its process group), not left behind
+    assert all(spare.proc.poll() is not None for spare in factory.spares)  # no spare child left waiting
     try:
         os.killpg(job.proc.pid, 0)
         group_alive = True

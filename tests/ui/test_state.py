@@ -89,3 +89,26 @@ def test_row_detail_shows_gpu_and_enqueue_time_and_the_launch_note():
     assert "host-bound" not in gpu_bound
     cpu = row_detail({"row_id": "onnxruntime-fp32", "device": "cpu", "enqueue_p50_ms": None})
     assert "enqueue" not in cpu  # no enqueue figure on the CPU, so no label either
+
+
+def test_a_running_row_shows_its_median_so_far_until_the_latency_arrives():
+    """The first number on screen: while a row's timed loop runs, its p50 cell shows the median so far
+    ('~', dim); the row's measured p50 replaces it; in a sweep it lands on the row at the size running."""
+    from trt_tui.core.events import Progress
+    from trt_tui.screens.benchmark import row_cells
+
+    cfg = RunConfig(rows=("pytorch-fp32",), batch_sizes=(1, 8))
+    state = RunState(cfg, clock=lambda: 100.0)
+    state.begin(cfg)
+    for batch in (1, 8):
+        state.apply(RowEvent(row={"row_id": "pytorch-fp32", "batch_size": batch, "status": "pending"}))
+    state.apply(RowEvent(row={"row_id": "pytorch-fp32", "batch_size": 8, "status": "running"}))
+    state.apply(Progress(stage="benchmark", task="pytorch-fp32", phase="timed", step=90, total=500, p50_ms=5.708))
+    state.apply(Progress(stage="benchmark", task="pytorch-fp32", phase="timed", step=91, total=500))
+    key = state.store.key("pytorch-fp32", 8)
+    assert key != "pytorch-fp32" and state.bench_progress[key].p50_ms == 5.708
+    p50 = row_cells(state.store.rows[key], "", state.bench_progress[key], ("latency_p50_ms",))[2]
+    assert p50.plain == "~5.708" and p50.style == "dim"
+    state.apply(RowEvent(row={"row_id": "pytorch-fp32", "batch_size": 8, "status": "running", "latency_p50_ms": 5.69}))
+    p50 = row_cells(state.store.rows[key], "", state.bench_progress[key], ("latency_p50_ms",))[2]
+    assert p50.plain == "5.690"

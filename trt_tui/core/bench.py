@@ -23,6 +23,8 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 ProgressFn = Callable[[str, int, int], None]  # (phase, step, total)
+RunningFn = Callable[[int, float], None]  # (timed iterations so far, their p50 latency in ms)
+RUNNING_EVERY_S = 0.5  # how often the running p50 is handed over during the timed loop
 
 # How the figures were taken, saved with every results file (results.json "meta").
 TIMING_METHOD = {
@@ -121,7 +123,8 @@ def warm_up(runner: Runner, warmup: int, budget_s: float | None, progress: Progr
 def measure(runner: Runner, host_input: np.ndarray, *, warmup: int, iterations: int,
             on_progress: ProgressFn | None = None, max_seconds: float | None = None,
             l2_flush: bool = True, hide_launch: bool = True,
-            on_latency: Callable[[Measurement], None] | None = None) -> Measurement:
+            on_latency: Callable[[Measurement], None] | None = None,
+            on_running: RunningFn | None = None) -> Measurement:
     """Warm up, then time ``iterations`` end-to-end inferences and (on CUDA) as many GPU computes.
     ``max_seconds`` ends the latency loop early (at least 10 iterations); the GPU loop then uses the
     same count, and the Measurement records how many ran. ``on_progress(phase, step, total)`` counts
@@ -141,6 +144,7 @@ def measure(runner: Runner, host_input: np.ndarray, *, warmup: int, iterations: 
     lat, enq = np.empty(iterations), np.empty(iterations)
     wall0 = time.perf_counter()
     deadline = wall0 + max_seconds if max_seconds else None
+    next_running = wall0 + RUNNING_EVERY_S
     for i in range(iterations):
         t0 = time.perf_counter()
         runner.h2d()
@@ -154,6 +158,9 @@ def measure(runner: Runner, host_input: np.ndarray, *, warmup: int, iterations: 
             progress("timed", i + 1, i + 1)  # stopped by the time budget: the bar learns the shorter total
             break
         progress("timed", i + 1, iterations)
+        if on_running and i >= 9 and i + 1 < iterations and time.perf_counter() >= next_running:
+            on_running(i + 1, float(np.median(lat[: i + 1])) * 1e3)  # outside the timed window
+            next_running = time.perf_counter() + RUNNING_EVERY_S
     wall = time.perf_counter() - wall0
     iterations = len(lat)
     enqueue = summarize(enq * 1e3) if on_cuda else None

@@ -64,7 +64,9 @@ class Progress(Event):
     """Progress of one task (``task`` e.g. 'tensorrt-fp16' during build, 'pytorch-fp32' during
     benchmark, 'int8-qdq' / 'fp16-convert' during quantize). ``phase`` names the part of the task
     ('calibration', 'warm-up', TensorRT's phase name). ``eta_s``: seconds left where the producer can
-    estimate them. Rate-limited at the source."""
+    estimate them. ``p50_ms``: during a row's timed loop, the median latency of the ``step``
+    iterations so far (provisional: the row event that follows has the figures). Rate-limited at the
+    source."""
 
     type: ClassVar[str] = "progress"
     stage: str
@@ -73,6 +75,7 @@ class Progress(Event):
     total: int = 0
     phase: str = ""
     eta_s: float | None = None
+    p50_ms: float | None = None
 
 
 @dataclass

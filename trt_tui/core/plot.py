@@ -34,8 +34,12 @@ def figure(series: Series, title: str = "") -> Any:
         bs = [p[0] for p in points]
         lat_ax.plot(bs, [p[1] for p in points], marker="o", label=rid)
         ips_ax.plot(bs, [p[2] for p in points], marker="o", label=rid)
+    sizes = sorted({p[0] for points in series.values() for p in points})
     for ax, ylabel in ((lat_ax, "p50 latency (ms, incl. copies)"), (ips_ax, "throughput (images/s)")):
         ax.set_xscale("log", base=2)
+        if sizes:  # ticks at the batch sizes measured, written as numbers (not 2^k)
+            ax.set_xticks(sizes, [str(s) for s in sizes])
+            ax.minorticks_off()
         ax.set_yscale("log")
         ax.set_xlabel("batch size")
         ax.set_ylabel(ylabel)

@@ -8,9 +8,21 @@ from pathlib import Path
 from typing import Any
 
 
+_handed_over: float | None = None  # perf_counter() when a spare child got its run
+
+
+def handed_over() -> None:
+    """A spare child (started ahead, torch imported) got its run now: its age counts from here."""
+    global _handed_over
+    _handed_over = time.perf_counter()
+
+
 def process_age_s() -> float | None:
     """Seconds since this process started (Linux /proc; None elsewhere): includes interpreter start
-    and the torch import, which a clock started in the pipeline does not see."""
+    and the torch import, which a clock started in the pipeline does not see. For a spare child:
+    since it was handed its run."""
+    if _handed_over is not None:
+        return time.perf_counter() - _handed_over
     try:
         fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
         start_ticks = int(fields[19])  # field 22, starttime, in clock ticks after boot

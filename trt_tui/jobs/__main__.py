@@ -1,4 +1,7 @@
-"""`python -m trt_tui.jobs run --config JSON|@file`: run the pipeline here, one JSON event per line on stdout.
+"""`python -m trt_tui.jobs run --config JSON|@file|-`: run the pipeline here, one JSON event per line on stdout.
+
+``--config -`` is a spare child (``runner.Spare``): it imports torch and the pipeline first, then reads
+its config as one line on stdin; an empty stdin (the app went away) ends it quietly.
 
 stdout carries events only: the real stdout is kept for them and file descriptor 1 is pointed at
 stderr, so whatever native code prints cannot corrupt the stream. SIGTERM cancels the run cleanly.
@@ -15,6 +18,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from trt_tui.core import runclock
 from trt_tui.core.config import RunConfig
 from trt_tui.core.errors import TrtTuiError
 from trt_tui.core.events import ErrorEvent, Event, Finished
@@ -50,12 +54,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m trt_tui.jobs")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the pipeline and stream events")
-    run.add_argument("--config", required=True, help="RunConfig as JSON, or @path to a JSON file")
+    run.add_argument("--config", required=True,
+                     help="RunConfig as JSON, @path to a JSON file, or - (preload, then one line on stdin)")
     args = parser.parse_args(argv)
 
-    text = Path(args.config[1:]).read_text() if args.config.startswith("@") else args.config
-    config = RunConfig.from_json(text)
-    emit = EventWriter()
+    if args.config == "-":
+        emit = EventWriter()  # fd 1 guarded before the imports, which may print
+        preload()
+        text = sys.stdin.readline()
+        if not text.strip():
+            return 0
+        runclock.handed_over()  # the user's wait starts now, not when this spare was started
+        config = RunConfig.from_json(text)
+    else:
+        text = Path(args.config[1:]).read_text() if args.config.startswith("@") else args.config
+        config = RunConfig.from_json(text)
+        emit = EventWriter()
     cancel = threading.Event()
 
     from trt_tui.core.pipeline import Cancelled, Pipeline
@@ -76,6 +90,19 @@ def main(argv: list[str] | None = None) -> int:
         finished = Finished(status="failed", out_dir=str(config.resolved_out_dir()), message=message)
     emit(finished)
     return 0 if finished.status == "ok" else 1
+
+
+def preload() -> None:
+    """What every run imports, done while a spare child waits: torch, torchvision, onnx, onnxruntime
+    and the pipeline. CUDA is not initialised: a waiting child holds no GPU memory."""
+    import importlib
+
+    for name in ("torch", "torchvision", "onnx", "onnxruntime", "trt_tui.core.pipeline", "trt_tui.core.models",
+                 "trt_tui.core.bench", "trt_tui.core.torch_runners"):
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - the run imports it again and reports what is wrong
+            pass
 
 
 if __name__ == "__main__":

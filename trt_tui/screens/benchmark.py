@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Static
 from trt_tui.core.results import host_bound
 from trt_tui.screens.base import RunScreen
 from trt_tui.screens.layers import layers_line
-from trt_tui.screens.state import RunState, table_rows
+from trt_tui.screens.state import BenchProgress, RunState, table_rows
 from trt_tui.core.rows import SHORT as ROW_SHORT, short as row_short
 from trt_tui.format import APP_COLUMNS, STATUS_ICONS, ellipsize, fmt_ms, fmt_rate, fmt_seconds, is_num
 from trt_tui.widgets.markup import pack_markup
@@ -77,15 +77,15 @@ def reason_groups(rows: list[dict[str, Any]], width: int = 200, max_lines: int =
     return lines
 
 
-def row_cells(row: dict[str, Any], best: str, progress: tuple[int, int] | None,
+def row_cells(row: dict[str, Any], best: str, progress: BenchProgress | None,
               shown: tuple[str, ...] = tuple(c.key for c in COLUMNS)) -> tuple[SortableText, ...]:
     rid = row["row_id"]
     status = row.get("status") or "pending"
     is_best = rid == best and status == "ok"
     name = ("★ " if is_best else "  ") + row_short(rid)
     cells = [SortableText(name, rid, style="bold green" if is_best else "")]
-    if status == "running" and progress and progress[1]:
-        label = f"▶ {100 * progress[0] // progress[1]:>3d}%"
+    if status == "running" and progress and progress.total:
+        label = f"▶ {100 * progress.step // progress.total:>3d}%"
     elif status == "running":
         label = "▶ run"
     else:
@@ -96,7 +96,10 @@ def row_cells(row: dict[str, Any], best: str, progress: tuple[int, int] | None,
             continue
         value = row.get(col.key)
         style = "bold green" if is_best and col.key in ("latency_p50_ms", "speedup_vs_pytorch") else ""
-        cells.append(SortableText(col.fmt(value), value, style=style, justify="right"))
+        text = col.fmt(value)
+        if value is None and col.key == "latency_p50_ms" and status == "running" and progress and progress.p50_ms:
+            value, text, style = progress.p50_ms, "~" + col.fmt(progress.p50_ms), "dim"  # so far: provisional
+        cells.append(SortableText(text, value, style=style, justify="right"))
     return tuple(cells)
 
 

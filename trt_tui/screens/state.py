@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from trt_tui.core import rows, runstate
 from trt_tui.core.config import ALL_ROWS, RUN_STAGES, RunConfig
@@ -38,6 +38,14 @@ def level_rank(level: str) -> int:
     return _LEVEL_RANK.get(level.lower(), 1)
 
 
+class BenchProgress(NamedTuple):
+    """A running row's timed loop: steps done, of total, and the median latency so far (provisional)."""
+
+    step: int = 0
+    total: int = 0
+    p50_ms: float | None = None
+
+
 class RunState(runstate.RunState):
     """Everything the screens show about the current (or reopened) run: the core run state (rows,
     errors, the end) and, on top, the stages, steps, engines, progress and log the screens draw."""
@@ -53,7 +61,7 @@ class RunState(runstate.RunState):
         self.engines: dict[str, StepState] = {}
         self.quantize_steps: dict[str, StepState] = {}
         self.quantize_idle_since: float | None = None  # quantize running, no step under way since then
-        self.bench_progress: dict[str, tuple[int, int]] = {}
+        self.bench_progress: dict[str, BenchProgress] = {}  # by store key of the running row
         self.logs: deque[Log] = deque(maxlen=max_logs)
         self.log_total = 0  # logs ever appended (the deque keeps the newest)
         self.running = False
@@ -215,7 +223,11 @@ class RunState(runstate.RunState):
                 eng.status, eng.started_at = "running", now
             eng.phase, eng.step, eng.total = event.phase, event.step, event.total
         elif event.stage == "benchmark":
-            self.bench_progress[event.task] = (event.step, event.total)
+            key = next((k for k, r in self.store.rows.items()  # in a sweep: the row at the size running
+                        if r.get("row_id") == event.task and r.get("status") == "running"), event.task)
+            last = self.bench_progress.get(key)
+            p50 = event.p50_ms if event.p50_ms is not None else (last.p50_ms if last and event.phase == "timed" else None)
+            self.bench_progress[key] = BenchProgress(event.step, event.total, p50)
         elif event.stage == "quantize":
             step = self.quantize_steps.get(event.task)
             if step is None or step.status != "running":
@@ -288,7 +300,7 @@ class RunState(runstate.RunState):
         if stage == "benchmark":
             for rid, row in self.store.rows.items():
                 if row.get("status") == "running":
-                    done, total = self.bench_progress.get(rid, (0, 0))
+                    done, total, _ = self.bench_progress.get(rid, BenchProgress())
                     return f"{rid} {100 * done // total}%" if total else rid
         return ""
 

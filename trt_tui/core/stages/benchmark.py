@@ -1,7 +1,9 @@
-"""Stage benchmark: accuracy against the reference on the eval set, then the timed loop, row by row.
+"""Stage benchmark, row by row: the timed loop first (the number the user waits for), then the
+row's accuracy against the reference on the eval set.
 
 The PyTorch rows run first (``baselines``, right after the model loads: numbers in seconds, and
-nothing else on the GPU while they are timed); the others after the builds (``run``).
+nothing else on the GPU while they are timed); the others after the builds (``run``). The eval set
+and the accuracy reference are made when the first row needs them, after that row's timing.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numpy as np
 
 from trt_tui.core import accuracy, bench, rows, torch_runners
 from trt_tui.core.errors import TrtTuiError
+from trt_tui.core.events import Progress
 from trt_tui.core.stages.context import Cancelled, RunContext
 from trt_tui.core.stages.runners import make_runner
 
@@ -26,10 +29,10 @@ def baselines(ctx: RunContext) -> None:
         return
     ctx.baseline_batches.add(ctx.batch)
     with ctx.stage("benchmark", "Benchmark PyTorch (before export and builds)") as detail:
-        inputs = context(ctx, detail)
         for row_id in todo:
             ctx.check_cancel()
-            bench_one(ctx, row_id, *inputs)
+            bench_one(ctx, row_id)
+        detail.update(ctx.bench_info)
 
 
 def run(ctx: RunContext) -> None:
@@ -37,15 +40,15 @@ def run(ctx: RunContext) -> None:
     if not todo and ctx.batch in ctx.baseline_batches:
         return  # every row was measured with the PyTorch ones (or cannot run)
     with ctx.stage("benchmark", "Benchmark") as detail:
-        inputs = context(ctx, detail)
         for row_id in todo:
             ctx.check_cancel()
             if ctx.rows.current(row_id)["status"] in READY:
-                bench_one(ctx, row_id, *inputs)
+                bench_one(ctx, row_id)
+        detail.update(ctx.bench_info)
 
 
-def context(ctx: RunContext, detail: dict[str, Any]) -> tuple[Any, ...]:
-    """Eval inputs, labels, the accuracy reference and the timing input, made once per batch size."""
+def eval_context(ctx: RunContext) -> tuple[np.ndarray, np.ndarray | None, list[np.ndarray] | None]:
+    """Eval inputs, labels and the accuracy reference, made once per batch size (at first need)."""
     if ctx.bench_ctx is None:
         x, labels = eval_set(ctx)
         try:
@@ -55,33 +58,26 @@ def context(ctx: RunContext, detail: dict[str, Any]) -> tuple[Any, ...]:
             ctx.error("benchmark", f"accuracy reference failed: {reason}", traceback.format_exc())
             ref, ref_name = None, f"none ({reason})"
             release_gpu_memory()
-        ctx.bench_info = dict(reference=ref_name, eval_samples=len(x), labelled=labels is not None,
-                              timing_input="np.random.randn of the batch shape, seed %d" % ctx.cfg.seed)
+        ctx.bench_info.update(reference=ref_name, eval_samples=len(x), labelled=labels is not None)
         ctx.log("benchmark", f"accuracy reference: {ref_name} on {len(x)} samples")
         if ref is not None and (why := accuracy.top1_uninformative(ref)):
             ctx.log("benchmark", why, "warning")
             ctx.bench_info.update(top1_note=why)
-        ctx.bench_ctx = (x, labels, ref, timing_input(ctx))  # one timing input for every row
-    detail.update(ctx.bench_info)
+        ctx.bench_ctx = (x, labels, ref)
     return ctx.bench_ctx
 
 
-def bench_one(ctx: RunContext, row_id: str, x: np.ndarray, labels: np.ndarray | None,
-              ref: list[np.ndarray] | None, host: np.ndarray) -> None:
+def bench_one(ctx: RunContext, row_id: str) -> None:
     row = rows.get(row_id)
     ctx.rows.set(row_id, status="running", reason="compiling" if row.mode == "compile" else "measuring")
     runner = None
     try:
         runner, fields = make_runner(ctx, row)
         ctx.rows.set(row_id, **fields)
-        outs = bench.run_batches(runner, x, ctx.batch)
-        ctx.rows.set(row_id, reason="measuring", **accuracy_fields(ref, outs, labels),
-                     **torch_runners.build_fields(runner))
-        m = bench.measure(runner, host, warmup=ctx.cfg.warmup, iterations=ctx.cfg.iterations,
-                          max_seconds=ctx.cfg.max_seconds, on_progress=ctx.progress("benchmark", row_id),
-                          on_latency=lambda part: ctx.rows.set(row_id, reason="timing GPU compute", **{
-                              k: v for k, v in part.row_fields(ctx.batch).items() if v is not None}))
-        done = m.row_fields(ctx.batch)
+        m = timed(ctx, row_id, runner)
+        x, labels, ref = eval_context(ctx)
+        done = {**m.row_fields(ctx.batch), **torch_runners.build_fields(runner)}
+        done.update(accuracy_fields(ref, bench.run_batches(runner, x, ctx.batch), labels))
         if m.note:
             ctx.log("benchmark", f"{row_id}: {m.note}", "warning")
             done["notes"] = "; ".join(n for n in (ctx.rows.current(row_id).get("notes"), m.note) if n)
@@ -101,6 +97,25 @@ def bench_one(ctx: RunContext, row_id: str, x: np.ndarray, labels: np.ndarray | 
         release_gpu_memory()
 
 
+def timed(ctx: RunContext, row_id: str, runner: Any) -> bench.Measurement:
+    """The timed loops on this batch size's timing input; the running p50 and then the latency half
+    reach the screen before the GPU-compute loop ends."""
+    cfg = ctx.cfg
+
+    def running(step: int, p50_ms: float) -> None:
+        ctx.emit(Progress(stage="benchmark", task=row_id, phase="timed", step=step, total=cfg.iterations,
+                          p50_ms=p50_ms))
+
+    def latency(part: bench.Measurement) -> None:
+        ctx.rows.set(row_id, reason="timing GPU compute" if runner.device == "cuda" else "checking accuracy",
+                     **{k: v for k, v in part.row_fields(ctx.batch).items() if v is not None},
+                     **torch_runners.build_fields(runner))  # a capture or compile ran in the first set_input
+
+    return bench.measure(runner, timing_input(ctx), warmup=cfg.warmup, iterations=cfg.iterations,
+                         max_seconds=cfg.max_seconds, on_progress=ctx.progress("benchmark", row_id),
+                         on_latency=latency, on_running=running)
+
+
 def accuracy_fields(ref: list[np.ndarray] | None, outs: list[np.ndarray], labels: np.ndarray | None) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     if ref is not None:
@@ -113,7 +128,9 @@ def accuracy_fields(ref: list[np.ndarray] | None, outs: list[np.ndarray], labels
 
 
 def timing_input(ctx: RunContext) -> np.ndarray:
-    """The benchmark input: np.random.randn of the engine's shape (fixed seed)."""
+    """The benchmark input, the same for every row at a batch size: np.random.randn of the engine's
+    shape (fixed seed)."""
+    ctx.bench_info["timing_input"] = f"np.random.randn of the batch shape, seed {ctx.cfg.seed}"
     rng = np.random.default_rng(ctx.cfg.seed)
     return rng.standard_normal(ctx.batch_shape()).astype(np.float32)
 

@@ -29,7 +29,8 @@ class Throttle:
         self.lock = threading.Lock()
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, Progress) and 0 < event.step < event.total:
+        # a running p50 always passes: measure() sends it every RUNNING_EVERY_S already
+        if isinstance(event, Progress) and 0 < event.step < event.total and event.p50_ms is None:
             now = time.monotonic()
             with self.lock:
                 if now - self.last.get(event.task, 0.0) < self.period:
