@@ -130,7 +130,8 @@ def measure(runner: Runner, host_input: np.ndarray, *, warmup: int, iterations: 
     same count, and the Measurement records how many ran. ``on_progress(phase, step, total)`` counts
     each phase apart: "warm-up" (of ``warmup``), "timed" (of ``iterations``), "gpu-compute" (CUDA).
     ``on_latency`` gets the latency half as soon as it is measured, so the first number is on screen
-    while the GPU-compute loop still runs."""
+    while the GPU-compute loop still runs; ``on_running(n, p50_ms)`` the median of the first ``n`` timed
+    iterations every RUNNING_EVERY_S from the 10th on (a number within a second of the loop's start)."""
     on_cuda = runner.device == "cuda" and runner.stream is not None
 
     def progress(phase: str, step: int, total: int) -> None:
@@ -140,28 +141,7 @@ def measure(runner: Runner, host_input: np.ndarray, *, warmup: int, iterations: 
     runner.set_input(host_input)
     warmup = warm_up(runner, warmup, max_seconds / 4 if max_seconds else None, progress)
 
-    # Host latency: one synchronous inference at a time, as a caller sees it.
-    lat, enq = np.empty(iterations), np.empty(iterations)
-    wall0 = time.perf_counter()
-    deadline = wall0 + max_seconds if max_seconds else None
-    next_running = wall0 + RUNNING_EVERY_S
-    for i in range(iterations):
-        t0 = time.perf_counter()
-        runner.h2d()
-        t1 = time.perf_counter()
-        runner.compute()
-        enq[i] = time.perf_counter() - t1
-        runner.outputs()
-        lat[i] = time.perf_counter() - t0
-        if deadline is not None and i >= 9 and time.perf_counter() > deadline:
-            lat, enq = lat[: i + 1], enq[: i + 1]
-            progress("timed", i + 1, i + 1)  # stopped by the time budget: the bar learns the shorter total
-            break
-        progress("timed", i + 1, iterations)
-        if on_running and i >= 9 and i + 1 < iterations and time.perf_counter() >= next_running:
-            on_running(i + 1, float(np.median(lat[: i + 1])) * 1e3)  # outside the timed window
-            next_running = time.perf_counter() + RUNNING_EVERY_S
-    wall = time.perf_counter() - wall0
+    lat, enq, wall = latency_loop(runner, iterations, max_seconds, progress, on_running)
     iterations = len(lat)
     enqueue = summarize(enq * 1e3) if on_cuda else None
     if on_latency:
@@ -182,6 +162,33 @@ def measure(runner: Runner, host_input: np.ndarray, *, warmup: int, iterations: 
         gpu, exposed = summarize(timed.ms), timed.launch_exposed
     return Measurement(summarize(lat * 1e3), gpu, iterations / wall, wall, iterations, warmup,
                        enqueue_ms=enqueue, launch_exposed=exposed)
+
+
+def latency_loop(runner: Runner, iterations: int, max_seconds: float | None, progress: ProgressFn,
+                 on_running: RunningFn | None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Host latency: one synchronous inference at a time, as a caller sees it. Returns the latency and
+    enqueue times (s) of the iterations run and the loop's wall time."""
+    lat, enq = np.empty(iterations), np.empty(iterations)
+    wall0 = time.perf_counter()
+    deadline = wall0 + max_seconds if max_seconds else None
+    next_running = wall0 + RUNNING_EVERY_S
+    for i in range(iterations):
+        t0 = time.perf_counter()
+        runner.h2d()
+        t1 = time.perf_counter()
+        runner.compute()
+        enq[i] = time.perf_counter() - t1
+        runner.outputs()
+        lat[i] = time.perf_counter() - t0
+        if deadline is not None and i >= 9 and time.perf_counter() > deadline:
+            lat, enq = lat[: i + 1], enq[: i + 1]
+            progress("timed", i + 1, i + 1)  # stopped by the time budget: the bar learns the shorter total
+            break
+        progress("timed", i + 1, iterations)
+        if on_running and i >= 9 and i + 1 < iterations and time.perf_counter() >= next_running:
+            on_running(i + 1, float(np.median(lat[: i + 1])) * 1e3)  # outside the timed window
+            next_running = time.perf_counter() + RUNNING_EVERY_S
+    return lat, enq, time.perf_counter() - wall0
 
 
 @dataclass
