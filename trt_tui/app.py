@@ -278,10 +278,11 @@ class TrtTuiApp(App[None]):
             return None
         return config
 
-    def action_run_all(self) -> None:
+    def action_run_all(self, explain: bool = False) -> None:
+        """Run all; ``explain``: also the per-layer FP16/INT8 errors (layers.json, `a` on the Benchmark screen)."""
         config = self._form_config()
         if config is not None:
-            self.start_job(replace(config, stages=RUN_STAGES))
+            self.start_job(replace(config, stages=RUN_STAGES, explain_accuracy=explain))
 
     def action_run_stage(self, step: str) -> None:
         config = self._form_config()

@@ -7,13 +7,15 @@ import json
 import os
 from pathlib import Path
 
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable, Input, SelectionList
 
 from trt_tui.app import TrtTuiApp
 from trt_tui.core.results import rows_from_csv
 from trt_tui.runner import ChildJobs
 from trt_tui.screens.benchmark import BenchmarkScreen
 from trt_tui.screens.dialogs import SavePathScreen
+from trt_tui.screens.sweep import SweepScreen
+from trt_tui.widgets.sweep_plot import SweepPlot
 from trt_tui.screenshots import RECORDED_MACHINE, settle, wait_until
 
 from .helpers import run, table_text
@@ -112,3 +114,73 @@ def test_quitting_during_a_real_run_stops_the_child_process():
     except ProcessLookupError:
         group_alive = False
     assert not group_alive
+
+
+def test_a_batch_sweep_typed_into_the_form_runs_and_plots(tmp_path):
+    """'1,4' in the Batch size field: every row at each size in one real run, then `p` draws a line
+    per row through both sizes."""
+    async def scenario():
+        app, factory = app_with_real_jobs()
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            screen.query_one("#batch_size", Input).value = "1,4"
+            screen.query_one("#iterations", Input).value = "20"
+            screen.query_one("#warmup", Input).value = "2"
+            rows = screen.query_one("#rows", SelectionList)
+            rows.deselect_all()
+            rows.select("pytorch-fp32")
+            rows.select("onnxruntime-fp32")
+            await pilot.pause()
+            config = app.form[0]
+            assert config is not None and config.batch_sizes == (1, 4) and config.batch_size == 1
+            await pilot.press("escape", "r")
+            await wait_until(pilot, lambda: app.job is None and app.state.finished is not None, timeout=240)
+            assert app.state.finished.status == "ok", app.state.finished.message
+            measured = {(r["row_id"], r["batch_size"]) for r in app.state.store.rows.values() if r["status"] == "ok"}
+            assert measured == {(rid, b) for rid in ("pytorch-fp32", "onnxruntime-fp32") for b in (1, 4)}
+            await pilot.press("p")
+            await pilot.pause()
+            assert isinstance(app.screen, SweepScreen)
+            lines = app.screen.query_one("#sweep-latency", SweepPlot).lines
+            assert {label: sizes for label, (sizes, _) in lines.items()} == {"PyTorch FP32": [1, 4], "ORT FP32": [1, 4]}
+            assert (Path(app.state.finished.out_dir) / "plot.png").is_file()  # and the CLI's plot beside the results
+
+    run(scenario)
+
+
+def test_the_palette_runs_all_with_per_layer_accuracy_and_a_lists_the_layers(tmp_path):
+    """ctrl+p 'Run all with per-layer accuracy': a real run writes layers.json, and `a` on the INT8 row
+    opens every layer of it (before, only a CLI run could make the file)."""
+    from trt_tui.screens.layers import LayersScreen
+
+    async def scenario():
+        app, factory = app_with_real_jobs()
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            screen.query_one("#model", Input).value = "digits-cnn"
+            screen.query_one("#batch_size", Input).value = "32"
+            screen.query_one("#iterations", Input).value = "20"
+            screen.query_one("#warmup", Input).value = "2"
+            rows = screen.query_one("#rows", SelectionList)
+            rows.deselect_all()
+            rows.select("onnxruntime-fp32")
+            rows.select("onnxruntime-int8")
+            await pilot.pause()
+            assert app.action_available("run_all(True)")
+            await app.run_action("run_all(True)")
+            assert factory.jobs[0].config.explain_accuracy
+            await wait_until(pilot, lambda: app.job is None and app.state.finished is not None, timeout=300)
+            assert app.state.finished.status == "ok", app.state.finished.message
+            assert (Path(app.state.finished.out_dir) / "layers.json").is_file()
+            assert isinstance(app.screen, BenchmarkScreen)
+            table = app.screen.query_one("#bench", DataTable)
+            keys = [k.value for k in table.rows]
+            table.focus()
+            table.move_cursor(row=keys.index("onnxruntime-int8"))
+            await pilot.press("a")
+            await pilot.pause()
+            assert isinstance(app.screen, LayersScreen)
+
+    run(scenario)

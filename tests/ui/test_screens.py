@@ -446,3 +446,24 @@ def test_recorded_streams_are_valid():
     for path in (MLP, DIGITS, SYNTHETIC_BUILD, EXPORT_FAILURE):
         events = [parse_line(line) for line in path.read_text().splitlines() if line.strip()]
         assert all(events) and events[-1].type == "finished", path
+
+
+def test_the_batch_size_field_takes_one_size_or_a_sweep():
+    async def scenario():
+        app = make_app(MLP)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            batch = app.screen.query_one("#batch_size", Input)
+            error = app.screen.query_one("#batch_size-error")
+            for text, sizes, problem in (("32", (), ""), ("1, 8,32", (1, 8, 32), ""), ("1,1", None, "differ"),
+                                         ("1,x", None, "whole numbers"), ("0,8", None, ">= 1"), ("", None, "enter")):
+                batch.value = text
+                await pilot.pause()
+                config, bad = app.form
+                if problem:
+                    assert config is None and problem in bad["batch_size"] and error.has_class("-shown"), text
+                else:
+                    assert config is not None and config.batch_sizes == sizes and not error.has_class("-shown")
+            assert app.form[1] and "batch_sizes" not in app.form[1]  # reported on the one field
+
+    run(scenario)

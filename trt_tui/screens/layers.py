@@ -77,8 +77,8 @@ def open_list(screen: Any, out_dir: Path | None, row_id: str | None) -> None:
     if row_id not in ROWS:
         screen.notify("per layer: highlight an FP16 or INT8 row (tensorrt-fp16, tensorrt-int8, onnxruntime-int8)")
     elif not found:
-        screen.notify("no per-layer view in this results folder: run `trt-tui run … --explain-accuracy`, "
-                      "then reopen the folder (o)", severity="warning")
+        screen.notify("no per-layer view in this results folder: ctrl+p → Run all with per-layer accuracy "
+                      "(or `trt-tui run … --explain-accuracy`, then reopen the folder with o)", severity="warning")
     elif found[1].get("status") != "ok":
         screen.notify(f"per layer ({found[0].upper()}): {found[1].get('reason') or found[1].get('status')}",
                       severity="warning")

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Label, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
-from trt_tui.core.config import ALL_ROWS, CALIBRATORS, RunConfig, parse_shape
+from trt_tui.core.config import ALL_ROWS, CALIBRATORS, RunConfig, parse_shape, parse_sizes
 from trt_tui.screens.base import RunScreen
 from trt_tui.screens.state import RunState
 from trt_tui.core.rows import ROWS
@@ -85,7 +85,9 @@ class ModelScreen(RunScreen):
                             placeholder="e.g. 3,224,224", id="input_shape", compact=True,
                         ),
                     )
-                    yield from self._field("batch_size", "Batch size", Input(str(cfg.batch_size), id="batch_size", compact=True))
+                    yield from self._field("batch_size", "Batch size", Input(
+                        ",".join(map(str, cfg.sizes())), placeholder="32, or 1,8,32 for a sweep", id="batch_size",
+                        compact=True))
                     yield from self._field("iterations", "Iterations", Input(str(cfg.iterations), id="iterations", compact=True))
                     yield from self._field("warmup", "Warm-up", Input(str(cfg.warmup), id="warmup", compact=True))
                     yield from self._field(
@@ -212,7 +214,13 @@ class ModelScreen(RunScreen):
                 bad["model"] = problem
             elif ":" in model and not shape_text and "input_shape" not in bad:
                 bad["input_shape"] = "a user model needs its input shape, e.g. 3,224,224"
-        for name, title in (("batch_size", "batch size"), ("iterations", "iterations"), ("warmup", "warm-up")):
+        try:  # one size, or several for a sweep (every row at each size, a plot with `p`)
+            sizes = parse_sizes(get("batch_size"))
+            values.update(batch_size=sizes[0], batch_sizes=sizes if len(sizes) > 1 else ())
+        except ValueError:
+            bad["batch_size"] = ("whole numbers: 32, or 1,8,32 for a sweep" if get("batch_size")
+                                 else "enter the batch size")
+        for name, title in (("iterations", "iterations"), ("warmup", "warm-up")):
             text = get(name)
             try:
                 values[name] = int(text)
@@ -229,7 +237,7 @@ class ModelScreen(RunScreen):
         except (TypeError, ValueError) as exc:  # pragma: no cover - from_dict is lenient
             return None, {"model": str(exc)}
         for name, problem in config.problems().items():
-            bad.setdefault(name, problem)
+            bad.setdefault("batch_size" if name == "batch_sizes" else name, problem)  # one field for both
         return (None if bad else config), bad
 
     def validate(self) -> tuple[RunConfig | None, dict[str, str]]:

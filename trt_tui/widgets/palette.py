@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 # (title, action on the App, help)
 PALETTE_ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Run all", "run_all", "Model → export → build → benchmark, following each screen"),
+    ("Run all with per-layer accuracy", "run_all(True)",
+     "Run all, then find the layers where FP16 and INT8 diverge (a on the Benchmark screen lists them)"),
     ("Export", "run_stage('export')", "Run the ONNX export step alone (export, checker, parity)"),
     ("Build", "run_stage('build')", "Build the TensorRT engines alone (reuses the exported ONNX)"),
     ("Benchmark", "run_stage('benchmark')", "Run the benchmark alone (reuses the built engines)"),
