@@ -107,8 +107,8 @@ def test_a_running_row_shows_its_median_so_far_until_the_latency_arrives():
     state.apply(Progress(stage="benchmark", task="pytorch-fp32", phase="timed", step=91, total=500))
     key = state.store.key("pytorch-fp32", 8)
     assert key != "pytorch-fp32" and state.bench_progress[key].p50_ms == 5.708
-    p50 = row_cells(state.store.rows[key], "", state.bench_progress[key], ("latency_p50_ms",))[2]
+    p50 = row_cells(state.store.rows[key], "PyTorch FP32 b8", False, state.bench_progress[key], ("latency_p50_ms",))[2]
     assert p50.plain == "~5.708" and p50.style == "dim"
     state.apply(RowEvent(row={"row_id": "pytorch-fp32", "batch_size": 8, "status": "running", "latency_p50_ms": 5.69}))
-    p50 = row_cells(state.store.rows[key], "", state.bench_progress[key], ("latency_p50_ms",))[2]
+    p50 = row_cells(state.store.rows[key], "PyTorch FP32 b8", False, state.bench_progress[key], ("latency_p50_ms",))[2]
     assert p50.plain == "5.690"

@@ -51,3 +51,29 @@ def test_p_opens_the_sweep_plot_with_one_line_per_measured_row():
             assert isinstance(app.screen, BenchmarkScreen)
 
     run(scenario)
+
+
+def test_a_sweep_in_the_table_names_each_row_with_its_batch_size():
+    """Every (row, batch) is its own line, titled with the batch size; the best star on one line only;
+    the reasons and the environment line say which sizes."""
+    from textual.widgets import DataTable, Static
+
+    from .helpers import table_text
+
+    async def scenario():
+        store = sweep_store()
+        store.best = store.key("onnxruntime-fp32", 1)
+        app = make_app(MLP)
+        async with app.run_test(size=(110, 36)) as pilot:
+            await settle(pilot)
+            app.state.reopen(store)
+            await pilot.press("4")
+            await pilot.pause()
+            names = [row[0].strip() for row in table_text(app.screen.query_one("#bench", DataTable))]
+            assert {"PyTorch FP32 b1", "PyTorch FP32 b8", "PyTorch FP32 b32", "★ ORT FP32 b1", "ORT FP32 b32"} <= set(names)
+            assert sum(n.startswith("★") for n in names) == 1
+            reasons = str(app.screen.query_one("#bench-reasons", Static).render())
+            assert "PT graph FP32 b1, PT graph FP32 b8, PT graph FP32 b32: skipped" in reasons
+            assert "batch 1,8,32" in str(app.screen.query_one("#bench-env", Static).render())
+
+    run(scenario)

@@ -20,8 +20,8 @@ from textual.widgets import DataTable, Static
 from trt_tui.core.results import host_bound
 from trt_tui.screens.base import RunScreen
 from trt_tui.screens.layers import layers_line
-from trt_tui.screens.state import BenchProgress, RunState, table_rows
-from trt_tui.core.rows import SHORT as ROW_SHORT, short as row_short
+from trt_tui.screens.state import BenchProgress, RunState, row_title, table_rows
+from trt_tui.core.rows import SHORT as ROW_SHORT
 from trt_tui.format import APP_COLUMNS, STATUS_ICONS, ellipsize, fmt_ms, fmt_rate, fmt_seconds, is_num
 from trt_tui.widgets.markup import pack_markup
 from trt_tui.widgets.keyed_table import upsert_row
@@ -44,9 +44,9 @@ STATUS_WORDS = {"failed": "failed", "skipped": "skipped", "cancelled": "cancelle
                 "pending": "not run"}
 
 
-def columns_for(width: int) -> tuple[str, ...]:
+def columns_for(width: int, row_width: int = ROW_WIDTH) -> tuple[str, ...]:
     """The metric columns that fit ``width`` cells beside the row and status columns."""
-    room = width - ROW_WIDTH - STATUS_WIDTH
+    room = width - row_width - STATUS_WIDTH
     widths = {c.key: c.width for c in COLUMNS}
     chosen: set[str] = set()
     for key in COLUMN_PRIORITY:
@@ -56,16 +56,17 @@ def columns_for(width: int) -> tuple[str, ...]:
     return tuple(c.key for c in COLUMNS if c.key in chosen)
 
 
-def reason_groups(rows: list[dict[str, Any]], width: int = 200, max_lines: int = 2) -> list[str]:
+def reason_groups(rows: list[tuple[str, dict[str, Any]]], width: int = 200, max_lines: int = 2) -> list[str]:
     """Every row that did not end ok with its reason, rows with the same status and reason in one
-    group: 'TensorRT FP32, TensorRT FP16: skipped — TensorRT is not installed …'. A group takes at
-    most ``max_lines`` lines of ``width`` cells (the row's detail line and results.json keep it whole)."""
+    group: 'TensorRT FP32, TensorRT FP16: skipped — TensorRT is not installed …' (``rows``: (title, row)).
+    A group takes at most ``max_lines`` lines of ``width`` cells (the row's detail line and results.json
+    keep it whole)."""
     groups: dict[tuple[str, str], list[str]] = {}
-    for row in rows:
+    for title, row in rows:
         status = row.get("status") or "pending"
         if status in ("ok", "running", "pending", "built") or not row.get("reason"):
             continue
-        groups.setdefault((status, str(row["reason"])), []).append(row_short(row["row_id"]))
+        groups.setdefault((status, str(row["reason"])), []).append(title)
     lines = []
     for (status, reason), names in groups.items():
         icon = STATUS_ICONS.get(status, "?")
@@ -77,12 +78,12 @@ def reason_groups(rows: list[dict[str, Any]], width: int = 200, max_lines: int =
     return lines
 
 
-def row_cells(row: dict[str, Any], best: str, progress: BenchProgress | None,
+def row_cells(row: dict[str, Any], title: str, is_best: bool, progress: BenchProgress | None,
               shown: tuple[str, ...] = tuple(c.key for c in COLUMNS)) -> tuple[SortableText, ...]:
     rid = row["row_id"]
     status = row.get("status") or "pending"
-    is_best = rid == best and status == "ok"
-    name = ("★ " if is_best else "  ") + row_short(rid)
+    is_best = is_best and status == "ok"
+    name = ("★ " if is_best else "  ") + title
     cells = [SortableText(name, rid, style="bold green" if is_best else "")]
     if status == "running" and progress and progress.total:
         label = f"▶ {100 * progress.step // progress.total:>3d}%"
@@ -149,6 +150,7 @@ class BenchmarkScreen(RunScreen):
         self.sort_by: str | None = None
         self.sort_reverse = False
         self.shown: tuple[str, ...] = ()  # the metric columns on screen (columns_for the width)
+        self.row_width = ROW_WIDTH  # wider in a sweep: the titles carry the batch size
         self._order_dirty = False
 
     def compose_body(self) -> ComposeResult:
@@ -174,7 +176,7 @@ class BenchmarkScreen(RunScreen):
         table = self.query_one("#bench", DataTable)
         self.shown = shown
         table.clear(columns=True)
-        table.add_column("  Row", key="row", width=ROW_WIDTH)
+        table.add_column("  Row", key="row", width=self.row_width)
         table.add_column(" Status", key="status", width=STATUS_WIDTH)
         for col in COLUMNS:
             if col.key in shown:
@@ -200,8 +202,11 @@ class BenchmarkScreen(RunScreen):
         store = state.store
         table = self.query_one("#bench", DataTable)
         room = table.scrollable_content_region.width
-        if room > 0 and columns_for(room) != self.shown:  # the columns that fit without scrolling
-            self._set_columns(columns_for(room))
+        sizes = store.batch_sizes()
+        row_width = ROW_WIDTH + (max(len(f" b{b}") for b in sizes) if len(sizes) > 1 else 0)
+        if room > 0 and (columns_for(room, row_width) != self.shown or row_width != self.row_width):
+            self.row_width = row_width  # the columns that fit without scrolling
+            self._set_columns(columns_for(room, row_width))
         best = store.best
         added = False
         wanted = table_rows(state)
@@ -210,7 +215,7 @@ class BenchmarkScreen(RunScreen):
                 table.remove_row(rid)
         for rid in wanted:
             row = store.rows.get(rid) or {"row_id": rid, "status": "pending"}
-            cells = row_cells(row, best, state.bench_progress.get(rid), self.shown)
+            cells = row_cells(row, row_title(store, rid), rid == best, state.bench_progress.get(rid), self.shown)
             before = _sort_value(table, rid, self.sort_by)
             added |= upsert_row(table, rid, ("row", "status") + self.shown, cells)
             if self.sort_by and before != _sort_value(table, rid, self.sort_by):
@@ -219,7 +224,8 @@ class BenchmarkScreen(RunScreen):
             self._apply_sort()
         self.query_one("#bench-env", Static).update(env_line(state))
         box = self.query_one("#bench-reasons", Static)
-        reasons = reason_groups([store.rows[r] for r in wanted if r in store.rows], (box.size.width or self.size.width) - 2)
+        reasons = reason_groups([(row_title(store, r), store.rows[r]) for r in wanted if r in store.rows],
+                                (box.size.width or self.size.width) - 2)
         box.update("\n".join(reasons))
         box.display = bool(reasons)
         self._sync_bottom(state)
@@ -230,13 +236,13 @@ class BenchmarkScreen(RunScreen):
 
     def _sync_bottom(self, state: RunState) -> None:
         store = state.store
-        chart_rows = [(row_short(rid), store.rows[rid].get("speedup_vs_pytorch")) for rid in table_rows(state)
+        chart_rows = [(row_title(store, rid), store.rows[rid].get("speedup_vs_pytorch")) for rid in table_rows(state)
                       if rid in store.rows and store.rows[rid].get("status") == "ok"]
-        best_title = row_short(store.best)
+        best_title = row_title(store, store.best)
         self.query_one(SpeedupChart).show(chart_rows if any(is_num(v) for _, v in chart_rows) else [], best_title)
         best = store.best
         if best:
-            text = f"[b $success]★ best: {escape(row_short(best))}[/] [dim]{escape(store.best_rule)}[/]"
+            text = f"[b $success]★ best: {escape(row_title(store, best))}[/] [dim]{escape(store.best_rule)}[/]"
         elif state.finished is not None or not state.running:
             text = f"[dim]no best row yet{f' ({escape(store.best_rule)})' if store.best_rule else ''}[/]"
         else:
@@ -312,7 +318,7 @@ def env_line(state: RunState) -> str:
         bits.append(("onnxruntime", env.get("onnxruntime")))
     if state.store.rows:
         bits.append(("model", cfg.model))
-        bits.append(("batch", cfg.batch_size))
+        bits.append(("batch", ",".join(map(str, state.store.batch_sizes() or cfg.sizes()))))
     if state.source.startswith("reopened"):
         bits.append(("", state.source))
     text = "  ".join(f"[dim]{k}[/] {escape(str(v))}" if k else f"[dim]{escape(str(v))}[/]" for k, v in bits if v not in (None, ""))

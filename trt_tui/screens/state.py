@@ -333,6 +333,13 @@ def _export_key(step: str) -> str:
     return step
 
 
+def row_title(store: ResultsStore, key: str) -> str:
+    """A row's short label for the screens; in a batch sweep with its batch size ('ORT INT8 b32')."""
+    row = store.rows.get(key) or {"row_id": key}
+    title = rows.short(str(row["row_id"]))
+    return f"{title} b{row['batch_size']}" if row.get("batch_size") and len(store.batch_sizes()) > 1 else title
+
+
 def table_rows(state: RunState) -> list[str]:
     """Row ids in table order: the configured rows first (pending until they arrive), then any other."""
     order = [r for r in ALL_ROWS if r in state.store.rows or (state.running and r in state.config.rows)]
