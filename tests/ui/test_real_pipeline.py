@@ -116,6 +116,19 @@ def test_quitting_during_a_real_run_stops_the_child_process():
     assert not group_alive
 
 
+def fill_form(screen, *, batch: str, rows: tuple[str, ...], model: str | None = None) -> None:
+    """The Model screen's fields for a short real run: these rows only, 20 timed iterations."""
+    if model:
+        screen.query_one("#model", Input).value = model
+    screen.query_one("#batch_size", Input).value = batch
+    screen.query_one("#iterations", Input).value = "20"
+    screen.query_one("#warmup", Input).value = "2"
+    selection = screen.query_one("#rows", SelectionList)
+    selection.deselect_all()
+    for row in rows:
+        selection.select(row)
+
+
 def test_a_batch_sweep_typed_into_the_form_runs_and_plots(tmp_path):
     """'1,4' in the Batch size field: every row at each size in one real run, then `p` draws a line
     per row through both sizes."""
@@ -123,14 +136,7 @@ def test_a_batch_sweep_typed_into_the_form_runs_and_plots(tmp_path):
         app, factory = app_with_real_jobs()
         async with app.run_test(size=(100, 30)) as pilot:
             await settle(pilot)
-            screen = app.screen
-            screen.query_one("#batch_size", Input).value = "1,4"
-            screen.query_one("#iterations", Input).value = "20"
-            screen.query_one("#warmup", Input).value = "2"
-            rows = screen.query_one("#rows", SelectionList)
-            rows.deselect_all()
-            rows.select("pytorch-fp32")
-            rows.select("onnxruntime-fp32")
+            fill_form(app.screen, batch="1,4", rows=("pytorch-fp32", "onnxruntime-fp32"))
             await pilot.pause()
             config = app.form[0]
             assert config is not None and config.batch_sizes == (1, 4) and config.batch_size == 1
@@ -158,15 +164,7 @@ def test_the_palette_runs_all_with_per_layer_accuracy_and_a_lists_the_layers(tmp
         app, factory = app_with_real_jobs()
         async with app.run_test(size=(100, 30)) as pilot:
             await settle(pilot)
-            screen = app.screen
-            screen.query_one("#model", Input).value = "digits-cnn"
-            screen.query_one("#batch_size", Input).value = "32"
-            screen.query_one("#iterations", Input).value = "20"
-            screen.query_one("#warmup", Input).value = "2"
-            rows = screen.query_one("#rows", SelectionList)
-            rows.deselect_all()
-            rows.select("onnxruntime-fp32")
-            rows.select("onnxruntime-int8")
+            fill_form(app.screen, model="digits-cnn", batch="32", rows=("onnxruntime-fp32", "onnxruntime-int8"))
             await pilot.pause()
             assert app.action_available("run_all(True)")
             await app.run_action("run_all(True)")
