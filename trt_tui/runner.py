@@ -123,7 +123,6 @@ class JobProcess:
             self.proc, self._stderr_tail = spawn(self.command(), self.env, subprocess.DEVNULL)
         self.spare = None
 
-
     def events(self) -> Iterator[Event]:
         """Events as the child writes them; ends with a Finished event in every case."""
         if self.proc is None:

@@ -58,18 +58,16 @@ def main(argv: list[str] | None = None) -> int:
                      help="RunConfig as JSON, @path to a JSON file, or - (preload, then one line on stdin)")
     args = parser.parse_args(argv)
 
+    emit = EventWriter()  # fd 1 guarded first: a spare's imports may print
     if args.config == "-":
-        emit = EventWriter()  # fd 1 guarded before the imports, which may print
         preload()
         text = sys.stdin.readline()
         if not text.strip():
             return 0
         runclock.handed_over()  # the user's wait starts now, not when this spare was started
-        config = RunConfig.from_json(text)
     else:
         text = Path(args.config[1:]).read_text() if args.config.startswith("@") else args.config
-        config = RunConfig.from_json(text)
-        emit = EventWriter()
+    config = RunConfig.from_json(text)
     cancel = threading.Event()
 
     from trt_tui.core.pipeline import Cancelled, Pipeline

@@ -128,11 +128,13 @@ def accuracy_fields(ref: list[np.ndarray] | None, outs: list[np.ndarray], labels
 
 
 def timing_input(ctx: RunContext) -> np.ndarray:
-    """The benchmark input, the same for every row at a batch size: np.random.randn of the engine's
-    shape (fixed seed)."""
-    ctx.bench_info["timing_input"] = f"np.random.randn of the batch shape, seed {ctx.cfg.seed}"
-    rng = np.random.default_rng(ctx.cfg.seed)
-    return rng.standard_normal(ctx.batch_shape()).astype(np.float32)
+    """The benchmark input, made once per batch size and the same for every row: np.random.randn of
+    the engine's shape (fixed seed)."""
+    if ctx.timing_host is None:
+        ctx.bench_info["timing_input"] = f"np.random.randn of the batch shape, seed {ctx.cfg.seed}"
+        rng = np.random.default_rng(ctx.cfg.seed)
+        ctx.timing_host = rng.standard_normal(ctx.batch_shape()).astype(np.float32)
+    return ctx.timing_host
 
 
 def eval_set(ctx: RunContext) -> tuple[np.ndarray, np.ndarray | None]:

@@ -72,7 +72,8 @@ class RunContext:
         self.onnx_sha256: str | None = None  # of model.onnx: what every derived artifact must come from
         self.notes: dict[str, str] = {}  # how the Q/DQ / FP16 ONNX were made, for the rows built from them
         self.baseline_batches: set[int] = set()  # batch sizes whose PyTorch rows ran before export
-        self.bench_ctx: tuple[Any, ...] | None = None  # eval inputs, labels, reference, timing input
+        self.bench_ctx: tuple[Any, ...] | None = None  # eval inputs, labels, reference (at first need)
+        self.timing_host: Any = None  # the timing input every row at this batch size shares
         self.bench_info: dict[str, Any] = {}
 
     # -- the batch size being worked on ---------------------------------------------------------
@@ -86,7 +87,7 @@ class RunContext:
         if batch != self.rows.batch:
             self.rows.batch = batch
             self.files = Artifacts()
-            self.bench_ctx = None
+            self.bench_ctx = self.timing_host = None
         return self
 
     def use_fixed_batch(self, batch: int) -> None:
