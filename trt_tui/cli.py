@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator, NoReturn, TextIO
 
-from trt_tui.core import layers
+from trt_tui.core import inputs, layers
 from trt_tui.core.config import (ALL_ROWS, CALIBRATORS, COMPILE_MODES, COMPILE_ROWS, DEFAULT_ROWS, EXPORTERS, RUN_STAGES,
                                  RunConfig, parse_sizes)
 from trt_tui.core.validate import NUMBERS, opset_range, parse_names, parse_number, parse_shape, shown
@@ -78,7 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 # RunConfig field -> the `trt-tui run` option that sets it (how a problem is named).
 OPTION = {
-    "model": "--model", "input_shape": "--input-shape", "batch_size": "--batch-size", "batch_sizes": "--batch-sizes",
+    "model": "--model", "input_shape": "--input-shape", "input_shapes": "--input-shapes",
+    "input_dtypes": "--input-dtypes", "val_ranges": "--val-range", "dynamic_dims": "--dynamic", "sweep": "--sweep",
+    "profile": "--profile", "batch_size": "--batch-size", "batch_sizes": "--batch-sizes",
     "rows": "--rows", "compile_mode": "--compile-mode",
     "stages": "--stages", "iterations": "--iterations", "warmup": "--warmup", "max_seconds": "--max-seconds",
     "calibrator": "--calibrator", "calib_data": "--calib-data", "calib_samples": "--calib-samples",
@@ -96,6 +98,24 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    f"model.onnx (default: {d.model})")
     p.add_argument("--input-shape", help="per-sample input shape, positive integers separated by commas or x, "
                    "e.g. 3,224,224 (default: the model's own; needed for file.py:factory)")
+    p.add_argument("--input-shapes", metavar="NAME:[DIMS]", nargs="+",
+                   help="per-sample shape of each input by name, Polygraphy's form without the batch, e.g. "
+                        "'input_ids:[128],attention_mask:[128]' (default: the model's own: example_inputs, the ONNX graph)")
+    p.add_argument("--input-dtypes", metavar="NAME:DTYPE,...",
+                   help="dtype of inputs by name: float32, float16, int64, int32, bool, e.g. input_ids:int64 "
+                        "(default: the model's own, else float32)")
+    p.add_argument("--val-range", metavar="NAME:[LO,HI]", nargs="+", dest="val_ranges",
+                   help="value range of inputs by name, inclusive, as Polygraphy's --val-range, e.g. "
+                        "'input_ids:[0,999]' (default: floats normal, ids below their embedding table, masks ones)")
+    p.add_argument("--dynamic", metavar="NAME:AXIS[=DIM],...", dest="dynamic_dims",
+                   help="mark input dims dynamic (axis counts the batch as 0); inputs marked with one DIM name share "
+                        "its size, e.g. input_ids:1=seq,attention_mask:1=seq (default: an ONNX file's own dim_params)")
+    p.add_argument("--sweep", metavar="DIM=SIZES",
+                   help="measure every row at each size of a dynamic dim, from one engine per precision "
+                        "(a TensorRT optimization profile covering them), e.g. seq=64,128,256 (default: none)")
+    p.add_argument("--profile", metavar="DIM=MIN:OPT:MAX,...",
+                   help="TensorRT optimization profile of dynamic dims, like trtexec's --minShapes/--optShapes/"
+                        "--maxShapes, e.g. seq=16:128:512 (default: the smallest/first/largest size asked for)")
     p.add_argument("--batch-size", "-b", help=f"batch size, >= 1 (default: {d.batch_size})")
     p.add_argument("--batch-sizes", help="a sweep: every row at each size, e.g. 1,8,32,128 (one export and build "
                    "per size; long-form results and plot.png) (default: --batch-size only)")
@@ -148,12 +168,20 @@ def config_from_args(args: argparse.Namespace) -> tuple[RunConfig | None, list[s
         raw = getattr(args, name)
         if raw is None:
             return
+        if isinstance(raw, list):  # nargs="+": Polygraphy's space-separated form
+            raw = " ".join(raw)
         try:
             values[name] = parse(raw)
         except ValueError as exc:
             errors[name] = (raw, str(exc))
 
     take("input_shape", parse_shape)
+    take("input_shapes", inputs.parse_input_shapes)
+    take("input_dtypes", inputs.parse_dtypes)
+    take("val_ranges", inputs.parse_val_ranges)
+    take("dynamic_dims", inputs.parse_dynamic)
+    take("sweep", inputs.parse_sweep)
+    take("profile", inputs.parse_profile)
     for name in NUMBERS:
         if hasattr(args, name):
             take(name, partial(parse_number, name))
@@ -175,11 +203,13 @@ def config_from_args(args: argparse.Namespace) -> tuple[RunConfig | None, list[s
     for name, problem in cfg.problems().items():
         if name not in errors:
             raw = {"out_dir": args.out}.get(name, getattr(args, name, None))
+            raw = " ".join(raw) if isinstance(raw, list) else raw
             errors[name] = (raw, problem)
     lines = []
     for name in OPTION:  # in the order of --help
         if name in errors:
             raw, problem = errors[name]
+            raw = " ".join(raw) if isinstance(raw, list) else raw
             given = f" {shown(raw)}" if raw is not None else ""
             lines.append(f"trt-tui run: {OPTION[name]}{given}: {problem}")
     return (None if lines else cfg), lines
@@ -229,6 +259,8 @@ class ProgressPrinter:
             self.line(f"   {ev.step}: {ev.status} ({ev.seconds:.2f} s){extra}")
         elif isinstance(ev, StageFinished):
             extra = f" — {ev.reason}" if ev.reason else ""
+            for line in (ev.detail or {}).get("inputs", []) if ev.stage == "model" else []:
+                self.line(f"   input {line}")  # each input's generator, said once
             self.line(f"   {ev.stage} {ev.status} in {ev.seconds:.1f} s{extra}")
         elif isinstance(ev, Progress):
             phase = f" [{ev.phase}]" if ev.phase else ""
@@ -294,6 +326,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print_summary(state, fin, verbose=args.verbose, explain=cfg.explain_accuracy)
     if interrupted:
         return 130
+    if fin.bad_input:
+        return 2  # the model or an input as given cannot load: a usage error, like a bad option
     return 0 if fin.status == "ok" else 1
 
 

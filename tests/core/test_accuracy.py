@@ -43,10 +43,10 @@ def test_nan_and_inf_are_counted_not_raised():
 
 def test_multiple_outputs_worst_overall():
     a = np.zeros((2, 5))
-    b = np.ones((2, 3, 4))
+    b = np.ones((2, 3, 4, 2))
     r = compare([a, b], [a + 0.1, b + 0.5])
     assert len(r["outputs"]) == 2
-    assert r["outputs"][1]["top1_agreement"] is None  # not a 2-D classifier output
+    assert r["outputs"][1]["top1_agreement"] is None  # neither classifier nor per-token logits
     assert r["max_abs_err"] == pytest.approx(0.5) and r["mean_abs_err"] == pytest.approx(0.5)
     assert r["max_rel_err"] == pytest.approx(0.1 / 1e-6)  # zero reference: the 1e-6 floor
     assert r["cosine_sim"] == 0.0  # zero reference vs non-zero output
@@ -71,3 +71,12 @@ def test_top1_agreement_flagged_when_the_reference_gives_one_class():
     assert "class 3 for all 32 samples" in why
     assert top1_uninformative([one_class[:1]]) == ""  # one sample: nothing to say
     assert top1_uninformative([rng.standard_normal((4, 3, 8))]) == ""  # not (batch, classes)
+
+
+def test_per_token_logits_top1_per_token():
+    """(batch, seq, vocab) logits of a causal LM: top-1 agreement counts tokens, not samples."""
+    ref = np.zeros((2, 4, 10))
+    ref[..., 3] = 1.0  # every token predicts id 3
+    out = ref.copy()
+    out[0, 1, 7] = 5.0  # one token of eight flips
+    assert compare([ref], [out])["top1_agreement"] == pytest.approx(7 / 8)

@@ -8,8 +8,10 @@ from trt_tui.core.errors import TrtTuiError
 
 
 def check_batches(src: BatchSource, batch_size, shape):
-    batches = list(src)
-    assert len(batches) == len(src) == src.num_batches
+    feeds = list(src)
+    assert len(feeds) == len(src) == src.num_batches
+    assert all(len(f) == 1 for f in feeds)  # a one-input model: one array per batch
+    batches = [next(iter(f.values())) for f in feeds]
     for b in batches:
         assert b.shape == (batch_size, *shape) and b.dtype == np.float32 and b.flags.c_contiguous
     return batches
@@ -21,7 +23,7 @@ def test_digits_batches_rewind():
     assert src.description.startswith("96 samples from the digits training split") and "dropped" in src.description
     first = check_batches(src, 32, (1, 8, 8))
     assert len(first) == 3
-    second = list(src)
+    second = [f["input"] for f in src]
     assert all(np.array_equal(a, b) for a, b in zip(first, second))
     # cursor API (TensorRT calibrators): exhaust, reset, same data again
     got = []
@@ -29,7 +31,7 @@ def test_digits_batches_rewind():
         got.append(b)
     assert src.next_batch() is None
     src.reset()
-    assert np.array_equal(src.next_batch(), first[0]) and len(got) == 3
+    assert np.array_equal(src.next_batch()["input"], first[0]) and len(got) == 3
 
 
 def test_npy_source(tmp_path):
@@ -64,7 +66,7 @@ def test_random_source_is_labelled_and_reproducible():
     src = BatchSource.random((3, 5, 5), batch_size=2, max_samples=6, seed=7)
     assert src.kind == "random" and "random" in src.description
     a = check_batches(src, 2, (3, 5, 5))
-    b = list(BatchSource.random((3, 5, 5), batch_size=2, max_samples=6, seed=7))
+    b = [f["input"] for f in BatchSource.random((3, 5, 5), batch_size=2, max_samples=6, seed=7)]
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
     assert not np.array_equal(a[0], a[1])
 
@@ -102,9 +104,11 @@ def test_for_model_picks_source(tmp_path):
 
     from trt_tui.core.models import digits_data
 
-    with_data = SimpleNamespace(input_shape=(1, 8, 8), data=digits_data())
+    from trt_tui.core.inputs import single
+
+    with_data = SimpleNamespace(inputs=single((1, 8, 8)), data=digits_data())
     assert BatchSource.for_model(with_data, 8).kind == "digits-train"
-    assert BatchSource.for_model(SimpleNamespace(input_shape=(2,), data=None), 8).kind == "random"
+    assert BatchSource.for_model(SimpleNamespace(inputs=single((2,)), data=None), 8).kind == "random"
     p = tmp_path / "c.npy"
     np.save(p, np.zeros((8, 1, 8, 8), np.float32))
     assert BatchSource.for_model(with_data, 8, calib_data=str(p)).kind == "npy"

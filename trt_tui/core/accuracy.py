@@ -3,8 +3,8 @@
 Errors are computed in float64 over the elements that are finite in both arrays; NaN/Inf in the
 compared output are counted (``nan_count``/``inf_count``), never raised. Relative error is
 ``|out - ref| / max(|ref|, 1e-6)`` (the floor keeps exact zeros in the reference from giving inf).
-top-1 agreement is computed for 2-D (batch, classes) outputs only; a row with a non-finite value
-counts as a disagreement.
+top-1 agreement is computed for 2-D (batch, classes) outputs and 3-D per-token logits (batch, seq,
+vocab: per token); a row with a non-finite value counts as a disagreement.
 """
 
 from __future__ import annotations
@@ -42,9 +42,10 @@ def _one(ref: np.ndarray, out: np.ndarray) -> dict[str, Any]:
     else:
         stats = dict.fromkeys(("max_abs_err", "mean_abs_err", "max_rel_err", "cosine_sim"), nan)
     top1 = None
-    if ref.ndim == 2 and ref.size:
-        rows_ok = np.isfinite(out).all(axis=1)
-        top1 = float(((ref.argmax(-1) == out.argmax(-1)) & rows_ok).mean())
+    if ref.ndim in (2, 3) and ref.size:  # (batch, classes) or per-token logits (batch, seq, vocab)
+        r2, o2 = ref.reshape(-1, ref.shape[-1]), out.reshape(-1, ref.shape[-1])
+        rows_ok = np.isfinite(o2).all(axis=1)
+        top1 = float(((r2.argmax(-1) == o2.argmax(-1)) & rows_ok).mean())
     return {
         **stats,
         "top1_agreement": top1,

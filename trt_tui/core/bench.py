@@ -22,6 +22,8 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
+from trt_tui.core.inputs import Feeds, ModelInputs, feed_rows, single, slice_feeds
+
 ProgressFn = Callable[[str, int, int], None]  # (phase, step, total)
 RunningFn = Callable[[int, float], None]  # (timed iterations so far, their p50 latency in ms)
 RUNNING_EVERY_S = 0.5  # how often the running p50 is handed over during the timed loop
@@ -42,7 +44,7 @@ class Runner(Protocol):
     device: str  # "cuda" or "cpu"
     stream: Any  # torch.cuda.Stream the compute is enqueued on, None on the CPU
 
-    def set_input(self, host: np.ndarray) -> None: ...  # stage host data (pinned) and copy it H2D
+    def set_input(self, host: Feeds) -> None: ...  # stage host data (pinned) and copy it H2D
 
     def h2d(self) -> None: ...  # copy the staged input H2D again (what the timed loop repeats)
 
@@ -120,7 +122,7 @@ def warm_up(runner: Runner, warmup: int, budget_s: float | None, progress: Progr
     return warmup
 
 
-def measure(runner: Runner, host_input: np.ndarray, *, warmup: int, iterations: int,
+def measure(runner: Runner, host_input: Feeds | np.ndarray, *, warmup: int, iterations: int,
             on_progress: ProgressFn | None = None, max_seconds: float | None = None,
             l2_flush: bool = True, hide_launch: bool = True,
             on_latency: Callable[[Measurement], None] | None = None,
@@ -252,11 +254,20 @@ def gpu_compute_times(runner: Runner, iterations: int, tick: Callable[[int], Non
     return GpuTimes([s.elapsed_time(e) for s, e in zip(starts, ends)], lead_ms if cycles else 0.0, exposed)
 
 
-def run_batches(runner: Runner, inputs: np.ndarray, batch_size: int) -> list[np.ndarray]:
+def as_feeds(host: Feeds | np.ndarray, names: list[str]) -> Feeds:
+    """A runner's input: feeds by name; a bare array is the one input's (single-input callers, tests)."""
+    if isinstance(host, np.ndarray):
+        return {names[0]: host}
+    return dict(host)
+
+
+def run_batches(runner: Runner, inputs: Feeds | np.ndarray, batch_size: int) -> list[np.ndarray]:
     """Outputs of ``runner`` over ``inputs`` (N = k*batch_size samples), concatenated per output."""
+    feeds = inputs if isinstance(inputs, dict) else {"": inputs}
     per_output: list[list[np.ndarray]] = []
-    for start in range(0, len(inputs), batch_size):
-        runner.set_input(np.ascontiguousarray(inputs[start:start + batch_size]))
+    for start in range(0, feed_rows(feeds), batch_size):
+        part = slice_feeds(feeds, start, start + batch_size)
+        runner.set_input(part if isinstance(inputs, dict) else part[""])
         runner.compute()
         outs = runner.outputs()
         if not per_output:
@@ -267,49 +278,66 @@ def run_batches(runner: Runner, inputs: np.ndarray, batch_size: int) -> list[np.
 
 
 def flatten_outputs(out: Any) -> list[Any]:
-    """A model's output (tensor, tuple, list, dict) as a flat list of tensors."""
-    if isinstance(out, dict):
-        return [t for v in out.values() for t in flatten_outputs(v)]
-    if isinstance(out, (list, tuple)):
-        return [t for v in out for t in flatten_outputs(v)]
-    return [out]
+    """A model's output (tensor, tuple, list, dict, ModelOutput) as a flat list of tensors, in the order
+    and with the names the ONNX export gives them (core/user_models.flatten_named)."""
+    from trt_tui.core.user_models import flatten_named
+
+    return [t for _, t in flatten_named(out)]
 
 
 class TorchRunner:
-    """PyTorch eager, FP32 or FP16 (``module.half()``, input cast on the device), on CUDA or CPU.
+    """PyTorch eager, FP32 or FP16 (``module.half()``, float inputs cast on the device; integer and bool
+    inputs stay as they are), on CUDA or CPU; one staged host buffer and one device buffer per input.
 
     Runs on the current (default) CUDA stream with no per-call context managers: parameters are
     frozen instead of entering inference_mode on every call, so compute() is only the forward."""
 
-    def __init__(self, module: Any, input_shape: tuple[int, ...], *, device: str, half: bool = False) -> None:
-        import copy
-
+    def __init__(self, module: Any, inputs: ModelInputs | tuple[int, ...], *, device: str, half: bool = False) -> None:
         import torch
 
         self.torch = torch
         self.device = device
         self.dtype = torch.float16 if half else torch.float32
-        self.module = copy.deepcopy(module).to(device=device, dtype=self.dtype).eval().requires_grad_(False)
+        self.inputs = inputs if isinstance(inputs, ModelInputs) else single(inputs)
+        self.module = frozen_copy(module, device, self.dtype)
         self.stream = torch.cuda.current_stream() if device == "cuda" else None
-        self._alloc(tuple(input_shape))
+        self.x_host: dict[str, Any] = {}
+        self.x_dev: dict[str, Any] = {}
         self.y: Any = None
 
-    def _alloc(self, shape: tuple[int, ...]) -> None:
+    def _alloc(self, feeds: Feeds) -> None:
         torch = self.torch
-        self.x_host = torch.empty(shape, dtype=torch.float32, pin_memory=self.device == "cuda")
-        self.x_dev = torch.empty(shape, dtype=self.dtype, device=self.device)
+        self.x_host, self.x_dev = {}, {}
+        for name, arr in feeds.items():
+            host = torch.from_numpy(np.ascontiguousarray(arr))
+            dev_dtype = self.dtype if host.is_floating_point() else host.dtype
+            self.x_host[name] = torch.empty(host.shape, dtype=host.dtype, pin_memory=self.device == "cuda")
+            self.x_dev[name] = torch.empty(host.shape, dtype=dev_dtype, device=self.device)
 
-    def set_input(self, host: np.ndarray) -> None:
-        if tuple(host.shape) != tuple(self.x_host.shape):
-            self._alloc(tuple(host.shape))
-        self.x_host.copy_(self.torch.from_numpy(host))
+    def set_input(self, host: Feeds | np.ndarray) -> None:
+        feeds = as_feeds(host, self.inputs.names)
+        if {k: tuple(v.shape) for k, v in feeds.items()} != {k: tuple(v.shape) for k, v in self.x_host.items()}:
+            self._alloc(feeds)
+        for name, arr in feeds.items():
+            self.x_host[name].copy_(self.torch.from_numpy(np.ascontiguousarray(arr)))
         self.h2d()
 
     def h2d(self) -> None:
-        self.x_dev.copy_(self.x_host, non_blocking=True)
+        for name, dev in self.x_dev.items():
+            dev.copy_(self.x_host[name], non_blocking=True)
+
+    def shapes(self) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        """The device inputs' shapes (a new set means a new capture / compile)."""
+        return tuple((k, tuple(v.shape)) for k, v in self.x_dev.items())
+
+    def forward(self, module: Any) -> Any:
+        """``module`` called on the device inputs, positionally or by keyword as the model takes them."""
+        if self.inputs.keyword:
+            return module(**self.x_dev)
+        return module(*self.x_dev.values())
 
     def compute(self) -> None:
-        self.y = self.module(self.x_dev)
+        self.y = self.forward(self.module)
 
     def outputs(self) -> list[np.ndarray]:
         return [t.float().cpu().numpy() for t in flatten_outputs(self.y)]  # .cpu() waits for the stream
@@ -319,6 +347,17 @@ class TorchRunner:
         self.y = None
 
 
+def frozen_copy(module: Any, device: str, dtype: Any) -> Any:
+    """A copy of ``module`` on ``device`` in ``dtype``, parameters frozen. A ScriptModule has no
+    ``requires_grad_``: its parameters are frozen one by one."""
+    import copy
+
+    net = copy.deepcopy(module).to(device=device, dtype=dtype).eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net
+
+
 class OrtRunner:
     """onnxruntime InferenceSession; its ``run`` includes any copies, so no separate GPU compute."""
 
@@ -326,18 +365,18 @@ class OrtRunner:
         self.session = session
         self.device = "cuda" if session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
         self.stream = None
-        self.input_name = session.get_inputs()[0].name
-        self.feed: np.ndarray | None = None
+        self.input_names = [i.name for i in session.get_inputs()]
+        self.feed: Feeds = {}
         self.y: list[np.ndarray] = []
 
-    def set_input(self, host: np.ndarray) -> None:
-        self.feed = host
+    def set_input(self, host: Feeds | np.ndarray) -> None:
+        self.feed = as_feeds(host, self.input_names)
 
     def h2d(self) -> None:
         pass  # session.run copies the feed itself
 
     def compute(self) -> None:
-        self.y = self.session.run(None, {self.input_name: self.feed})
+        self.y = self.session.run(None, self.feed)
 
     def outputs(self) -> list[np.ndarray]:
         return [np.asarray(o) for o in self.y]

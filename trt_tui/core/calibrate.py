@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from .calibration import BatchSource
+from .calibration import BatchSource, align
 from .heartbeat import StepProgress
 
 HIST_BINS = 2048  # TensorRT's histogram size
@@ -196,7 +196,7 @@ def _entropy_bins_chunk(h, quant_bins: int):
     return cand[C - 1 - rev]
 
 
-def tensor_ranges(model_path, tensors: list[str], batch_source: BatchSource, input_name: str, method: str, *,
+def tensor_ranges(model_path, tensors: list[str], batch_source: BatchSource, input_name: Any, method: str, *,
                   providers: list[str], progress: StepProgress, tmp: Path) -> tuple[dict[str, float], dict]:  # fmt: skip
     """amax per tensor of ``tensors`` over every calibration batch; and where/how it ran."""
     import torch
@@ -212,17 +212,20 @@ def tensor_ranges(model_path, tensors: list[str], batch_source: BatchSource, inp
     infer_s = stats_s = 0.0
     binding = session.io_binding()
     where = "cuda" if on_cuda else "cpu"
+    names = [i.name for i in session.get_inputs()]
     for i in range(batch_source.num_batches):
-        batch = batch_source.batch(i)
+        batch = align(batch_source.batch(i), names)
         t0 = time.perf_counter()
         # outputs stay where onnxruntime made them (the GPU with CUDA); torch reads them through DLPack
-        binding.bind_cpu_input(input_name, batch)
+        for name, array in batch.items():
+            binding.bind_cpu_input(name, array)
         for name in out_names:
             binding.bind_output(name, where)
         session.run_with_iobinding(binding)
         held = binding.get_outputs()  # the OrtValues own the memory torch's views read
         values = dict(zip(out_names, (_to_torch(v) for v in held)))
-        values.setdefault(input_name, torch.from_numpy(batch))
+        for name, array in batch.items():
+            values.setdefault(name, torch.from_numpy(array))
         t1 = time.perf_counter()
         for name in wanted:
             collector.add(name, values[name].to(stats_device, non_blocking=True))

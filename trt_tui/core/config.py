@@ -26,7 +26,14 @@ EXPORTERS = ("dynamo", "torchscript")
 @dataclass
 class RunConfig:
     model: str = "mlp"  # built-in name, 'file.py:factory' or a path to an .onnx
-    input_shape: tuple[int, ...] | None = None  # per-sample shape (C,H,W); required for user models
+    input_shape: tuple[int, ...] | None = None  # per-sample shape of the one input (C,H,W)
+    # the inputs by name (core/inputs.py): per-sample shapes, dtypes, value ranges, dynamic dims
+    input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    input_dtypes: dict[str, str] = field(default_factory=dict)
+    val_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+    dynamic_dims: tuple[tuple[str, int, str], ...] = ()  # (input, axis with the batch as 0, dim name)
+    sweep: dict[str, tuple[int, ...]] = field(default_factory=dict)  # dim name -> sizes: every row at each
+    profile: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # dim name -> TensorRT min/opt/max
     batch_size: int = 1
     batch_sizes: tuple[int, ...] = ()  # a sweep: every row at each size (batch_size = the first); () = batch_size only
     rows: tuple[str, ...] = DEFAULT_ROWS
@@ -60,6 +67,28 @@ class RunConfig:
             self.batch_size = self.batch_sizes[0]
         self.stages = tuple(self.stages)
         self.precision_keep_fp32 = tuple(self.precision_keep_fp32)
+        # JSON gives lists: back to the tuples the rest compares with
+        self.input_shapes = {str(k): tuple(v) for k, v in dict(self.input_shapes).items()}
+        self.input_dtypes = dict(self.input_dtypes)
+        self.val_ranges = {str(k): (v[0], v[1]) for k, v in dict(self.val_ranges).items()}
+        self.dynamic_dims = tuple((str(n), int(a), str(d)) for n, a, d in self.dynamic_dims)
+        self.sweep = {str(k): tuple(v) for k, v in dict(self.sweep).items()}
+        self.profile = {str(k): (int(v[0]), int(v[1]), int(v[2])) for k, v in dict(self.profile).items()}
+
+    def overrides(self) -> Any:
+        """What the user said about the inputs by name, for core/inputs.apply."""
+        from trt_tui.core.inputs import Overrides
+
+        sizes = {d: opt for d, (_, opt, _) in self.profile.items()} | {d: v[0] for d, v in self.sweep.items()}
+        return Overrides(self.input_shapes, self.input_dtypes, self.val_ranges, self.dynamic_dims, sizes)
+
+    def points(self) -> list[tuple[int, dict[str, int]]]:
+        """Every (batch size, dynamic dim sizes) this run measures, in order (a sweep: batch outermost)."""
+        import itertools
+
+        names = list(self.sweep)
+        combos = list(itertools.product(*(self.sweep[n] for n in names))) or [()]
+        return [(b, dict(zip(names, c))) for b in self.sizes() for c in combos]
 
     # -- validation ----------------------------------------------------------------------------
     def problems(self) -> dict[str, str]:
@@ -71,7 +100,8 @@ class RunConfig:
         if not isinstance(self.model, str):
             bad["model"] = "choose a model"
         else:
-            bad.update(v.model_problems(self.model, self.input_shape))
+            bad.update(v.model_problems(self.model, self.input_shape, named=bool(self.input_shapes)))
+            bad.update(v.input_problems(self))
         for name in v.NUMBERS:
             value = getattr(self, name)
             if value is None and name == "max_seconds":
@@ -136,7 +166,7 @@ class RunConfig:
         if ":" in name and name.split(":")[0].endswith(".py"):
             path, factory = name.rsplit(":", 1)
             name = f"{Path(path).stem}-{factory}"
-        elif name.endswith(".onnx"):
+        elif name.lower().endswith((".onnx", ".pt", ".pt2")):
             name = Path(name).stem
         return re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "model"
 

@@ -127,6 +127,7 @@ class Finished(Event):
     best_rule: str = ""
     exit_code: int | None = None
     message: str = ""
+    bad_input: bool = False  # the model or its inputs could not be loaded as given: the CLI exits with 2
 
 
 EVENT_TYPES: dict[str, type[Event]] = {

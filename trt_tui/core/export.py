@@ -6,7 +6,8 @@ caller picks one; there is no silent fallback, and the record names the exporter
 The ONNX file is self-contained (weights inside) unless the weights exceed ``EXTERNAL_DATA_BYTES``
 (protobuf's 2 GiB limit); then they go to ``<name>.onnx.data`` beside it, which TensorRT's parser and
 onnxruntime both find by themselves when given the .onnx path.
-Graph names: input ``input``; output ``output`` (one output) or ``output_0``, ``output_1``, ...
+Graph names: the inputs' names (``input`` for a one-input model); outputs as core/user_models.flatten_named
+names them: ``output`` (one tensor), ``output_0``, ``output_1``, ... (a tuple), the keys of a dict or ModelOutput.
 """
 
 from __future__ import annotations
@@ -31,14 +32,6 @@ EXTERNAL_DATA_BYTES = 1_800_000_000
 PARITY_ATOL = 1e-3
 PARITY_RTOL = 1e-3
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _flatten(out: Any) -> list:
-    if isinstance(out, (list, tuple)):
-        return [t for o in out for t in _flatten(o)]
-    if isinstance(out, dict):
-        return [t for o in out.values() for t in _flatten(o)]
-    return [out]
 
 
 def _root_cause_line(exc: BaseException) -> str:
@@ -68,25 +61,38 @@ def _external_files(path: Path) -> list[str]:
     return sorted(files)
 
 
-def export_onnx(module, input_shape, batch_size: int, path, opset: int = 18, exporter: str = "dynamo",
-                dynamic_batch: bool = False) -> dict:  # fmt: skip
-    """Export ``module`` (in eval mode) to ``path``; returns the export record. ModelError on failure."""
+def export_onnx(module, inputs, batch_size: int, path, opset: int = 18, exporter: str = "dynamo",
+                dynamic_batch: bool = False, dim_ranges: dict[str, tuple[int, int, int]] | None = None) -> dict:  # fmt: skip
+    """Export ``module`` (in eval mode; a torch.export program too) to ``path``; returns the export record.
+    ``inputs``: the model's ModelInputs (or one float input's per-sample shape); its named dynamic dims
+    become dynamic ONNX dims (``dim_ranges``: their min/opt/max, bounds for torch.export). ModelError on failure."""
     import torch
+
+    from .inputs import ModelInputs, single
+    from .user_models import call, output_names
 
     if exporter not in ("dynamo", "torchscript"):
         raise ValueError(f"exporter must be dynamo or torchscript, not {exporter!r}")
+    inputs = inputs if isinstance(inputs, ModelInputs) else single(tuple(inputs))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     Path(f"{path}.data").unlink(missing_ok=True)  # a stale sidecar from an earlier export
-    module.eval()
-    # torch.export specialises a dimension of size 1, so a dynamic batch is traced with 2 samples.
+    program = module if isinstance(module, torch.export.ExportedProgram) else None
+    runnable = program.module() if program is not None else module.eval()
+    if isinstance(module, torch.jit.ScriptModule) and exporter == "dynamo":
+        exporter = "torchscript"  # the dynamo exporter cannot trace a ScriptModule; the TorchScript one can
+    # torch.export specialises a dimension of size 1, so a dynamic dim is traced with at least 2.
     trace_batch = max(batch_size, 2) if dynamic_batch else batch_size
-    device = _module_device(module)
-    x = torch.zeros((trace_batch, *input_shape), device=device)
-    with torch.no_grad():  # count the outputs with one cheap sample
-        n_out = len(_flatten(module(torch.zeros((1, *input_shape), device=device))))
-    outputs = ["output"] if n_out == 1 else [f"output_{i}" for i in range(n_out)]
-    kwargs = _export_kwargs(module, outputs, opset, exporter, dynamic_batch)
+    sizes = {d: max(n, 2) for d, n in inputs.dim_sizes().items()}
+    device = _module_device(runnable)
+    example = {k: torch.from_numpy(v).to(device) for k, v in inputs.feeds(trace_batch, seed=0, sizes=sizes).items()}
+    with torch.no_grad():  # name the outputs with one cheap sample
+        one = {k: v[:1] for k, v in example.items()}
+        outputs = output_names(call(runnable, inputs, one))
+    kwargs = _export_kwargs(runnable, inputs, outputs, opset, exporter, dynamic_batch, dim_ranges or {})
+    args: tuple[Any, ...] = () if inputs.keyword else tuple(example.values())
+    if inputs.keyword:
+        kwargs["kwargs"] = example
     # Written under a temporary name and renamed, so a killed export never leaves a model.onnx that
     # looks whole; not for dynamo's external data, whose file is named after the ONNX file.
     target = path if kwargs.get("external_data") else path.with_name(f".{path.stem}.partial.onnx")
@@ -96,7 +102,7 @@ def export_onnx(module, input_shape, batch_size: int, path, opset: int = 18, exp
         with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(log):
             warnings.simplefilter("always")
             with torch.no_grad():
-                torch.onnx.export(module, (x,), str(target), **kwargs)
+                torch.onnx.export(program if program is not None else module, args, str(target), **kwargs)
         if target != path:
             os.replace(target, path)
     except Exception as e:
@@ -117,7 +123,8 @@ def export_onnx(module, input_shape, batch_size: int, path, opset: int = 18, exp
         "opset_in_file": next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None),
         "batch_size": batch_size,
         "dynamic_batch": dynamic_batch,
-        "input_names": ["input"],
+        "dynamic_dims": sorted(inputs.dim_sizes()),
+        "input_names": inputs.names,
         "output_names": outputs,
         "seconds": round(seconds, 3),
         "size_bytes": path.stat().st_size + sum((path.parent / f).stat().st_size for f in ext),
@@ -126,21 +133,29 @@ def export_onnx(module, input_shape, batch_size: int, path, opset: int = 18, exp
     }
 
 
-def _export_kwargs(module: Any, outputs: list[str], opset: int, exporter: str, dynamic_batch: bool) -> dict[str, Any]:
-    """torch.onnx.export's options: names, opset, and per exporter the dynamic batch axis and (dynamo)
+def _export_kwargs(module: Any, inputs: Any, outputs: list[str], opset: int, exporter: str, dynamic_batch: bool,
+                   dim_ranges: dict[str, tuple[int, int, int]]) -> dict[str, Any]:
+    """torch.onnx.export's options: names, opset, and per exporter the dynamic axes (the batch, the named
+    dims; one torch.export Dim per name, so inputs that share a name share its size) and (dynamo)
     external data for a model too big for one protobuf."""
     import torch
 
     param_bytes = sum(p.numel() * p.element_size() for p in module.parameters())
-    kwargs: dict[str, Any] = dict(input_names=["input"], output_names=outputs, opset_version=opset, verbose=False)
+    kwargs: dict[str, Any] = dict(input_names=inputs.names, output_names=outputs, opset_version=opset, verbose=False)
+    axes = {s.name: ({0: "batch"} if dynamic_batch else {}) | {i + 1: d for i, d in enumerate(s.dims) if d}
+            for s in inputs}
     if exporter == "dynamo":
         kwargs.update(dynamo=True, external_data=param_bytes > EXTERNAL_DATA_BYTES)
-        if dynamic_batch:
-            kwargs["dynamic_shapes"] = ({0: torch.export.Dim("batch")},)
+        if any(axes.values()):
+            dims = {name: torch.export.Dim(name, max=dim_ranges[name][2]) if dim_ranges.get(name, (0, 0, 0))[2] > 2
+                    else torch.export.Dim(name) for name in {d for a in axes.values() for d in a.values()}}
+            shapes = {n: {i: dims[d] for i, d in a.items()} or None for n, a in axes.items()}
+            kwargs["dynamic_shapes"] = shapes if inputs.keyword else tuple(shapes.values())
     else:
         kwargs.update(dynamo=False)
-        if dynamic_batch:
-            kwargs["dynamic_axes"] = {n: {0: "batch"} for n in ["input", *outputs]}
+        if any(axes.values()):
+            kwargs["dynamic_axes"] = {n: a for n, a in axes.items() if a} | (
+                {o: {0: "batch"} for o in outputs} if dynamic_batch else {})
     return kwargs
 
 
@@ -227,21 +242,28 @@ def ort_cuda_problem() -> str:
     return "onnxruntime's CUDA provider did not load (the CUDA/cuDNN libraries it needs are missing)"
 
 
-def ort_parity(path, module, input_array: np.ndarray, prefer_cuda: bool = True,
-               atol: float = PARITY_ATOL, rtol: float = PARITY_RTOL) -> dict:  # fmt: skip
-    """onnxruntime vs PyTorch FP32 (TF32 off) on the same input: accuracy.compare() figures, the
-    provider, and pass/fail: every element within ``atol + rtol * |torch|`` and no NaN/Inf.
-    (onnxruntime's CUDA provider may use TF32 for FP32 convolutions/GEMMs: parity on CUDA is looser.)"""
+def ort_parity(path, module, feeds, prefer_cuda: bool = True, atol: float = PARITY_ATOL,
+               rtol: float = PARITY_RTOL, keyword: bool = False) -> dict:  # fmt: skip
+    """onnxruntime vs PyTorch FP32 (TF32 off) on the same inputs (``feeds``: name -> array, or the one
+    input's array): accuracy.compare() figures, the provider, and pass/fail: every element within
+    ``atol + rtol * |torch|`` and no NaN/Inf. (onnxruntime's CUDA provider may use TF32 for FP32
+    convolutions/GEMMs: parity on CUDA is looser.)"""
     import torch
 
+    from .user_models import flatten_named
+
     sess = ort_session(path, prefer_cuda)
-    got = sess.run(None, {sess.get_inputs()[0].name: np.ascontiguousarray(input_array, dtype=np.float32)})
+    if not isinstance(feeds, dict):
+        feeds = {sess.get_inputs()[0].name: np.ascontiguousarray(feeds, dtype=np.float32)}
+    got = sess.run(None, {k: np.ascontiguousarray(v) for k, v in feeds.items()})
     flags = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False  # strict FP32 reference
     try:
         with torch.no_grad():
-            x = torch.from_numpy(np.ascontiguousarray(input_array, dtype=np.float32)).to(_module_device(module))
-            ref = [t.detach().float().cpu().numpy() for t in _flatten(module.eval()(x))]
+            device = _module_device(module)
+            x = {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in feeds.items()}
+            out = module.eval()(**x) if keyword else module.eval()(*x.values())
+            ref = [t.detach().float().cpu().numpy() for _, t in flatten_named(out)]
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags
     result = compare(ref, got)

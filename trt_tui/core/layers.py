@@ -253,10 +253,11 @@ def _problem(e: dict[str, Any]) -> str:
 
 
 # -- one variant --------------------------------------------------------------------------------
-def compare_variant(fp32_path: Path, variant_path: Path, x: np.ndarray, *, top: int = 10,
+def compare_variant(fp32_path: Path, variant_path: Path, x: Any, *, top: int = 10,
                     max_bytes: int = DEFAULT_MAX_BYTES, on_progress: Callable[[int, int], None] | None = None,
                     tmp: Path | None = None) -> dict[str, Any]:
-    """Per-node errors of ``variant_path`` against ``fp32_path`` on the batch ``x`` (one input)."""
+    """Per-node errors of ``variant_path`` against ``fp32_path`` on the batch ``x`` (feeds by input name,
+    or the one input's array)."""
     fp32, variant = _load(Path(fp32_path)), _load(Path(variant_path))
     pairs, unmatched = match_tensors(fp32, variant)
     ref_types, var_types = _typed(fp32), _typed(variant)
@@ -265,10 +266,9 @@ def compare_variant(fp32_path: Path, variant_path: Path, x: np.ndarray, *, top: 
     names = [n for n in pairs if n not in untyped]
     inits = {i.name for i in fp32.graph.initializer}
     feed_names = [i.name for i in fp32.graph.input if i.name not in inits]
-    if len(feed_names) != 1:
-        raise ValueError(f"the per-layer view needs a model with one input, this one has {len(feed_names)}")
-    feeds = {feed_names[0]: np.ascontiguousarray(x, dtype=np.float32)}
-    sizes = {n: _nbytes(ref_types[n][1], len(x), ref_types[n][0]) for n in names}
+    feeds = _feeds(x, feed_names)
+    rows = len(next(iter(feeds.values())))
+    sizes = {n: _nbytes(ref_types[n][1], rows, ref_types[n][0]) for n in names}
     chunks = _chunks(names, sizes, max_bytes)
     errors: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="trt-tui-layers-") as own_tmp:
@@ -365,23 +365,38 @@ def _summarize(nodes: list[dict[str, Any]], top: int) -> dict[str, Any]:
     }
 
 
+def _feeds(x: Any, names: list[str]) -> dict[str, np.ndarray]:
+    """The graph's feeds: ``x`` by name (a bare array is a one-input model's), floats as float32."""
+    if not isinstance(x, dict):
+        if len(names) != 1:
+            raise ValueError(f"this model has {len(names)} inputs ({', '.join(names)}): give them by name")
+        x = {names[0]: x}
+    elif len(x) == 1 and len(names) == 1:
+        x = {names[0]: next(iter(x.values()))}
+    return {k: np.ascontiguousarray(v, dtype=np.float32 if np.issubdtype(v.dtype, np.floating) else v.dtype)
+            for k, v in x.items()}
+
+
 # -- the whole view -------------------------------------------------------------------------------
-def explain(fp32_onnx: str | Path, variants: dict[str, str | Path | None], x: np.ndarray, *,
+def explain(fp32_onnx: str | Path, variants: dict[str, str | Path | None], x: Any, *,
             max_samples: int = DEFAULT_MAX_SAMPLES, top: int = 10, max_bytes: int = DEFAULT_MAX_BYTES,
             on_progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Per-layer comparison of each variant ('fp16', 'int8' -> ONNX path, or None when it is missing)
     against ``fp32_onnx`` on the first samples of ``x``. One variant's failure is recorded, not raised."""
-    x = np.asarray(x, dtype=np.float32)
+    from trt_tui.core.inputs import tile_feeds
+
+    x = x if isinstance(x, dict) else {"": np.asarray(x, dtype=np.float32)}
+    have = len(next(iter(x.values())))
     batch = _static_batch(Path(fp32_onnx))
-    n = batch or min(len(x), max_samples)
-    if batch and len(x) < batch:
-        x = np.concatenate([x] * -(-batch // len(x)))
-    sample = x[:n]
+    n = batch or min(have, max_samples)
+    sample: Any = tile_feeds(x, n)
+    if "" in sample:  # one input given as an array: the graph's name is found by compare_variant
+        sample = sample[""]
     data: dict[str, Any] = {
         "note": NOTE,
         "reference": str(fp32_onnx),
         "samples": int(n),
-        "samples_of": int(len(x)),
+        "samples_of": int(have),
         "samples_rule": f"the model's fixed batch of {batch}" if batch else f"the first {n} (at most {max_samples})",
         "jump_rule": f"growth >= max({JUMP_MIN}, {JUMP_FRAC} x the largest growth)",
         "variants": {},

@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 
 from .errors import ModelError
+from .inputs import (DEFAULT_NAME, InputError, InputSpec, ModelInputs, Overrides, apply, check_sizes, default_generator,
+                     fits, is_mask, single)
 
 
 @dataclass(frozen=True)
@@ -52,9 +54,15 @@ class LoadedModel:
     module: Any = None  # torch.nn.Module in eval(); None for an .onnx input
     onnx_path: str | None = None  # set for .onnx inputs (export is skipped)
     data: LabelledData | None = None
-    source: str = "builtin"  # builtin | file | onnx
-    onnx_batch: int | None = None  # .onnx inputs: the fixed batch dim, None when dynamic
+    source: str = "builtin"  # builtin | file | torchscript | exported | onnx
+    onnx_batch: int | None = None  # .onnx / .pt2 inputs: the fixed batch dim, None when dynamic
     info: dict[str, Any] = field(default_factory=dict)  # e.g. digits-cnn: cache hit/trained, test accuracy
+    inputs: ModelInputs = None  # type: ignore[assignment]  # set by every loader; a single float input by default
+    program: Any = None  # a torch.export program (.pt2): exported to ONNX as it is
+
+    def __post_init__(self) -> None:
+        if self.inputs is None:
+            self.inputs = single(self.input_shape)
 
     @property
     def description(self) -> str:
@@ -279,29 +287,64 @@ def _load_user_module(path: Path, factory: str):
         raise ModelError(f"{factory}() in {path} raised {_first_line(e)}", detail=traceback.format_exc()) from e
     if not isinstance(net, torch.nn.Module):
         raise ModelError(f"{factory}() in {path} returned {type(net).__name__}, not a torch.nn.Module")
-    return net
+    example = getattr(module, "example_inputs", None)
+    return net, example if callable(example) else None
 
 
-def _check_forward(net, input_shape: tuple[int, ...]) -> Any:
-    """One forward with a batch of 1 zeros; returns the output (for num_classes)."""
+def _check_forward(net: Any, inputs: ModelInputs, where: str) -> Any:
+    """One forward with a batch of the inputs (seeded); ModelError naming the failure or an output without
+    a float tensor. Returns the output."""
     import torch
 
-    shape = (1, *input_shape)
+    from . import user_models
+
+    feeds = {k: torch.from_numpy(v) for k, v in inputs.feeds(1, seed=0).items()}
     try:
         with torch.no_grad():
-            return net(torch.zeros(shape))
+            out = user_models.call(net, inputs, feeds)
     except Exception as e:
-        raise ModelError(f"forward with input shape {shape} failed: {_first_line(e)}", detail=traceback.format_exc()) from e
+        if inputs.single_float:  # the one-input wording of before
+            shapes = f"input shape {(1, *inputs.specs[0].shape)}"
+        else:
+            shapes = ", ".join(f"{s.name} {s.dtype} {s.shape_text(1)}" for s in inputs)
+        raise ModelError(f"forward with {shapes} failed: {_first_line(e)}", detail=traceback.format_exc()) from e
+    user_models.check_outputs(out, where)
+    return out
 
 
 def _classes_of(out: Any) -> int | None:
-    t = out[0] if isinstance(out, (tuple, list)) and out else out
-    shape = getattr(t, "shape", ())
+    from .user_models import flatten_named
+
+    named = flatten_named(out)
+    shape = getattr(named[0][1], "shape", ()) if named else ()
     return int(shape[-1]) if len(shape) == 2 else None
 
 
-def _load_onnx(path: Path, input_shape: tuple[int, ...] | None) -> LoadedModel:
+def _with_overrides(found: ModelInputs, shape: tuple[int, ...] | None, ov: Overrides | None) -> ModelInputs:
+    """The model's inputs with the user's say: ``--input-shape`` (the one input) and the named overrides."""
+    if shape is not None:
+        if len(found) != 1:
+            raise ModelError(f"--input-shape sets one input; this model has {len(found)} "
+                             f"({', '.join(found.names)}): use --input-shapes name:[dims]")
+        spec = found.specs[0]
+        if found.origin == "onnx" and not fits(spec, shape):
+            raise ModelError(f"input shape {tuple(shape)} does not fit the graph input {spec.name!r} {spec.shape_text('?')}")
+        if spec.shape and len(spec.shape) != len(shape):
+            raise ModelError(f"input {spec.name!r}: shape {list(shape)} has {len(shape)} dims per sample, "
+                             f"the model's has {len(spec.shape)} ({spec.shape_text()})")
+        found = found.with_specs([replace(spec, shape=tuple(shape), dims=spec.dims if len(spec.dims) == len(shape) else ())])
+    try:
+        out = apply(found, ov) if ov is not None else found
+        check_sizes(out)
+    except InputError as e:
+        raise ModelError(str(e)) from e
+    return out
+
+
+def _load_onnx(path: Path, input_shape: tuple[int, ...] | None, ov: Overrides | None) -> LoadedModel:
     import onnx
+
+    from .onnx_inputs import read_inputs
 
     if not path.is_file():
         raise ModelError(f"ONNX file not found: {path}")
@@ -310,62 +353,126 @@ def _load_onnx(path: Path, input_shape: tuple[int, ...] | None) -> LoadedModel:
         onnx.checker.check_model(model)
     except Exception as e:
         raise ModelError(f"{path} is not a valid ONNX model: {_first_line(e)}", detail=traceback.format_exc()) from e
-    inits = {i.name for i in model.graph.initializer}
-    inputs = [i for i in model.graph.input if i.name not in inits]
-    if len(inputs) != 1:
-        raise ModelError(f"{path}: trt-tui handles single-input models; this one has {len(inputs)} inputs")
-    tt = inputs[0].type.tensor_type
-    if tt.elem_type != onnx.TensorProto.FLOAT:
-        raise ModelError(f"{path}: input {inputs[0].name!r} is {onnx.TensorProto.DataType.Name(tt.elem_type)}, trt-tui feeds FLOAT")
-    dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in tt.shape.dim]
-    if len(dims) < 2:
-        raise ModelError(f"{path}: input {inputs[0].name!r} has rank {len(dims)}; expected (batch, ...)")
-    batch, rest = dims[0], dims[1:]
-    if input_shape is not None:
-        ok = len(input_shape) == len(rest) and all(d is None or d == s for d, s in zip(rest, input_shape))
-        if not ok:
-            shown = tuple(d if d is not None else "?" for d in dims)
-            raise ModelError(f"{path}: input shape {tuple(input_shape)} does not fit the graph input {shown}")
-        shape = tuple(input_shape)
-    elif any(d is None for d in rest):
-        shown = tuple(d if d is not None else "?" for d in dims)
-        raise ModelError(f"{path}: input {shown} has dynamic dims besides the batch; give --input-shape")
-    else:
-        shape = tuple(rest)
+    try:
+        found, batch = read_inputs(model, str(path))
+    except ValueError as e:
+        raise ModelError(str(e)) from e
+    inputs = _with_overrides(found, input_shape, ov)
     outs = model.graph.output
     num_classes = None
     if len(outs) >= 1:
         odims = [d.dim_value for d in outs[0].type.tensor_type.shape.dim]
         num_classes = odims[-1] if len(odims) == 2 and odims[-1] > 0 else None
-    spec = ModelSpec(path.stem, shape, f"ONNX file {path.name}", num_classes)
-    return LoadedModel(spec.name, spec, shape, onnx_path=str(path), source="onnx", onnx_batch=batch,
-                       info={"input_name": inputs[0].name})  # fmt: skip
+    spec = ModelSpec(path.stem, inputs.specs[0].shape, f"ONNX file {path.name}", num_classes)
+    return LoadedModel(spec.name, spec, spec.input_shape, onnx_path=str(path), source="onnx", onnx_batch=batch,
+                       inputs=inputs, info={"input_names": inputs.names})
 
 
-def load_model(name: str, input_shape: tuple | None = None, cache_dir: str | os.PathLike | None = None) -> LoadedModel:
-    """A built-in name, ``path/to/file.py:factory`` (runs that file's code) or ``path/to/model.onnx``.
-    Every failure raises ModelError naming the cause."""
+def _user_inputs(net: Any, example_fn: Any, shape: tuple[int, ...] | None, ov: Overrides | None,
+                 where: str) -> ModelInputs:
+    """A module's inputs: its file's example_inputs, else --input-shape / --input-shapes (names from forward)."""
+    from . import user_models
+
+    if example_fn is not None:
+        try:
+            example = example_fn(user_models.PROBE_BATCH)
+        except Exception as e:
+            raise ModelError(f"example_inputs({user_models.PROBE_BATCH}) in {where} raised {_first_line(e)}",
+                             detail=traceback.format_exc()) from e
+        found = user_models.read_example(example, net, f"example_inputs() in {where}")
+    else:
+        params = user_models.forward_params(net) or [DEFAULT_NAME]
+        named = dict(ov.shapes) if ov is not None else {}
+        if shape is None and not named:
+            raise ModelError(f"{where}: user models need an input shape per sample (--input-shape 3,224,224, or "
+                             "--input-shapes name:[dims] per input), or example_inputs(batch_size) beside the factory")
+        if named:
+            unknown = [n for n in named if n not in params]
+            if unknown and params != [DEFAULT_NAME]:
+                raise ModelError(f"{unknown[0]!r} is not an input of {where} (forward takes: {', '.join(params)})")
+            order = [p for p in params if p in named] + unknown
+            found = ModelInputs(tuple(InputSpec(n, named[n]) for n in order), keyword=False, origin="--input-shapes")
+        else:
+            found = single(shape, origin="--input-shape", name=params[0] if len(params) == 1 else DEFAULT_NAME)
+            shape = None
+    inputs = _with_overrides(found, shape, ov)
+    return _embedding_defaults(net, inputs, ov)
+
+
+def _embedding_defaults(net: Any, inputs: ModelInputs, ov: Overrides | None) -> ModelInputs:
+    """Integer inputs the user gave no range for: below the embedding table they index (read by a hooked forward)."""
+    import torch
+
+    from . import user_models
+
+    ranged = set(ov.ranges) if ov is not None else set()
+    if all(s.is_float or s.name in ranged for s in inputs):
+        return inputs
+    tensors = {k: torch.from_numpy(v) for k, v in inputs.feeds(1, seed=0).items()}
+    rows = user_models.embedding_rows(net, inputs, tensors)
+    specs = [default_generator(s, rows[s.name], None) if s.name in rows and s.name not in ranged
+             and not is_mask(s.name, s.dtype) else s for s in inputs]
+    return inputs.with_specs(specs)
+
+
+def _loaded_module(net: Any, inputs: ModelInputs, name: str, description: str, source: str,
+                   batch: int | None = None) -> LoadedModel:
+    out = _check_forward(net, inputs, description)
+    spec = ModelSpec(name, inputs.specs[0].shape, description, _classes_of(out))
+    return LoadedModel(spec.name, spec, spec.input_shape, module=net, source=source, inputs=inputs,
+                       onnx_batch=batch, info={"outputs": _output_names(out)})
+
+
+def _output_names(out: Any) -> list[str]:
+    from .user_models import output_names
+
+    return output_names(out)
+
+
+def load_model(name: str, input_shape: tuple | None = None, cache_dir: str | os.PathLike | None = None,
+               overrides: Overrides | None = None) -> LoadedModel:
+    """A built-in name, ``path/to/file.py:factory`` (runs that file's code), a TorchScript ``.pt``, a
+    torch.export ``.pt2`` or an ``.onnx``; ``overrides``: what the user said about the inputs by name.
+    Every failure raises ModelError naming the cause (and the input) in one line."""
     shape = tuple(int(d) for d in input_shape) if input_shape is not None else None
     text = name.strip()
     if text in BUILTINS:
         spec = BUILTINS[text]
         net, data, info = _build_builtin(text, resolve_cache_dir(cache_dir))
         net.eval()
-        if shape is not None and shape != spec.input_shape:
-            _check_forward(net, shape)
-            spec = replace(spec, input_shape=shape)
-        return LoadedModel(text, spec, spec.input_shape, module=net, data=data, info=info)
-    if text.lower().endswith(".onnx"):
-        return _load_onnx(Path(text).expanduser(), shape)
+        inputs = _with_overrides(single(spec.input_shape), shape, overrides)
+        if inputs.specs[0].shape != spec.input_shape or len(inputs) != 1:
+            _check_forward(net, inputs, text)
+            spec = replace(spec, input_shape=inputs.specs[0].shape)
+        return LoadedModel(text, spec, spec.input_shape, module=net, data=data, info=info, inputs=inputs)
+    path = Path(text).expanduser()
+    suffix = path.suffix.lower()
+    if suffix == ".onnx":
+        return _load_onnx(path, shape, overrides)
+    if suffix == ".pt":
+        from . import user_models
+
+        net = user_models.load_torchscript(path)
+        inputs = _user_inputs(net, None, shape, overrides, path.name)
+        return _loaded_module(net, inputs, path.stem, f"TorchScript {path.name}", "torchscript")
+    if suffix == ".pt2":
+        from . import user_models
+
+        program, example = user_models.load_exported(path)
+        found, batch = user_models.exported_inputs(program, example)
+        net = program.module()
+        inputs = _embedding_defaults(net, _with_overrides(found, shape, overrides), overrides)
+        loaded = _loaded_module(net, inputs, path.stem, f"torch.export program {path.name}", "exported", batch)
+        loaded.program = program
+        return loaded
     if ":" in text and text.rsplit(":", 1)[0].endswith(".py"):
         file, factory = text.rsplit(":", 1)
         path = Path(file).expanduser()
-        if shape is None:
-            raise ModelError(f"{text}: user models need an input shape (per sample, e.g. 3,224,224)")
-        net = _load_user_module(path, factory).eval()
-        out = _check_forward(net, shape)
-        spec = ModelSpec(f"{path.stem}:{factory}", shape, f"{factory}() from {path.name}", _classes_of(out))
-        return LoadedModel(spec.name, spec, shape, module=net, source="file")
+        net, example_fn = _load_user_module(path, factory)
+        net = net.eval()
+        inputs = _user_inputs(net, example_fn, shape, overrides, f"{path.name}")
+        return _loaded_module(net, inputs, f"{path.stem}:{factory}", f"{factory}() from {path.name}", "file")
     if text.endswith(".py"):
         raise ModelError(f"{text}: name the factory function too, as {text}:make_model")
-    raise ModelError(f"unknown model {text!r}; built-ins: {', '.join(BUILTINS)}, or file.py:factory, or model.onnx")
+    raise ModelError(f"unknown model {text!r}; built-ins: {', '.join(BUILTINS)}, or file.py:factory, "
+                     "net.pt (TorchScript), net.pt2 (torch.export) or model.onnx")

@@ -11,7 +11,7 @@ includes the copies and its CUDA events time the compute alone.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -39,7 +39,8 @@ class OrtBoundRunner:
     buffers live on the GPU and everything is ordered on ``stream``; on the CPU the same binding logic
     runs on host tensors (what the CPU tests exercise)."""
 
-    def __init__(self, session: Any, input_shape: tuple[int, ...], *, device: str, stream: Any = None) -> None:
+    def __init__(self, session: Any, shapes: Mapping[str, tuple[int, ...]] | tuple[int, ...], *, device: str,
+                 stream: Any = None) -> None:
         import onnxruntime as ort
         import torch
 
@@ -47,15 +48,18 @@ class OrtBoundRunner:
         if device == "cuda" and session.get_providers()[0] != "CUDAExecutionProvider":
             raise TrtTuiError("onnxruntime's CUDA provider did not load for this session")
         self.device_id = torch.cuda.current_device() if device == "cuda" else 0
-        self.input = session.get_inputs()[0]
+        self.inputs = {i.name: i for i in session.get_inputs()}
         self.output_names = [o.name for o in session.get_outputs()]
         self.binding = session.io_binding()
         self.run_options = ort.RunOptions()
         if device == "cuda":  # enqueue only: outputs() synchronises, as for the other CUDA rows
             self.run_options.add_run_config_entry("disable_synchronize_execution_providers", "1")
-        self.x_host: Any = None
+        self.x_host: dict[str, Any] = {}
+        self.x_dev: dict[str, Any] = {}
         self.y: list[Any] = []
-        self._alloc(tuple(input_shape))
+        if not isinstance(shapes, Mapping):  # one input's shape
+            shapes = {next(iter(self.inputs)): tuple(shapes)}
+        self._alloc({k: tuple(v) for k, v in shapes.items()})
 
     def _tensor(self, shape: tuple[int, ...], dtype: Any) -> Any:
         return self.torch.empty(shape, dtype=dtype, device=self.device)
@@ -65,15 +69,15 @@ class OrtBoundRunner:
         bind(name, self.device, self.device_id, np.dtype(str(tensor.dtype).removeprefix("torch.")).type,
              tuple(tensor.shape), tensor.data_ptr())
 
-    def _alloc(self, shape: tuple[int, ...]) -> None:
+    def _alloc(self, shapes: dict[str, tuple[int, ...]]) -> None:
         torch = self.torch
-        np_type = ORT_TYPES.get(self.input.type, np.float32)
-        self.x_host = torch.empty(shape, dtype=torch.float32, pin_memory=self.device == "cuda")
-        self.x_dev = self._tensor(shape, torch.from_numpy(np.empty(0, np_type)).dtype)
-        self.x_dev.zero_()
         self.binding.clear_binding_inputs()
         self.binding.clear_binding_outputs()
-        self._bind(self.input.name, self.x_dev, output=False)
+        for name, shape in shapes.items():
+            dtype = torch.from_numpy(np.empty(0, ORT_TYPES.get(self.inputs[name].type, np.float32))).dtype
+            self.x_host[name] = torch.empty(shape, dtype=dtype, pin_memory=self.device == "cuda")
+            self.x_dev[name] = self._tensor(shape, dtype).zero_()
+            self._bind(name, self.x_dev[name], output=False)
         # one run with outputs onnxruntime allocates tells their shapes; then bind buffers of our own
         for name in self.output_names:
             self.binding.bind_output(name, self.device, self.device_id)
@@ -90,17 +94,21 @@ class OrtBoundRunner:
 
         return self.torch.cuda.stream(self.stream) if self.stream is not None else nullcontext()
 
-    def set_input(self, host: np.ndarray) -> None:
-        if tuple(host.shape) != tuple(self.x_host.shape):
+    def set_input(self, host: Any) -> None:
+        feeds = host if isinstance(host, Mapping) else {next(iter(self.inputs)): host}
+        shapes = {k: tuple(v.shape) for k, v in feeds.items()}
+        if shapes != {k: tuple(v.shape) for k, v in self.x_host.items()}:
             if self.stream is not None:
                 self.stream.synchronize()
-            self._alloc(tuple(host.shape))
-        self.x_host.copy_(self.torch.from_numpy(host))
+            self._alloc(shapes)
+        for name, arr in feeds.items():  # cast to the session's input type (e.g. int64 ids given as int32)
+            self.x_host[name].copy_(self.torch.from_numpy(np.ascontiguousarray(arr)))
         self.h2d()
 
     def h2d(self) -> None:
         with self._on_stream():
-            self.x_dev.copy_(self.x_host, non_blocking=self.device == "cuda")
+            for name, dev in self.x_dev.items():
+                dev.copy_(self.x_host[name], non_blocking=self.device == "cuda")
 
     def compute(self) -> None:
         self.session.run_with_iobinding(self.binding, self.run_options)
@@ -120,9 +128,9 @@ class CudaProviderMissing(TrtTuiError):
     """onnxruntime's CUDA provider (or PyTorch's CUDA) is not usable here: the CPU path says why."""
 
 
-def cuda_runner(path: str | Path, input_shape: Callable[[], tuple[int, ...]]) -> OrtBoundRunner:
-    """onnxruntime on CUDA through IOBinding, on a stream of its own (``input_shape`` is asked for
-    once the session is known to run on CUDA)."""
+def cuda_runner(path: str | Path, shapes: Callable[[], Mapping[str, tuple[int, ...]]]) -> OrtBoundRunner:
+    """onnxruntime on CUDA through IOBinding, on a stream of its own (``shapes``, of each input, are
+    asked for once the session is known to run on CUDA)."""
     import torch
 
     if not torch.cuda.is_available():
@@ -131,4 +139,4 @@ def cuda_runner(path: str | Path, input_shape: Callable[[], tuple[int, ...]]) ->
     session = cuda_session(path, stream)
     if session.get_providers()[0] != "CUDAExecutionProvider":
         raise CudaProviderMissing("onnxruntime's CUDA provider did not load")
-    return OrtBoundRunner(session, input_shape(), device="cuda", stream=stream)
+    return OrtBoundRunner(session, shapes(), device="cuda", stream=stream)

@@ -14,7 +14,7 @@ import traceback
 
 from trt_tui.core import results
 from trt_tui.core.config import RUN_STAGES, RunConfig
-from trt_tui.core.errors import TrtTuiError
+from trt_tui.core.errors import ModelError, TrtTuiError
 from trt_tui.core.events import Emit, ErrorEvent, Finished
 from trt_tui.core.stages import benchmark, build, env, export, layers, model, quantize
 from trt_tui.core.stages.context import Cancelled, RunContext, Throttle
@@ -39,9 +39,9 @@ class Pipeline:
             env.run(ctx, self.detect_tensorrt)
             model.run(ctx)
             self.baselines()
-            for batch in ctx.sizes:  # a sweep: one export and one build per batch size
-                self.engines_and_benchmark(batch)
-                if ctx.cfg.explain_accuracy and batch == ctx.sizes[0]:  # one layers.json, at the first size
+            for i, (batch, dims) in enumerate(ctx.points):  # one export and build per batch size
+                self.engines_and_benchmark(batch, dims)
+                if ctx.cfg.explain_accuracy and i == 0:  # one layers.json, at the first point
                     layers.run(ctx)
             if ctx.sweep:
                 benchmark.write_sweep_plot(ctx)
@@ -50,7 +50,8 @@ class Pipeline:
             return Finished(status="cancelled", out_dir=out, message="cancelled by the user")
         except TrtTuiError as exc:
             ctx.rows.fail_unfinished(exc.message)
-            return Finished(status="failed", out_dir=out, message=exc.message)
+            bad_input = isinstance(exc, ModelError) and ctx.model is None  # what the user gave cannot load
+            return Finished(status="failed", out_dir=out, message=exc.message, bad_input=bad_input)
         except OSError as exc:  # e.g. a read-only or full results folder
             msg = f"cannot write results to {ctx.out}: {exc.strerror or exc}"
             ctx.emit(ErrorEvent(stage="", message=msg, detail=traceback.format_exc(), fatal=True))
@@ -68,12 +69,16 @@ class Pipeline:
     def baselines(self) -> None:
         """PyTorch rows first: numbers before export and builds."""
         if "benchmark" in self.ctx.cfg.stages:
-            for batch in self.ctx.sizes:
-                benchmark.baselines(self.ctx.at_batch(batch))
+            for batch, dims in self.ctx.points:
+                benchmark.baselines(self.ctx.at_batch(batch, dims))
 
-    def engines_and_benchmark(self, batch: int) -> None:
-        ctx = self.ctx.at_batch(batch)
+    def engines_and_benchmark(self, batch: int, dims: dict[str, int]) -> None:
+        ctx = self.ctx.at_batch(batch, dims)
         stages = ctx.cfg.stages
+        if ctx.files.onnx is not None:  # another size of a dynamic dim: the engines cover it (one profile)
+            if "benchmark" in stages:
+                benchmark.run(ctx)
+            return
         if export.needed(ctx):
             if "export" in stages or ctx.model.module is None:
                 export.run(ctx)

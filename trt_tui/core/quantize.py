@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import calibrate, graph_checks
-from .calibration import BatchSource
+from .calibration import BatchSource, align
 from .errors import TrtTuiError
 from .heartbeat import OnProgress, StepProgress
 from .provenance import file_sha256, fingerprint, write_json_atomic
@@ -155,12 +155,12 @@ def _restore_ort_patches() -> Iterator[None]:
             reg.update(content)
 
 
-def _input_name(path: Path) -> str:
+def _input_names(path: Path) -> list[str]:
     import onnx
 
     graph = onnx.load(str(path), load_external_data=False).graph
     inits = {i.name for i in graph.initializer}
-    return next(i.name for i in graph.input if i.name not in inits)
+    return [i.name for i in graph.input if i.name not in inits]
 
 
 def _link_into(src: Path, folder: Path) -> Path:
@@ -178,7 +178,7 @@ def _link_into(src: Path, folder: Path) -> Path:
 
 
 def _ort_qdq(source: Path, partial: Path, method: str, providers: list[str], tmp: Path, info: dict[str, Any],
-             progress: StepProgress, batch_source: BatchSource, input_name: str) -> None:  # fmt: skip
+             progress: StepProgress, batch_source: BatchSource, input_name: list[str]) -> None:  # fmt: skip
     """onnxruntime: trt-tui's ranges for the Conv/ConvTranspose/Gemm/MatMul inputs, handed to
     ``quantize_static`` as its calibration cache, so it only writes the Q/DQ nodes (no second pass)."""
     import numpy as np
@@ -210,7 +210,7 @@ def _ort_qdq(source: Path, partial: Path, method: str, providers: list[str], tmp
 
 
 def _modelopt_qdq(source: Path, partial: Path, method: str, providers: list[str], tmp: Path, info: dict[str, Any],
-                  progress: StepProgress, batch_source: BatchSource, input_name: str) -> None:  # fmt: skip
+                  progress: StepProgress, batch_source: BatchSource, input_name: list[str]) -> None:  # fmt: skip
     """ModelOpt's ONNX PTQ places the Q/DQ nodes (its TensorRT heuristics; FP32 elsewhere), fed one batch
     only; then trt-tui's ranges over all batches replace its activation scales, as ModelOpt itself does
     with a TensorRT calibration cache (``replace_scale_values``). Its cache option would still calibrate
@@ -248,8 +248,8 @@ def _dynamic_batch(path: Path) -> bool:
 
     graph = onnx.load(str(path), load_external_data=False).graph
     inits = {i.name for i in graph.initializer}
-    dims = next(i for i in graph.input if i.name not in inits).type.tensor_type.shape.dim
-    return bool(dims) and not dims[0].dim_value
+    firsts = [list(i.type.tensor_type.shape.dim)[:1] for i in graph.input if i.name not in inits]
+    return any(d and not d[0].dim_value for d in firsts)
 
 
 class _OneBatch:
@@ -257,12 +257,12 @@ class _OneBatch:
     calibration that trt-tui's ranges replace) needs one real-shaped input. With a dynamic batch, two
     samples do (never one: ModelOpt leaves a MatMul with a dimension of 1 unquantized)."""
 
-    def __new__(cls, source: BatchSource, input_name: str, dynamic: bool = False):
+    def __new__(cls, source: BatchSource, input_name: list[str], dynamic: bool = False):
         from onnxruntime.quantization import CalibrationDataReader
 
-        first = source.batch(0)
-        if dynamic and len(first) > 2:
-            first = first[:2].copy()
+        first = align(source.batch(0), input_name)
+        if dynamic and source.batch_size > 2:
+            first = {k: v[:2].copy() for k, v in first.items()}
 
         class Reader(CalibrationDataReader):
             def __init__(self) -> None:
@@ -272,10 +272,10 @@ class _OneBatch:
                 return next(self._it, None)
 
             def get_first(self):
-                return {input_name: first}
+                return first
 
             def rewind(self) -> None:
-                self._it = iter([{input_name: first}])
+                self._it = iter([first])
 
             def __len__(self) -> int:
                 return 1
@@ -390,7 +390,7 @@ def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "
     tool = _tool(tool)
     fp32_onnx, out_path = Path(fp32_onnx), Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    input_name = _input_name(fp32_onnx)
+    input_name = _input_names(fp32_onnx)
     providers = calibration_providers(device)
     t0 = time.perf_counter()
     info: dict[str, Any] = {"tool": tool, "tool_version": modelopt_version() if tool == "modelopt" else _ort_version(),

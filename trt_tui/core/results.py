@@ -33,6 +33,7 @@ COLUMNS: tuple[str, ...] = (
     "precision",  # fp32 | fp16 | int8
     "device",  # 'cuda:0 (NVIDIA H200)' or 'cpu'
     "batch_size",
+    "dims",  # a sweep over dynamic dims: the sizes of this row, e.g. 'seq=128' (empty otherwise)
     "status",  # pending | running | built (plan made, not measured yet) | ok | skipped | failed | cancelled
     "reason",  # why skipped/failed (one line)
     "latency_mean_ms",  # end-to-end host latency incl. H2D/D2H (trtexec "Latency")
@@ -76,11 +77,21 @@ NUMERIC = {
 BASELINE_ROW = BASELINE_ID
 
 
-def row_key(row_id: str, batch_size: int | None, base_batch: int | None) -> str:
-    """The store key of a row: ``row_id`` at the base batch size, ``row_id@b<size>`` at another."""
-    if batch_size is None or base_batch is None or batch_size == base_batch:
-        return row_id
-    return f"{row_id}@b{batch_size}"
+def row_key(row_id: str, batch_size: int | None, base_batch: int | None, dims: str | None = None,
+            base_dims: str | None = None) -> str:
+    """The store key of a row: ``row_id`` at the base batch size (and dim sizes), ``row_id@b<size>`` at
+    another batch size, ``…@seq=128`` at other dim sizes of a sweep over dynamic dims."""
+    key = row_id
+    if batch_size is not None and base_batch is not None and batch_size != base_batch:
+        key += f"@b{batch_size}"
+    if dims and base_dims is not None and dims != base_dims:
+        key += f"@{dims}"
+    return key
+
+
+def point_of(row: dict[str, Any]) -> tuple[Any, str]:
+    """Which measured point a row belongs to: (batch size, dim sizes); rows compare within one point."""
+    return row.get("batch_size"), row.get("dims") or ""
 
 
 def clean(value: Any) -> Any:
@@ -182,7 +193,7 @@ def update_speedups(rows: Iterable[dict[str, Any]]) -> None:
     FP32 and against the fastest ok PyTorch row (eager, CUDA graph or torch.compile, any precision)."""
     groups: dict[Any, list[dict[str, Any]]] = {}
     for r in rows:
-        groups.setdefault(r.get("batch_size"), []).append(r)
+        groups.setdefault(point_of(r), []).append(r)
     for group in groups.values():
         ok = [r for r in group if r.get("status") == "ok" and r.get("latency_p50_ms")]
         base_lat = next((r["latency_p50_ms"] for r in ok if r["row_id"] == BASELINE_ROW), None)
@@ -199,7 +210,7 @@ def pick_best(rows: Iterable[dict[str, Any]], min_top1: float = 0.99, max_label_
     Returns (row_id, rule) — row_id is '' when no row qualifies."""
     rows = list(rows)
     if rows:  # a sweep: the best among the rows of the main (first) batch size; best_by_batch has the others
-        rows = [r for r in rows if r.get("batch_size") == rows[0].get("batch_size")]
+        rows = [r for r in rows if point_of(r) == point_of(rows[0])]
     rule = f"fastest p50 latency with top-1 agreement >= {min_top1:.0%}"
     base = next((r for r in rows if r["row_id"] == BASELINE_ROW), None)
     base_acc = base.get("label_accuracy") if base else None
@@ -233,10 +244,21 @@ class ResultsStore:
         self.best: str = ""
         self.best_rule: str = ""
         self.base_batch: int | None = None  # the first batch size seen: its rows are keyed by row_id alone
+        self.base_dims: str | None = None  # likewise the first dim sizes of a sweep over dynamic dims
 
     # -- updates -------------------------------------------------------------------------------
-    def key(self, row_id: str, batch_size: int | None = None) -> str:
-        return row_key(row_id, batch_size, self.base_batch)
+    def key(self, row_id: str, batch_size: int | None = None, dims: str | None = None) -> str:
+        return row_key(row_id, batch_size, self.base_batch, dims, self.base_dims)
+
+    def _see_base(self, row: dict[str, Any]) -> None:
+        if self.base_batch is None and row.get("batch_size") is not None:
+            self.base_batch = int(row["batch_size"])
+        if self.base_dims is None and row.get("dims"):
+            self.base_dims = str(row["dims"])
+
+    def points(self) -> list[tuple[Any, str]]:
+        """The (batch size, dim sizes) of the rows held, in order of first appearance."""
+        return list(dict.fromkeys(point_of(r) for r in self.rows.values() if r.get("batch_size") is not None))
 
     def batch_sizes(self) -> list[int]:
         """The batch sizes of the rows held, in order of first appearance."""
@@ -244,9 +266,9 @@ class ResultsStore:
 
     def upsert(self, row: dict[str, Any]) -> dict[str, Any]:
         """Create or update the row of (row_id, batch_size); without a batch_size, the base batch's."""
-        if self.base_batch is None and row.get("batch_size") is not None:
-            self.base_batch = int(row["batch_size"])
-        current = self.rows.setdefault(self.key(row["row_id"], row.get("batch_size")), {c: None for c in COLUMNS})
+        self._see_base(row)
+        current = self.rows.setdefault(self.key(row["row_id"], row.get("batch_size"), row.get("dims")),
+                                       {c: None for c in COLUMNS})
         current.update({k: clean(v) for k, v in row.items() if k in COLUMNS})
         self._update_speedups()
         self.best, self.best_rule = pick_best(self.rows.values())
@@ -262,14 +284,15 @@ class ResultsStore:
 
     # -- persistence ---------------------------------------------------------------------------
     def best_by_batch(self) -> dict[str, str]:
-        """A sweep's best row at each batch size (same rule as ``best``)."""
+        """A sweep's best row at each batch size, or each (batch, dim sizes) (same rule as ``best``)."""
         out = {}
-        for bs in self.batch_sizes():
-            out[str(bs)] = pick_best([r for r in self.rows.values() if r.get("batch_size") == bs])[0]
+        for point in self.points():
+            label = str(point[0]) + (f" {point[1]}" if point[1] else "")
+            out[label] = pick_best([r for r in self.rows.values() if point_of(r) == point])[0]
         return out
 
     def to_json_dict(self) -> dict[str, Any]:
-        sweep = len(self.batch_sizes()) > 1
+        sweep = len(self.points()) > 1
         return {
             "schema_version": SCHEMA_VERSION,
             "columns": list(COLUMNS),
@@ -305,9 +328,8 @@ class ResultsStore:
         store = cls(None, meta=data.get("meta"))
         store.env = data.get("env", {})
         for row in data.get("rows", []):
-            if store.base_batch is None and row.get("batch_size") is not None:
-                store.base_batch = int(row["batch_size"])
-            store.rows[store.key(row["row_id"], row.get("batch_size"))] = {c: row.get(c) for c in COLUMNS}
+            store._see_base(row)
+            store.rows[store.key(row["row_id"], row.get("batch_size"), row.get("dims"))] = {c: row.get(c) for c in COLUMNS}
         store.best, store.best_rule = data.get("best", ""), data.get("best_rule", "")
         store.out_dir = out_dir
         return store

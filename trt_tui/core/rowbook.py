@@ -27,12 +27,15 @@ class RowBook:
         self.emit = emit
         self.batch = batch  # the batch size being worked on
         self.sweep = sweep
+        self.dims = ""  # a sweep over dynamic dims: the sizes being worked on ('seq=128'), else ''
         self.first_row = runclock.FirstRow()
 
     def set(self, row_id: str, **values: Any) -> dict[str, Any]:
         """Update a row: saved to disk first, then announced."""
         if self.sweep:
             values.setdefault("batch_size", self.batch)  # the (row_id, batch) being worked on
+            if self.dims:
+                values.setdefault("dims", self.dims)
         current = self.store.upsert({"row_id": row_id, **values})
         if first := self.first_row.see(current):  # how long the user waited for the first number
             self.store.meta["first_row"] = first
@@ -42,7 +45,7 @@ class RowBook:
 
     def key(self, row_id: str) -> str:
         """The store key of ``row_id`` at the batch size being worked on."""
-        return self.store.key(row_id, self.batch)
+        return self.store.key(row_id, self.batch, self.dims or None)
 
     def current(self, row_id: str) -> dict[str, Any]:
         return self.store.rows[self.key(row_id)]
@@ -50,8 +53,8 @@ class RowBook:
     def status(self, row_id: str) -> str | None:
         return self.store.rows.get(self.key(row_id), {}).get("status")
 
-    def has(self, row_id: str, batch: int) -> bool:
-        return self.store.key(row_id, batch) in self.store.rows
+    def has(self, row_id: str, batch: int, dims: str = "") -> bool:
+        return self.store.key(row_id, batch, dims or None) in self.store.rows
 
     def fail(self, row_ids: list[str], reason: str, status: str = "failed") -> None:
         """Settle the rows still open at this batch size (one that already failed keeps its reason)."""
@@ -63,7 +66,8 @@ class RowBook:
         """Close every row still pending or running, at every batch size."""
         for row in list(self.store.rows.values()):
             if row.get("status") in OPEN:
-                self.set(row["row_id"], batch_size=row.get("batch_size"), status=status, reason=reason)
+                self.set(row["row_id"], batch_size=row.get("batch_size"), dims=row.get("dims"), status=status,
+                         reason=reason)
 
     def load_earlier(self, wanted: tuple[str, ...]) -> None:
         """A step run alone starts from the rows an earlier run saved in this folder."""

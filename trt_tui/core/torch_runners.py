@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from trt_tui.core.bench import TorchRunner, flatten_outputs
+from trt_tui.core.inputs import ModelInputs
 from trt_tui.core.errors import TrtTuiError
 from trt_tui.core.rows import Row
 
@@ -37,17 +38,17 @@ class GraphRunner(TorchRunner):
     static input buffer, warm-up on a side stream, capture, ``replay()`` per inference). The graph is
     (re)captured for each input shape in ``set_input``; ``capture_s`` is the time that took."""
 
-    def __init__(self, module: Any, input_shape: tuple[int, ...], *, device: str, half: bool = False) -> None:
+    def __init__(self, module: Any, inputs: ModelInputs | tuple[int, ...], *, device: str, half: bool = False) -> None:
         if device != "cuda":
             raise TrtTuiError(WHY_CUDA["graph"])
-        super().__init__(module, input_shape, device=device, half=half)
+        super().__init__(module, inputs, device=device, half=half)
         self.graph: Any = None
-        self.graph_shape: tuple[int, ...] | None = None
+        self.graph_shape: Any = None
         self.capture_s = 0.0
 
     def set_input(self, host: np.ndarray) -> None:
         super().set_input(host)
-        if self.graph_shape != tuple(self.x_dev.shape):
+        if self.graph_shape != self.shapes():
             self.capture()
 
     def capture(self) -> None:
@@ -58,17 +59,17 @@ class GraphRunner(TorchRunner):
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
             for _ in range(GRAPH_WARMUP):
-                self.module(self.x_dev)
+                self.forward(self.module)
         torch.cuda.current_stream().wait_stream(side)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
-            self.y = self.module(self.x_dev)  # static outputs: replay() rewrites them in place
+            self.y = self.forward(self.module)  # static outputs: replay() rewrites them in place
         torch.cuda.synchronize()
-        self.graph, self.graph_shape = graph, tuple(self.x_dev.shape)
+        self.graph, self.graph_shape = graph, self.shapes()
         self.capture_s += time.perf_counter() - t0
 
-    def _alloc(self, shape: tuple[int, ...]) -> None:
-        super()._alloc(shape)
+    def _alloc(self, feeds: Any) -> None:
+        super()._alloc(feeds)
         self.graph_shape = None  # the captured graph reads the old buffer: capture again
 
     def compute(self) -> None:
@@ -90,9 +91,9 @@ class CompiledRunner(TorchRunner):
 
     COMPILE_CALLS = 3  # cudagraph trees warm up, record, then replay: the third call is a steady one
 
-    def __init__(self, module: Any, input_shape: tuple[int, ...], *, device: str, half: bool = False,
+    def __init__(self, module: Any, inputs: ModelInputs | tuple[int, ...], *, device: str, half: bool = False,
                  mode: str = "default", backend: str = "inductor") -> None:
-        super().__init__(module, input_shape, device=device, half=half)
+        super().__init__(module, inputs, device=device, half=half)
         import torch
 
         torch._dynamo.reset()
@@ -102,24 +103,24 @@ class CompiledRunner(TorchRunner):
         # ``backend`` other than inductor: for tests of this runner's logic without code generation.
         opts = {"mode": mode} if backend == "inductor" else {}
         self.compiled = torch.compile(self.module, backend=backend, dynamic=False, **opts)
-        self.compiled_shape: tuple[int, ...] | None = None
+        self.compiled_shape: Any = None
         self.compile_s = 0.0
 
     def set_input(self, host: np.ndarray) -> None:
         super().set_input(host)
-        if self.compiled_shape != tuple(self.x_dev.shape):
+        if self.compiled_shape != self.shapes():
             t0 = time.perf_counter()
             for _ in range(self.COMPILE_CALLS):
                 self.compute()
                 self.outputs()
             self.compile_s += time.perf_counter() - t0
-            self.compiled_shape = tuple(self.x_dev.shape)
+            self.compiled_shape = self.shapes()
 
     def compute(self) -> None:
         if self.uses_graphs:
             # one inference = one step: the previous outputs may be overwritten (they were read)
             self.torch.compiler.cudagraph_mark_step_begin()
-        self.y = self.compiled(self.x_dev)
+        self.y = self.forward(self.compiled)
 
     def close(self) -> None:
         self.compiled = None
@@ -130,21 +131,21 @@ class CompiledRunner(TorchRunner):
             pass
 
 
-def make(row: Row, module: Any, input_shape: tuple[int, ...], *, device: str, params: int,
+def make(row: Row, module: Any, inputs: ModelInputs | tuple[int, ...], *, device: str, params: int,
          compile_mode: str = "default") -> tuple[TorchRunner, dict[str, Any]]:
     """The runner for a PyTorch row and the row fields it fixes (size, notes)."""
     half = row.precision == "fp16"
     fields: dict[str, Any] = {"size_bytes": params * (2 if half else 4)}
     if row.mode == "graph":
-        runner: TorchRunner = GraphRunner(module, input_shape, device=device, half=half)
+        runner: TorchRunner = GraphRunner(module, inputs, device=device, half=half)
         fields["notes"] = "CUDA graph replay of the forward; build time = warm-up + capture; size = parameter bytes"
     elif row.mode == "compile":
         if why := unavailable_reason(row, device):
             raise TrtTuiError(why)
-        runner = CompiledRunner(module, input_shape, device=device, half=half, mode=compile_mode)
+        runner = CompiledRunner(module, inputs, device=device, half=half, mode=compile_mode)
         fields["notes"] = f"torch.compile mode={compile_mode}; build time = compile; size = parameter bytes"
     else:
-        runner = TorchRunner(module, input_shape, device=device, half=half)
+        runner = TorchRunner(module, inputs, device=device, half=half)
         fields["notes"] = "eager; size = parameter bytes"
     return runner, fields
 

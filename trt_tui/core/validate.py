@@ -16,7 +16,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 
 @dataclass(frozen=True)
@@ -213,6 +213,98 @@ def _user_file_problem(path: str, factory: str, stamp: tuple[int, int]) -> str:
     return f"{shown(path)} has no function {factory!r} (functions there: {', '.join(public) or 'none'})"
 
 
+FILE_KINDS = {".onnx": "ONNX", ".pt": "TorchScript", ".pt2": "torch.export"}
+
+
+def defines(path: str, name: str) -> bool:
+    """Whether the model file binds ``name`` at its top level (parsed, never run)."""
+    try:
+        st = Path(path).stat()
+        return name in _top_names(path, (st.st_mtime_ns, st.st_size))
+    except OSError:
+        return False
+
+
+@functools.lru_cache(maxsize=64)
+def _top_names(path: str, stamp: tuple[int, int]) -> frozenset[str]:
+    try:
+        return frozenset(_bound_names(ast.parse(Path(path).read_bytes(), filename=path).body)[0])
+    except (OSError, SyntaxError, ValueError):
+        return frozenset()
+
+
+def input_problems(cfg: Any) -> dict[str, str]:
+    """Field -> problem for the inputs given by name, as far as it can be told without running the model:
+    for an ONNX file its graph inputs are read (names, ranks, dtypes, sizes of dynamic dims)."""
+    from trt_tui.core import inputs as inp
+
+    bad: dict[str, str] = {}
+    for name, dtype in cfg.input_dtypes.items():
+        if dtype not in inp.DTYPES:
+            bad["input_dtypes"] = f"input {name!r}: dtype must be one of {', '.join(inp.DTYPES)}"
+    for name, (lo, hi) in cfg.val_ranges.items():
+        if lo > hi:
+            bad["val_ranges"] = f"input {name!r}: range [{lo:g}, {hi:g}] is empty (low > high)"
+    if cfg.input_shape is not None and cfg.input_shapes:
+        bad["input_shapes"] = "give --input-shape (one input) or --input-shapes (by name), not both"
+    if bad or not isinstance(cfg.model, str) or not cfg.model.strip().lower().endswith(".onnx"):
+        return bad | _dim_problems(cfg, None)
+    path = Path(os.path.expanduser(cfg.model.strip()))
+    try:
+        st = path.stat()
+    except OSError:
+        return bad
+    ov = cfg.overrides()
+    problem, dims = _onnx_input_problem(str(path), (st.st_mtime_ns, st.st_size), cfg.input_shape,
+                                        tuple(sorted(cfg.input_shapes.items())), tuple(sorted(cfg.input_dtypes.items())),
+                                        tuple(sorted(cfg.val_ranges.items())), cfg.dynamic_dims,
+                                        tuple(sorted(ov.sizes.items())))
+    if problem:
+        return {"input_shapes": problem}
+    return _dim_problems(cfg, dims)
+
+
+def _dim_problems(cfg: Any, known: tuple[str, ...] | None) -> dict[str, str]:
+    """--sweep / --profile name dims the model has (``known``: the ONNX file's and --dynamic's)."""
+    names = set(known or ()) | {d for _, _, d in cfg.dynamic_dims}
+    for field_name, given in (("sweep", cfg.sweep), ("profile", cfg.profile)):
+        for dim in given:
+            exported = isinstance(cfg.model, str) and cfg.model.strip().lower().endswith(".pt2")
+            if dim not in names and (known is not None or not exported):
+                listed = ", ".join(sorted(names)) or "none (mark one with --dynamic input:axis=name)"
+                return {field_name: f"{dim!r} is not a dynamic dim of this model (its dynamic dims: {listed})"}
+    for dim, sizes in cfg.sweep.items():
+        lo, _, hi = cfg.profile.get(dim, (min(sizes), 0, max(sizes)))
+        if any(not lo <= s <= hi for s in sizes):
+            return {"sweep": f"{dim}: sizes {','.join(map(str, sizes))} fall outside the profile's {lo}..{hi}"}
+    return {}
+
+
+@functools.lru_cache(maxsize=32)
+def _onnx_input_problem(path: str, stamp: tuple[int, int], shape: Any, shapes: Any, dtypes: Any, ranges: Any,
+                        dynamic: Any, sizes: Any) -> tuple[str, tuple[str, ...]]:
+    """('' or the one-line problem, the names of the model's dynamic dims) for an ONNX file and the options."""
+    try:
+        import onnx
+
+        from trt_tui.core import inputs as inp
+        from trt_tui.core.onnx_inputs import read_inputs
+
+        found, _ = read_inputs(onnx.load(path, load_external_data=False), shown(path))
+        if shape is not None:
+            if len(found) != 1:
+                return (f"--input-shape sets one input; {shown(path)} has {len(found)} "
+                        f"({', '.join(found.names)}): use --input-shapes name:[dims]", ())
+            shapes = ((found.names[0], tuple(shape)),)
+        out = inp.apply(found, inp.Overrides(dict(shapes), dict(dtypes), dict(ranges), tuple(dynamic), dict(sizes)))
+        inp.check_sizes(out)
+        return "", tuple(out.dim_sizes())
+    except (ValueError, inp.InputError) as exc:
+        return str(exc), ()
+    except Exception:  # noqa: BLE001 - an unreadable file is the loader's to report, in the child
+        return "", ()
+
+
 def _is_file(path: Path) -> bool:
     try:
         return path.is_file()
@@ -225,15 +317,22 @@ def is_user_model(model: str) -> bool:
     return ":" in text and text.rsplit(":", 1)[0].endswith(".py")
 
 
-def model_problems(model: str, input_shape: tuple[int, ...] | None, builtins: Iterable[str] | None = None) -> dict[str, str]:
+def model_problems(model: str, input_shape: tuple[int, ...] | None, builtins: Iterable[str] | None = None,
+                   named: bool = False) -> dict[str, str]:
     """Field -> problem for the model and its input shape, as load_model would find them, without
-    importing torch or running the user's code."""
+    importing torch or running the user's code. ``named``: the inputs are given by name (--input-shapes)."""
     text = model.strip()
     if not text:
         return {"model": "choose a model"}
-    if text.lower().endswith(".onnx"):
+    suffix = Path(text).suffix.lower()
+    if suffix in FILE_KINDS:
         path = Path(os.path.expanduser(text))  # (Path.expanduser raises on an unknown ~user)
-        return {} if _is_file(path) else {"model": f"ONNX file not found: {shown(str(path))}"}
+        if not _is_file(path):
+            return {"model": f"{FILE_KINDS[suffix]} file not found: {shown(str(path))}"}
+        if suffix == ".pt" and input_shape is None and not named:
+            return {"input_shape": "a TorchScript model needs its input shape per sample, e.g. 3,224,224 "
+                                   "(or --input-shapes name:[dims] per input)"}
+        return {}
     if is_user_model(text):
         file, factory = text.rsplit(":", 1)
         path = Path(os.path.expanduser(file))
@@ -250,8 +349,9 @@ def model_problems(model: str, input_shape: tuple[int, ...] | None, builtins: It
                 problem = f"cannot read {shown(str(path))}: {exc.strerror or exc}"
             if problem:
                 bad["model"] = problem
-        if input_shape is None:
-            bad["input_shape"] = "a user model (file.py:factory) needs its input shape per sample, e.g. 3,224,224"
+        if input_shape is None and not named and not defines(str(path), "example_inputs"):
+            bad["input_shape"] = ("a user model (file.py:factory) needs its input shape per sample, e.g. 3,224,224 "
+                                  "(or example_inputs(batch_size) in the file, or --input-shapes name:[dims])")
         return bad
     if text.endswith(".py"):
         return {"model": f"name the factory function too, as {shown(text + ':make_model')}"}

@@ -16,6 +16,7 @@ import numpy as np
 from trt_tui.core import accuracy, bench, rows, torch_runners
 from trt_tui.core.errors import TrtTuiError
 from trt_tui.core.events import Progress
+from trt_tui.core.inputs import Feeds, feed_rows, tile_feeds
 from trt_tui.core.stages.context import Cancelled, RunContext
 from trt_tui.core.stages.runners import make_runner
 
@@ -47,7 +48,7 @@ def run(ctx: RunContext) -> None:
         detail.update(ctx.bench_info)
 
 
-def eval_context(ctx: RunContext) -> tuple[np.ndarray, np.ndarray | None, list[np.ndarray] | None]:
+def eval_context(ctx: RunContext) -> tuple[Feeds, np.ndarray | None, list[np.ndarray] | None]:
     """Eval inputs, labels and the accuracy reference, made once per batch size (at first need)."""
     if ctx.bench_ctx is None:
         x, labels = eval_set(ctx)
@@ -58,8 +59,12 @@ def eval_context(ctx: RunContext) -> tuple[np.ndarray, np.ndarray | None, list[n
             ctx.error("benchmark", f"accuracy reference failed: {reason}", traceback.format_exc())
             ref, ref_name = None, f"none ({reason})"
             release_gpu_memory()
-        ctx.bench_info.update(reference=ref_name, eval_samples=len(x), labelled=labels is not None)
-        ctx.log("benchmark", f"accuracy reference: {ref_name} on {len(x)} samples")
+        names = output_names(ctx)
+        ctx.bench_info.update(reference=ref_name, eval_samples=feed_rows(x), labelled=labels is not None,
+                              accuracy_output=names[0] if names else "the first output")
+        extra = f" (of {len(ref)} outputs)" if ref is not None and len(ref) > 1 else ""
+        ctx.log("benchmark", f"accuracy reference: {ref_name} on {feed_rows(x)} samples; the accuracy columns "
+                             f"compare output {ctx.bench_info['accuracy_output']!r}{extra}")
         if ref is not None and (why := accuracy.top1_uninformative(ref)):
             ctx.log("benchmark", why, "warning")
             ctx.bench_info.update(top1_note=why)
@@ -116,10 +121,21 @@ def timed(ctx: RunContext, row_id: str, runner: Any) -> bench.Measurement:
                          on_latency=latency, on_running=running)
 
 
+def output_names(ctx: RunContext) -> list[str]:
+    """The model's output names in order (those its export gives; an ONNX file's graph outputs)."""
+    names = ctx.model.info.get("outputs")
+    if not names and ctx.files.onnx is not None:
+        import onnx
+
+        names = [o.name for o in onnx.load(str(ctx.files.onnx), load_external_data=False).graph.output]
+    return list(names or [])
+
+
 def accuracy_fields(ref: list[np.ndarray] | None, outs: list[np.ndarray], labels: np.ndarray | None) -> dict[str, Any]:
+    """The accuracy columns: the first output (logits) against the reference's first output."""
     fields: dict[str, Any] = {}
     if ref is not None:
-        acc = accuracy.compare(ref, outs)
+        acc = accuracy.compare(ref[:1], outs[:1])
         fields = {k: acc.get(k) for k in ("max_abs_err", "mean_abs_err", "max_rel_err", "cosine_sim",
                                           "top1_agreement", "nan_count", "inf_count")}
     if labels is not None:
@@ -127,37 +143,33 @@ def accuracy_fields(ref: list[np.ndarray] | None, outs: list[np.ndarray], labels
     return fields
 
 
-def timing_input(ctx: RunContext) -> np.ndarray:
-    """The benchmark input, made once per batch size and the same for every row: np.random.randn of
-    the engine's shape (fixed seed)."""
+def timing_input(ctx: RunContext) -> Feeds:
+    """The benchmark input, made once per point (batch size, dim sizes) and the same for every row:
+    each input drawn by its generator (core/inputs.py) with a fixed seed."""
     if ctx.timing_host is None:
-        ctx.bench_info["timing_input"] = f"np.random.randn of the batch shape, seed {ctx.cfg.seed}"
-        rng = np.random.default_rng(ctx.cfg.seed)
-        ctx.timing_host = rng.standard_normal(ctx.batch_shape()).astype(np.float32)
+        ctx.bench_info["timing_input"] = f"each input by its generator (results.json meta.inputs), seed {ctx.cfg.seed}"
+        ctx.timing_host = ctx.inputs.feeds(ctx.batch, ctx.cfg.seed, ctx.dims)
     return ctx.timing_host
 
 
-def eval_set(ctx: RunContext) -> tuple[np.ndarray, np.ndarray | None]:
+def eval_set(ctx: RunContext) -> tuple[Feeds, np.ndarray | None]:
     """Inputs (a whole number of batches) for the accuracy columns, and labels where the model has them."""
     bs = ctx.batch
     data = getattr(ctx.model, "data", None)
     if data is not None:
-        x, y = np.asarray(data.x_test, np.float32), np.asarray(data.y_test)
+        x: Feeds = {ctx.inputs.names[0]: np.asarray(data.x_test, np.float32)}
+        y = np.asarray(data.y_test)
     else:
-        rng = np.random.default_rng(ctx.cfg.seed + 1)
-        x, y = rng.standard_normal((ctx.cfg.eval_samples, *ctx.model.input_shape)).astype(np.float32), None
-    n = len(x)
-    if n < bs:  # tile up to one batch
-        reps = -(-bs // n)
-        x = np.concatenate([x] * reps)[:bs]
-        y = np.concatenate([y] * reps)[:bs] if y is not None else None
-    else:
-        keep = (n // bs) * bs
-        x, y = x[:keep], (y[:keep] if y is not None else None)
-    return np.ascontiguousarray(x), y
+        x, y = ctx.inputs.feeds(ctx.cfg.eval_samples, ctx.cfg.seed + 1, ctx.dims), None
+    n = feed_rows(x)
+    keep = bs if n < bs else (n // bs) * bs  # tile up to one batch, else whole batches
+    x = tile_feeds(x, keep)
+    if y is not None:
+        y = np.concatenate([y] * -(-keep // n))[:keep]
+    return x, y
 
 
-def reference_outputs(ctx: RunContext, x: np.ndarray) -> tuple[list[np.ndarray], str]:
+def reference_outputs(ctx: RunContext, x: Feeds) -> tuple[list[np.ndarray], str]:
     """PyTorch FP32 with TF32 off (strict FP32) on the run device; onnxruntime FP32 for ONNX models."""
     import torch
 
@@ -169,7 +181,7 @@ def reference_outputs(ctx: RunContext, x: np.ndarray) -> tuple[list[np.ndarray],
     saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     try:
-        runner = bench.TorchRunner(ctx.model.module, ctx.batch_shape(), device=ctx.device)
+        runner = bench.TorchRunner(ctx.model.module, ctx.inputs, device=ctx.device)
         return bench.run_batches(runner, x, ctx.batch), "PyTorch FP32 (TF32 off)"
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved

@@ -82,7 +82,8 @@ def make_calibrator(ctx: RunContext, plan: PrecisionPlan, onnx: Any) -> tuple[An
         ctx.out / f"calibration_{cfg.calibrator}.cache",
         caches.calibration_key(onnx, source, method=cfg.calibrator, samples=cfg.calib_samples, seed=cfg.seed,
                                calib_data=cfg.calib_data, trt_label=features.label))
-    return calibrators.make_calibrator(module, cfg.calibrator, source, calib_cache.path), calib_cache
+    return calibrators.make_calibrator(module, cfg.calibrator, source, calib_cache.path,
+                                       int64=features.has_int64), calib_cache
 
 
 def engine(ctx: RunContext, row: Row, plan: PrecisionPlan, onnx: Any, plan_path: Any, calibrator: Any) -> Any:
@@ -90,7 +91,7 @@ def engine(ctx: RunContext, row: Row, plan: PrecisionPlan, onnx: Any, plan_path:
 
     module, features = ctx.trt.require()
     options = builder.BuildOptions(
-        batch_shape=ctx.batch_shape(), workspace_mib=ctx.cfg.workspace_mib, tf32=ctx.cfg.tf32,
+        batch_shape=ctx.profile_shapes(), workspace_mib=ctx.cfg.workspace_mib, tf32=ctx.cfg.tf32,
         timing_cache_path=ctx.timing_cache_path(), calibrator=calibrator,
         on_log=lambda level, msg: ctx.emit(Log(stage="build", level=level.lower(), message=msg, source="tensorrt")),
         on_progress=lambda phase, parent, step, total: ctx.emit(

@@ -53,6 +53,15 @@ class Artifacts:
         return {"fp32": self.onnx, "fp16": self.fp16, "qdq": self.qdq}[variant]
 
 
+def dims_label(dims: dict[str, int]) -> str:
+    """{'seq': 128} -> 'seq=128' (the results' dims column)."""
+    return ",".join(f"{k}={v}" for k, v in dims.items())
+
+
+def parse_label(label: str) -> dict[str, int]:
+    return {k: int(v) for k, v in (p.split("=") for p in label.split(",") if p)}
+
+
 class RunContext:
     def __init__(self, config: RunConfig, emit: Emit, cancel: threading.Event | None = None) -> None:
         self.cfg = config  # validated by the caller; read, never written
@@ -60,11 +69,13 @@ class RunContext:
         self.cancel = cancel or threading.Event()
         self.out = config.resolved_out_dir()
         self.sizes: tuple[int, ...] = config.sizes()  # the batch sizes measured (a fixed-batch ONNX: its own)
-        self.sweep = len(self.sizes) > 1
+        self.points = config.points()  # every (batch size, dynamic dim sizes) measured, batch outermost
+        self.sweep = len(self.points) > 1
         self.store = results.ResultsStore(self.out, meta={"config": config.to_dict(), "timing": bench.TIMING_METHOD})
         if self.sweep:
             self.store.meta["batch_sizes"] = list(self.sizes)
         self.rows = RowBook(self.store, self.emit, batch=config.batch_size, sweep=self.sweep)
+        self.dims: dict[str, int] = dict(self.points[0][1])  # the dynamic dim sizes being worked on
         self.device = "cpu"
         self.trt = TensorRTEnv(reason="TensorRT not looked for yet")
         self.model: Any = None
@@ -82,22 +93,46 @@ class RunContext:
         """The effective batch size now: the config's, a sweep's current one, or a fixed-batch ONNX's."""
         return self.rows.batch
 
-    def at_batch(self, batch: int) -> "RunContext":
-        """Work on one batch size of a sweep (artifacts and benchmark inputs are per size)."""
+    def at_batch(self, batch: int, dims: dict[str, int] | None = None) -> "RunContext":
+        """Work on one point of a sweep: a batch size has its own artifacts (one export and build per
+        size); other sizes of dynamic dims share the engines (one profile covers them) but not the
+        benchmark inputs."""
+        dims = dict(self.dims if dims is None else dims)
         if batch != self.rows.batch:
             self.rows.batch = batch
             self.files = Artifacts()
             self.bench_ctx = self.timing_host = None
+        if dims != self.dims:
+            self.dims = dims
+            self.bench_ctx = self.timing_host = None
+        self.rows.dims = dims_label({k: v for k, v in dims.items() if k in self.cfg.sweep})
         return self
 
     def use_fixed_batch(self, batch: int) -> None:
         """An ONNX file with a fixed batch runs at that batch only (the config keeps what was asked)."""
-        self.sizes, self.sweep = (batch,), False
-        self.rows.batch, self.rows.sweep = batch, False
+        self.sizes = (batch,)
+        self.points = [(batch, parse_label(label)) for label in dict.fromkeys(dims_label(d) for _, d in self.points)]
+        self.sweep = len(self.points) > 1
+        self.rows.batch, self.rows.sweep = batch, self.sweep
         self.store.meta["effective_batch_size"] = batch
 
-    def batch_shape(self) -> tuple[int, ...]:
-        return (self.batch, *self.model.input_shape)
+    @property
+    def inputs(self) -> Any:
+        """The model's inputs (core/inputs.ModelInputs), known once the model is loaded."""
+        return self.model.inputs
+
+    def batch_shape(self) -> dict[str, tuple[int, ...]]:
+        """Each input's full shape (batch first) at the point being worked on."""
+        return self.inputs.shapes(self.batch, self.dims)
+
+    def profile_shapes(self) -> dict[str, tuple[tuple[int, ...], ...]]:
+        """Each input's TensorRT optimization profile (min, opt, max shapes): the batch as built, each
+        dynamic dim over the sizes asked for (--sweep) or --profile."""
+        from trt_tui.core.inputs import profile_ranges
+
+        ranges = profile_ranges(self.inputs, self.cfg.sweep, self.cfg.profile)
+        return {s.name: tuple((self.batch, *s.shape_at({d: r[k] for d, r in ranges.items()})) for k in range(3))
+                for s in self.inputs}
 
     def artifact(self, name: str) -> Path:
         """A file in the results folder; in a sweep its name carries the batch size (model_fp16_b32.plan)."""
@@ -135,7 +170,7 @@ class RunContext:
         from trt_tui.core.calibration import BatchSource
 
         return BatchSource.for_model(self.model, batch_size=self.batch, calib_data=self.cfg.calib_data,
-                                     max_samples=self.cfg.calib_samples, seed=self.cfg.seed)
+                                     max_samples=self.cfg.calib_samples, seed=self.cfg.seed, sizes=self.dims)
 
     # -- announcing ------------------------------------------------------------------------------
     def log(self, stage: str, message: str, level: str = "info") -> None:
@@ -160,7 +195,7 @@ class RunContext:
         re-raised for the caller to decide."""
         self.check_cancel()
         if self.sweep and name not in ("env", "model"):
-            title += f" — batch {self.batch}"
+            title += f" — batch {self.batch}" + (f", {dims_label(self.dims)}" if self.cfg.sweep else "")
         self.emit(StageStarted(stage=name, title=title))
         t0, detail = time.perf_counter(), {}  # type: ignore[var-annotated]
         try:

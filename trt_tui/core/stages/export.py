@@ -27,9 +27,13 @@ def run(ctx: RunContext) -> None:
                                       reason="the model is an ONNX file already"))
             else:
                 ctx.files.onnx = ctx.artifact("model.onnx")
-                detail.update(ctx.step("export", "export", export.export_onnx, module, tuple(ctx.model.input_shape),
+                from trt_tui.core.inputs import profile_ranges
+
+                source = ctx.model.program if ctx.model.program is not None else module
+                detail.update(ctx.step("export", "export", export.export_onnx, source, ctx.inputs,
                                        ctx.batch, ctx.files.onnx, opset=ctx.cfg.opset, exporter=ctx.cfg.exporter,
-                                       dynamic_batch=ctx.cfg.dynamic_batch))
+                                       dynamic_batch=ctx.cfg.dynamic_batch,
+                                       dim_ranges=profile_ranges(ctx.inputs, ctx.cfg.sweep, ctx.cfg.profile)))
             ctx.step("export", "checker", export.check_onnx, ctx.files.onnx)
             ctx.onnx_sha256 = file_sha256(ctx.files.onnx)
             detail.update(export.onnx_stats(ctx.files.onnx))
@@ -37,7 +41,7 @@ def run(ctx: RunContext) -> None:
                 from trt_tui.core.stages.benchmark import timing_input
 
                 detail["parity"] = ctx.step("export", "parity", export.ort_parity, ctx.files.onnx, module,
-                                            timing_input(ctx))
+                                            timing_input(ctx), keyword=ctx.inputs.keyword)
         except TrtTuiError as exc:
             # Without a valid ONNX the PyTorch rows still run; the others cannot.
             ctx.rows.fail(ctx.onnx_rows(), f"ONNX export failed: {exc.message}")

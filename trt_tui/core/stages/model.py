@@ -14,33 +14,38 @@ def run(ctx: RunContext) -> None:
 
     cfg = ctx.cfg
     with ctx.stage("model", "Load model") as detail:
-        ctx.model = models.load_model(cfg.model, cfg.input_shape)
+        ctx.model = models.load_model(cfg.model, cfg.input_shape, overrides=cfg.overrides())
         fixed = getattr(ctx.model, "onnx_batch", None)
         if fixed and fixed != cfg.batch_size:  # an ONNX file with a fixed batch runs at that batch
             ctx.log("model", f"{cfg.model} has a fixed batch size of {fixed}: using it instead of "
                              f"{cfg.batch_size}", "warning")
             ctx.use_fixed_batch(fixed)
             detail["effective_batch_size"] = fixed
-        detail.update(name=ctx.model.name, input_shape=list(ctx.model.input_shape),
+        lines = ctx.inputs.describe()
+        for line in lines:  # the generator of each input, said once
+            ctx.log("model", f"input {line}")
+        ctx.store.meta["inputs"] = ctx.inputs.to_dict()
+        detail.update(name=ctx.model.name, input_shape=list(ctx.model.input_shape), inputs=lines,
                       description=getattr(ctx.model, "description", ""), parameters=ctx.param_count())
     open_rows(ctx)
-    for batch in ctx.sizes:
-        ctx.at_batch(batch)
+    for batch, dims in ctx.points:
+        ctx.at_batch(batch, dims)
         if ctx.model.module is None:
             ctx.rows.fail(ctx.selected(rows.PYTORCH), NO_MODULE, status="skipped")
         for row in rows.select(ctx.selected(rows.PYTORCH)):
             if why := torch_runners.unavailable_reason(row, ctx.device):
                 ctx.rows.fail([row.id], why, status="skipped")
-    ctx.at_batch(ctx.sizes[0])
+    ctx.at_batch(*ctx.points[0])
 
 
 def open_rows(ctx: RunContext) -> None:
     """Every selected row, pending, at every batch size; a row this run does not touch (a step run
     alone) is announced as the earlier run left it."""
     touched = touched_rows(ctx)
-    for batch in ctx.sizes:
+    for batch, dims in ctx.points:
+        ctx.at_batch(batch, dims)
         for row in rows.select(ctx.cfg.rows):
-            if row.id not in touched and ctx.rows.has(row.id, batch):
+            if row.id not in touched and ctx.rows.has(row.id, batch, ctx.rows.dims):
                 ctx.rows.set(row.id)  # kept from the earlier run in this folder: announce it as it is
                 continue
             keep_build = row.is_tensorrt and "build" not in ctx.cfg.stages

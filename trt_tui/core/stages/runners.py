@@ -24,7 +24,7 @@ def make_runner(ctx: RunContext, row: Row) -> Made:
 def pytorch_runner(ctx: RunContext, row: Row) -> Made:
     if ctx.model.module is None:
         raise TrtTuiError("the model was given as an ONNX file: there is no PyTorch module to run", "")
-    return torch_runners.make(row, ctx.model.module, ctx.batch_shape(), device=ctx.device,
+    return torch_runners.make(row, ctx.model.module, ctx.inputs, device=ctx.device,
                               params=ctx.param_count() or 0, compile_mode=ctx.cfg.compile_mode)
 
 

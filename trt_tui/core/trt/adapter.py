@@ -146,6 +146,7 @@ class Features:
     has_build_serialized: bool
     has_onnx_parser: bool
     notes: tuple[str, ...] = field(default=())
+    has_int64: bool = True  # INT64 engine I/O (10.x+); 8.6's parser turns an int64 input into INT32
 
     @property
     def label(self) -> str:
@@ -197,6 +198,7 @@ class Features:
             has_device_memory_v2=_has(getattr(trt, "ICudaEngine", None), "device_memory_size_v2"),
             has_build_serialized=_has(getattr(trt, "Builder", None), "build_serialized_network"),
             has_onnx_parser=_has(trt, "OnnxParser"),
+            has_int64=_has(getattr(trt, "DataType", None), "INT64"),
             notes=tuple(notes),
         )
 

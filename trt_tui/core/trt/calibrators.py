@@ -56,6 +56,7 @@ class TrtTuiCalibrator:
         self.note: str | None = None
         self._iter: Iterator[Any] | None = None
         self._alive: list[Any] = []  # device buffers of the last batch, alive until the next call
+        self.int64 = True  # the engine takes INT64 inputs (else integer inputs are fed as int32)
 
     def get_batch_size(self) -> int:
         return int(self.source.batch_size)
@@ -80,7 +81,11 @@ class TrtTuiCalibrator:
             self._alive = []
             if batch is None:
                 return None
-            arrays = [np.ascontiguousarray(a, dtype=np.float32) for a in self._arrays(batch, list(names))]
+            # floats as float32 (the FP32 network's inputs); integer ids and masks keep an integer type,
+            # int32 where this TensorRT has no INT64 I/O (8.6's parser makes int64 inputs INT32)
+            arrays = [np.ascontiguousarray(a, dtype=np.float32 if np.issubdtype(a.dtype, np.floating) else
+                                           (a.dtype if self.int64 or a.dtype == np.bool_ else np.int32))
+                      for a in self._arrays(batch, list(names))]
             bs = self.get_batch_size()
             if any(a.shape[0] != bs for a in arrays):
                 self.note = f"stopped at a partial batch of {arrays[0].shape[0]} (batch size {bs})"
@@ -129,6 +134,7 @@ def make_calibrator(
     cache_path: str | os.PathLike[str] | None,
     *,
     to_device: ToDevice | None = None,
+    int64: bool = True,
 ) -> Any:
     """A ``trt.IInt8EntropyCalibrator2`` (kind='entropy') or ``IInt8MinMaxCalibrator`` ('minmax')
     subclass instance feeding ``batch_source``. After the build: ``.batches_fed``, ``.error``."""
@@ -142,4 +148,6 @@ def make_calibrator(
             "TensorRT-RTX); use Q/DQ INT8 instead"
         )
     cache = Path(cache_path) if cache_path else None
-    return derive(base, TrtTuiCalibrator)(kind, batch_source, cache, to_device or torch_to_device)
+    calibrator = derive(base, TrtTuiCalibrator)(kind, batch_source, cache, to_device or torch_to_device)
+    calibrator.int64 = int64
+    return calibrator
