@@ -3,7 +3,7 @@
 #
 # Stage first (on the dev machine, repo root):  ../shared/device/stage-wheels.sh
 # Then in one device call: carry [".device/wheels"], command:  bash scripts/gpu-suite.sh [parts...]
-# parts: tests fidelity matrix perturbation rtx rtxlogger families baselines (default: tests fidelity)
+# parts: tests fidelity matrix perturbation rtx rtxlogger families baselines inputs (default: tests fidelity)
 # baselines: eager vs CUDA graphs vs torch.compile for cnn and resnet50 at batch 1/32/256 (a sweep each,
 #   with plot.png), and launch-to-first-number for resnet50 b32; fits one 10-minute call alone.
 # TensorRT-RTX (part rtx) needs /tmp/site from install-rtx.sh (see ../shared/device/stage-wheels.sh).
@@ -40,6 +40,26 @@ for part in $parts; do
          python3 -m trt_tui.cli run --model digits-cnn --batch-size 32 --iterations 100 --out /tmp/rtx-run \
            > "$OUT/rtx-pipeline.log" 2>&1; tail -25 "$OUT/rtx-pipeline.log"
          cp /tmp/rtx-run/results.json "$OUT/rtx-pipeline-results.json" ;;
+    inputs) # issue 19: HF BERT and a GPT-2 causal LM (int64 ids + masks), one optimization profile over two
+         # sequence lengths per precision (TensorRT-RTX builds; running them is refused on CC 9.0), PyTorch
+         # eager/graph/compile rows with integer inputs, onnxruntime rows
+         for m in hf_bert hf_gpt2; do
+           if [[ $m == hf_bert ]]; then dyn=input_ids:1=seq,attention_mask:1=seq,token_type_ids:1=seq; else dyn=input_ids:1=seq,attention_mask:1=seq; fi
+           python3 -m trt_tui.cli run --model assets/models/$m.py:build --batch-size 8 --dynamic $dyn --sweep seq=64,128 \
+             --compile --iterations ${INPUT_ITERS:-300} --calib-samples 64 --out /tmp/inputs-$m > "$OUT/inputs-$m.log" 2>&1
+           echo "exit $?" >> "$OUT/inputs-$m.log"; tail -32 "$OUT/inputs-$m.log"
+           cp /tmp/inputs-$m/results.json "$OUT/inputs-$m-results.json"
+           python3 - "$m" <<'PY' >> "$OUT/inputs-plans.txt"
+import json, sys, pathlib
+m = sys.argv[1]; d = pathlib.Path(f"/tmp/inputs-{m}")
+for side in sorted(d.glob("*.plan.json")) + sorted(d.glob("*.json")):
+    if side.name.endswith(".plan.json") or side.name.startswith("model_") and side.suffix == ".json":
+        try: data = json.loads(side.read_text())
+        except Exception: continue
+        print(m, side.name, json.dumps({k: data.get(k) for k in ("shapes", "precision", "size_bytes", "build_time_s") if k in data})[:600])
+print(m, "plans:", [(p.name, p.stat().st_size) for p in sorted(d.glob("*.plan"))])
+PY
+         done ;;
     rtxlogger) # TensorRT's single logger: a build's errors reach BuildFailed while a Runtime lives
          python3 scripts/rtx_logger_check.py --out "$OUT/rtx-logger.json" 2>&1 | tail -20 ;;
   esac

@@ -102,18 +102,18 @@ def make_onnx_inputs(folder: Path) -> dict[str, Path]:
     return {"good": good, "garbage": garbage, "truncated": truncated, "checker": checker}
 
 
-# case -> (extra args, exit code, pattern of the one line (regex))
+# case -> (extra args, exit code, pattern of the one line (regex)); a model that cannot load as given: 2
 def bad_input_cases(d: Path, onnx_files: dict[str, Path]) -> dict[str, tuple[list[str], int, str]]:
     f = d / "factories.py"
     (d / "not_a_dir").write_text("a regular file: nothing can be created under it, not even by root\n")
     return {
-        "factory-raises": ([f"--model={f}:boom", "--input-shape", "3,2,2"], 1,
+        "factory-raises": ([f"--model={f}:boom", "--input-shape", "3,2,2"], 2,
                            r"boom\(\) in .*factories\.py raised RuntimeError: boom in factory"),
-        "shape-mismatch": ([f"--model={f}:make", "--input-shape", "3,4,4"], 1,
+        "shape-mismatch": ([f"--model={f}:make", "--input-shape", "3,4,4"], 2,
                            r"forward with input shape \(1, 3, 4, 4\) failed: RuntimeError: .*cannot be multiplied"),
-        "onnx-garbage": ([f"--model={onnx_files['garbage']}"], 1, r"garbage\.onnx is not a valid ONNX model: "),
-        "onnx-truncated": ([f"--model={onnx_files['truncated']}"], 1, r"truncated\.onnx is not a valid ONNX model: "),
-        "onnx-checker": ([f"--model={onnx_files['checker']}"], 1,
+        "onnx-garbage": ([f"--model={onnx_files['garbage']}"], 2, r"garbage\.onnx is not a valid ONNX model: "),
+        "onnx-truncated": ([f"--model={onnx_files['truncated']}"], 2, r"truncated\.onnx is not a valid ONNX model: "),
+        "onnx-checker": ([f"--model={onnx_files['checker']}"], 2,
                          r"checker\.onnx is not a valid ONNX model: ValidationError: .*no_such_tensor"),
         # the export fails: the PyTorch row still runs, the onnxruntime row fails with the cause
         "export-fails": ([f"--model={d}/eigh.py:make", "--input-shape", "4,4", "--rows", "pytorch-fp32,onnxruntime-fp32"],
@@ -124,7 +124,7 @@ def bad_input_cases(d: Path, onnx_files: dict[str, Path]) -> dict[str, tuple[lis
                               r"--device cuda was asked for but no CUDA GPU is visible to PyTorch$"),
         # the detail on demand
         # (also: an import error in the user's file; the other model-file errors are in tests/core/test_models.py)
-        "verbose": ([f"--model={d}/import_error.py:make", "--input-shape", "3,2,2", "-v"], 1,
+        "verbose": ([f"--model={d}/import_error.py:make", "--input-shape", "3,2,2", "-v"], 2,
                     r"import failed in .*import_error\.py: ModuleNotFoundError: No module named 'not_a_real_module_xyz'"),
     }
 

@@ -300,10 +300,10 @@ def results_table(store: Any) -> Any:
         table.add_column(title)
     for col in TABLE_COLUMNS:
         table.add_column(col.title, justify="right")
-    sweep = len(store.batch_sizes()) > 1
     for key, r in store.rows.items():
         best = " *" if key == store.best else ""
-        name = r["row_id"] + (f" b{r.get('batch_size')}" if sweep else "") + best
+        label = store.sweep_label(r)
+        name = r["row_id"] + (f" {label}" if label else "") + best
         table.add_row(name, r.get("device") or "—", r.get("status") or "",
                       *(dash(col.fmt(r.get(col.key))) for col in TABLE_COLUMNS))
     return table
@@ -376,15 +376,15 @@ def print_summary(state: Any, fin: Finished, *, verbose: bool, explain: bool = F
     console = Console(width=None if sys.stdout.isatty() else 180)
     say = partial(console.print, markup=False, highlight=False, soft_wrap=True)  # one line each, unbroken
     store = state.store
-    sweep = len(store.batch_sizes()) > 1
+    sweep = len(store.points()) > 1
     if store.rows:
         console.print(results_table(store))
-        for line in dict.fromkeys(row_notes(store.rows.values(), sweep)):  # a sweep repeats a reason: once
+        for line in dict.fromkeys(row_notes(store, sweep)):  # a sweep repeats a reason: once
             say(line)
     if store.best:
         say(f"best: {store.best} ({store.best_rule})")
     if sweep:
-        say("best by batch size: " + ", ".join(f"b{bs} {rid or '—'}" for bs, rid in store.best_by_batch().items()))
+        say("best at each point: " + ", ".join(f"{'b' + p} {rid or '—'}" for p, rid in store.best_by_batch().items()))
     if explain and fin.out_dir and (explained := layers.load(fin.out_dir)):
         for line in layers.summary_lines(explained):
             say(line)
@@ -399,13 +399,14 @@ def print_summary(state: Any, fin: Finished, *, verbose: bool, explain: bool = F
         say(f"run {fin.status}: {fin.message}", style="red")
 
 
-def row_notes(rows: Any, sweep: bool) -> Iterator[str]:
+def row_notes(store: Any, sweep: bool) -> Iterator[str]:
     """A line per row that did not finish ok (its reason) or that the host's launches bound."""
-    for r in rows:
+    for r in store.rows.values():
         if r.get("status") != "ok" and r.get("reason"):
             yield f"  {r['row_id']}: {r['status']} — {r['reason']}"
         elif hint := host_bound(r):
-            at = f" b{r.get('batch_size')}" if sweep else ""
+            label = store.sweep_label(r)
+            at = f" {label}" if sweep and label else ""
             yield f"  {r['row_id']}{at}: {hint} (TensorRT or CUDA graphs remove most of the launch cost)"
 
 

@@ -9,11 +9,11 @@ class ImageMeta(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.conv = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.meta = nn.Sequential(nn.Linear(8, 16), nn.ReLU())
+        self.meta_mlp = nn.Sequential(nn.Linear(8, 16), nn.ReLU())
         self.head = nn.Linear(32, 5)
 
     def forward(self, image: torch.Tensor, meta: torch.Tensor) -> torch.Tensor:
-        return self.head(torch.cat([self.conv(image), self.meta(meta)], dim=1))
+        return self.head(torch.cat([self.conv(image), self.meta_mlp(meta)], dim=1))
 
 
 def build() -> nn.Module:

@@ -348,11 +348,20 @@ class TorchRunner:
 
 
 def frozen_copy(module: Any, device: str, dtype: Any) -> Any:
-    """A copy of ``module`` on ``device`` in ``dtype``, parameters frozen. A ScriptModule has no
-    ``requires_grad_``: its parameters are frozen one by one."""
+    """A copy of ``module`` on ``device`` in ``dtype``, parameters frozen one by one (a ScriptModule has no
+    ``requires_grad_``; it is copied through torch.jit.save/load, as its deepcopy's parameters are not leaves)."""
     import copy
+    import io
 
-    net = copy.deepcopy(module).to(device=device, dtype=dtype).eval()
+    import torch
+
+    if isinstance(module, torch.jit.ScriptModule):
+        buf = io.BytesIO()
+        torch.jit.save(module, buf)
+        buf.seek(0)
+        net = torch.jit.load(buf, map_location="cpu").to(device=device, dtype=dtype).eval()
+    else:
+        net = copy.deepcopy(module).to(device=device, dtype=dtype).eval()
     for p in net.parameters():
         p.requires_grad_(False)
     return net

@@ -291,22 +291,22 @@ def _load_user_module(path: Path, factory: str):
     return net, example if callable(example) else None
 
 
-def _check_forward(net: Any, inputs: ModelInputs, where: str) -> Any:
+def _check_forward(net: Any, inputs: ModelInputs, where: str, batch: int = 1) -> Any:
     """One forward with a batch of the inputs (seeded); ModelError naming the failure or an output without
     a float tensor. Returns the output."""
     import torch
 
     from . import user_models
 
-    feeds = {k: torch.from_numpy(v) for k, v in inputs.feeds(1, seed=0).items()}
+    feeds = {k: torch.from_numpy(v) for k, v in inputs.feeds(batch, seed=0).items()}
     try:
         with torch.no_grad():
             out = user_models.call(net, inputs, feeds)
     except Exception as e:
         if inputs.single_float:  # the one-input wording of before
-            shapes = f"input shape {(1, *inputs.specs[0].shape)}"
+            shapes = f"input shape {(batch, *inputs.specs[0].shape)}"
         else:
-            shapes = ", ".join(f"{s.name} {s.dtype} {s.shape_text(1)}" for s in inputs)
+            shapes = ", ".join(f"{s.name} {s.dtype} {s.shape_text(batch)}" for s in inputs)
         raise ModelError(f"forward with {shapes} failed: {_first_line(e)}", detail=traceback.format_exc()) from e
     user_models.check_outputs(out, where)
     return out
@@ -388,7 +388,7 @@ def _user_inputs(net: Any, example_fn: Any, shape: tuple[int, ...] | None, ov: O
                              "--input-shapes name:[dims] per input), or example_inputs(batch_size) beside the factory")
         if named:
             unknown = [n for n in named if n not in params]
-            if unknown and params != [DEFAULT_NAME]:
+            if unknown and params:
                 raise ModelError(f"{unknown[0]!r} is not an input of {where} (forward takes: {', '.join(params)})")
             order = [p for p in params if p in named] + unknown
             found = ModelInputs(tuple(InputSpec(n, named[n]) for n in order), keyword=False, origin="--input-shapes")
@@ -399,7 +399,7 @@ def _user_inputs(net: Any, example_fn: Any, shape: tuple[int, ...] | None, ov: O
     return _embedding_defaults(net, inputs, ov)
 
 
-def _embedding_defaults(net: Any, inputs: ModelInputs, ov: Overrides | None) -> ModelInputs:
+def _embedding_defaults(net: Any, inputs: ModelInputs, ov: Overrides | None, batch: int = 1) -> ModelInputs:
     """Integer inputs the user gave no range for: below the embedding table they index (read by a hooked forward)."""
     import torch
 
@@ -408,7 +408,7 @@ def _embedding_defaults(net: Any, inputs: ModelInputs, ov: Overrides | None) -> 
     ranged = set(ov.ranges) if ov is not None else set()
     if all(s.is_float or s.name in ranged for s in inputs):
         return inputs
-    tensors = {k: torch.from_numpy(v) for k, v in inputs.feeds(1, seed=0).items()}
+    tensors = {k: torch.from_numpy(v) for k, v in inputs.feeds(batch, seed=0).items()}
     rows = user_models.embedding_rows(net, inputs, tensors)
     specs = [default_generator(s, rows[s.name], None) if s.name in rows and s.name not in ranged
              and not is_mask(s.name, s.dtype) else s for s in inputs]
@@ -417,7 +417,7 @@ def _embedding_defaults(net: Any, inputs: ModelInputs, ov: Overrides | None) -> 
 
 def _loaded_module(net: Any, inputs: ModelInputs, name: str, description: str, source: str,
                    batch: int | None = None) -> LoadedModel:
-    out = _check_forward(net, inputs, description)
+    out = _check_forward(net, inputs, description, batch or 1)
     spec = ModelSpec(name, inputs.specs[0].shape, description, _classes_of(out))
     return LoadedModel(spec.name, spec, spec.input_shape, module=net, source=source, inputs=inputs,
                        onnx_batch=batch, info={"outputs": _output_names(out)})
@@ -461,7 +461,7 @@ def load_model(name: str, input_shape: tuple | None = None, cache_dir: str | os.
         program, example = user_models.load_exported(path)
         found, batch = user_models.exported_inputs(program, example)
         net = program.module()
-        inputs = _embedding_defaults(net, _with_overrides(found, shape, overrides), overrides)
+        inputs = _embedding_defaults(net, _with_overrides(found, shape, overrides), overrides, batch or 1)
         loaded = _loaded_module(net, inputs, path.stem, f"torch.export program {path.name}", "exported", batch)
         loaded.program = program
         return loaded

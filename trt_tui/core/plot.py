@@ -13,18 +13,30 @@ from typing import Any, Iterable
 Series = dict[str, list[tuple[int, float, float]]]  # row_id -> [(batch, latency p50 ms, images/s)] by batch
 
 
+def x_axis(rows: Iterable[dict[str, Any]]) -> str:
+    """What the sweep varies: 'batch size', or the dynamic dim ('seq') of a sweep at one batch size."""
+    rows = list(rows)
+    if len({r.get("batch_size") for r in rows}) <= 1 and any(r.get("dims") for r in rows):
+        return str(next(r["dims"] for r in rows if r.get("dims"))).split(",")[0].split("=")[0]
+    return "batch size"
+
+
 def sweep_series(rows: Iterable[dict[str, Any]]) -> Series:
-    """The measured points of each row (status ok, latency and batch known), in ascending batch order."""
+    """The measured points of each row (status ok, latency and size known), in ascending order of the
+    size the sweep varies (batch, or the first dynamic dim of a sweep at one batch size)."""
+    rows = list(rows)
+    by_dim = x_axis(rows) != "batch size"
     series: Series = {}
     for r in rows:
         lat, ips, bs = r.get("latency_p50_ms"), r.get("images_per_s"), r.get("batch_size")
         if r.get("status") != "ok" or lat is None or ips is None or bs is None:
             continue
-        series.setdefault(r["row_id"], []).append((int(bs), float(lat), float(ips)))
+        x = int(str(r["dims"]).split(",")[0].split("=")[1]) if by_dim and r.get("dims") else int(bs)
+        series.setdefault(r["row_id"], []).append((x, float(lat), float(ips)))
     return {rid: sorted(points) for rid, points in series.items()}
 
 
-def figure(series: Series, title: str = "") -> Any:
+def figure(series: Series, title: str = "", xlabel: str = "batch size") -> Any:
     """The matplotlib Figure: p50 latency (ms) and images/s against batch size, log-log, one line per row."""
     from matplotlib.figure import Figure  # the object API: no pyplot, no display backend
 
@@ -41,12 +53,13 @@ def figure(series: Series, title: str = "") -> Any:
             ax.set_xticks(sizes, [str(s) for s in sizes])
             ax.minorticks_off()
         ax.set_yscale("log")
-        ax.set_xlabel("batch size")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
     if series:
         ips_ax.legend(fontsize="small", loc="best")
-    fig.suptitle(f"{title} — batch sweep" if title else "batch sweep")
+    what = "batch sweep" if xlabel == "batch size" else f"{xlabel} sweep"
+    fig.suptitle(f"{title} — {what}" if title else what)
     return fig
 
 
@@ -60,7 +73,8 @@ def write_plot(rows: Iterable[dict[str, Any]], path: str | Path, *, title: str =
     fd, tmp = create_beside(path)
     try:
         with os.fdopen(fd, "wb") as fh:
-            figure(sweep_series(rows), title).savefig(fh, format="png", dpi=100)
+            rows = list(rows)
+            figure(sweep_series(rows), title, x_axis(rows)).savefig(fh, format="png", dpi=100)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -233,6 +233,13 @@ def pick_best(rows: Iterable[dict[str, Any]], min_top1: float = 0.99, max_label_
     return best, rule
 
 
+def point_label(row: dict[str, Any], batches: bool = True, dims: bool = True) -> str:
+    """A row's point for titles: 'b32', 'seq=128', 'b32 seq=128' ('' when neither is asked)."""
+    parts = [f"b{row['batch_size']}"] if batches and row.get("batch_size") else []
+    parts += [str(row["dims"])] if dims and row.get("dims") else []
+    return " ".join(parts)
+
+
 class ResultsStore:
     """Rows in arrival order, persisted on every change. Also holds the environment record."""
 
@@ -255,6 +262,11 @@ class ResultsStore:
             self.base_batch = int(row["batch_size"])
         if self.base_dims is None and row.get("dims"):
             self.base_dims = str(row["dims"])
+
+    def sweep_label(self, row: dict[str, Any]) -> str:
+        """The part of a row's point that varies in this store (batch size and/or dim sizes), for titles."""
+        points = self.points()
+        return point_label(row, batches=len({p[0] for p in points}) > 1, dims=len({p[1] for p in points}) > 1)
 
     def points(self) -> list[tuple[Any, str]]:
         """The (batch size, dim sizes) of the rows held, in order of first appearance."""

@@ -334,10 +334,11 @@ def _export_key(step: str) -> str:
 
 
 def row_title(store: ResultsStore, key: str) -> str:
-    """A row's short label for the screens; in a batch sweep with its batch size ('ORT INT8 b32')."""
+    """A row's short label for the screens; in a sweep with its point ('ORT INT8 b32', 'TRT FP16 seq=128')."""
     row = store.rows.get(key) or {"row_id": key}
     title = rows.short(str(row["row_id"]))
-    return f"{title} b{row['batch_size']}" if row.get("batch_size") and len(store.batch_sizes()) > 1 else title
+    label = store.sweep_label(row)
+    return f"{title} {label}" if label else title
 
 
 def table_rows(state: RunState) -> list[str]:
