@@ -90,14 +90,8 @@ OPTION = {
 }
 
 
-def add_run_options(p: argparse.ArgumentParser) -> None:
-    """Values are read as text and checked by config_from_args (core/validate.py), one line per problem."""
-    d = RunConfig()
-    lo, hi = opset_range(d.exporter)
-    p.add_argument("--model", "-m", help="built-in name (see `trt-tui models`), path/to/file.py:factory, or "
-                   f"model.onnx (default: {d.model})")
-    p.add_argument("--input-shape", help="per-sample input shape, positive integers separated by commas or x, "
-                   "e.g. 3,224,224 (default: the model's own; needed for file.py:factory)")
+def add_input_options(p: argparse.ArgumentParser) -> None:
+    """The inputs by name (core/inputs.py), in Polygraphy's and trtexec's forms."""
     p.add_argument("--input-shapes", metavar="NAME:[DIMS]", nargs="+",
                    help="per-sample shape of each input by name, Polygraphy's form without the batch, e.g. "
                         "'input_ids:[128],attention_mask:[128]' (default: the model's own: example_inputs, the ONNX graph)")
@@ -116,6 +110,17 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", metavar="DIM=MIN:OPT:MAX,...",
                    help="TensorRT optimization profile of dynamic dims, like trtexec's --minShapes/--optShapes/"
                         "--maxShapes, e.g. seq=16:128:512 (default: the smallest/first/largest size asked for)")
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """Values are read as text and checked by config_from_args (core/validate.py), one line per problem."""
+    d = RunConfig()
+    lo, hi = opset_range(d.exporter)
+    p.add_argument("--model", "-m", help="built-in name (see `trt-tui models`), path/to/file.py:factory, or "
+                   f"model.onnx (default: {d.model})")
+    p.add_argument("--input-shape", help="per-sample input shape, positive integers separated by commas or x, "
+                   "e.g. 3,224,224 (default: the model's own; needed for file.py:factory)")
+    add_input_options(p)
     p.add_argument("--batch-size", "-b", help=f"batch size, >= 1 (default: {d.batch_size})")
     p.add_argument("--batch-sizes", help="a sweep: every row at each size, e.g. 1,8,32,128 (one export and build "
                    "per size; long-form results and plot.png) (default: --batch-size only)")

@@ -86,30 +86,14 @@ def export_onnx(module, inputs, batch_size: int, path, opset: int = 18, exporter
     sizes = {d: max(n, 2) for d, n in inputs.dim_sizes().items()}
     device = _module_device(runnable)
     example = {k: torch.from_numpy(v).to(device) for k, v in inputs.feeds(trace_batch, seed=0, sizes=sizes).items()}
-    with torch.no_grad():  # name the outputs with one cheap sample
-        one = {k: v[:1] for k, v in example.items()}
-        outputs = output_names(call(runnable, inputs, one))
+    with torch.no_grad():  # name the outputs (a program with a static batch runs at its own batch only)
+        outputs = output_names(call(runnable, inputs, example))
     kwargs = _export_kwargs(runnable, inputs, outputs, opset, exporter, dynamic_batch, dim_ranges or {})
     args: tuple[Any, ...] = () if inputs.keyword else tuple(example.values())
     if inputs.keyword:
         kwargs["kwargs"] = example
-    # Written under a temporary name and renamed, so a killed export never leaves a model.onnx that
-    # looks whole; not for dynamo's external data, whose file is named after the ONNX file.
-    target = path if kwargs.get("external_data") else path.with_name(f".{path.stem}.partial.onnx")
     t0 = time.perf_counter()
-    log = io.StringIO()
-    try:
-        with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(log):
-            warnings.simplefilter("always")
-            with torch.no_grad():
-                torch.onnx.export(program if program is not None else module, args, str(target), **kwargs)
-        if target != path:
-            os.replace(target, path)
-    except Exception as e:
-        if target != path:
-            target.unlink(missing_ok=True)
-        raise ModelError(f"{exporter} export failed: {_root_cause_line(e)}",
-                         detail=_ANSI.sub("", traceback.format_exc()) + log.getvalue()) from e  # fmt: skip
+    caught = _write_export(program if program is not None else module, args, path, kwargs, exporter)
     seconds = time.perf_counter() - t0
     import onnx
 
@@ -131,6 +115,29 @@ def export_onnx(module, inputs, batch_size: int, path, opset: int = 18, exporter
         "external_data": ext,
         "warnings": sorted({str(w.message).strip().splitlines()[0] for w in caught if str(w.message).strip()}),
     }
+
+
+def _write_export(model: Any, args: tuple[Any, ...], path: Path, kwargs: dict[str, Any], exporter: str) -> list[Any]:
+    """torch.onnx.export into ``path``; returns the warnings it raised. Written under a temporary name and
+    renamed, so a killed export never leaves a model.onnx that looks whole; not for dynamo's external data,
+    whose file is named after the ONNX file."""
+    import torch
+
+    target = path if kwargs.get("external_data") else path.with_name(f".{path.stem}.partial.onnx")
+    log = io.StringIO()
+    try:
+        with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(log):
+            warnings.simplefilter("always")
+            with torch.no_grad():
+                torch.onnx.export(model, args, str(target), **kwargs)
+        if target != path:
+            os.replace(target, path)
+    except Exception as e:
+        if target != path:
+            target.unlink(missing_ok=True)
+        raise ModelError(f"{exporter} export failed: {_root_cause_line(e)}",
+                         detail=_ANSI.sub("", traceback.format_exc()) + log.getvalue()) from e  # fmt: skip
+    return list(caught)
 
 
 def _export_kwargs(module: Any, inputs: Any, outputs: list[str], opset: int, exporter: str, dynamic_batch: bool,
