@@ -76,7 +76,7 @@ def bench_one(ctx: RunContext, row_id: str) -> None:
         ctx.rows.set(row_id, **fields)
         m = timed(ctx, row_id, runner)
         x, labels, ref = eval_context(ctx)
-        done = {**m.row_fields(ctx.batch), **torch_runners.build_fields(runner)}
+        done = {**m.row_fields(ctx.batch), "samples": m.samples(), **torch_runners.build_fields(runner)}
         done.update(accuracy_fields(ref, bench.run_batches(runner, x, ctx.batch), labels))
         if m.note:
             ctx.log("benchmark", f"{row_id}: {m.note}", "warning")
@@ -113,7 +113,7 @@ def timed(ctx: RunContext, row_id: str, runner: Any) -> bench.Measurement:
 
     return bench.measure(runner, timing_input(ctx), warmup=cfg.warmup, iterations=cfg.iterations,
                          max_seconds=cfg.max_seconds, on_progress=ctx.progress("benchmark", row_id),
-                         on_latency=latency, on_running=running)
+                         on_latency=latency, on_running=running, ci_target=cfg.ci_target, auto=cfg.auto_iterations)
 
 
 def accuracy_fields(ref: list[np.ndarray] | None, outs: list[np.ndarray], labels: np.ndarray | None) -> dict[str, Any]:
@@ -122,6 +122,7 @@ def accuracy_fields(ref: list[np.ndarray] | None, outs: list[np.ndarray], labels
         acc = accuracy.compare(ref, outs)
         fields = {k: acc.get(k) for k in ("max_abs_err", "mean_abs_err", "max_rel_err", "cosine_sim",
                                           "top1_agreement", "nan_count", "inf_count")}
+        fields.update(accuracy.trust_fields(ref, fields))  # NaN/Inf said so; a vacuous comparison n/a
     if labels is not None:
         fields["label_accuracy"] = accuracy.label_accuracy(outs[0], labels)
     return fields
