@@ -56,12 +56,12 @@ class CompareScreen(Screen[None]):
     def on_mount(self) -> None:
         table = self.query_one("#cmp", DataTable)
         table.add_column("Row", key="row")
-        for key, title in (("a", "A p50"), ("b", "B p50"), ("change", "change (95% CI)")):
+        for key, title in (("batch", "batch"), ("a", "A p50"), ("b", "B p50"), ("change", "change (95% CI)")):
             table.add_column(Text(title, justify="right"), key=key)
         table.add_column("verdict", key="verdict")
         for c in self.changes:
-            title = short(c.row_id) + (f" b{c.batch_size}" if c.batch_size else "")
-            table.add_row(title, Text(fmt_ms(c.a_p50), justify="right"), Text(fmt_ms(c.b_p50), justify="right"),
+            table.add_row(short(c.row_id), Text(str(c.batch_size or ""), justify="right"),
+                          Text(fmt_ms(c.a_p50), justify="right"), Text(fmt_ms(c.b_p50), justify="right"),
                           Text(compare.fmt_change(c), justify="right"),
                           Text(VERDICT_SHORT[c.verdict], style=VERDICT_STYLE[c.verdict]), key=f"{c.row_id}@{c.batch_size}")
         table.focus()
