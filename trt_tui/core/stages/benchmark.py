@@ -101,9 +101,14 @@ def timed(ctx: RunContext, row_id: str, runner: Any) -> bench.Measurement:
     """The timed loops on this batch size's timing input; the running p50 and then the latency half
     reach the screen before the GPU-compute loop ends."""
     cfg = ctx.cfg
+    report, total = ctx.progress("benchmark", row_id), {"timed": cfg.iterations}
+
+    def progress(phase: str, step: int, of: int) -> None:
+        total[phase] = of  # --iterations auto: the count the CI target needs, as projected so far
+        report(phase, step, of)
 
     def running(step: int, p50_ms: float) -> None:
-        ctx.emit(Progress(stage="benchmark", task=row_id, phase="timed", step=step, total=cfg.iterations,
+        ctx.emit(Progress(stage="benchmark", task=row_id, phase="timed", step=step, total=total["timed"],
                           p50_ms=p50_ms))
 
     def latency(part: bench.Measurement) -> None:
@@ -112,7 +117,7 @@ def timed(ctx: RunContext, row_id: str, runner: Any) -> bench.Measurement:
                      **torch_runners.build_fields(runner))  # a capture or compile ran in the first set_input
 
     return bench.measure(runner, timing_input(ctx), warmup=cfg.warmup, iterations=cfg.iterations,
-                         max_seconds=cfg.max_seconds, on_progress=ctx.progress("benchmark", row_id),
+                         max_seconds=cfg.max_seconds, on_progress=progress,
                          on_latency=latency, on_running=running, ci_target=cfg.ci_target, auto=cfg.auto_iterations)
 
 
