@@ -9,11 +9,10 @@ import json
 import numpy as np
 import pytest
 
-from trt_tui import cli
-from trt_tui.core import bench, results
-
 from tests.core.test_compare import write_run
 from tests.test_cli import run_cli
+from trt_tui import cli
+from trt_tui.core import bench, results
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +27,7 @@ def auto_run(tmp_path_factory):
 
 
 def test_auto_iterations_stop_on_the_ci_or_the_time_and_say_which(auto_run):
-    proc, out = auto_run
+    _, out = auto_run
     rows = {r["row_id"]: r for r in json.loads((out / "results.json").read_text())["rows"]}
     for r in rows.values():
         assert r["status"] == "ok" and r["stopped_by"] in ("ci", "time")

@@ -137,7 +137,7 @@ def fmt_speedup_ci(row: dict[str, Any], key: str, wide: bool) -> str:
         return ""
     if contains_one(lo, hi):
         text = "≈" + text
-    if wide and is_num(lo) and is_num(hi):
+    if wide and isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and is_num(lo) and is_num(hi):
         text += f" ({lo:.2f}–{hi:.2f})" if min(lo, hi) >= 0.095 else f" ({lo:.3f}–{hi:.3f})"
     return text
 
@@ -145,9 +145,9 @@ def fmt_speedup_ci(row: dict[str, Any], key: str, wide: bool) -> str:
 def fmt_p50_ci(row: dict[str, Any]) -> str:
     """The p50's 95 % CI as ± its half-width relative to the p50: '±0.4%'."""
     lo, hi, p50 = row.get("latency_p50_ci_low_ms"), row.get("latency_p50_ci_high_ms"), row.get("latency_p50_ms")
-    if not (is_num(lo) and is_num(hi) and is_num(p50)) or p50 <= 0:
+    if not (is_num(lo) and is_num(hi) and is_num(p50)) or float(p50) <= 0:  # type: ignore[arg-type]  # is_num checked
         return ""
-    return f"±{(hi - lo) / 2 / p50:.1%}"
+    return f"±{(float(hi) - float(lo)) / 2 / float(p50):.1%}"  # type: ignore[arg-type]  # is_num checked
 
 
 ACCURACY_KEYS = ("max_abs_err", "mean_abs_err", "max_rel_err", "cosine_sim", "top1_agreement")

@@ -132,7 +132,8 @@ def test_without_samples_the_recorded_intervals_decide(three_runs):
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "trt_tui.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "trt_tui.cli", *args], capture_output=True, text=True, timeout=120,
+                          check=False)
 
 
 def test_compare_command_exit_status(three_runs):

@@ -98,8 +98,9 @@ def test_without_nvml_the_gpu_state_is_a_clear_note(no_nvml):
     assert noise.gpu_problems(out) == []  # nothing claimed about a GPU that was not read
 
 
-def fake_pynvml(reasons=0x4, procs=((os.getpid(), 100), (4242, 512))):
+def fake_pynvml(reasons=0x4, procs=None):
     """The nvidia-ml-py calls machine.py makes, answering like a busy, power-capped GPU."""
+    procs = procs or ((os.getpid(), 100), (4242, 512))
     m = types.SimpleNamespace(NVML_CLOCK_SM=0, NVML_CLOCK_MEM=1, NVML_TEMPERATURE_GPU=0)
     m.nvmlInit = lambda: None
     m.nvmlDeviceGetHandleByIndex = lambda i: f"gpu{i}"

@@ -3,17 +3,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from textual.widgets import DataTable
 
+from tests.core.test_compare import write_run
 from trt_tui.core import compare
 from trt_tui.screens.benchmark import BenchmarkScreen
 from trt_tui.screens.compare import CompareScreen
 from trt_tui.screens.dialogs import OpenResultsScreen
 from trt_tui.screenshots import make_app, settle
-
-from tests.core.test_compare import write_run
 
 from .helpers import MLP, run, static_text, table_text
 

@@ -59,7 +59,7 @@ class Runner(Protocol):
     def close(self) -> None: ...
 
 
-def summarize(samples_ms: np.ndarray | list[float]) -> dict[str, float]:
+def summarize(samples_ms: np.ndarray | list[float]) -> dict[str, Any]:
     """trtexec's statistics, the p50's 95 % CI (order statistics, None below 6 samples), the
     coefficient of variation (std / mean) and the inter-quartile range."""
     a = np.asarray(samples_ms, dtype=np.float64)
@@ -82,13 +82,13 @@ def summarize(samples_ms: np.ndarray | list[float]) -> dict[str, float]:
 
 @dataclass
 class Measurement:
-    latency_ms: dict[str, float]  # host latency statistics
-    gpu_compute_ms: dict[str, float] | None  # CUDA-event statistics (None on the CPU)
+    latency_ms: dict[str, Any]  # host latency statistics (summarize)
+    gpu_compute_ms: dict[str, Any] | None  # CUDA-event statistics (None on the CPU)
     throughput_per_s: float
     wall_s: float
     iterations: int
     warmup: int
-    enqueue_ms: dict[str, float] | None = None  # CPU time of the compute call alone (CUDA rows)
+    enqueue_ms: dict[str, Any] | None = None  # CPU time of the compute call alone (CUDA rows)
     launch_exposed: int = 0  # GPU iterations that started before their launch was done
     latency_samples: np.ndarray | None = None  # per iteration, ms
     gpu_samples: np.ndarray | None = None

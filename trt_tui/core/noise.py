@@ -22,12 +22,14 @@ Thresholds and where they come from:
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any, Union
 
 import numpy as np
 
 from trt_tui.core import machine, stats
 
+Samples = Union[Sequence[float], np.ndarray]  # noqa: UP007 - a runtime alias
 GPU_COV_MAX = 0.025
 LAT_COV_MAX = 0.10
 IQR_REL_MAX = 0.10
@@ -41,7 +43,7 @@ def cpu_busy_threshold(cpu_count: int) -> float:
     return max(0.5, cpu_count / 4)
 
 
-def timing_problems(lat_ms: Sequence[float], gpu_ms: Sequence[float] | None) -> list[str]:
+def timing_problems(lat_ms: Samples, gpu_ms: Samples | None) -> list[str]:
     """The spread statistics beyond their thresholds, in a few words each."""
     bad = []
     s = stats.spread(lat_ms)
@@ -61,7 +63,7 @@ def timing_problems(lat_ms: Sequence[float], gpu_ms: Sequence[float] | None) -> 
     return bad
 
 
-def iterations_problem(lat_ms: Sequence[float], ci_target: float | None, stopped_by: str) -> str:
+def iterations_problem(lat_ms: Samples, ci_target: float | None, stopped_by: str) -> str:
     n = len(lat_ms)
     if n < 6:
         return f"too few iterations ({n}) for a 95 % CI of the p50 (6 at least): more --iterations"
@@ -120,7 +122,7 @@ def gpu_problems(readings: dict[str, Any]) -> list[str]:
     return bad
 
 
-def noise_warning(lat_ms: Sequence[float] | np.ndarray, gpu_ms: Sequence[float] | np.ndarray | None,
+def noise_warning(lat_ms: Samples, gpu_ms: Samples | None,
                   readings: dict[str, Any] | None = None, *, ci_target: float | None = None,
                   stopped_by: str = "count", device: str = "cpu") -> str:
     """The one line for a row: each disturbance with its cause and what to do; '' when stable."""

@@ -14,7 +14,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +25,10 @@ SEED = 0
 
 
 def _bdtr() -> tuple[Any, Any]:
-    from scipy.special import bdtr, bdtrc  # scipy.special imports in ~0.1 s (scipy.stats takes far longer)
+    from scipy.special import (  # scipy.special imports in ~0.1 s (scipy.stats takes far longer)
+        bdtr,
+        bdtrc,
+    )
 
     return bdtr, bdtrc
 
