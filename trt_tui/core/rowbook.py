@@ -84,3 +84,5 @@ class RowBook:
         for row_id, row in earlier.rows.items():
             if row_id in wanted:
                 self.store.rows[row_id] = row
+                if row_id in earlier.samples:  # kept, so saving this run's samples does not drop them
+                    self.store.samples[row_id] = earlier.samples[row_id]
