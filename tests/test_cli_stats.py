@@ -53,6 +53,7 @@ def test_every_figure_has_its_uncertainty_and_the_samples_are_kept(auto_run):
     for when in ("machine_before", "machine_after"):
         assert data["env"][when]["cpu_count"] and "loadavg" in data["env"][when]
     assert "machine (before→after): " in proc.stdout and " of " in proc.stdout
+    assert "\n   machine " in proc.stderr  # the environment line at the start, with the state before
     for r in rows.values():  # the CLI's footer carries each row's warning
         if r["noise_warning"]:
             assert f"⚠ {r['row_id']}: {r['noise_warning']}" in proc.stdout

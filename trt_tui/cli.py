@@ -300,6 +300,8 @@ class ProgressPrinter:
             e = ev.env
             self.line(f"   device {e.get('device')} {e.get('gpu') or ''} | torch {e.get('torch')} | "
                       f"onnxruntime {e.get('onnxruntime')} | TensorRT {e.get('tensorrt') or 'not installed'}")
+            if machine := machine_words(e):
+                self.line(f"   machine {machine}")
 
 
 def dash(text: str) -> str:
