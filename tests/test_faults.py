@@ -115,9 +115,10 @@ def bad_input_cases(d: Path, onnx_files: dict[str, Path]) -> dict[str, tuple[lis
         "onnx-truncated": ([f"--model={onnx_files['truncated']}"], 2, r"truncated\.onnx is not a valid ONNX model: "),
         "onnx-checker": ([f"--model={onnx_files['checker']}"], 2,
                          r"checker\.onnx is not a valid ONNX model: ValidationError: .*no_such_tensor"),
-        # the export fails: the PyTorch row still runs, the onnxruntime row fails with the cause
+        # the export fails: the PyTorch row still runs, the onnxruntime row fails with the cause; the run
+        # finished with a failed row: exit status 3, so a script sees it (README: Exit statuses)
         "export-fails": ([f"--model={d}/eigh.py:make", "--input-shape", "4,4", "--rows", "pytorch-fp32,onnxruntime-fp32"],
-                         0, r"torchscript export failed: .*eigh"),
+                         3, r"torchscript export failed: .*eigh"),
         "results-folder-unwritable": (["--model=mlp", "--rows", "pytorch-fp32", "--out", f"{d}/not_a_dir/results"], 1,
                                       r"cannot write results to .*not_a_dir/results: Not a directory"),
         "cuda-asked-no-gpu": (["--model=mlp", "--device", "cuda"], 1,
@@ -159,7 +160,7 @@ def test_bad_input_is_one_line_without_traceback(bad_input_runs, case):
     assert NO_TRACEBACK not in proc.stderr and NO_TRACEBACK not in proc.stdout
     errors = [line[3:] for line in proc.stderr.splitlines() if line.startswith("!! ")]
     assert errors and re.search(pattern, errors[0]), proc.stderr[-3000:]
-    if code:  # the run failed: the last line of stdout says why, in the same words, on one line
+    if code == 1:  # the run failed: the last line of stdout says why, in the same words, on one line
         assert proc.stdout.strip().splitlines()[-1].startswith("run failed: "), proc.stdout[-2000:]
         assert re.search(pattern, proc.stdout.strip().splitlines()[-1]), proc.stdout[-2000:]
     if case == "factory-raises":  # the one line has a traceback behind it: how to see it

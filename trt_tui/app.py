@@ -252,7 +252,7 @@ class TrtTuiApp(App[None]):
             return self.job is None
         if name == "cancel":
             return self.job is not None
-        if name in ("export_csv", "export_json"):
+        if name in ("export_csv", "export_json", "compare_runs"):
             return bool(self.state.store.rows)
         return True
 
@@ -361,6 +361,36 @@ class TrtTuiApp(App[None]):
         if self.state.out_dir and self.state.out_dir.parent not in roots:
             roots.append(self.state.out_dir.parent)
         self.push_screen(OpenResultsScreen(roots), self.reopen)
+
+    def action_compare_runs(self) -> None:
+        """Pick another run (A) to compare the one shown (B) with, row by row (screens/compare.py)."""
+        from trt_tui.screens.dialogs import OpenResultsScreen
+
+        if not self.state.store.rows:
+            self.notify("no results to compare yet: run (r) or reopen (o) one first", severity="warning")
+            return
+        roots = [self.results_root] + ([self.state.out_dir.parent] if self.state.out_dir else [])
+        self.push_screen(OpenResultsScreen(list(dict.fromkeys(roots)), "Compare with another run (A; this run is B)"),
+                         self.compare_with)
+
+    def compare_with(self, folder: Path | None) -> None:
+        if folder is None:
+            return
+        from trt_tui.core import compare
+        from trt_tui.screens.compare import CompareScreen
+
+        try:
+            other = compare.load(folder)
+        except (OSError, ValueError, KeyError) as exc:
+            self.notify(f"cannot read {folder}/results.json: {exc}", severity="error", timeout=8)
+            return
+        mine = self.state.store
+        if self.state.out_dir and mine.out_dir is None and not mine.samples:  # a live run: its samples are on disk
+            try:
+                mine = compare.load(self.state.out_dir)
+            except (OSError, ValueError, KeyError):
+                pass
+        self.push_screen(CompareScreen(compare.compare(other, mine), str(folder), str(self.state.out_dir or "this run")))
 
     def reopen(self, folder: Path | None) -> None:
         """Show an earlier run's results folder in the Benchmark screen."""

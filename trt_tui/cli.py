@@ -8,6 +8,7 @@ results table at the end.
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import time
@@ -19,8 +20,9 @@ from trt_tui.core import inputs, layers
 from trt_tui.core.config import (ALL_ROWS, CALIBRATORS, COMPILE_MODES, COMPILE_ROWS, DEFAULT_ROWS, EXPORTERS, RUN_STAGES,
                                  RunConfig, parse_sizes)
 from trt_tui.core.validate import NUMBERS, opset_range, parse_names, parse_number, parse_shape, shown
+from trt_tui.core.bench import AUTO_MAX_SECONDS
 from trt_tui.core.results import host_bound
-from trt_tui.format import TABLE_COLUMNS, fmt_ms, fmt_rate
+from trt_tui.format import TABLE_COLUMNS, fmt_ms, fmt_rate, machine_words, output_banner, row_warnings
 from trt_tui.core.events import (
     EnvEvent,
     ErrorEvent,
@@ -33,6 +35,10 @@ from trt_tui.core.events import (
     StageStarted,
     StepFinished,
 )
+
+
+# Exit statuses (README: "Exit statuses").
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ROWS_FAILED, EXIT_REGRESSION, EXIT_CANCELLED = 0, 1, 2, 3, 4, 130
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -70,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Run the pipeline headless and print the table. Every setting is checked "
                                      "before anything starts; a bad one is one line and exit status 2.")
     add_run_options(run)
+    cmp = sub.add_parser("compare", help="compare two runs row by row: faster / slower / same within noise",
+                         description="Compare two runs (results folders or results.json files) row by row and batch "
+                                     "size: B's p50 latency against A's, with a 95% CI, and a verdict.")
+    cmp.add_argument("a", help="the earlier run (A): a results folder or results.json")
+    cmp.add_argument("b", help="the later run (B)")
+    add_compare_options(cmp)
+    cmp.add_argument("--json", action="store_true", help="print the comparison as JSON (default: off)")
     sub.add_parser("models", help="list the built-in models")
     shots = sub.add_parser("screenshots", help="save an SVG screenshot of each screen")
     shots.add_argument("--out", default="screens", help="folder for the SVG files (default: screens)")
@@ -82,7 +95,7 @@ OPTION = {
     "input_dtypes": "--input-dtypes", "val_ranges": "--val-range", "dynamic_dims": "--dynamic", "sweep": "--sweep",
     "profile": "--profile", "batch_size": "--batch-size", "batch_sizes": "--batch-sizes",
     "rows": "--rows", "compile_mode": "--compile-mode",
-    "stages": "--stages", "iterations": "--iterations", "warmup": "--warmup", "max_seconds": "--max-seconds",
+    "stages": "--stages", "iterations": "--iterations", "ci_target": "--ci-target", "warmup": "--warmup", "max_seconds": "--max-seconds",
     "calibrator": "--calibrator", "calib_data": "--calib-data", "calib_samples": "--calib-samples",
     "precision_keep_fp32": "--precision-keep-fp32",
     "opset": "--opset", "exporter": "--exporter", "workspace_mib": "--workspace-mib", "device": "--device",
@@ -132,7 +145,12 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile-mode", choices=COMPILE_MODES,
                    help=f"torch.compile mode of those rows (default: {d.compile_mode})")
     p.add_argument("--stages", help=f"comma-separated stages among: {', '.join(RUN_STAGES)} (default: all)")
-    p.add_argument("--iterations", "-n", help=f"timed iterations per row, >= 1 (default: {d.iterations})")
+    p.add_argument("--iterations", "-n", help=f"timed iterations per row, >= 1, or auto: until the p50's 95%% CI is "
+                   f"within --ci-target (or --max-seconds, {AUTO_MAX_SECONDS:.0f} s if not given, ends it) "
+                   f"(default: {d.iterations})")
+    p.add_argument("--ci-target", help="the p50's 95%% CI half-width asked, in percent (e.g. 1%%): what "
+                   f"--iterations auto runs until, and beyond which a fixed count is called too few "
+                   f"(default: {d.ci_target * 100:.0f}%%)")
     p.add_argument("--warmup", help=f"warm-up iterations per row, >= 0 (default: {d.warmup})")
     p.add_argument("--max-seconds", help="time budget per row in seconds, > 0: stop the timed loop early "
                    "(default: none, run every iteration)")
@@ -156,11 +174,35 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--explain-accuracy", action="store_true",
                    help="per-layer FP16/INT8 errors against FP32 (onnxruntime, every tensor exposed): "
                         "layers.json (default: off)")
+    p.add_argument("--against", metavar="RESULTS",
+                   help="compare this run with an earlier one (results folder or results.json), row by row, at the "
+                        "end (see trt-tui compare) (default: none)")
+    add_compare_options(p)
     p.add_argument("--json", action="store_true",
                    help="print the raw JSON events instead of progress and table (default: off)")
     p.add_argument("--verbose", "-v", action="store_true",
                    help="print each error's full detail (traceback, parser errors, TensorRT log lines) under it "
                         "(default: off)")
+
+
+def add_compare_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--min-change", default="2",
+                   help="percent: a p50 change whose 95%% CI stays within ±this is 'same within noise' (two runs of "
+                        "one engine differ by a little that no single run's CI shows) (default: 2)")
+    p.add_argument("--fail-on-regression", action="store_true",
+                   help=f"exit status {EXIT_REGRESSION} (compare: 1) when a row is slower beyond noise: for CI "
+                        "scripts (default: off)")
+
+
+def parse_percent(text: str) -> float:
+    """'1%', '1' or '0.5 %' -> 0.01, 0.01, 0.005; ValueError unless above 0 and below 100."""
+    try:
+        value = float(str(text).strip().rstrip("%").strip()) / 100
+    except ValueError:
+        raise ValueError("must be a percentage above 0 and below 100, e.g. 1%") from None
+    if not 0 < value < 1:
+        raise ValueError("must be a percentage above 0 and below 100, e.g. 1%")
+    return value
 
 
 def config_from_args(args: argparse.Namespace) -> tuple[RunConfig | None, list[str]]:
@@ -187,6 +229,9 @@ def config_from_args(args: argparse.Namespace) -> tuple[RunConfig | None, list[s
     take("dynamic_dims", inputs.parse_dynamic)
     take("sweep", inputs.parse_sweep)
     take("profile", inputs.parse_profile)
+    if str(getattr(args, "iterations", None)).strip().lower() == "auto":
+        values["auto_iterations"], args.iterations = True, None
+    take("ci_target", parse_percent)
     for name in NUMBERS:
         if hasattr(args, name):
             take(name, partial(parse_number, name))
@@ -241,6 +286,7 @@ class ProgressPrinter:
         self.verbose = verbose
         self.tty = out.isatty()
         self.last_plain: dict[str, float] = {}
+        self.env_seen = False
 
     def line(self, text: str) -> None:
         if self.tty:
@@ -286,10 +332,13 @@ class ProgressPrinter:
                 self.line("\n".join("   | " + d for d in ev.detail.rstrip().splitlines()))
         elif isinstance(ev, Log) and ev.level in ("warning", "error") and ev.source != "tensorrt":
             self.line(f"   {ev.level}: {ev.message}")
-        elif isinstance(ev, EnvEvent):
+        elif isinstance(ev, EnvEvent) and not self.env_seen:  # again at the end, with the machine's state after
+            self.env_seen = True
             e = ev.env
             self.line(f"   device {e.get('device')} {e.get('gpu') or ''} | torch {e.get('torch')} | "
                       f"onnxruntime {e.get('onnxruntime')} | TensorRT {e.get('tensorrt') or 'not installed'}")
+            if machine := machine_words(e):
+                self.line(f"   machine {machine}")
 
 
 def dash(text: str) -> str:
@@ -310,7 +359,7 @@ def results_table(store: Any) -> Any:
         label = store.sweep_label(r)
         name = r["row_id"] + (f" {label}" if label else "") + best
         table.add_row(name, r.get("device") or "—", r.get("status") or "",
-                      *(dash(col.fmt(r.get(col.key))) for col in TABLE_COLUMNS))
+                      *(dash(col.cell(r, wide=True)) for col in TABLE_COLUMNS))
     return table
 
 
@@ -330,10 +379,36 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.json:
         print_summary(state, fin, verbose=args.verbose, explain=cfg.explain_accuracy)
     if interrupted:
-        return 130
+        return EXIT_CANCELLED
     if fin.bad_input:
         return 2  # the model or an input as given cannot load: a usage error, like a bad option
-    return 0 if fin.status == "ok" else 1
+    regression = against(args, fin) if args.against and fin.out_dir else False
+    return run_status(fin.status, state.store.rows.values(), regression and args.fail_on_regression)
+
+
+def run_status(status: str, rows: Any, regression: bool) -> int:
+    """0 ok; 1 the run failed or crashed; 3 it finished but some rows failed; 4 a row slower than
+    --against beyond noise (with --fail-on-regression); 130 cancelled (2: bad options, earlier)."""
+    if status != "ok":
+        return EXIT_CANCELLED if status == "cancelled" else EXIT_FAILED
+    if any(r.get("status") == "failed" for r in rows):
+        return EXIT_ROWS_FAILED
+    return EXIT_REGRESSION if regression else EXIT_OK
+
+
+def against(args: argparse.Namespace, fin: Finished) -> bool:
+    """Print this run against ``--against``; whether a row got slower beyond noise."""
+    from trt_tui.core import compare
+
+    try:
+        base, new = compare.load(args.against), compare.load(fin.out_dir)
+        min_change = parse_percent(args.min_change)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"trt-tui run: --against {args.against}: cannot compare: {exc}", file=sys.stderr)
+        return False
+    changes = compare.compare(base, new, min_change)
+    print_comparison(changes, args.against, fin.out_dir, min_change)
+    return bool(compare.regressed(changes))
 
 
 def follow_run(job: Any, state: Any, args: argparse.Namespace) -> bool:
@@ -382,12 +457,18 @@ def print_summary(state: Any, fin: Finished, *, verbose: bool, explain: bool = F
     say = partial(console.print, markup=False, highlight=False, soft_wrap=True)  # one line each, unbroken
     store = state.store
     sweep = len(store.points()) > 1
+    for line in output_banner(store.rows.values()):
+        say(line, style="yellow")
     if store.rows:
         console.print(results_table(store))
         for line in dict.fromkeys(row_notes(store, sweep)):  # a sweep repeats a reason: once
             say(line)
     if store.best:
-        say(f"best: {store.best} ({store.best_rule})")
+        ties = store.ties()
+        tie = f"; a tie within noise with {', '.join(ties)}" if ties else ""
+        say(f"best: {store.best}{tie} ({store.best_rule})")
+    if machine := machine_words(store.env):
+        say(f"machine (before→after): {machine}")
     if sweep:
         say("best at each point: " + ", ".join(f"{'b' + p} {rid or '—'}" for p, rid in store.best_by_batch().items()))
     if explain and fin.out_dir and (explained := layers.load(fin.out_dir)):
@@ -405,14 +486,66 @@ def print_summary(state: Any, fin: Finished, *, verbose: bool, explain: bool = F
 
 
 def row_notes(store: Any, sweep: bool) -> Iterator[str]:
-    """A line per row that did not finish ok (its reason) or that the host's launches bound."""
+    """A line per row that did not finish ok (its reason) or that the host's launches bound, and one
+    per doubt about an ok row's figures (noise, NaN/Inf, accuracy n/a)."""
     for r in store.rows.values():
+        label = store.sweep_label(r)
+        at = f" {label}" if sweep and label else ""
         if r.get("status") != "ok" and r.get("reason"):
             yield f"  {r['row_id']}: {r['status']} — {r['reason']}"
-        elif hint := host_bound(r):
-            label = store.sweep_label(r)
-            at = f" {label}" if sweep and label else ""
+            continue
+        if hint := host_bound(r):
             yield f"  {r['row_id']}{at}: {hint} (TensorRT or CUDA graphs remove most of the launch cost)"
+        for warning in row_warnings(r):
+            yield f"  ⚠ {r['row_id']}{at}: {warning}"
+
+
+def print_comparison(changes: list[Any], a: Any, b: Any, min_change: float) -> None:
+    """The compare table: per row and batch size, A's and B's p50, the change with its CI, the verdict."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from trt_tui.core import compare
+
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    table = Table(title=f"B against A (p50 latency, ms; same within noise: CI within ±{min_change:.0%})",
+                  header_style="bold")
+    for title in ("row", "batch", "A p50", "B p50", "change (95% CI)", "verdict"):
+        table.add_column(title, justify="left" if title in ("row", "verdict") else "right")
+    style = {compare.SLOWER: "red", compare.FASTER: "green"}
+    for c in changes:
+        table.add_row(c.row_id, str(c.batch_size or ""), fmt_ms(c.a_p50), fmt_ms(c.b_p50), compare.fmt_change(c),
+                      c.verdict, style=style.get(c.verdict, ""))
+    console.print(f"A: {a}\nB: {b}", markup=False, highlight=False)
+    console.print(table)
+    slower = compare.regressed(changes)
+    console.print(f"{len(slower)} slower beyond noise: {', '.join(c.row_id for c in slower)}" if slower
+                  else f"no row slower beyond noise ({len(changes)} compared)", markup=False, highlight=False)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """0: no row slower beyond noise (or no --fail-on-regression); 1: one was, with --fail-on-regression;
+    2: a results file that cannot be read, or a bad option."""
+    from trt_tui.core import compare
+
+    try:
+        min_change = parse_percent(args.min_change)
+    except ValueError as exc:
+        print(f"trt-tui compare: --min-change {args.min_change}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    stores = []
+    for path in (args.a, args.b):
+        try:
+            stores.append(compare.load(path))
+        except (OSError, ValueError, KeyError) as exc:
+            print(f"trt-tui compare: cannot read {path}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    changes = compare.compare(stores[0], stores[1], min_change)
+    if args.json:
+        print(json.dumps([c.to_dict() for c in changes], indent=2))
+    else:
+        print_comparison(changes, args.a, args.b, min_change)
+    return 1 if args.fail_on_regression and compare.regressed(changes) else EXIT_OK
 
 
 def cmd_models() -> int:
@@ -429,6 +562,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "run":
         return cmd_run(args)
+    if args.command == "compare":
+        return cmd_compare(args)
     if args.command == "models":
         return cmd_models()
     if args.command == "screenshots":

@@ -8,6 +8,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from trt_tui.core.results import SPEEDUP_CI, contains_one
+
 STATUS_ICONS = {
     "pending": "·",
     "running": "▶",
@@ -125,6 +127,32 @@ def fmt_elapsed(value: Any) -> str:
     return f"{minutes}m{seconds:02d}s"
 
 
+def fmt_speedup_ci(row: dict[str, Any], key: str, wide: bool) -> str:
+    """A speedup with its 95 % CI where there is room, '1.42× (1.38–1.46)'; '≈' marks one whose
+    interval contains 1.0 (no difference the data can tell from noise)."""
+    value = row.get(key)
+    text = fmt_speedup(value)
+    lo, hi = (row.get(c) for c in SPEEDUP_CI[key])
+    if not text:
+        return ""
+    if contains_one(lo, hi):
+        text = "≈" + text
+    if wide and isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and is_num(lo) and is_num(hi):
+        text += f" ({lo:.2f}–{hi:.2f})" if min(lo, hi) >= 0.095 else f" ({lo:.3f}–{hi:.3f})"
+    return text
+
+
+def fmt_p50_ci(row: dict[str, Any]) -> str:
+    """The p50's 95 % CI as ± its half-width relative to the p50: '±0.4%'."""
+    lo, hi, p50 = row.get("latency_p50_ci_low_ms"), row.get("latency_p50_ci_high_ms"), row.get("latency_p50_ms")
+    if not (is_num(lo) and is_num(hi) and is_num(p50)) or float(p50) <= 0:  # type: ignore[arg-type]  # is_num checked
+        return ""
+    return f"±{(float(hi) - float(lo)) / 2 / float(p50):.1%}"  # type: ignore[arg-type]  # is_num checked
+
+
+ACCURACY_KEYS = ("max_abs_err", "mean_abs_err", "max_rel_err", "cosine_sim", "top1_agreement")
+
+
 @dataclass(frozen=True)
 class Column:
     key: str  # the results.COLUMNS field it shows
@@ -132,6 +160,14 @@ class Column:
     width: int  # cells in the app's table (numbers right-aligned, no padding)
     fmt: Callable[[Any], str]
     in_app: bool = True  # the app's table has room for it (the CLI shows every column)
+    row_fmt: Callable[[dict[str, Any], bool], str] | None = None  # (row, wide) -> text, when one value is not enough
+
+    def cell(self, row: dict[str, Any], wide: bool = False) -> str:
+        """The cell's text for ``row``: 'n/a' in an accuracy column of a vacuous comparison; ``wide``
+        (the CLI) adds a speedup's interval."""
+        if self.key in ACCURACY_KEYS and row.get("accuracy_na"):
+            return "n/a"
+        return self.row_fmt(row, wide) if self.row_fmt else self.fmt(row.get(self.key))
 
 
 # The results table, in order: latencies in ms (trtexec's statistics), GPU compute time (CUDA events,
@@ -142,11 +178,90 @@ TABLE_COLUMNS: tuple[Column, ...] = (
     Column("latency_p99_ms", "p99", 7, fmt_ms),
     Column("gpu_compute_p50_ms", "GPU", 7, fmt_ms),  # the median, as trtexec reports GPU Compute Time
     Column("throughput_per_s", "thru/s", 7, fmt_rate),
-    Column("speedup_vs_pytorch", "speedup", 8, fmt_speedup),
-    Column("speedup_vs_best_pytorch", "vs best PT", 10, fmt_speedup, in_app=False),
+    Column("latency_p50_ci", "p50 ±", 7, fmt_ms, in_app=False, row_fmt=lambda r, wide: fmt_p50_ci(r)),
+    Column("speedup_vs_pytorch", "speedup", 8, fmt_speedup,
+           row_fmt=lambda r, wide: fmt_speedup_ci(r, "speedup_vs_pytorch", wide)),
+    Column("speedup_vs_best_pytorch", "vs best PT", 10, fmt_speedup, in_app=False,
+           row_fmt=lambda r, wide: fmt_speedup_ci(r, "speedup_vs_best_pytorch", wide)),
     Column("size_bytes", "size", 8, fmt_bytes),
     Column("max_abs_err", "max|Δ|", 8, fmt_err),
     Column("top1_agreement", "top-1", 7, fmt_frac),
     Column("label_accuracy", "acc", 7, fmt_frac),
 )
 APP_COLUMNS: tuple[Column, ...] = tuple(c for c in TABLE_COLUMNS if c.in_app)
+
+
+def row_warnings(row: dict[str, Any]) -> list[str]:
+    """What makes a row's figures doubtful, one line each: its outputs (NaN/Inf, a vacuous accuracy
+    comparison) and its timing (noise_warning)."""
+    out = []
+    if row.get("accuracy_na"):
+        out.append(f"accuracy n/a: {row['accuracy_na']}")
+    elif row.get("output_warning"):
+        out.append(str(row["output_warning"]))
+    if row.get("noise_warning"):
+        out.append(str(row["noise_warning"]))
+    return out
+
+
+def output_banner(rows: Any) -> list[str]:
+    """The output warnings that concern the whole table (the reference's NaN/Inf or zeros), once each,
+    and a count of rows whose own outputs hold NaN/Inf: shown above the table."""
+    lines: dict[str, None] = {}
+    own = 0
+    for r in rows:
+        if r.get("accuracy_na"):
+            lines[f"⚠ accuracy n/a: {r['accuracy_na']}"] = None
+        elif r.get("output_warning"):
+            own += 1
+    if own:
+        lines[f"⚠ {own} row{'s' if own > 1 else ''} output NaN/Inf where the reference has none"] = None
+    return list(lines)
+
+
+
+def _arrow(before: Any, after: Any, unit: str, fmt: str = "{}") -> str:
+    if not is_num(before):
+        return ""
+    if is_num(after) and after != before:
+        return f"{fmt.format(before)}→{fmt.format(after)}{unit}"
+    return f"{fmt.format(before)}{unit}"
+
+
+def gpu_words(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """'SM 1980/1980 MHz, mem 3201/3201 MHz, 34→41 °C, 700 W cap, persistence on, no other GPU process'."""
+    if "nvml" in before:
+        return f"GPU state not read: {before['nvml']}"
+    bits = []
+    for name, key in (("SM", "sm"), ("mem", "mem")):
+        if is_num(before.get(f"{key}_mhz")) and is_num(before.get(f"{key}_max_mhz")):
+            bits.append(f"{name} {before[f'{key}_mhz']}/{before[f'{key}_max_mhz']} MHz")
+    if temp := _arrow(before.get("temp_c"), after.get("temp_c"), " °C"):
+        bits.append(temp)
+    if is_num(before.get("power_limit_w")):
+        bits.append(f"{before['power_limit_w']:.0f} W cap")
+    if before.get("persistence"):
+        bits.append(f"persistence {before['persistence']}")
+    procs = {p.get("pid") for r in (before, after) for p in (r.get("processes") or [])}
+    if before.get("processes") is not None:
+        bits.append(f"{len(procs)} other GPU process{'es' if len(procs) != 1 else ''}" if procs else "no other GPU process")
+    return ", ".join(bits)
+
+
+def machine_words(env: dict[str, Any]) -> str:
+    """The machine's state before (→ after) the run, for the environment line: GPU clocks, temperature,
+    power cap, persistence, other GPU processes; CPU model, governor, load average. '' when not recorded."""
+    before, after = env.get("machine_before") or {}, env.get("machine_after") or {}
+    if not before:
+        return ""
+    bits = []
+    if isinstance(before.get("gpu"), dict):
+        bits.append(gpu_words(before["gpu"], after.get("gpu") or {}))
+    cpu = str(before.get("cpu_model") or "CPU")
+    if before.get("cpu_governor"):
+        cpu += f" ({before['cpu_governor']})"
+    load_b, load_a = (before.get("loadavg") or [None])[0], (after.get("loadavg") or [None])[0]
+    if load := _arrow(load_b, load_a, f" of {before.get('cpu_count')} cores", "{:.2f}"):
+        cpu += f", load {load}"
+    bits.append(cpu)
+    return "; ".join(b for b in bits if b)

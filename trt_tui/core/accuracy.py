@@ -106,3 +106,31 @@ def label_accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
     if len(logits) != len(labels):
         raise TrtTuiError(f"{len(logits)} predictions for {len(labels)} labels")
     return float((logits.argmax(-1) == labels).mean())
+
+
+ACCURACY_KEYS = ("max_abs_err", "mean_abs_err", "max_rel_err", "cosine_sim", "top1_agreement")
+
+
+def reference_problem(ref: Sequence[np.ndarray]) -> str:
+    """Why the reference cannot judge the rows ('' when it can): NaN/Inf in it, or outputs all zero
+    (a zero-initialised head, as torchvision's ViT: every row then 'agrees' with it)."""
+    arrays = [np.asarray(r) for r in ref]
+    nan = sum(int(np.isnan(a).sum()) for a in arrays if a.dtype.kind == "f")
+    inf = sum(int(np.isinf(a).sum()) for a in arrays if a.dtype.kind == "f")
+    if nan or inf:
+        return f"the PyTorch FP32 reference outputs hold {nan} NaN and {inf} Inf"
+    if arrays and all(a.size and not a.any() for a in arrays):
+        return "the PyTorch FP32 reference outputs are all zero (a zero-initialised head?)"
+    return ""
+
+
+def trust_fields(ref: Sequence[np.ndarray], fields: dict[str, Any]) -> dict[str, Any]:
+    """``output_warning`` (NaN/Inf in the reference, or in this row where the reference has none) and
+    ``accuracy_na`` (why the comparison is vacuous; then the accuracy columns are emptied, not 0 %)."""
+    why = reference_problem(ref)
+    if why:
+        return {**dict.fromkeys(ACCURACY_KEYS), "accuracy_na": f"{why}: nothing to compare against",
+                "output_warning": why if "NaN" in why else ""}
+    nan, inf = fields.get("nan_count") or 0, fields.get("inf_count") or 0
+    warning = f"this row's outputs hold {nan} NaN and {inf} Inf where the reference has none" if nan or inf else ""
+    return {"output_warning": warning, "accuracy_na": ""}

@@ -17,16 +17,21 @@ from __future__ import annotations
 
 import functools
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 import numpy as np
 
+from trt_tui.core import machine, noise, stats
 from trt_tui.core.inputs import Feeds, ModelInputs, feed_rows, single, slice_feeds
 
 ProgressFn = Callable[[str, int, int], None]  # (phase, step, total)
 RunningFn = Callable[[int, float], None]  # (timed iterations so far, their p50 latency in ms)
 RUNNING_EVERY_S = 0.5  # how often the running p50 is handed over during the timed loop
+CHECK_EVERY_S = 0.25  # --iterations auto: how often the p50's CI is checked (between iterations)
+AUTO_MIN_ITERATIONS = 64  # MLPerf LoadGen's minimum for a p90 estimate
+AUTO_MAX_ITERATIONS = 1_000_000
+AUTO_MAX_SECONDS = 30.0  # per row, when --iterations auto has no --max-seconds
 
 # How the figures were taken, saved with every results file (results.json "meta").
 TIMING_METHOD = {
@@ -55,8 +60,12 @@ class Runner(Protocol):
     def close(self) -> None: ...
 
 
-def summarize(samples_ms: np.ndarray | list[float]) -> dict[str, float]:
+def summarize(samples_ms: np.ndarray | list[float]) -> dict[str, Any]:
+    """trtexec's statistics, the p50's 95 % CI (order statistics, None below 6 samples), the
+    coefficient of variation (std / mean) and the inter-quartile range."""
     a = np.asarray(samples_ms, dtype=np.float64)
+    ci = stats.median_ci(a)
+    p25, p75 = np.percentile(a, [25, 75])
     return {
         "mean": float(a.mean()),
         "p50": float(np.percentile(a, 50)),
@@ -65,19 +74,28 @@ def summarize(samples_ms: np.ndarray | list[float]) -> dict[str, float]:
         "min": float(a.min()),
         "max": float(a.max()),
         "std": float(a.std()),
+        "p50_ci_low": ci[0] if ci else None,
+        "p50_ci_high": ci[1] if ci else None,
+        "cov": float(a.std() / a.mean()) if a.mean() > 0 else None,
+        "iqr": float(p75 - p25),
     }
 
 
 @dataclass
 class Measurement:
-    latency_ms: dict[str, float]  # host latency statistics
-    gpu_compute_ms: dict[str, float] | None  # CUDA-event statistics (None on the CPU)
+    latency_ms: dict[str, Any]  # host latency statistics (summarize)
+    gpu_compute_ms: dict[str, Any] | None  # CUDA-event statistics (None on the CPU)
     throughput_per_s: float
     wall_s: float
     iterations: int
     warmup: int
-    enqueue_ms: dict[str, float] | None = None  # CPU time of the compute call alone (CUDA rows)
+    enqueue_ms: dict[str, Any] | None = None  # CPU time of the compute call alone (CUDA rows)
     launch_exposed: int = 0  # GPU iterations that started before their launch was done
+    latency_samples: np.ndarray | None = None  # per iteration, ms
+    gpu_samples: np.ndarray | None = None
+    readings: dict[str, Any] = field(default_factory=dict)  # machine.RowWatch: CPU load, GPU clocks, ...
+    noise_warning: str = ""  # noise.noise_warning: '' when the timing is stable
+    stopped_by: str = "count"  # what ended the timed loop: count | ci (--iterations auto) | time (--max-seconds)
 
     @property
     def note(self) -> str:
@@ -96,15 +114,34 @@ class Measurement:
             "latency_p99_ms": lat["p99"],
             "latency_min_ms": lat["min"],
             "latency_max_ms": lat["max"],
+            "latency_p50_ci_low_ms": lat.get("p50_ci_low"),
+            "latency_p50_ci_high_ms": lat.get("p50_ci_high"),
+            "latency_cov": lat.get("cov"),
+            "latency_iqr_ms": lat.get("iqr"),
             "gpu_compute_mean_ms": gpu.get("mean"),
             "gpu_compute_p50_ms": gpu.get("p50"),
             "gpu_compute_p99_ms": gpu.get("p99"),
+            "gpu_compute_p50_ci_low_ms": gpu.get("p50_ci_low"),
+            "gpu_compute_p50_ci_high_ms": gpu.get("p50_ci_high"),
+            "gpu_compute_cov": gpu.get("cov"),
             "enqueue_p50_ms": (self.enqueue_ms or {}).get("p50"),
             "throughput_per_s": self.throughput_per_s,
             "images_per_s": self.throughput_per_s * batch_size,
             "iterations": self.iterations,
             "warmup": self.warmup,
+            "stopped_by": self.stopped_by,
+            "other_cpu_cores": self.readings.get("other_cpu_cores"),
+            "noise_warning": self.noise_warning,
         }
+
+    def samples(self) -> dict[str, Any]:
+        """What the results keep beside the row (results.SAMPLES_FILE): per-iteration times in ms
+        (rounded to the nanosecond) and the machine's readings."""
+        out: dict[str, Any] = {"readings": self.readings}
+        for name, arr in (("latency_ms", self.latency_samples), ("gpu_compute_ms", self.gpu_samples)):
+            if arr is not None:
+                out[name] = np.round(np.asarray(arr, dtype=np.float64), 6).tolist()
+        return out
 
 
 def warm_up(runner: Runner, warmup: int, budget_s: float | None, progress: ProgressFn) -> int:
@@ -126,14 +163,19 @@ def measure(runner: Runner, host_input: Feeds | np.ndarray, *, warmup: int, iter
             on_progress: ProgressFn | None = None, max_seconds: float | None = None,
             l2_flush: bool = True, hide_launch: bool = True,
             on_latency: Callable[[Measurement], None] | None = None,
-            on_running: RunningFn | None = None) -> Measurement:
+            on_running: RunningFn | None = None, ci_target: float | None = None, auto: bool = False,
+            watch: machine.RowWatch | None = None) -> Measurement:
     """Warm up, then time ``iterations`` end-to-end inferences and (on CUDA) as many GPU computes.
     ``max_seconds`` ends the latency loop early (at least 10 iterations); the GPU loop then uses the
     same count, and the Measurement records how many ran. ``on_progress(phase, step, total)`` counts
     each phase apart: "warm-up" (of ``warmup``), "timed" (of ``iterations``), "gpu-compute" (CUDA).
     ``on_latency`` gets the latency half as soon as it is measured, so the first number is on screen
     while the GPU-compute loop still runs; ``on_running(n, p50_ms)`` the median of the first ``n`` timed
-    iterations every RUNNING_EVERY_S from the 10th on (a number within a second of the loop's start)."""
+    iterations every RUNNING_EVERY_S from the 10th on (a number within a second of the loop's start).
+    ``auto`` (--iterations auto): time until the p50's 95 % CI is within ±``ci_target`` (at least
+    AUTO_MIN_ITERATIONS), or ``max_seconds`` (AUTO_MAX_SECONDS if None) ends it. ``ci_target`` also
+    sets when a fixed count is called too few (the noise warning). ``watch`` reads the machine around
+    the loops (machine.RowWatch of the runner's device by default)."""
     on_cuda = runner.device == "cuda" and runner.stream is not None
 
     def progress(phase: str, step: int, total: int) -> None:
@@ -141,39 +183,57 @@ def measure(runner: Runner, host_input: Feeds | np.ndarray, *, warmup: int, iter
             on_progress(phase, step, total)
 
     runner.set_input(host_input)
+    watch = watch or machine.RowWatch("cuda" if on_cuda else "cpu")
+    watch.start()
     warmup = warm_up(runner, warmup, max_seconds / 4 if max_seconds else None, progress)
-
-    lat, enq, wall = latency_loop(runner, iterations, max_seconds, progress, on_running)
+    if auto:
+        iterations, max_seconds = AUTO_MAX_ITERATIONS, max_seconds or AUTO_MAX_SECONDS
+    lat, enq, wall, stopped = latency_loop(runner, iterations, max_seconds, progress, on_running,
+                                           ci_target if auto else None)
+    watch.mark()
     iterations = len(lat)
     enqueue = summarize(enq * 1e3) if on_cuda else None
     if on_latency:
         on_latency(Measurement(summarize(lat * 1e3), None, iterations / wall, wall, iterations, warmup,
-                               enqueue_ms=enqueue))
+                               enqueue_ms=enqueue, latency_samples=lat * 1e3, stopped_by=stopped))
+    timed = gpu_loop(runner, iterations, enq, progress, l2_flush=l2_flush, hide_launch=hide_launch) if on_cuda else None
+    readings = watch.stop()
+    gpu_ms = np.asarray(timed.ms) if timed else None
+    warning = noise.noise_warning(lat * 1e3, gpu_ms, readings, ci_target=ci_target, stopped_by=stopped,
+                                  device="cuda" if on_cuda else "cpu")
+    return Measurement(summarize(lat * 1e3), summarize(gpu_ms) if gpu_ms is not None else None,
+                       iterations / wall, wall, iterations, warmup, enqueue_ms=enqueue,
+                       launch_exposed=timed.launch_exposed if timed else 0, latency_samples=lat * 1e3,
+                       gpu_samples=gpu_ms, readings=readings, noise_warning=warning, stopped_by=stopped)
 
-    gpu, exposed = None, 0
-    if on_cuda:
-        lead_ms = 1.5 * float(np.percentile(enq, 99)) * 1e3 + 0.02 if hide_launch else 0.0
-        done = 0
 
-        def tick(n: int) -> None:
-            nonlocal done
-            done += n
-            progress("gpu-compute", done, iterations)
+def gpu_loop(runner: Runner, iterations: int, enq: np.ndarray, progress: ProgressFn, *, l2_flush: bool,
+             hide_launch: bool) -> GpuTimes:
+    """The GPU-compute loop of ``measure``, its spin sized from the latency loop's enqueue times."""
+    lead_ms = 1.5 * float(np.percentile(enq, 99)) * 1e3 + 0.02 if hide_launch else 0.0
+    done = 0
 
-        timed = gpu_compute_times(runner, iterations, tick, l2_flush=l2_flush, lead_ms=lead_ms)
-        gpu, exposed = summarize(timed.ms), timed.launch_exposed
-    return Measurement(summarize(lat * 1e3), gpu, iterations / wall, wall, iterations, warmup,
-                       enqueue_ms=enqueue, launch_exposed=exposed)
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        progress("gpu-compute", done, iterations)
+
+    return gpu_compute_times(runner, iterations, tick, l2_flush=l2_flush, lead_ms=lead_ms)
 
 
 def latency_loop(runner: Runner, iterations: int, max_seconds: float | None, progress: ProgressFn,
-                 on_running: RunningFn | None) -> tuple[np.ndarray, np.ndarray, float]:
+                 on_running: RunningFn | None,
+                 ci_target: float | None = None) -> tuple[np.ndarray, np.ndarray, float, str]:
     """Host latency: one synchronous inference at a time, as a caller sees it. Returns the latency and
-    enqueue times (s) of the iterations run and the loop's wall time."""
+    enqueue times (s) of the iterations run, the loop's wall time and what ended it: "count" (all
+    ``iterations``), "time" (``max_seconds``) or "ci" (with ``ci_target``: the p50's CI half-width,
+    checked every CHECK_EVERY_S between iterations, reached it; the checks' time is not in the wall)."""
     lat, enq = np.empty(iterations), np.empty(iterations)
     wall0 = time.perf_counter()
     deadline = wall0 + max_seconds if max_seconds else None
-    next_running = wall0 + RUNNING_EVERY_S
+    next_running, next_check = wall0 + RUNNING_EVERY_S, wall0 + CHECK_EVERY_S
+    total = iterations if ci_target is None else min(iterations, AUTO_MIN_ITERATIONS)  # the bar's total
+    stopped, paused, n = "count", 0.0, 0
     for i in range(iterations):
         t0 = time.perf_counter()
         runner.h2d()
@@ -182,15 +242,26 @@ def latency_loop(runner: Runner, iterations: int, max_seconds: float | None, pro
         enq[i] = time.perf_counter() - t1
         runner.outputs()
         lat[i] = time.perf_counter() - t0
+        n = i + 1
         if deadline is not None and i >= 9 and time.perf_counter() > deadline:
-            lat, enq = lat[: i + 1], enq[: i + 1]
-            progress("timed", i + 1, i + 1)  # stopped by the time budget: the bar learns the shorter total
+            stopped = "time"
             break
-        progress("timed", i + 1, iterations)
-        if on_running and i >= 9 and i + 1 < iterations and time.perf_counter() >= next_running:
-            on_running(i + 1, float(np.median(lat[: i + 1])) * 1e3)  # outside the timed window
+        if ci_target is not None and n >= AUTO_MIN_ITERATIONS and (n == AUTO_MIN_ITERATIONS or lat[i] + t0 >= next_check):
+            c0 = time.perf_counter()
+            hw = stats.relative_halfwidth(lat[:n])
+            if hw <= ci_target:
+                stopped = "ci"
+                break
+            total = min(iterations, max(n + 1, int(n * (hw / ci_target) ** 2)))  # half-width ~ 1/sqrt(n)
+            next_check = time.perf_counter() + CHECK_EVERY_S
+            paused += next_check - CHECK_EVERY_S - c0
+        progress("timed", n, total)
+        if on_running and i >= 9 and n < iterations and time.perf_counter() >= next_running:
+            on_running(n, float(np.median(lat[:n])) * 1e3)  # outside the timed window
             next_running = time.perf_counter() + RUNNING_EVERY_S
-    return lat, enq, time.perf_counter() - wall0
+    if stopped != "count":
+        progress("timed", n, n)  # stopped early: the bar learns the shorter total
+    return lat[:n], enq[:n], time.perf_counter() - wall0 - paused, stopped
 
 
 @dataclass

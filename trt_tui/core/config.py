@@ -41,6 +41,8 @@ class RunConfig:
     iterations: int = 500
     warmup: int = 50
     max_seconds: float | None = None  # per row: stop the timed loop early after this long (like a time budget)
+    auto_iterations: bool = False  # --iterations auto: time until the p50's CI is within ci_target (or max_seconds)
+    ci_target: float = 0.01  # the p50's 95 % CI half-width asked, relative (0.01 = ±1 %)
     calibrator: str = "entropy"  # entropy | minmax
     calib_data: str | None = None  # .npy/.npz of samples; None = the model's own data or random
     calib_samples: int = 512
@@ -115,6 +117,8 @@ class RunConfig:
             bad["batch_sizes"] = "batch sizes must be whole numbers >= 1, e.g. 1,8,32,128"
         elif len(set(self.batch_sizes)) != len(self.batch_sizes):
             bad["batch_sizes"] = "batch sizes must differ from each other"
+        if not (isinstance(self.ci_target, (int, float)) and 0 < self.ci_target < 1):
+            bad["ci_target"] = "CI target must be a percentage above 0 and below 100, e.g. 1%"
         if self.compile_mode not in COMPILE_MODES:
             bad["compile_mode"] = f"compile mode must be one of {', '.join(COMPILE_MODES)}"
         if self.calibrator not in CALIBRATORS:

@@ -38,6 +38,9 @@ def collect(device: str) -> dict[str, Any]:
         "torch_tf32_cudnn": bool(torch.backends.cudnn.allow_tf32),
         "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
     }
+    from trt_tui.core import machine
+
+    env["machine_before"] = machine.snapshot(device)  # clocks, temperature, load, GPU tenants (machine_after at the end)
     if device == "cuda":
         props = torch.cuda.get_device_properties(0)
         env["gpu"] = props.name

@@ -15,7 +15,7 @@ import traceback
 from trt_tui.core import results
 from trt_tui.core.config import RUN_STAGES, RunConfig
 from trt_tui.core.errors import ModelError, TrtTuiError
-from trt_tui.core.events import Emit, ErrorEvent, Finished
+from trt_tui.core.events import Emit, EnvEvent, ErrorEvent, Finished
 from trt_tui.core.stages import benchmark, build, env, export, layers, model, quantize
 from trt_tui.core.stages.context import Cancelled, RunContext, Throttle
 from trt_tui.core.trt.adapter import TensorRTEnv
@@ -56,8 +56,18 @@ class Pipeline:
             msg = f"cannot write results to {ctx.out}: {exc.strerror or exc}"
             ctx.emit(ErrorEvent(stage="", message=msg, detail=traceback.format_exc(), fatal=True))
             return Finished(status="failed", out_dir=out, message=msg)
+        self.machine_after()
         ctx.store.save()
         return Finished(status="ok", out_dir=out, best=ctx.store.best, best_rule=ctx.store.best_rule)
+
+    def machine_after(self) -> None:
+        """The machine's state at the end (clocks, temperature, load, GPU tenants) beside the one before."""
+        from trt_tui.core import machine
+
+        ctx = self.ctx
+        if ctx.store.env:
+            ctx.store.env["machine_after"] = machine.snapshot(ctx.device or "cpu")
+            ctx.emit(EnvEvent(env=dict(ctx.store.env)))
 
     def prepare(self) -> None:
         ctx = self.ctx

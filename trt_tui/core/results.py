@@ -20,7 +20,7 @@ import os
 import shutil
 import secrets
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from trt_tui.core.rows import BASELINE_ID, is_pytorch
 
@@ -65,13 +65,34 @@ COLUMNS: tuple[str, ...] = (
     "warmup",
     "artifact",  # path of the .plan / .onnx measured
     "notes",
+    # -- the uncertainty of each figure (core/stats.py, core/noise.py); appended, the order above is kept
+    "latency_p50_ci_low_ms",  # 95 % CI of the latency median (order statistics, distribution-free)
+    "latency_p50_ci_high_ms",
+    "latency_cov",  # coefficient of variation of the latency samples: std / mean
+    "latency_iqr_ms",  # p75 - p25
+    "gpu_compute_p50_ci_low_ms",
+    "gpu_compute_p50_ci_high_ms",
+    "gpu_compute_cov",
+    "speedup_ci_low",  # 95 % bootstrap CI of speedup_vs_pytorch (ratio of medians)
+    "speedup_ci_high",
+    "speedup_best_ci_low",  # the same for speedup_vs_best_pytorch
+    "speedup_best_ci_high",
+    "stopped_by",  # what ended the timed loop: count | ci (--iterations auto) | time (--max-seconds)
+    "other_cpu_cores",  # cores other processes kept busy during the row
+    "noise_warning",  # why the timing may not be trusted, with what to do ('' when stable)
+    "output_warning",  # NaN/Inf in the reference, or in this row where the reference has none
+    "accuracy_na",  # why the accuracy columns are empty: a vacuous comparison ('' when they are valid)
 )
+SAMPLES_FILE = "samples.json.gz"  # per-iteration latencies and GPU compute times, by store key
+SPEEDUP_CI = {"speedup_vs_pytorch": ("speedup_ci_low", "speedup_ci_high"),
+              "speedup_vs_best_pytorch": ("speedup_best_ci_low", "speedup_best_ci_high")}
 
 NUMERIC = {
     c
     for c in COLUMNS
     if c.endswith(("_ms", "_s", "_per_s", "_err", "_sim", "_agreement", "_accuracy", "_count", "_bytes"))
     or c in ("batch_size", "speedup_vs_pytorch", "speedup_vs_best_pytorch", "iterations", "warmup")
+    or c.endswith(("_cov", "_ci_low", "_ci_high", "_cores"))
 }
 
 BASELINE_ROW = BASELINE_ID
@@ -117,11 +138,15 @@ def create_beside(path: Path) -> tuple[int, Path]:
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write through a temporary file in the same folder and rename: readers never see half a file."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = create_beside(path)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -188,48 +213,90 @@ def host_bound(row: dict[str, Any]) -> str:
     return f"host-bound: launch {enq:.3g} ms ≥ GPU {gpu:.3g} ms"
 
 
-def update_speedups(rows: Iterable[dict[str, Any]]) -> None:
+def contains_one(lo: Any, hi: Any) -> bool:
+    """Whether a speedup's interval includes 1.0 (no difference the data can tell from noise)."""
+    return isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and lo <= 1.0 <= hi
+
+
+def overlap(a: tuple[Any, Any], b: tuple[Any, Any]) -> bool:
+    """Whether two intervals (low, high) share a point; False when either is unknown."""
+    if any(not isinstance(v, (int, float)) for v in (*a, *b)):
+        return False
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
+RatioCI = Callable[[str, str], "tuple[float, float] | None"]  # (reference key, row key) -> CI of the speedup
+
+
+def update_speedups(rows: dict[str, dict[str, Any]] | Iterable[dict[str, Any]], ratio_ci: RatioCI | None = None) -> None:
     """Fill both speedup columns, comparing rows of the same batch size only: against eager PyTorch
-    FP32 and against the fastest ok PyTorch row (eager, CUDA graph or torch.compile, any precision)."""
-    groups: dict[Any, list[dict[str, Any]]] = {}
-    for r in rows:
-        groups.setdefault(point_of(r), []).append(r)
+    FP32 and against the fastest ok PyTorch row (eager, CUDA graph or torch.compile, any precision).
+    With ``rows`` keyed by store key and ``ratio_ci`` (the store's bootstrap over its samples) each
+    speedup gets its 95 % CI; where no samples are held (a caller's copy fed by row events) a CI the
+    row already carries is kept while its speedup is unchanged."""
+    keyed = rows if isinstance(rows, dict) else {str(i): r for i, r in enumerate(rows)}
+    groups: dict[Any, list[tuple[str, dict[str, Any]]]] = {}
+    for key, r in keyed.items():
+        groups.setdefault(point_of(r), []).append((key, r))
     for group in groups.values():
-        ok = [r for r in group if r.get("status") == "ok" and r.get("latency_p50_ms")]
-        base_lat = next((r["latency_p50_ms"] for r in ok if r["row_id"] == BASELINE_ROW), None)
-        best_lat = min((r["latency_p50_ms"] for r in ok if is_pytorch(str(r["row_id"]))), default=None)
-        for r in group:
-            lat = r.get("latency_p50_ms")
-            r["speedup_vs_pytorch"] = base_lat / lat if base_lat and lat else None
-            r["speedup_vs_best_pytorch"] = best_lat / lat if best_lat and lat else None
+        ok = [(k, r) for k, r in group if r.get("status") == "ok" and r.get("latency_p50_ms")]
+        base = next(((k, r) for k, r in ok if r["row_id"] == BASELINE_ROW), None)
+        best = min(((k, r) for k, r in ok if is_pytorch(str(r["row_id"]))), key=lambda kr: kr[1]["latency_p50_ms"],
+                   default=None)
+        for key, r in group:
+            for col, ref in (("speedup_vs_pytorch", base), ("speedup_vs_best_pytorch", best)):
+                set_speedup(r, key, col, ref, ratio_ci if isinstance(rows, dict) else None)
+
+
+def set_speedup(r: dict[str, Any], key: str, col: str, ref: tuple[str, dict[str, Any]] | None,
+                ratio_ci: RatioCI | None) -> None:
+    lat, (lo_col, hi_col) = r.get("latency_p50_ms"), SPEEDUP_CI[col]
+    old = r.get(col)
+    r[col] = ref[1]["latency_p50_ms"] / lat if ref and lat else None
+    if r[col] is None or ref is None or ref[0] == key:  # the reference itself: 1.0 by definition
+        r[lo_col] = r[hi_col] = None
+        return
+    ci = ratio_ci(ref[0], key) if ratio_ci else None
+    if ci is not None:
+        r[lo_col], r[hi_col] = ci
+    elif not (isinstance(old, (int, float)) and math.isclose(old, r[col], rel_tol=1e-9)):
+        r[lo_col] = r[hi_col] = None  # the reference moved and no samples here to say by how much
+
+
+def qualifies(r: dict[str, Any], min_top1: float, base_acc: Any, max_label_drop: float) -> bool:
+    """An ok row with a latency, accuracy within tolerance of PyTorch FP32 and no NaN/Inf."""
+    if r.get("status") != "ok" or r.get("latency_p50_ms") is None:
+        return False
+    agree = r.get("top1_agreement")
+    if agree is not None and agree < min_top1:
+        return False
+    if base_acc is not None and r.get("label_accuracy") is not None and base_acc - r["label_accuracy"] > max_label_drop:
+        return False
+    return not ((r.get("nan_count") or 0) or (r.get("inf_count") or 0))
+
+
+def main_batch(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A sweep: the rows of the main (first) batch size; best_by_batch has the others."""
+    rows = list(rows)
+    return [r for r in rows if point_of(r) == point_of(rows[0])] if rows else rows
 
 
 def pick_best(rows: Iterable[dict[str, Any]], min_top1: float = 0.99, max_label_drop: float = 0.01) -> tuple[str, str]:
     """The fastest ok row (lowest latency_p50_ms) whose accuracy stays within tolerance of PyTorch
     FP32: top-1 agreement >= ``min_top1`` and, where labels exist, accuracy drop <= ``max_label_drop``.
-    Returns (row_id, rule) — row_id is '' when no row qualifies."""
-    rows = list(rows)
-    if rows:  # a sweep: the best among the rows of the main (first) batch size; best_by_batch has the others
-        rows = [r for r in rows if point_of(r) == point_of(rows[0])]
+    Returns (row_id, rule) — row_id is '' when no row qualifies. Rows whose p50 CIs overlap the best's
+    are a tie (``best_ties``); the rule says so."""
+    rows = main_batch(rows)
     rule = f"fastest p50 latency with top-1 agreement >= {min_top1:.0%}"
     base = next((r for r in rows if r["row_id"] == BASELINE_ROW), None)
     base_acc = base.get("label_accuracy") if base else None
     if base_acc is not None:
         rule += f" and label accuracy within {max_label_drop * 100:.0f} pt of PyTorch FP32"
+    rule += "; rows whose p50 95% CIs overlap are a tie"
     best, best_lat = "", math.inf
     for r in rows:
-        lat = r.get("latency_p50_ms")
-        if r.get("status") != "ok" or lat is None:
-            continue
-        agree = r.get("top1_agreement")
-        if agree is not None and agree < min_top1:
-            continue
-        if base_acc is not None and r.get("label_accuracy") is not None and base_acc - r["label_accuracy"] > max_label_drop:
-            continue
-        if (r.get("nan_count") or 0) or (r.get("inf_count") or 0):
-            continue
-        if lat < best_lat:
-            best, best_lat = r["row_id"], lat
+        if qualifies(r, min_top1, base_acc, max_label_drop) and r["latency_p50_ms"] < best_lat:
+            best, best_lat = r["row_id"], r["latency_p50_ms"]
     return best, rule
 
 
@@ -238,6 +305,21 @@ def point_label(row: dict[str, Any], batches: bool = True, dims: bool = True) ->
     parts = [f"b{row['batch_size']}"] if batches and row.get("batch_size") else []
     parts += [str(row["dims"])] if dims and row.get("dims") else []
     return " ".join(parts)
+
+
+def best_ties(rows: Iterable[dict[str, Any]], best: str, min_top1: float = 0.99,
+              max_label_drop: float = 0.01) -> list[str]:
+    """The qualifying rows (same batch size as the best) whose p50 CI overlaps the best row's: the data
+    cannot tell them apart from it."""
+    rows = main_batch(rows)
+    top = next((r for r in rows if r["row_id"] == best), None)
+    if top is None:
+        return []
+    base = next((r for r in rows if r["row_id"] == BASELINE_ROW), None)
+    base_acc = base.get("label_accuracy") if base else None
+    ci = (top.get("latency_p50_ci_low_ms"), top.get("latency_p50_ci_high_ms"))
+    return [r["row_id"] for r in rows if r is not top and qualifies(r, min_top1, base_acc, max_label_drop)
+            and overlap(ci, (r.get("latency_p50_ci_low_ms"), r.get("latency_p50_ci_high_ms")))]
 
 
 class ResultsStore:
@@ -252,6 +334,10 @@ class ResultsStore:
         self.best_rule: str = ""
         self.base_batch: int | None = None  # the first batch size seen: its rows are keyed by row_id alone
         self.base_dims: str | None = None  # likewise the first dim sizes of a sweep over dynamic dims
+        self.samples: dict[str, dict[str, Any]] = {}  # store key -> {"latency_ms": [...], "gpu_compute_ms", "readings"}
+        self._samples_dirty = False
+        self._versions: dict[str, int] = {}  # store key -> how many times its samples were replaced
+        self._ci_cache: dict[tuple[str, str, int, int], tuple[float, float] | None] = {}
 
     # -- updates -------------------------------------------------------------------------------
     def key(self, row_id: str, batch_size: int | None = None, dims: str | None = None) -> str:
@@ -279,9 +365,13 @@ class ResultsStore:
     def upsert(self, row: dict[str, Any]) -> dict[str, Any]:
         """Create or update the row of (row_id, batch_size); without a batch_size, the base batch's."""
         self._see_base(row)
-        current = self.rows.setdefault(self.key(row["row_id"], row.get("batch_size"), row.get("dims")),
-                                       {c: None for c in COLUMNS})
+        key = self.key(row["row_id"], row.get("batch_size"), row.get("dims"))
+        current = self.rows.setdefault(key, {c: None for c in COLUMNS})
         current.update({k: clean(v) for k, v in row.items() if k in COLUMNS})
+        if row.get("samples"):  # kept beside the row (SAMPLES_FILE), never in the row or its events
+            self.samples[key] = row["samples"]
+            self._versions[key] = self._versions.get(key, 0) + 1
+            self._samples_dirty = True
         self._update_speedups()
         self.best, self.best_rule = pick_best(self.rows.values())
         self.save()
@@ -292,7 +382,23 @@ class ResultsStore:
         self.save()
 
     def _update_speedups(self) -> None:
-        update_speedups(self.rows.values())
+        update_speedups(self.rows, self.ratio_ci)
+
+    def ratio_ci(self, ref_key: str, key: str) -> tuple[float, float] | None:
+        """95 % CI of latency p50(ref) / p50(row) from the samples held (None without them); cached."""
+        a, b = (self.samples.get(k, {}).get("latency_ms") for k in (ref_key, key))
+        if not a or not b:
+            return None
+        tag = (ref_key, key, self._versions.get(ref_key, 0), self._versions.get(key, 0))
+        if tag not in self._ci_cache:
+            from trt_tui.core import stats  # numpy and scipy: only where samples are held
+
+            self._ci_cache[tag] = stats.ratio_ci(a, b)
+        return self._ci_cache[tag]
+
+    def ties(self) -> list[str]:
+        """Rows the data cannot tell from the best one (overlapping p50 CIs)."""
+        return best_ties(self.rows.values(), self.best) if self.best else []
 
     # -- persistence ---------------------------------------------------------------------------
     def best_by_batch(self) -> dict[str, str]:
@@ -312,6 +418,7 @@ class ResultsStore:
             "env": self.env,
             "best": self.best,
             "best_rule": self.best_rule,
+            "best_ties": self.ties(),
             **({"best_by_batch": self.best_by_batch()} if sweep else {}),
             "rows": list(self.rows.values()),
         }
@@ -319,8 +426,28 @@ class ResultsStore:
     def save(self) -> None:
         if self.out_dir is None:
             return
+        if self._samples_dirty:
+            self.save_samples(self.out_dir / SAMPLES_FILE)
         self.export_json(self.out_dir / "results.json")
         self.export_csv(self.out_dir / "results.csv")
+
+    def save_samples(self, path: Path) -> None:
+        import gzip
+
+        data = {"schema_version": SCHEMA_VERSION, "rows": self.samples}
+        atomic_write_bytes(path, gzip.compress(json.dumps(data, default=str).encode(), compresslevel=6, mtime=0))
+        self._samples_dirty = False
+
+    def load_samples(self, path: Path) -> None:
+        """An earlier run's samples (absent in runs older than the file: the CIs stay as recorded)."""
+        import gzip
+
+        try:
+            data = json.loads(gzip.decompress(path.read_bytes()))
+        except (OSError, ValueError, EOFError):
+            return
+        self.samples = {k: v for k, v in data.get("rows", {}).items() if k in self.rows}
+        self._versions = {k: 1 for k in self.samples}
 
     def export_csv(self, path: str | Path) -> Path:
         path = Path(path)
@@ -343,5 +470,6 @@ class ResultsStore:
             store._see_base(row)
             store.rows[store.key(row["row_id"], row.get("batch_size"), row.get("dims"))] = {c: row.get(c) for c in COLUMNS}
         store.best, store.best_rule = data.get("best", ""), data.get("best_rule", "")
+        store.load_samples(out_dir / SAMPLES_FILE)
         store.out_dir = out_dir
         return store

@@ -17,8 +17,11 @@ OPEN = ("pending", "running", None)  # statuses of a row not yet settled
 # Row fields a benchmark fills in, and those a TensorRT build fills in.
 MEASURED = tuple(c for c in results.COLUMNS if c.startswith(("latency_", "gpu_compute_", "throughput", "images_"))) + (
     "speedup_vs_pytorch", "speedup_vs_best_pytorch", "max_abs_err", "mean_abs_err", "max_rel_err", "cosine_sim",
-    "top1_agreement", "nan_count", "inf_count", "label_accuracy", "iterations", "warmup")
+    "top1_agreement", "nan_count", "inf_count", "label_accuracy", "iterations", "warmup", "speedup_ci_low",
+    "speedup_ci_high", "speedup_best_ci_low", "speedup_best_ci_high", "stopped_by", "other_cpu_cores", "noise_warning",
+    "output_warning", "accuracy_na")
 BUILT = ("size_bytes", "build_time_s", "artifact", "notes")
+SPEEDUPS = ("speedup_vs_pytorch", "speedup_vs_best_pytorch", *(c for pair in results.SPEEDUP_CI.values() for c in pair))
 
 
 class RowBook:
@@ -31,16 +34,21 @@ class RowBook:
         self.first_row = runclock.FirstRow()
 
     def set(self, row_id: str, **values: Any) -> dict[str, Any]:
-        """Update a row: saved to disk first, then announced."""
+        """Update a row: saved to disk first, then announced; so are the other rows whose speedups
+        (and their CIs) moved with it, e.g. when a faster PyTorch row becomes the best-PyTorch reference."""
         if self.sweep:
             values.setdefault("batch_size", self.batch)  # the (row_id, batch) being worked on
             if self.dims:
                 values.setdefault("dims", self.dims)
+        before = {k: tuple(r.get(c) for c in SPEEDUPS) for k, r in self.store.rows.items()}
         current = self.store.upsert({"row_id": row_id, **values})
         if first := self.first_row.see(current):  # how long the user waited for the first number
             self.store.meta["first_row"] = first
             self.store.save()
         self.emit(RowEvent(row=dict(current)))
+        for key, row in self.store.rows.items():
+            if row is not current and key in before and before[key] != tuple(row.get(c) for c in SPEEDUPS):
+                self.emit(RowEvent(row=dict(row)))
         return current
 
     def key(self, row_id: str) -> str:
@@ -80,3 +88,5 @@ class RowBook:
         for row_id, row in earlier.rows.items():
             if row_id in wanted:
                 self.store.rows[row_id] = row
+                if row_id in earlier.samples:  # kept, so saving this run's samples does not drop them
+                    self.store.samples[row_id] = earlier.samples[row_id]

@@ -22,7 +22,8 @@ from trt_tui.screens.base import RunScreen
 from trt_tui.screens.layers import layers_line
 from trt_tui.screens.state import BenchProgress, RunState, row_title, table_rows
 from trt_tui.core.rows import SHORT as ROW_SHORT
-from trt_tui.format import APP_COLUMNS, STATUS_ICONS, ellipsize, fmt_ms, fmt_rate, fmt_seconds, is_num
+from trt_tui.format import (APP_COLUMNS, STATUS_ICONS, ellipsize, fmt_ms, fmt_rate, fmt_seconds, fmt_speedup_ci, is_num,
+                            machine_words, output_banner, row_warnings)
 from trt_tui.widgets.markup import pack_markup
 from trt_tui.widgets.keyed_table import upsert_row
 from trt_tui.widgets.sortable import SortableText, sort_key, sort_key_descending
@@ -67,7 +68,7 @@ def reason_groups(rows: list[tuple[str, dict[str, Any]]], width: int = 200, max_
         if status in ("ok", "running", "pending", "built") or not row.get("reason"):
             continue
         groups.setdefault((status, str(row["reason"])), []).append(title)
-    lines = []
+    lines = warning_groups(rows, width, max_lines)
     for (status, reason), names in groups.items():
         icon = STATUS_ICONS.get(status, "?")
         style = "$text-error" if status in ("failed", "crashed") else "$text-warning" if status == "cancelled" else "$text-muted"
@@ -75,6 +76,22 @@ def reason_groups(rows: list[tuple[str, dict[str, Any]]], width: int = 200, max_
         reason = ellipsize(reason, max(20, max_lines * width - len(head) - 2))
         lines.append(f"[{style}]{icon} [b]{escape(', '.join(names))}[/b]: {STATUS_WORDS.get(status, status)}[/] — "
                      f"{escape(reason)}")
+    return lines
+
+
+def warning_groups(rows: list[tuple[str, dict[str, Any]]], width: int = 200, max_lines: int = 2) -> list[str]:
+    """The doubts about ok rows' figures (format.row_warnings: noise, NaN/Inf, accuracy n/a), rows with
+    the same warning in one group: '⚠ PT FP32, ORT FP32: unstable timing (…): …'."""
+    groups: dict[str, list[str]] = {}
+    for title, row in rows:
+        if row.get("status") == "ok":
+            for warning in row_warnings(row):
+                groups.setdefault(warning, []).append(title)
+    lines = []
+    for warning, names in groups.items():
+        head = f"⚠ {', '.join(names)}: "
+        text = ellipsize(warning, max(20, max_lines * width - len(head) - 2))
+        lines.append(f"[$text-warning]⚠ [b]{escape(', '.join(names))}[/b][/]: {escape(text)}")
     return lines
 
 
@@ -97,7 +114,7 @@ def row_cells(row: dict[str, Any], title: str, is_best: bool, progress: BenchPro
             continue
         value = row.get(col.key)
         style = "bold green" if is_best and col.key in ("latency_p50_ms", "speedup_vs_pytorch") else ""
-        text = col.fmt(value)
+        text = col.cell(row)
         if value is None and col.key == "latency_p50_ms" and status == "running" and progress and progress.p50_ms:
             value, text, style = progress.p50_ms, "~" + col.fmt(progress.p50_ms), "dim"  # so far: provisional
         cells.append(SortableText(text, value, style=style, justify="right"))
@@ -114,6 +131,7 @@ def row_detail(row: dict[str, Any] | None, width: int = 200) -> str:
         bits.append(f"[$warning]{escape(str(row['reason']))}[/]")
     elif hint := host_bound(row):
         bits.append(f"[$warning]{escape(hint)}[/]")
+    bits += uncertainty_bits(row)
     for key, title in (("device", "device"), ("tf32", "TF32"), ("batch_size", "batch"), ("iterations", "iters"),
                        ("images_per_s", "images/s"), ("latency_p90_ms", "p90"), ("gpu_compute_p50_ms", "GPU p50"),
                        ("enqueue_p50_ms", "enqueue p50"), ("cosine_sim", "cosine"), ("build_time_s", "build"),
@@ -132,6 +150,21 @@ def row_detail(row: dict[str, Any] | None, width: int = 200) -> str:
         value = escape(str(value))
         bits.append(f"[dim]{title}[/] {value}" if title else f"[dim]{value}[/]")
     return pack_markup(bits, width)
+
+
+def uncertainty_bits(row: dict[str, Any]) -> list[str]:
+    """'p50 CI 5.91–5.98 ms', 'CoV 1.2%', 'speedup 1.42× (1.38–1.46)' for the row detail."""
+    bits = []
+    lo, hi = row.get("latency_p50_ci_low_ms"), row.get("latency_p50_ci_high_ms")
+    if is_num(lo) and is_num(hi):
+        bits.append(f"[dim]p50 CI[/] {fmt_ms(lo)}–{fmt_ms(hi)} ms")
+    if is_num(row.get("latency_cov")):
+        bits.append(f"[dim]CoV[/] {row['latency_cov']:.1%}")
+    if is_num(row.get("speedup_ci_low")):
+        bits.append(f"[dim]speedup[/] {escape(fmt_speedup_ci(row, 'speedup_vs_pytorch', True))}")
+    if row.get("stopped_by") in ("ci", "time"):
+        bits.append(f"[dim]stopped by[/] {'the CI target' if row['stopped_by'] == 'ci' else '--max-seconds'}")
+    return bits
 
 
 class BenchmarkScreen(RunScreen):
@@ -155,6 +188,7 @@ class BenchmarkScreen(RunScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="bench-env")
+        yield Static("", id="bench-warn")  # outputs that cannot be trusted (NaN reference, ...): above the table
         table: DataTable[Any] = DataTable(
             id="bench", cursor_type="cell", zebra_stripes=True, fixed_columns=1, cell_padding=0
         )
@@ -223,6 +257,10 @@ class BenchmarkScreen(RunScreen):
         if self.sort_by and (added or self._order_dirty):
             self._apply_sort()
         self.query_one("#bench-env", Static).update(env_line(state))
+        warn = self.query_one("#bench-warn", Static)
+        banner = output_banner(store.rows.values())
+        warn.update("\n".join(f"[$text-warning]{escape(line)}[/]" for line in banner))
+        warn.display = bool(banner)
         box = self.query_one("#bench-reasons", Static)
         reasons = reason_groups([(row_title(store, r), store.rows[r]) for r in wanted if r in store.rows],
                                 (box.size.width or self.size.width) - 2)
@@ -242,7 +280,9 @@ class BenchmarkScreen(RunScreen):
         self.query_one(SpeedupChart).show(chart_rows if any(is_num(v) for _, v in chart_rows) else [], best_title)
         best = store.best
         if best:
-            text = f"[b $success]★ best: {escape(row_title(store, best))}[/] [dim]{escape(store.best_rule)}[/]"
+            ties = store.ties()
+            tie = f" [$warning]a tie within noise with {escape(', '.join(row_title(store, t) for t in ties))}[/]" if ties else ""
+            text = f"[b $success]★ best: {escape(row_title(store, best))}[/]{tie} [dim]{escape(store.best_rule)}[/]"
         elif state.finished is not None or not state.running:
             text = f"[dim]no best row yet{f' ({escape(store.best_rule)})' if store.best_rule else ''}[/]"
         else:
@@ -319,6 +359,8 @@ def env_line(state: RunState) -> str:
     if state.store.rows:
         bits.append(("model", cfg.model))
         bits.append(("batch", ",".join(map(str, state.store.batch_sizes() or cfg.sizes()))))
+    if env and (machine := machine_words(env)):
+        bits.append(("machine", machine))
     if state.source.startswith("reopened"):
         bits.append(("", state.source))
     text = "  ".join(f"[dim]{k}[/] {escape(str(v))}" if k else f"[dim]{escape(str(v))}[/]" for k, v in bits if v not in (None, ""))

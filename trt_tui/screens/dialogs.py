@@ -81,14 +81,15 @@ class OpenResultsScreen(ModalScreen[Path | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
 
-    def __init__(self, roots: list[Path]) -> None:
+    def __init__(self, roots: list[Path], title: str = "Reopen earlier results") -> None:
         super().__init__(id="open-dialog")
         self.roots = roots
+        self.title_text = title
 
     def compose(self) -> ComposeResult:
         folders = find_results(self.roots)
         with Vertical(classes="dialog"):
-            yield Static("[b]Reopen earlier results[/]", classes="dialog-title")
+            yield Static(f"[b]{self.title_text}[/]", classes="dialog-title")
             options = OptionList(*[Option(str(p), id=str(p)) for p in folders], id="results-list")
             if not folders:
                 options.display = False

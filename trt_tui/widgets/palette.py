@@ -22,6 +22,8 @@ PALETTE_ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Export CSV", "export_csv", "Save the results as CSV (asks for a path)"),
     ("Export JSON", "export_json", "Save the results as JSON (asks for a path)"),
     ("Open results folder", "open_results", "Reopen an earlier run's results in the Benchmark screen"),
+    ("Compare with another run", "compare_runs",
+     "Open an earlier run beside this one: per row the change in p50 with its CI, faster / slower / same within noise"),
     ("Show model screen", "show('model')", "Model selection and settings"),
     ("Show export screen", "show('export')", "The ONNX export steps"),
     ("Show build screen", "show('build')", "The TensorRT engine builds and log"),

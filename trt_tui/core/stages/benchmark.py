@@ -81,7 +81,7 @@ def bench_one(ctx: RunContext, row_id: str) -> None:
         ctx.rows.set(row_id, **fields)
         m = timed(ctx, row_id, runner)
         x, labels, ref = eval_context(ctx)
-        done = {**m.row_fields(ctx.batch), **torch_runners.build_fields(runner)}
+        done = {**m.row_fields(ctx.batch), "samples": m.samples(), **torch_runners.build_fields(runner)}
         done.update(accuracy_fields(ref, bench.run_batches(runner, x, ctx.batch), labels))
         if m.note:
             ctx.log("benchmark", f"{row_id}: {m.note}", "warning")
@@ -106,9 +106,14 @@ def timed(ctx: RunContext, row_id: str, runner: Any) -> bench.Measurement:
     """The timed loops on this batch size's timing input; the running p50 and then the latency half
     reach the screen before the GPU-compute loop ends."""
     cfg = ctx.cfg
+    report, total = ctx.progress("benchmark", row_id), {"timed": cfg.iterations}
+
+    def progress(phase: str, step: int, of: int) -> None:
+        total[phase] = of  # --iterations auto: the count the CI target needs, as projected so far
+        report(phase, step, of)
 
     def running(step: int, p50_ms: float) -> None:
-        ctx.emit(Progress(stage="benchmark", task=row_id, phase="timed", step=step, total=cfg.iterations,
+        ctx.emit(Progress(stage="benchmark", task=row_id, phase="timed", step=step, total=total["timed"],
                           p50_ms=p50_ms))
 
     def latency(part: bench.Measurement) -> None:
@@ -117,8 +122,8 @@ def timed(ctx: RunContext, row_id: str, runner: Any) -> bench.Measurement:
                      **torch_runners.build_fields(runner))  # a capture or compile ran in the first set_input
 
     return bench.measure(runner, timing_input(ctx), warmup=cfg.warmup, iterations=cfg.iterations,
-                         max_seconds=cfg.max_seconds, on_progress=ctx.progress("benchmark", row_id),
-                         on_latency=latency, on_running=running)
+                         max_seconds=cfg.max_seconds, on_progress=progress,
+                         on_latency=latency, on_running=running, ci_target=cfg.ci_target, auto=cfg.auto_iterations)
 
 
 def output_names(ctx: RunContext) -> list[str]:
@@ -138,6 +143,7 @@ def accuracy_fields(ref: list[np.ndarray] | None, outs: list[np.ndarray], labels
         acc = accuracy.compare(ref[:1], outs[:1])
         fields = {k: acc.get(k) for k in ("max_abs_err", "mean_abs_err", "max_rel_err", "cosine_sim",
                                           "top1_agreement", "nan_count", "inf_count")}
+        fields.update(accuracy.trust_fields(ref, fields))  # NaN/Inf said so; a vacuous comparison n/a
     if labels is not None:
         fields["label_accuracy"] = accuracy.label_accuracy(outs[0], labels)
     return fields
