@@ -185,3 +185,29 @@ def test_a_model_file_with_example_inputs_says_when_they_are_read_and_shows_a_ru
             assert "as the last run of this model read them" in lines[2]
 
     run(scenario)
+
+
+def test_at_80x24_the_inputs_are_in_view_and_tab_brings_every_input_field_into_view():
+    path = two_int_inputs_onnx(Path("enc.onnx").resolve())
+
+    async def scenario():
+        app = make_app(None)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            screen.query_one("#model", Input).value = str(path)
+            await pilot.pause()
+            machine = screen.query_one("#machine").region
+            body = screen.query_one("#model-body").region
+            listing = screen.query_one("#inputs-list").region
+            assert listing.height == 2 and listing.bottom <= machine.y
+            assert screen.query_one("#model-hint").region.bottom <= 23
+            for name in ("input_shapes", "input_dtypes", "val_ranges", "dynamic_dims", "sweep", "calib_data"):
+                screen.query_one(f"#{name}", Input).focus()
+                await pilot.pause()
+                region = screen.query_one(f"#{name}").region
+                assert region.height == 1 and body.y <= region.y < body.bottom, name
+                await pilot.press("escape")
+                assert app.focused.id == "builtin-models"
+
+    run(scenario)

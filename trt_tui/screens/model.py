@@ -175,6 +175,8 @@ class ModelScreen(RunScreen):
     # -- state ---------------------------------------------------------------------------------
     def sync(self, state: RunState) -> None:
         self._show_hint()
+        if self.draft is not None:
+            self._show_inputs()  # a run's model stage may just have said what a model file's inputs are
         self.query_one("#machine", LabelGrid).show(machine_rows(self.trt_app.machine))
         table = self.query_one("#builtin-models", DataTable)
         catalog = self.trt_app.catalog
