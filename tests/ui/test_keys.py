@@ -57,13 +57,14 @@ def test_tab_order_and_every_field_gives_the_focus_back_on_enter_and_escape():
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             order = []
-            for _ in range(10):
+            for _ in range(15):
                 await pilot.press("tab")
                 order.append(app.focused.id)
-            assert order == ["model", "input_shape", "batch_size", "iterations", "warmup", "calibrator",
-                             "calib_data", "rows", "builtin-models", "model"]
+            assert order == ["model", "batch_size", "input_shape", "input_shapes", "input_dtypes", "val_ranges",
+                             "dynamic_dims", "sweep", "iterations", "warmup", "calibrator", "calib_data", "rows",
+                             "builtin-models", "model"]
             for key in ("enter", "escape"):
-                for field in ("model", "batch_size", "calib_data"):
+                for field in ("model", "batch_size", "input_shapes", "sweep", "calib_data"):
                     app.screen.query_one(f"#{field}", Input).focus()
                     await pilot.pause()
                     assert "enter or esc when done" in static_text(app.screen.query_one("#model-hint"))

@@ -1,0 +1,213 @@
+"""The Model screen's inputs: listed from an ONNX graph or a built-in at once, edited in the CLI's syntax,
+each problem under its field in the CLI's words, and the RunConfig the form hands over carries them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Input
+
+from trt_tui.screenshots import make_app, settle
+
+from .helpers import run, static_text
+
+SIZE = (100, 30)
+SEQ_PROBLEM = ("input 'input_ids' [?,seq] has dynamic dims besides the batch (seq): give their sizes, "
+               "e.g. --input-shapes input_ids:[128]")
+
+
+def two_int_inputs_onnx(path: Path, vocab: int = 1000) -> Path:
+    """input_ids int64 [batch, seq] through an embedding (vocab x 8) plus attention_mask int64 [batch, seq]."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    ids = helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"])
+    mask = helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"])
+    out = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "seq", 8])
+    table = numpy_helper.from_array(np.zeros((vocab, 8), np.float32), "table")
+    nodes = [helper.make_node("Gather", ["table", "input_ids"], ["emb"], axis=0),
+             helper.make_node("Cast", ["attention_mask"], ["maskf"], to=TensorProto.FLOAT),
+             helper.make_node("Unsqueeze", ["maskf", "axes"], ["mask3"]),
+             helper.make_node("Mul", ["emb", "mask3"], ["y"])]
+    axes = numpy_helper.from_array(np.array([-1], np.int64), "axes")
+    graph = helper.make_graph(nodes, "g", [ids, mask], [out], initializer=[table, axes])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), path)
+    return path
+
+
+def listed(screen) -> str:
+    return screen.query_one("#inputs-list").plain
+
+
+def error(screen, field: str) -> str:
+    label = screen.query_one(f"#{field}-error")
+    return static_text(label) if label.has_class("-shown") else ""
+
+
+def test_an_onnx_file_lists_its_inputs_and_the_shapes_field_gives_the_missing_size():
+    path = two_int_inputs_onnx(Path("enc.onnx").resolve())
+
+    async def scenario():
+        app = make_app(None)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            screen.query_one("#model", Input).value = str(path)
+            await pilot.pause()
+            lines = listed(screen).splitlines()
+            assert lines[0].split()[:3] == ["input_ids", "[B,seq=?]", "int64"]
+            assert "randint [0, 999] (ids below the embedding table's 1000 rows)" in lines[0]
+            assert lines[1].split()[:4] == ["attention_mask", "[B,seq=?]", "int64", "ones"]
+            assert SEQ_PROBLEM in error(screen, "input_shapes")
+            assert app.form[0] is None and screen.query_one("#input_shapes").has_class("-invalid")
+            assert "fix Input shapes first" in static_text(screen.query_one("#model-hint"))
+
+            screen.query_one("#input_shapes", Input).value = "input_ids:[128],attention_mask:[128]"
+            await pilot.pause()
+            assert error(screen, "input_shapes") == ""
+            assert [line.split()[1] for line in listed(screen).splitlines()] == ["[B,seq=128]", "[B,seq=128]"]
+            config = app.form[0]
+            assert config is not None
+            assert config.input_shapes == {"input_ids": (128,), "attention_mask": (128,)}
+            assert config.model == str(path)
+
+    run(scenario)
+
+
+def test_bad_dtype_range_and_sweep_show_the_clis_line_under_their_field_and_good_ones_reach_the_config():
+    from trt_tui.cli import build_parser, config_from_args
+
+    path = two_int_inputs_onnx(Path("enc.onnx").resolve())
+
+    def cli_problem(*options: str) -> str:
+        """What `trt-tui run` says after 'trt-tui run: --option 'value': '."""
+        _, lines = config_from_args(build_parser().parse_args(["run", "--model", str(path), *options]))
+        return lines[0].split(": ", 2)[2]
+
+    async def scenario():
+        app = make_app(None)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            fields = {name: screen.query_one(f"#{name}", Input) for name in
+                      ("model", "input_shapes", "input_dtypes", "val_ranges", "sweep")}
+            fields["model"].value = str(path)
+            fields["input_shapes"].value = "input_ids:[128] attention_mask:[128]"
+            fields["input_dtypes"].value = "input_ids:int8"
+            fields["val_ranges"].value = "input_ids:[9,1]"
+            fields["sweep"].value = "seq=64,x"
+            await pilot.pause()
+            shapes = "input_ids:[128] attention_mask:[128]"
+            assert error(screen, "input_dtypes") == "✘ " + cli_problem("--input-shapes", shapes, "--input-dtypes",
+                                                                      "input_ids:int8")
+            assert error(screen, "val_ranges") == "✘ " + cli_problem("--input-shapes", shapes, "--val-range",
+                                                                    "input_ids:[9,1]")
+            assert error(screen, "sweep") == "✘ " + cli_problem("--input-shapes", shapes, "--sweep", "seq=64,x")
+            assert "range [9, 1] is empty" in error(screen, "val_ranges")
+            assert app.form[0] is None
+
+            fields["input_dtypes"].value = "attention_mask:bool"
+            fields["val_ranges"].value = "input_ids:[0,99]"
+            fields["sweep"].value = "seq=64,128"
+            await pilot.pause()
+            assert not any(error(screen, name) for name in fields)
+            config = app.form[0]
+            assert config is not None
+            assert config.input_dtypes == {"attention_mask": "bool"}
+            assert config.val_ranges == {"input_ids": (0.0, 99.0)}
+            assert config.sweep == {"seq": (64, 128)}
+            lines = listed(screen).splitlines()
+            assert "randint [0, 99]" in lines[0] and lines[1].split()[2] == "bool"
+            # the sweep's first size is the one in use, as in the run
+            assert lines[0].split()[1] == "[B,seq=64]"
+            # a sweep over a dim the model lacks: the CLI's words, under Sweep
+            fields["sweep"].value = "len=8,16"
+            await pilot.pause()
+            assert "'len' is not a dynamic dim of this model (its dynamic dims: seq)" in error(screen, "sweep")
+
+    run(scenario)
+
+
+def test_a_builtin_lists_its_one_float_input_and_input_shape_works_as_before():
+    async def scenario():
+        app = make_app(None)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            assert listed(screen).split()[:4] == ["input", "[B,1,28,28]", "float32", "normal"]
+            screen.query_one("#input_shape", Input).value = "1,32,32"
+            screen.query_one("#val_ranges", Input).value = "input:[0,1]"
+            await pilot.pause()
+            assert listed(screen).split()[:4] == ["input", "[B,1,32,32]", "float32", "uniform"]
+            config = app.form[0]
+            assert config is not None and config.input_shape == (1, 32, 32)
+            assert config.val_ranges == {"input": (0.0, 1.0)} and config.input_shapes == {}
+            # one input by --input-shape and by --input-shapes at once: the CLI's refusal
+            screen.query_one("#input_shapes", Input).value = "input:[1,32,32]"
+            await pilot.pause()
+            assert "give --input-shape (one input) or --input-shapes (by name), not both" in error(
+                screen, "input_shapes")
+
+    run(scenario)
+
+
+def test_a_model_file_with_example_inputs_says_when_they_are_read_and_shows_a_runs_report():
+    from trt_tui.core.events import StageFinished
+
+    Path("enc.py").write_text("def build():\n    pass\n\ndef example_inputs(batch_size):\n    pass\n")
+    Path("plain.py").write_text("def build():\n    pass\n")
+
+    async def scenario():
+        app = make_app(None)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            model = screen.query_one("#model", Input)
+            model.value = "enc.py:build"
+            await pilot.pause()
+            assert "read from enc.py (its example_inputs) when the run starts" in listed(screen)
+            assert app.form[0] is not None  # nothing to give: the file says
+            model.value = "plain.py:build"
+            await pilot.pause()
+            assert "give Input shape (one input) or Input shapes" in listed(screen)
+            assert "needs its input shape" in error(screen, "input_shape")
+            # a run of enc.py reported its inputs (the model stage's detail): listed from then on
+            app.state.begin(app.state.config.__class__(model="enc.py:build"))
+            app.state.apply(StageFinished(stage="model", status="ok", seconds=0.1, detail={"inputs": [
+                "tokens int64 [B,32] randint [0, 499] (the range of example_inputs)",
+                "padding_mask bool [B,32] ones (a mask: no padding)"]}))
+            model.value = "enc.py:build"
+            await pilot.pause()
+            lines = listed(screen).splitlines()
+            assert lines[0].split()[:3] == ["tokens", "[B,32]", "int64"]
+            assert lines[1].split()[:4] == ["padding_mask", "[B,32]", "bool", "ones"]
+            assert "as the last run of this model read them" in lines[2]
+
+    run(scenario)
+
+
+def test_at_80x24_the_inputs_are_in_view_and_tab_brings_every_input_field_into_view():
+    path = two_int_inputs_onnx(Path("enc.onnx").resolve())
+
+    async def scenario():
+        app = make_app(None)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            screen.query_one("#model", Input).value = str(path)
+            await pilot.pause()
+            machine = screen.query_one("#machine").region
+            body = screen.query_one("#model-body").region
+            listing = screen.query_one("#inputs-list").region
+            assert listing.height == 2 and listing.bottom <= machine.y
+            assert screen.query_one("#model-hint").region.bottom <= 23
+            for name in ("input_shapes", "input_dtypes", "val_ranges", "dynamic_dims", "sweep", "calib_data"):
+                screen.query_one(f"#{name}", Input).focus()
+                await pilot.pause()
+                region = screen.query_one(f"#{name}").region
+                assert region.height == 1 and body.y <= region.y < body.bottom, name
+                await pilot.press("escape")
+                assert app.focused.id == "builtin-models"
+
+    run(scenario)

@@ -1,0 +1,68 @@
+"""A model's inputs, one aligned line each: name, shape, dtype, values; an optional note under them."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from textual.content import Content
+from textual.widgets import Static
+
+from trt_tui.format import ellipsize
+
+
+class InputRow(NamedTuple):
+    name: str
+    shape: str  # '[B,seq=128]'
+    dtype: str
+    values: str  # the generator: 'randint [0, 999] (ids below ...)'
+    unsized: bool = False  # a dynamic dim without a size yet: the shape is drawn as a warning
+
+
+class InputsList(Static):
+    """Plain lines, never focused; the owner calls ``show(rows, note)``. Each line fits the width:
+    the values column is cut first (with an ellipsis), then the name."""
+
+    DEFAULT_CSS = """
+    InputsList { height: auto; width: 100%; }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__("", id=id, classes=classes)
+        self.rows: list[InputRow] = []
+        self.note = ""  # markup
+        self._shown: tuple[list[InputRow], str] | None = None
+
+    def show(self, rows: list[InputRow], note: str = "") -> None:
+        if (rows, note) == self._shown:
+            return
+        self._shown = (list(rows), note)
+        self.rows, self.note = list(rows), note
+        self.refresh(layout=True)
+
+    @property
+    def plain(self) -> str:
+        """What it shows, one line per input then the note (for tests)."""
+        lines = [f"{r.name} {r.shape} {r.dtype} {r.values}" for r in self.rows]
+        return "\n".join(lines + ([Content.from_markup(self.note).plain] if self.note else []))
+
+    def render(self) -> Content:
+        width = self.size.width or 60
+        return Content("\n").join(self.lines(width)) if (self.rows or self.note) else Content.from_markup("[dim]–[/]")
+
+    def lines(self, width: int) -> list[Content]:
+        """One line per input, each at most ``width`` cells, then the note."""
+        out = []
+        name_w = min(max((len(r.name) for r in self.rows), default=0), max(8, width // 3))
+        shape_w = max((len(r.shape) for r in self.rows), default=0)
+        dtype_w = max((len(r.dtype) for r in self.rows), default=0)
+        for r in self.rows:
+            room = width - name_w - shape_w - dtype_w - 3
+            parts: list[tuple[str, str] | str] = [
+                (ellipsize(r.name, name_w).ljust(name_w), "bold"), " ",
+                (r.shape, "$warning" if r.unsized else ""), " " * (shape_w - len(r.shape) + 1), r.dtype.ljust(dtype_w)]
+            if room > 4:
+                parts += [" ", (ellipsize(r.values, room), "dim")]
+            out.append(Content.assemble(*parts))
+        if self.note:
+            out.append(Content.from_markup(self.note))
+        return out
