@@ -85,10 +85,10 @@ def interval(a: ResultsStore, ka: str, b: ResultsStore, kb: str) -> tuple[float 
 
 def compare(a: ResultsStore, b: ResultsStore, min_change: float = MIN_CHANGE) -> list[RowChange]:
     """Rows measured ok in both runs, matched by (row_id, batch size), in B's order."""
-    index = {(r["row_id"], r.get("batch_size")): k for k, r in a.rows.items()}
+    index = {(r["row_id"], r.get("batch_size"), r.get("dims") or ""): k for k, r in a.rows.items()}
     out = []
     for kb, rb in b.rows.items():
-        ka = index.get((rb["row_id"], rb.get("batch_size")))
+        ka = index.get((rb["row_id"], rb.get("batch_size"), rb.get("dims") or ""))
         if ka is None:
             continue
         ra = a.rows[ka]
