@@ -8,6 +8,7 @@ results table at the end.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
@@ -15,7 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator, NoReturn, TextIO
 
-from trt_tui.core import layers
+from trt_tui.core import layers, timeline
 from trt_tui.core.config import (ALL_ROWS, CALIBRATORS, COMPILE_MODES, COMPILE_ROWS, DEFAULT_ROWS, EXPORTERS, RUN_STAGES,
                                  RunConfig, parse_sizes)
 from trt_tui.core.validate import NUMBERS, opset_range, parse_names, parse_number, parse_shape, shown
@@ -131,6 +132,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--explain-accuracy", action="store_true",
                    help="per-layer FP16/INT8 errors against FP32 (onnxruntime, every tensor exposed): "
                         "layers.json (default: off)")
+    p.add_argument("--timeline", action="store_true",
+                   help="print every stage and phase of the run's timeline at the end, not only the summary "
+                        "(results.json meta.timeline has them all) (default: off)")
     p.add_argument("--json", action="store_true",
                    help="print the raw JSON events instead of progress and table (default: off)")
     p.add_argument("--verbose", "-v", action="store_true",
@@ -285,13 +289,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if cfg is None:
         print("\n".join(problems), file=sys.stderr)
         return 2
-    job = JobProcess(cfg)
+    job = JobProcess(cfg, env={**os.environ, **timeline.launch_env()})  # the timeline counts from this launch
     state = RunState()
     interrupted = follow_run(job, state, args)
     fin = state.finished or Finished(status="cancelled" if interrupted else "failed",
                                      out_dir=str(cfg.resolved_out_dir()), message="no result")
     if not args.json:
-        print_summary(state, fin, verbose=args.verbose, explain=cfg.explain_accuracy)
+        print_summary(state, fin, verbose=args.verbose, explain=cfg.explain_accuracy, full_timeline=args.timeline)
     if interrupted:
         return 130
     return 0 if fin.status == "ok" else 1
@@ -335,8 +339,10 @@ def follow_run(job: Any, state: Any, args: argparse.Namespace) -> bool:
     return False
 
 
-def print_summary(state: Any, fin: Finished, *, verbose: bool, explain: bool = False) -> None:
-    """The table, each row's reason, the best row, the per-layer view, where the files are."""
+def print_summary(state: Any, fin: Finished, *, verbose: bool, explain: bool = False,
+                  full_timeline: bool = False) -> None:
+    """The table, each row's reason, the best row, the per-layer view, where the files are, where the
+    time went (the timeline's summary, or every entry with ``full_timeline``)."""
     from rich.console import Console
 
     console = Console(width=None if sys.stdout.isatty() else 180)
@@ -359,6 +365,10 @@ def print_summary(state: Any, fin: Finished, *, verbose: bool, explain: bool = F
         say(f"results: {fin.out_dir}/results.csv, {fin.out_dir}/results.json")
         if (Path(fin.out_dir) / "plot.png").is_file() and sweep:
             say(f"plot: {fin.out_dir}/plot.png (latency and throughput against batch size)")
+    entries, origin = state.timeline_entries()
+    if entries:
+        lines = timeline.entry_lines(entries) if full_timeline else timeline.summary_lines(entries, origin)
+        say("\n".join(lines + ([] if full_timeline else ["  every stage and phase: --timeline"])))
     if not verbose and any(e.detail.strip() for e in state.errors):
         say("the full detail of each error: run again with -v (or --json for every event)")
     if fin.status != "ok":
