@@ -376,7 +376,7 @@ def summary_lines(entries: Sequence[dict[str, Any]], origin: str = "", *, phases
         lines.append(f"  {'(between stages)':<20}{'':>9}{between:>9.1f}{pct(between):>7}")
     lines.append(f"  {'phase (how many)':<25}{'took s':>9}{'share':>7}  largest")
     for name, n, took, big, big_s in phase_groups(entries)[:phases]:
-        lines.append(f"  {f'{name} ({n})'[:25]:<25}{took:>9.1f}{pct(took):>7}  {big[:24]} {big_s:.1f}")
+        lines.append(f"  {f'{name} ({n})'[:25]:<25}{took:>9.1f}{pct(took):>7}  {big[:20]} {big_s:.1f}")
     return lines
 
 
