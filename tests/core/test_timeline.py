@@ -179,7 +179,7 @@ def test_the_summary_fits_one_80x24_screen_and_the_full_list_has_every_entry():
     entries = synthetic_sweep()
     lines = timeline.summary_lines(entries, "the launch of trt-tui run")
     assert len(lines) <= 22 and max(map(len, lines)) <= 80, "\n".join(lines)
-    assert lines[0].startswith("timeline: 1036.0 s, from the launch of trt-tui run")
+    assert lines[0] == "timeline: 1036.0 s from the launch of trt-tui run"
     assert any(line.strip().startswith("build ×4") for line in lines)  # a sweep's stages summed by name
     build = next(line for line in lines if line.strip().startswith("build (12)"))
     assert "600.0" in build and "57.9%" in build

@@ -366,7 +366,7 @@ def summary_lines(entries: Sequence[dict[str, Any]], origin: str = "", *, phases
     if not entries or total <= 0:
         return ["timeline: none recorded"]
     pct = lambda s: f"{100 * s / total:5.1f}%"  # noqa: E731
-    lines = [f"timeline: {total:.1f} s, from {origin or 'the start'} to the end of the last stage",
+    lines = [f"timeline: {total:.1f} s from {origin or 'the start'}",
              f"  {'stage':<20}{'start s':>9}{'took s':>9}{'share':>7}"]
     stages = stage_rows(entries)
     for label, start, took in stages:

@@ -94,8 +94,11 @@ class BuildScreen(RunScreen):
         entries, origin = state.timeline_entries()
         show = self.show_timeline if self.show_timeline is not None else bool(entries) and not state.running
         pane = self.query_one("#build-timeline-pane", VerticalScroll)
-        pane.display = show
-        self.query_one("#build-log", RichLog).display = not show
+        log = self.query_one("#build-log", RichLog)
+        if pane.display != show and (self.focused is None or self.focused in (pane, log)):
+            self.set_focus(pane if show else log)  # the arrows scroll what is shown
+        pane.display, log.display = show, not show
+        self.set_class(show, "-timeline")  # the engines give the timeline most of the screen
         if not show or self._timeline_shown == (len(entries), origin):
             return
         self._timeline_shown = (len(entries), origin)
