@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator, NoReturn, TextIO
 
-from trt_tui.core import layers, timeline
+from trt_tui.core import layers, runclock, timeline
 from trt_tui.core.config import (ALL_ROWS, CALIBRATORS, COMPILE_MODES, COMPILE_ROWS, DEFAULT_ROWS, EXPORTERS, RUN_STAGES,
                                  RunConfig, parse_sizes)
 from trt_tui.core.validate import NUMBERS, opset_range, parse_names, parse_number, parse_shape, shown
@@ -367,7 +367,8 @@ def print_summary(state: Any, fin: Finished, *, verbose: bool, explain: bool = F
             say(f"plot: {fin.out_dir}/plot.png (latency and throughput against batch size)")
     entries, origin = state.timeline_entries()
     if entries:
-        lines = timeline.entry_lines(entries) if full_timeline else timeline.summary_lines(entries, origin)
+        wall = runclock.process_age_s() if origin == timeline.LAUNCH_ORIGIN else None  # this process began at t = 0
+        lines = timeline.entry_lines(entries) if full_timeline else timeline.summary_lines(entries, origin, wall_s=wall)
         say("\n".join(lines + ([] if full_timeline else ["  every stage and phase: --timeline"])))
     if not verbose and any(e.detail.strip() for e in state.errors):
         say("the full detail of each error: run again with -v (or --json for every event)")

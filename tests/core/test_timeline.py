@@ -186,6 +186,10 @@ def test_the_summary_fits_one_80x24_screen_and_the_full_list_has_every_entry():
     full = timeline.entry_lines(entries)
     assert len(full) == len(entries) + 1 and max(map(len, full)) <= 80
     assert timeline.summary_lines([]) == ["timeline: none recorded"]
+    with_wall = timeline.summary_lines(entries, "the launch of trt-tui run", wall_s=1046.0)
+    assert with_wall[0] == "timeline: 1046.0 s from the launch of trt-tui run"
+    after = next(line for line in with_wall if "(after the last one)" in line)
+    assert after.split()[-3:] == ["1036.0", "10.0", "1.0%"] and len(with_wall) == len(lines) + 1
 
 
 def test_bar_is_drawn_in_eighths():

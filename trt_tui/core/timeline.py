@@ -41,6 +41,7 @@ from trt_tui.core.events import (Emit, Event, Progress, RowEvent, StageFinished,
                                  TimelineEvent)
 
 LAUNCH_ENV = "TRT_TUI_LAUNCHED_AT"  # time.time() when `trt-tui run` started, set for its job process
+LAUNCH_ORIGIN = "the launch of trt-tui run"  # t = 0 then (meta.timeline_origin)
 DERIVED = ("benchmark", "quantize")  # stages whose Progress phases are timeline phases
 SETTLED = ("ok", "failed", "skipped", "cancelled", "built")  # a row status that ends the row's phase
 IMPORT_MIN_S = 0.05  # imports shorter than this are not worth a line
@@ -59,7 +60,7 @@ def launch_origin() -> tuple[float, float | None, str]:
     except ValueError:
         launched = None
     if launched is not None and (start is None or 0 <= start - launched <= 120):  # a stale value is ignored
-        return launched, start, "the launch of trt-tui run"
+        return launched, start, LAUNCH_ORIGIN
     if start is not None:
         return start, start, "the start of the job process"
     return now, None, "the start of the pipeline"
@@ -98,8 +99,9 @@ class ImportClock(importlib.abc.MetaPathFinder):
             return None
         finally:
             self.finding = False
-        if isinstance(getattr(spec, "loader", None), FILE_LOADERS):
-            self._time(fullname, spec.loader)
+        loader = getattr(spec, "loader", None)
+        if isinstance(loader, FILE_LOADERS):
+            self._time(fullname, loader)
         return spec
 
     def _time(self, name: str, loader: Any) -> None:
@@ -358,22 +360,26 @@ def phase_groups(entries: Sequence[dict[str, Any]]) -> list[tuple[str, int, floa
     return sorted(((k, *v) for k, v in groups.items()), key=lambda g: -g[2])
 
 
-def summary_lines(entries: Sequence[dict[str, Any]], origin: str = "", *, phases: int = 6,
-                  bar_width: int = 16) -> list[str]:
+def summary_lines(entries: Sequence[dict[str, Any]], origin: str = "", *, wall_s: float | None = None,
+                  phases: int = 6, bar_width: int = 16) -> list[str]:
     """Where the time went, on one 80x24 screen: each stage with its share of the whole, then the
-    phases summed over rows (largest first) with the largest of each."""
-    total = span_s(entries)
-    if not entries or total <= 0:
+    phases summed over rows (largest first) with the largest of each. ``wall_s``: the seconds from
+    t = 0 to now where the caller knows them (`trt-tui run`: what came after the last stage counts too)."""
+    span = span_s(entries)
+    if not entries or span <= 0:
         return ["timeline: none recorded"]
+    total = max(span, wall_s or 0.0)
     pct = lambda s: f"{100 * s / total:5.1f}%"  # noqa: E731
     lines = [f"timeline: {total:.1f} s from {origin or 'the start'}",
              f"  {'stage':<20}{'start s':>9}{'took s':>9}{'share':>7}"]
     stages = stage_rows(entries)
     for label, start, took in stages:
         lines.append(f"  {label[:20]:<20}{start:>9.1f}{took:>9.1f}{pct(took):>7} {bar(took / total, bar_width)}")
-    between = total - sum(took for _, _, took in stages)
+    between = span - sum(took for _, _, took in stages)
     if between >= 0.005 * total:
         lines.append(f"  {'(between stages)':<20}{'':>9}{between:>9.1f}{pct(between):>7}")
+    if total - span >= 0.05:  # the job process saving and exiting, the results printed
+        lines.append(f"  {'(after the last one)':<20}{span:>9.1f}{total - span:>9.1f}{pct(total - span):>7}")
     lines.append(f"  {'phase (how many)':<25}{'took s':>9}{'share':>7}  largest")
     for name, n, took, big, big_s in phase_groups(entries)[:phases]:
         lines.append(f"  {f'{name} ({n})'[:25]:<25}{took:>9.1f}{pct(took):>7}  {big[:20]} {big_s:.1f}")
