@@ -129,6 +129,8 @@ def test_recording_keeps_the_store_current_and_sends_a_timeline_event_after_each
 def test_the_launch_of_trt_tui_run_is_t0_unless_the_value_is_stale(monkeypatch):
     from trt_tui.core import runclock
 
+    assert timeline.launch_origin()[2] == "the start of the pipeline"  # not a job process: a test, a script
+    monkeypatch.setattr(timeline, "JOB_PROCESS", True)
     age = runclock.process_age_s()
     if age is None:
         pytest.skip("no /proc: the process start is unknown here")

@@ -12,8 +12,8 @@ the import of a heavy package), ``batch`` in a batch sweep, and ``title`` / ``st
   placement, ...) from its Progress events; the export steps from their StepFinished. Where no event
   tells, a one-line hook marks the phase: a row's ``load`` (its runner), ``reference`` (the eval set
   and the accuracy reference, made for the first row of a batch size), ``accuracy``; a TensorRT
-  build's ``parse``, ``build`` and ``write``; each ``import <package>`` is timed by an import hook the
-  job process installs first thing (``watch_imports``).
+  build's ``parse``, ``build`` and ``write``; each ``import <module>`` is timed by an import hook the
+  job process installs first thing (``job_process``).
 
 The phases of one row follow each other without overlapping; a phase runs until the next begins
 (a Progress event that comes after one step of the new phase closes the old one at its own last
@@ -21,7 +21,8 @@ event) or until the row settles, its step ends or its stage ends.
 
 t = 0 is when `trt-tui run` started (the CLI hands its start to the job process in ``LAUNCH_ENV``);
 without it, when the job process started (/proc), or for the app's spare child when it was handed its
-run, as for ``meta.first_row``. Nothing here imports torch or a UI package.
+run, as for ``meta.first_row``; a pipeline run inside another program (tests) counts from its own
+start. Nothing here imports torch or a UI package.
 """
 
 from __future__ import annotations
@@ -45,12 +46,16 @@ LAUNCH_ORIGIN = "the launch of trt-tui run"  # t = 0 then (meta.timeline_origin)
 DERIVED = ("benchmark", "quantize")  # stages whose Progress phases are timeline phases
 SETTLED = ("ok", "failed", "skipped", "cancelled", "built")  # a row status that ends the row's phase
 IMPORT_MIN_S = 0.05  # imports shorter than this are not worth a line
+JOB_PROCESS = False  # set by job_process(): this process runs one pipeline, t = 0 is its launch
 
 
 # -- the clock ----------------------------------------------------------------------------------
 def launch_origin() -> tuple[float, float | None, str]:
-    """(t = 0 as a perf_counter() value, this process's start on that clock or None, what t = 0 is)."""
+    """(t = 0 as a perf_counter() value, this process's start on that clock or None, what t = 0 is).
+    A pipeline run inside another program (a test, a script) counts from its own start."""
     now = time.perf_counter()
+    if not JOB_PROCESS:
+        return now, None, "the start of the pipeline"
     age = runclock.process_age_s()
     if runclock.handed_over_at() is not None:
         return now - (age or 0.0), None, "the hand-over of the run to the spare job process"
@@ -122,8 +127,11 @@ class ImportClock(importlib.abc.MetaPathFinder):
         loader.exec_module = exec_module
 
 
-def watch_imports() -> None:
-    """Time the imports of this process from now on (the job process calls it first thing)."""
+def job_process() -> None:
+    """This process is a job process (``python -m trt_tui.jobs``, which calls this first thing): its
+    timeline counts from its launch, and its imports are timed from now on."""
+    global JOB_PROCESS
+    JOB_PROCESS = True
     if not any(isinstance(f, ImportClock) for f in sys.meta_path):
         sys.meta_path.insert(0, ImportClock())
 

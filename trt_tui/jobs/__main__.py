@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--config", required=True,
                      help="RunConfig as JSON, @path to a JSON file, or - (preload, then one line on stdin)")
     args = parser.parse_args(argv)
-    timeline.watch_imports()  # meta.timeline's 'import torch' etc.
+    timeline.job_process()  # meta.timeline counts from this launch and times the imports ('import torch', ...)
 
     emit = EventWriter()  # fd 1 guarded first: a spare's imports may print
     if args.config == "-":
