@@ -46,9 +46,7 @@ for part in $parts; do
                 python3 -m trt_tui.cli run ${TIMELINE_ARGS:---model resnet50 --batch-size 32} --out /tmp/timeline-run --json \
                 > "$OUT/timeline.txt" 2>&1
               cp /tmp/timeline-run/results.json "$OUT/timeline-results.json"
-              python3 -c 'import json,sys; from trt_tui.core import timeline as t; d=json.load(open(sys.argv[1])); m=d["meta"];
-print("\n".join(t.summary_lines(m["timeline"], m.get("timeline_origin",""))))' "$OUT/timeline-results.json" | tee "$OUT/timeline-summary.txt"
-              tail -n 20 "$OUT/timeline.txt" ;;
+              tail -n 45 "$OUT/timeline.txt" ;;
     rtxlogger) # TensorRT's single logger: a build's errors reach BuildFailed while a Runtime lives
          python3 scripts/rtx_logger_check.py --out "$OUT/rtx-logger.json" 2>&1 | tail -20 ;;
   esac

@@ -76,7 +76,8 @@ def print_timeline(found: dict, every: bool) -> None:
     from trt_tui.core import timeline
 
     entries = sorted(found["timeline"], key=timeline.order)
-    print("\n".join(timeline.entry_lines(entries) if every else timeline.summary_lines(entries, found["timeline_origin"])))
+    lines = (timeline.entry_lines(entries) if every else []) + timeline.summary_lines(entries, found["timeline_origin"])
+    print("\n".join(lines))
 
 
 def main(argv: list[str]) -> int:

@@ -45,7 +45,7 @@ def test_the_run_ends_with_a_one_screen_timeline_counted_from_the_launch(tmp_pat
     assert 0.5 * wall < span <= wall, (span, wall)  # the whole run but the table's printing
 
 
-def test_timeline_prints_every_entry(tmp_path):
+def test_timeline_prints_every_entry_then_the_summary(tmp_path):
     proc = run_cli("run", "--model", "mlp", "--rows", "pytorch-fp32", "--stages", "benchmark", "--out", str(tmp_path),
                    "--timeline", *FAST)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -59,6 +59,7 @@ def test_timeline_prints_every_entry(tmp_path):
                   "reference · pytorch-fp32", "accuracy · pytorch-fp32"):
         assert any(line.endswith(phase) for line in listed), phase
     assert "every stage and phase: --timeline" not in proc.stdout
+    assert summary(proc.stdout)[0].startswith("timeline: ")  # the summary after the list
 
 
 def test_json_mode_streams_the_timeline_events(tmp_path):

@@ -133,8 +133,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help="per-layer FP16/INT8 errors against FP32 (onnxruntime, every tensor exposed): "
                         "layers.json (default: off)")
     p.add_argument("--timeline", action="store_true",
-                   help="print every stage and phase of the run's timeline at the end, not only the summary "
-                        "(results.json meta.timeline has them all) (default: off)")
+                   help="print every stage and phase of the run's timeline at the end, then its summary "
+                        "(results.json meta.timeline has them all) (default: the summary only)")
     p.add_argument("--json", action="store_true",
                    help="print the raw JSON events instead of progress and table (default: off)")
     p.add_argument("--verbose", "-v", action="store_true",
@@ -342,7 +342,7 @@ def follow_run(job: Any, state: Any, args: argparse.Namespace) -> bool:
 def print_summary(state: Any, fin: Finished, *, verbose: bool, explain: bool = False,
                   full_timeline: bool = False) -> None:
     """The table, each row's reason, the best row, the per-layer view, where the files are, where the
-    time went (the timeline's summary, or every entry with ``full_timeline``)."""
+    time went (the timeline's summary, after every entry with ``full_timeline``)."""
     from rich.console import Console
 
     console = Console(width=None if sys.stdout.isatty() else 180)
@@ -368,8 +368,9 @@ def print_summary(state: Any, fin: Finished, *, verbose: bool, explain: bool = F
     entries, origin = state.timeline_entries()
     if entries:
         wall = runclock.process_age_s() if origin == timeline.LAUNCH_ORIGIN else None  # this process began at t = 0
-        lines = timeline.entry_lines(entries) if full_timeline else timeline.summary_lines(entries, origin, wall_s=wall)
-        say("\n".join(lines + ([] if full_timeline else ["  every stage and phase: --timeline"])))
+        every = timeline.entry_lines(entries) if full_timeline else []
+        hint = [] if full_timeline else ["  every stage and phase: --timeline"]
+        say("\n".join(every + timeline.summary_lines(entries, origin, wall_s=wall) + hint))
     if not verbose and any(e.detail.strip() for e in state.errors):
         say("the full detail of each error: run again with -v (or --json for every event)")
     if fin.status != "ok":
