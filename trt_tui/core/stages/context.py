@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from trt_tui.core import bench, results, rows
-from trt_tui.core.timeline import Timeline
 from trt_tui.core.config import RunConfig
 from trt_tui.core.errors import TrtTuiError
 from trt_tui.core.events import Emit, ErrorEvent, Event, Log, Progress, StageFinished, StageStarted, StepFinished
 from trt_tui.core.rowbook import RowBook
+from trt_tui.core.timeline import Timeline
 from trt_tui.core.trt.adapter import PrecisionPlan, TensorRTEnv, precision_plan
 
 
