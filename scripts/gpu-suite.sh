@@ -3,7 +3,9 @@
 #
 # Stage first (on the dev machine, repo root):  ../shared/device/stage-wheels.sh
 # Then in one device call: carry [".device/wheels"], command:  bash scripts/gpu-suite.sh [parts...]
-# parts: tests fidelity matrix perturbation rtx rtxlogger families baselines inputs (default: tests fidelity)
+# parts: tests fidelity matrix perturbation rtx rtxlogger families baselines inputs timeline (default: tests fidelity)
+# timeline: the default `trt-tui run --model resnet50 --batch-size 32` (TIMELINE_ARGS replaces those options),
+#   its stage timeline (meta.timeline) summarised and listed, results.json and the events kept in $OUT.
 # baselines: eager vs CUDA graphs vs torch.compile for cnn and resnet50 at batch 1/32/256 (a sweep each,
 #   with plot.png), and launch-to-first-number for resnet50 b32; fits one 10-minute call alone.
 # TensorRT-RTX (part rtx) needs /tmp/site from install-rtx.sh (see ../shared/device/stage-wheels.sh).
@@ -60,6 +62,11 @@ for side in sorted(d.glob("*.plan.json")) + sorted(d.glob("*.json")):
 print(m, "plans:", [(p.name, p.stat().st_size) for p in sorted(d.glob("*.plan"))])
 PY
          done ;;
+    timeline) python3 scripts/stage_times.py --summary "$OUT/timeline-stage-times.json" --timeline -- \
+                python3 -m trt_tui.cli run ${TIMELINE_ARGS:---model resnet50 --batch-size 32} --out /tmp/timeline-run --json \
+                > "$OUT/timeline.txt" 2>&1
+              cp /tmp/timeline-run/results.json "$OUT/timeline-results.json"
+              tail -n 45 "$OUT/timeline.txt" ;;
     rtxlogger) # TensorRT's single logger: a build's errors reach BuildFailed while a Runtime lives
          python3 scripts/rtx_logger_check.py --out "$OUT/rtx-logger.json" 2>&1 | tail -20 ;;
   esac

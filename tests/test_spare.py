@@ -24,9 +24,16 @@ def test_a_spare_child_runs_the_config_it_is_handed(tmp_path):
     took = time.monotonic() - handed
     assert job.pid == spare.proc.pid and job.returncode == 0
     assert isinstance(events[-1], Finished) and events[-1].status == "ok"
-    first = json.loads((tmp_path / "run" / "results.json").read_text())["meta"]["first_row"]
+    meta = json.loads((tmp_path / "run" / "results.json").read_text())["meta"]
+    first = meta["first_row"]
     # its clock starts at the hand-over, not when the spare was started ahead
     assert first["row_id"] == "pytorch-fp32" and first["seconds_since_process_start"] < took
+    # so does its timeline, which holds none of the imports done while it waited
+    assert meta["timeline_origin"] == "the hand-over of the run to the spare job process"
+    entries = meta["timeline"]
+    assert entries[0]["name"] == "startup" and entries[0]["start_s"] == 0.0
+    assert 0 < max(e["start_s"] + e["duration_s"] for e in entries) < took
+    assert "import torch" not in [e["name"] for e in entries]
 
 
 def test_an_unused_spare_ends_without_a_word():

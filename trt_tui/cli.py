@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import time
@@ -16,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator, NoReturn, TextIO
 
-from trt_tui.core import inputs, layers
+from trt_tui.core import inputs, layers, runclock, timeline
 from trt_tui.core.config import (ALL_ROWS, CALIBRATORS, COMPILE_MODES, COMPILE_ROWS, DEFAULT_ROWS, EXPORTERS, RUN_STAGES,
                                  RunConfig, parse_sizes)
 from trt_tui.core.validate import NUMBERS, opset_range, parse_names, parse_number, parse_shape, shown
@@ -178,6 +179,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help="compare this run with an earlier one (results folder or results.json), row by row, at the "
                         "end (see trt-tui compare) (default: none)")
     add_compare_options(p)
+    p.add_argument("--timeline", action="store_true",
+                   help="print every stage and phase of the run's timeline at the end, then its summary "
+                        "(results.json meta.timeline has them all) (default: the summary only)")
     p.add_argument("--json", action="store_true",
                    help="print the raw JSON events instead of progress and table (default: off)")
     p.add_argument("--verbose", "-v", action="store_true",
@@ -371,13 +375,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if cfg is None:
         print("\n".join(problems), file=sys.stderr)
         return 2
-    job = JobProcess(cfg)
+    job = JobProcess(cfg, env={**os.environ, **timeline.launch_env()})  # the timeline counts from this launch
     state = RunState()
     interrupted = follow_run(job, state, args)
     fin = state.finished or Finished(status="cancelled" if interrupted else "failed",
                                      out_dir=str(cfg.resolved_out_dir()), message="no result")
     if not args.json:
-        print_summary(state, fin, verbose=args.verbose, explain=cfg.explain_accuracy)
+        print_summary(state, fin, verbose=args.verbose, explain=cfg.explain_accuracy, full_timeline=args.timeline)
     if interrupted:
         return EXIT_CANCELLED
     if fin.bad_input:
@@ -449,8 +453,10 @@ def follow_run(job: Any, state: Any, args: argparse.Namespace) -> bool:
     return False
 
 
-def print_summary(state: Any, fin: Finished, *, verbose: bool, explain: bool = False) -> None:
-    """The table, each row's reason, the best row, the per-layer view, where the files are."""
+def print_summary(state: Any, fin: Finished, *, verbose: bool, explain: bool = False,
+                  full_timeline: bool = False) -> None:
+    """The table, each row's reason, the best row, the per-layer view, where the files are, where the
+    time went (the timeline's summary, after every entry with ``full_timeline``)."""
     from rich.console import Console
 
     console = Console(width=None if sys.stdout.isatty() else 180)
@@ -479,6 +485,12 @@ def print_summary(state: Any, fin: Finished, *, verbose: bool, explain: bool = F
         say(f"results: {fin.out_dir}/results.csv, {fin.out_dir}/results.json")
         if (Path(fin.out_dir) / "plot.png").is_file() and sweep:
             say(f"plot: {fin.out_dir}/plot.png (latency and throughput against batch size)")
+    entries, origin = state.timeline_entries()
+    if entries:
+        wall = runclock.process_age_s() if origin == timeline.LAUNCH_ORIGIN else None  # this process began at t = 0
+        every = timeline.entry_lines(entries) if full_timeline else []
+        hint = [] if full_timeline else ["  every stage and phase: --timeline"]
+        say("\n".join(every + timeline.summary_lines(entries, origin, wall_s=wall) + hint))
     if not verbose and any(e.detail.strip() for e in state.errors):
         say("the full detail of each error: run again with -v (or --json for every event)")
     if fin.status != "ok":

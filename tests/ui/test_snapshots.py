@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 
 from trt_tui.screenshots import STREAMS_DIR as DATA
-from trt_tui.screenshots import make_app, scenarios, settle, wait_until
+from trt_tui.screenshots import make_app, run_all_and_wait, scenarios, settle, wait_until
 
-from .helpers import EXPORT_FAILURE
+from .helpers import ASSET_STREAMS, EXPORT_FAILURE
 
 SCENARIOS = scenarios(DATA)
 
@@ -47,6 +47,17 @@ def test_export_failure_100x30(snap_compare):
         await pilot.press("2")
 
     assert snap_compare(make_app(EXPORT_FAILURE), run_before=with_cleanup(steps), terminal_size=(100, 30))
+
+
+def test_build_timeline_80x24(snap_compare):
+    """The Build screen after a run: where the seconds went (a real CPU run's timeline)."""
+
+    async def steps(pilot):
+        await run_all_and_wait(pilot)
+        await pilot.press("3")
+
+    stream = ASSET_STREAMS / "mlp_timeline_cpu.jsonl"
+    assert snap_compare(make_app(stream), run_before=with_cleanup(steps), terminal_size=(80, 24))
 
 
 def test_invalid_model_field_100x30(snap_compare):

@@ -130,9 +130,20 @@ class Finished(Event):
     bad_input: bool = False  # the model or its inputs could not be loaded as given: the CLI exits with 2
 
 
+@dataclass
+class TimelineEvent(Event):
+    """Entries of the stage timeline (``core.timeline``) closed since the last one, sent after each
+    StageFinished; results.json ``meta.timeline`` has them all."""
+
+    type: ClassVar[str] = "timeline"
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    origin: str = ""  # what t = 0 is (`trt-tui run` started, the job process started, ...)
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
-    for cls in (StageStarted, StageFinished, StepFinished, Progress, Log, RowEvent, ErrorEvent, EnvEvent, Finished)
+    for cls in (StageStarted, StageFinished, StepFinished, Progress, Log, RowEvent, ErrorEvent, EnvEvent, Finished,
+                TimelineEvent)
 }
 
 Emit = Callable[[Event], None]

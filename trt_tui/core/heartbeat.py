@@ -46,9 +46,8 @@ class StepProgress:
 
     def _send(self) -> None:
         if self.on_progress is not None:
-            with self._lock:
-                state = (self.phase, self.step, self.total, self.eta_s)
-            self.on_progress(*state)
+            with self._lock:  # sent under the lock: a heartbeat never overtakes the next phase's first event
+                self.on_progress(self.phase, self.step, self.total, self.eta_s)
 
     def _beat(self) -> None:
         while not self._stop.wait(self.period):

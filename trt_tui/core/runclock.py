@@ -17,6 +17,11 @@ def handed_over() -> None:
     _handed_over = time.perf_counter()
 
 
+def handed_over_at() -> float | None:
+    """perf_counter() when this spare child was handed its run (None: not a spare)."""
+    return _handed_over
+
+
 def process_age_s() -> float | None:
     """Seconds since this process started (Linux /proc; None elsewhere): includes interpreter start
     and the torch import, which a clock started in the pipeline does not see. For a spare child:

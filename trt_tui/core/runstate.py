@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trt_tui.core.events import EnvEvent, ErrorEvent, Event, Finished, RowEvent
+from trt_tui.core.events import EnvEvent, ErrorEvent, Event, Finished, RowEvent, TimelineEvent
 from trt_tui.core.results import ResultsStore, pick_best, remove_stale_temps
 
 
@@ -51,6 +51,8 @@ class RunState:
         self.store = ResultsStore(None)
         self.finished: Finished | None = None
         self.errors: list[ErrorEvent] = []
+        self.timeline: list[dict[str, Any]] = []  # core.timeline entries, as the stages end
+        self.timeline_origin = ""  # what t = 0 of the timeline is
 
     def apply(self, event: Event) -> None:
         if isinstance(event, RowEvent):
@@ -60,8 +62,19 @@ class RunState:
             self.store.set_env(event.env)
         elif isinstance(event, ErrorEvent):
             self.errors.append(event)
+        elif isinstance(event, TimelineEvent):
+            self.timeline.extend(event.entries)
+            self.timeline_origin = event.origin or self.timeline_origin
         elif isinstance(event, Finished):
             self.finish(event)
+
+    def timeline_entries(self) -> tuple[list[dict[str, Any]], str]:
+        """The timeline and what its t = 0 is: from the events, or from results.json where that has more
+        (a crash: the entries of the stage under way were saved but never sent)."""
+        disk = self.store.meta.get("timeline")
+        if isinstance(disk, list) and len(disk) > len(self.timeline):
+            return disk, str(self.store.meta.get("timeline_origin") or self.timeline_origin)
+        return self.timeline, self.timeline_origin
 
     def finish(self, event: Finished) -> None:
         """The run ended: the child's best row is the answer (it saw every row); an unfinished run's

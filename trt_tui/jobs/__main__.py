@@ -18,7 +18,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from trt_tui.core import runclock
+from trt_tui.core import runclock, timeline
 from trt_tui.core.config import RunConfig
 from trt_tui.core.errors import TrtTuiError
 from trt_tui.core.events import ErrorEvent, Event, Finished
@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--config", required=True,
                      help="RunConfig as JSON, @path to a JSON file, or - (preload, then one line on stdin)")
     args = parser.parse_args(argv)
+    timeline.job_process()  # meta.timeline counts from this launch and times the imports ('import torch', ...)
 
     emit = EventWriter()  # fd 1 guarded first: a spare's imports may print
     if args.config == "-":

@@ -1,4 +1,5 @@
-"""Screen 3 — TensorRT engine builds: a panel per engine and TensorRT's log.
+"""Screen 3 — TensorRT engine builds: a panel per engine and TensorRT's log, or the run's timeline
+(``t``; shown by itself once the run has ended): where the seconds went, stage by stage and phase by phase.
 
 Builds run in the child process, driven by the App's job worker: leaving this screen does not stop
 them, and ``c`` cancels the job (the child's process group gets SIGTERM).
@@ -13,6 +14,7 @@ from textual.containers import VerticalScroll
 from rich.text import Text
 from textual.widgets import RichLog, Static
 
+from trt_tui.core import timeline
 from trt_tui.core.events import Log as LogEvent
 from trt_tui.screens.base import RunScreen
 from trt_tui.screens.state import LOG_LEVELS, RunState, level_rank
@@ -43,6 +45,7 @@ class BuildScreen(RunScreen):
     BINDINGS = [
         Binding("b", "app.run_stage('build')", "Run build", id="build.run"),
         Binding("l", "cycle_level", "Log level", id="build.log_level"),
+        Binding("t", "toggle_timeline", "Timeline", id="build.timeline", show=False),
     ]
 
     def __init__(self) -> None:
@@ -50,11 +53,15 @@ class BuildScreen(RunScreen):
         self.min_level = 1  # info
         self._log_shown = 0  # state.log_total already written to the pane
         self._log_filter_shown = -1
+        self.show_timeline: bool | None = None  # None: the log while a run goes on, the timeline after it
+        self._timeline_shown: tuple[int, str] | None = None
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="engines"):
             yield Static("", id="build-summary")
         yield RichLog(id="build-log", max_lines=2000, min_width=20, auto_scroll=True, wrap=True, markup=False, highlight=False)
+        with VerticalScroll(id="build-timeline-pane"):
+            yield Static("", id="build-timeline", markup=False)
 
     def on_mount(self) -> None:
         self._update_log_title()
@@ -62,7 +69,7 @@ class BuildScreen(RunScreen):
     def _update_log_title(self) -> None:
         log = self.query_one("#build-log", RichLog)
         log.border_title = f"Log (≥ {LOG_LEVELS[self.min_level]})"
-        log.border_subtitle = "l: level"
+        log.border_subtitle = "l: level · t: timeline"
 
     def on_resize(self) -> None:
         self._log_filter_shown = -1  # re-wrap the log to the new width on the next sync
@@ -73,9 +80,35 @@ class BuildScreen(RunScreen):
         self._update_log_title()
         self.sync(self.state)
 
+    def action_toggle_timeline(self) -> None:
+        self.show_timeline = not self.query_one("#build-timeline-pane").display
+        self.sync(self.state)
+
     def sync(self, state: RunState) -> None:
         self._sync_engines(state)
         self._sync_log(state)
+        self._sync_timeline(state)
+
+    def _sync_timeline(self, state: RunState) -> None:
+        """The timeline pane in place of the log: when asked for (t), or by itself once the run ended."""
+        entries, origin = state.timeline_entries()
+        show = self.show_timeline if self.show_timeline is not None else bool(entries) and not state.running
+        pane = self.query_one("#build-timeline-pane", VerticalScroll)
+        log = self.query_one("#build-log", RichLog)
+        if pane.display != show and (self.focused is None or self.focused in (pane, log)):
+            self.set_focus(pane if show else log)  # the arrows scroll what is shown
+        pane.display, log.display = show, not show
+        self.set_class(show, "-timeline")  # the engines give the timeline most of the screen
+        if not show or self._timeline_shown == (len(entries), origin):
+            return
+        self._timeline_shown = (len(entries), origin)
+        pane.border_title = f"Timeline · {timeline.span_s(entries):.1f} s" if entries else "Timeline"
+        pane.border_subtitle = "t: log"
+        if not entries:
+            text = "no timeline yet: it fills in as the stages end"
+        else:
+            text = "\n".join([*timeline.summary_lines(entries, origin), "", *timeline.entry_lines(entries)])
+        self.query_one("#build-timeline", Static).update(text)
 
     def _sync_engines(self, state: RunState) -> None:
         """A panel per ONNX preparation step (Q/DQ INT8, FP16) and per engine; a ticking line while the

@@ -31,7 +31,10 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("space", "In the rows list: toggle a row"),
     )),
     ("Export", (("y", "Copy the full error message"),)),
-    ("Build", (("l", "Cycle the log level filter"),)),
+    ("Build", (
+        ("l", "Cycle the log level filter"),
+        ("t", "Log or timeline: where the run's seconds went (the timeline shows once the run ends)"),
+    )),
     ("Benchmark", (
         ("arrows", "Move the cursor; the line below describes the row"),
         ("s", "Sort by the column under the cursor (again: reverse)"),

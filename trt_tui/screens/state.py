@@ -85,6 +85,7 @@ class RunState(runstate.RunState):
         self.logs.clear()
         self.log_total = 0
         self.errors = []
+        self.timeline, self.timeline_origin = [], ""
         self.finished = None
         self.running = running
         self.cancel_requested = False
@@ -103,6 +104,7 @@ class RunState(runstate.RunState):
         self.config = config
         self.store.meta["config"] = config.to_dict()
         self.running, self.cancel_requested, self.finished, self.errors = True, False, None, []
+        self.timeline, self.timeline_origin = [], ""  # this run's own
         self.source = "live run"
         if "export" in config.stages:
             self.stages.pop("export", None)

@@ -77,10 +77,14 @@ def bench_one(ctx: RunContext, row_id: str) -> None:
     ctx.rows.set(row_id, status="running", reason="compiling" if row.mode == "compile" else "measuring")
     runner = None
     try:
+        ctx.timeline.mark(row_id, "load")  # warm-up, timed and gpu-compute follow from the Progress events
         runner, fields = make_runner(ctx, row)
         ctx.rows.set(row_id, **fields)
+        ctx.timeline.mark(row_id, "warm-up")
         m = timed(ctx, row_id, runner)
+        ctx.timeline.mark(row_id, "reference" if ctx.bench_ctx is None else "accuracy")  # eval set: once per size
         x, labels, ref = eval_context(ctx)
+        ctx.timeline.mark(row_id, "accuracy")
         done = {**m.row_fields(ctx.batch), "samples": m.samples(), **torch_runners.build_fields(runner)}
         done.update(accuracy_fields(ref, bench.run_batches(runner, x, ctx.batch), labels))
         if m.note:
@@ -97,9 +101,11 @@ def bench_one(ctx: RunContext, row_id: str) -> None:
         ctx.error("benchmark", f"{row_id}: {reason}", traceback.format_exc())
         ctx.rows.set(row_id, status="failed", reason=reason)
     finally:
+        ctx.timeline.mark(row_id, "release")
         if runner is not None:
             runner.close()
         release_gpu_memory()
+        ctx.timeline.end(row_id)
 
 
 def timed(ctx: RunContext, row_id: str, runner: Any) -> bench.Measurement:

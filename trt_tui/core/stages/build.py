@@ -96,6 +96,7 @@ def engine(ctx: RunContext, row: Row, plan: PrecisionPlan, onnx: Any, plan_path:
         on_log=lambda level, msg: ctx.emit(Log(stage="build", level=level.lower(), message=msg, source="tensorrt")),
         on_progress=lambda phase, parent, step, total: ctx.emit(
             Progress(stage="build", task=row.id, step=step, total=total, phase=phase)),
+        on_phase=lambda name: ctx.timeline.mark(row.id, name),
         cancel=ctx.cancel)
     return builder.build_engine(module, features, onnx, plan_path, plan, options)
 

@@ -14,6 +14,7 @@ from trt_tui.core.config import RunConfig
 from trt_tui.core.errors import TrtTuiError
 from trt_tui.core.events import Emit, ErrorEvent, Event, Log, Progress, StageFinished, StageStarted, StepFinished
 from trt_tui.core.rowbook import RowBook
+from trt_tui.core.timeline import Timeline
 from trt_tui.core.trt.adapter import PrecisionPlan, TensorRTEnv, precision_plan
 
 
@@ -65,13 +66,15 @@ def parse_label(label: str) -> dict[str, int]:
 class RunContext:
     def __init__(self, config: RunConfig, emit: Emit, cancel: threading.Event | None = None) -> None:
         self.cfg = config  # validated by the caller; read, never written
-        self.emit = Throttle(emit)
         self.cancel = cancel or threading.Event()
         self.out = config.resolved_out_dir()
         self.sizes: tuple[int, ...] = config.sizes()  # the batch sizes measured (a fixed-batch ONNX: its own)
         self.points = config.points()  # every (batch size, dynamic dim sizes) measured, batch outermost
         self.sweep = len(self.points) > 1
         self.store = results.ResultsStore(self.out, meta={"config": config.to_dict(), "timing": bench.TIMING_METHOD})
+        # where the seconds go (meta.timeline): it sees every event before the rate limit
+        self.timeline = Timeline(batch=lambda: self.batch if self.sweep else None)
+        self.emit = self.timeline.recording(Throttle(emit), self.store)
         if self.sweep:
             self.store.meta["batch_sizes"] = list(self.sizes)
         self.rows = RowBook(self.store, self.emit, batch=config.batch_size, sweep=self.sweep)

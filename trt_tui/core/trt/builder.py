@@ -178,6 +178,7 @@ class BuildOptions:
     calibrator: Any = None
     on_log: LogCallback | None = None
     on_progress: ProgressCallback | None = None
+    on_phase: Callable[[str], None] | None = None  # "parse", "build", "write" as each begins (the timeline)
     cancel: threading.Event | None = None
     log_level: str = "WARNING"
     extra_sidecar: Mapping[str, Any] = field(default_factory=dict)
@@ -211,12 +212,16 @@ def build_engine(
     # the process-wide logger routes to this build's listener while it runs (also when a runner lives)
     with listen(trt, opts.on_log, min_severity=opts.log_level) as logger:
         steps = _BuildSteps(trt, features, plan, opts, logger)
+        phase = opts.on_phase or (lambda name: None)
         try:
+            phase("parse")
             network = steps.parse(onnx_path)
             config = steps.make_config()
             shapes = steps.add_profiles(network, config)
             steps.finish_config(config)
+            phase("build")
             serialized, seconds = steps.build(network, config)
+            phase("write")
             steps.save_timing_cache(config)
             return steps.write(serialized, seconds, onnx_path, plan_path, shapes)
         except TrtTuiError:
