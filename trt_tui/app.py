@@ -379,10 +379,7 @@ class TrtTuiApp(App[None]):
         from trt_tui.core import compare
         from trt_tui.screens.compare import CompareScreen
 
-        try:
-            other = compare.load(folder)
-        except (OSError, ValueError, KeyError) as exc:
-            self.notify(f"cannot read {folder}/results.json: {exc}", severity="error", timeout=8)
+        if (other := self.read_results(compare.load, folder)) is None:
             return
         mine = self.state.store
         if self.state.out_dir and mine.out_dir is None and not mine.samples:  # a live run: its samples are on disk
@@ -392,16 +389,21 @@ class TrtTuiApp(App[None]):
                 pass
         self.push_screen(CompareScreen(compare.compare(other, mine), str(folder), str(self.state.out_dir or "this run")))
 
+    def read_results(self, load: Any, folder: Path) -> Any:
+        """``load(folder)`` (a results folder's store), or None after saying why it cannot be read."""
+        try:
+            return load(folder)
+        except (OSError, ValueError, KeyError) as exc:
+            self.notify(f"cannot read {folder}/results.json: {exc}", severity="error", timeout=8)
+            return None
+
     def reopen(self, folder: Path | None) -> None:
         """Show an earlier run's results folder in the Benchmark screen."""
         if folder is None:
             return
         from trt_tui.core.results import ResultsStore
 
-        try:
-            store = ResultsStore.load(folder)
-        except (OSError, ValueError, KeyError) as exc:
-            self.notify(f"cannot read {folder}/results.json: {exc}", severity="error", timeout=8)
+        if (store := self.read_results(ResultsStore.load, folder)) is None:
             return
         self.state.reopen(store)
         self.follow = False

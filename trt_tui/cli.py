@@ -126,12 +126,6 @@ def add_input_options(p: argparse.ArgumentParser) -> None:
                         "--maxShapes, e.g. seq=16:128:512 (default: the smallest/first/largest size asked for)")
 
 
-def add_timeline_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--timeline", action="store_true",
-                   help="print every stage and phase of the run's timeline at the end, then its summary "
-                        "(results.json meta.timeline has them all) (default: the summary only)")
-
-
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """Values are read as text and checked by config_from_args (core/validate.py), one line per problem."""
     d = RunConfig()
@@ -185,7 +179,14 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help="compare this run with an earlier one (results folder or results.json), row by row, at the "
                         "end (see trt-tui compare) (default: none)")
     add_compare_options(p)
-    add_timeline_option(p)
+    add_output_options(p)
+
+
+def add_output_options(p: argparse.ArgumentParser) -> None:
+    """How the run is shown: the timeline's full list, raw events, each error's detail."""
+    p.add_argument("--timeline", action="store_true",
+                   help="print every stage and phase of the run's timeline at the end, then its summary "
+                        "(results.json meta.timeline has them all) (default: the summary only)")
     p.add_argument("--json", action="store_true",
                    help="print the raw JSON events instead of progress and table (default: off)")
     p.add_argument("--verbose", "-v", action="store_true",

@@ -23,7 +23,8 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from trt_tui.core import machine, noise, stats
-from trt_tui.core.inputs import Feeds, ModelInputs, feed_rows, single, slice_feeds
+from trt_tui.core.inputs import Feeds, ModelInputs, feed_rows, named_feeds, single, slice_feeds
+from trt_tui.core.user_models import call, flatten_named
 
 ProgressFn = Callable[[str, int, int], None]  # (phase, step, total)
 RunningFn = Callable[[int, float], None]  # (timed iterations so far, their p50 latency in ms)
@@ -325,13 +326,6 @@ def gpu_compute_times(runner: Runner, iterations: int, tick: Callable[[int], Non
     return GpuTimes([s.elapsed_time(e) for s, e in zip(starts, ends)], lead_ms if cycles else 0.0, exposed)
 
 
-def as_feeds(host: Feeds | np.ndarray, names: list[str]) -> Feeds:
-    """A runner's input: feeds by name; a bare array is the one input's (single-input callers, tests)."""
-    if isinstance(host, np.ndarray):
-        return {names[0]: host}
-    return dict(host)
-
-
 def run_batches(runner: Runner, inputs: Feeds | np.ndarray, batch_size: int) -> list[np.ndarray]:
     """Outputs of ``runner`` over ``inputs`` (N = k*batch_size samples), concatenated per output."""
     feeds = inputs if isinstance(inputs, dict) else {"": inputs}
@@ -351,8 +345,6 @@ def run_batches(runner: Runner, inputs: Feeds | np.ndarray, batch_size: int) -> 
 def flatten_outputs(out: Any) -> list[Any]:
     """A model's output (tensor, tuple, list, dict, ModelOutput) as a flat list of tensors, in the order
     and with the names the ONNX export gives them (core/user_models.flatten_named)."""
-    from trt_tui.core.user_models import flatten_named
-
     return [t for _, t in flatten_named(out)]
 
 
@@ -386,7 +378,7 @@ class TorchRunner:
             self.x_dev[name] = torch.empty(host.shape, dtype=dev_dtype, device=self.device)
 
     def set_input(self, host: Feeds | np.ndarray) -> None:
-        feeds = as_feeds(host, self.inputs.names)
+        feeds = named_feeds(host, self.inputs.names)
         if {k: tuple(v.shape) for k, v in feeds.items()} != {k: tuple(v.shape) for k, v in self.x_host.items()}:
             self._alloc(feeds)
         for name, arr in feeds.items():
@@ -403,9 +395,7 @@ class TorchRunner:
 
     def forward(self, module: Any) -> Any:
         """``module`` called on the device inputs, positionally or by keyword as the model takes them."""
-        if self.inputs.keyword:
-            return module(**self.x_dev)
-        return module(*self.x_dev.values())
+        return call(module, self.inputs, self.x_dev)
 
     def compute(self) -> None:
         self.y = self.forward(self.module)
@@ -450,7 +440,7 @@ class OrtRunner:
         self.y: list[np.ndarray] = []
 
     def set_input(self, host: Feeds | np.ndarray) -> None:
-        self.feed = as_feeds(host, self.input_names)
+        self.feed = named_feeds(host, self.input_names)
 
     def h2d(self) -> None:
         pass  # session.run copies the feed itself

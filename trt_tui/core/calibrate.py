@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from .calibration import BatchSource, align
+from .calibration import BatchSource
+from .inputs import named_feeds
 from .heartbeat import StepProgress
 
 HIST_BINS = 2048  # TensorRT's histogram size
@@ -214,7 +215,7 @@ def tensor_ranges(model_path, tensors: list[str], batch_source: BatchSource, inp
     where = "cuda" if on_cuda else "cpu"
     names = [i.name for i in session.get_inputs()]
     for i in range(batch_source.num_batches):
-        batch = align(batch_source.batch(i), names)
+        batch = named_feeds(batch_source.batch(i), names)
         t0 = time.perf_counter()
         # outputs stay where onnxruntime made them (the GPU with CUDA); torch reads them through DLPack
         for name, array in batch.items():

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator, Mapping
 import numpy as np
 
 from .errors import TrtTuiError
-from .inputs import Feeds, ModelInputs, single
+from .inputs import Feeds, ModelInputs, named_feeds, single
 
 KINDS = ("digits-train", "npy", "npz", "random")
 
@@ -187,18 +187,9 @@ class BatchSource:
 
             def get_next(self) -> Feeds | None:
                 b = next(self._it, None)
-                return None if b is None else align(b, names)
+                return None if b is None else named_feeds(b, names)
 
             def rewind(self) -> None:
                 self._it = iter(source)
 
         return Reader()
-
-
-def align(feeds: Feeds, names: list[str] | str | None) -> Feeds:
-    """``feeds`` keyed by the graph's input names: a one-input model's array takes the graph's one name."""
-    if isinstance(names, str):
-        names = [names]
-    if names and len(feeds) == 1 and len(names) == 1 and names[0] not in feeds:
-        return {names[0]: next(iter(feeds.values()))}
-    return feeds

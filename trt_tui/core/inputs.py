@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -171,6 +171,18 @@ def single(shape: Iterable[int], origin: str = "builtin", name: str = DEFAULT_NA
     return ModelInputs((InputSpec(name, tuple(shape)),), origin=origin)
 
 
+def named_feeds(x: Mapping[str, np.ndarray] | np.ndarray, names: Sequence[str] | None) -> Feeds:
+    """Feeds keyed by ``names`` (a model's or a graph's inputs): a bare array is a one-input model's, and
+    a one-input model's single array takes the one name given (the graph may call it otherwise)."""
+    if isinstance(x, np.ndarray):
+        if not names or len(names) != 1:
+            raise ValueError(f"this model has {len(names or ())} inputs ({', '.join(names or ())}): give them by name")
+        return {names[0]: x}
+    if names and len(x) == 1 and len(names) == 1 and names[0] not in x:
+        return {names[0]: next(iter(x.values()))}
+    return dict(x)
+
+
 def feed_rows(feeds: Mapping[str, np.ndarray]) -> int:
     """The batch (first) dimension every array of ``feeds`` shares."""
     return len(next(iter(feeds.values())))
@@ -223,6 +235,21 @@ class Overrides:
         return set(self.shapes) | set(self.dtypes) | set(self.ranges) | {n for n, _, _ in self.dynamic}
 
 
+def with_user(found: ModelInputs, shape: tuple[int, ...] | None, ov: Overrides | None) -> ModelInputs:
+    """The model's inputs with all the user said — ``--input-shape`` (the one input's) and the named
+    overrides — every dim sized; InputError naming the input otherwise. The loader and the pre-run
+    check of an ONNX file both ask this."""
+    ov = ov or Overrides()
+    if shape is not None:
+        if len(found) != 1:
+            raise InputError(f"--input-shape sets one input; this model has {len(found)} "
+                             f"({', '.join(found.names)}): use --input-shapes name:[dims]")
+        ov = replace(ov, shapes={**ov.shapes, found.names[0]: tuple(shape)})
+    out = apply(found, ov)
+    check_sizes(out)
+    return out
+
+
 def apply(inputs: ModelInputs, ov: Overrides) -> ModelInputs:
     """The inputs with the user's shapes, dtypes, ranges and dynamic dims; InputError naming the input."""
     known = set(inputs.names)
@@ -231,7 +258,7 @@ def apply(inputs: ModelInputs, ov: Overrides) -> ModelInputs:
     specs = []
     for s in inputs.specs:
         if s.name in ov.shapes:
-            s = _with_shape(s, ov.shapes[s.name])
+            s = _with_shape(s, ov.shapes[s.name], strict=inputs.origin == "onnx")
         if s.name in ov.dtypes and ov.dtypes[s.name] != s.dtype:
             s = default_generator(replace(s, dtype=ov.dtypes[s.name]))
         for name, axis, sym in ov.dynamic:
@@ -251,11 +278,12 @@ def fits(s: InputSpec, shape: tuple[int, ...]) -> bool:
         sym or d < 1 or d == g for d, g, sym in zip(s.shape, shape, s.dims))
 
 
-def _with_shape(s: InputSpec, shape: tuple[int, ...]) -> InputSpec:
+def _with_shape(s: InputSpec, shape: tuple[int, ...], strict: bool) -> InputSpec:
+    """``strict``: an input read from a graph, whose fixed dims cannot change (a PyTorch model's can)."""
     if s.shape and len(shape) != len(s.shape):
         raise InputError(f"input {s.name!r}: shape {list(shape)} has {len(shape)} dims per sample, "
                          f"the model's has {len(s.shape)} ({s.shape_text()})")
-    if any(s.dims) and not fits(s, shape):
+    if strict and not fits(s, shape):
         raise InputError(f"input {s.name!r}: shape {list(shape)} does not fit the graph input {s.shape_text('?')}")
     return replace(s, shape=tuple(shape), dims=s.dims if len(s.dims) == len(shape) else ())
 

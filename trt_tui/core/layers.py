@@ -366,13 +366,10 @@ def _summarize(nodes: list[dict[str, Any]], top: int) -> dict[str, Any]:
 
 
 def _feeds(x: Any, names: list[str]) -> dict[str, np.ndarray]:
-    """The graph's feeds: ``x`` by name (a bare array is a one-input model's), floats as float32."""
-    if not isinstance(x, dict):
-        if len(names) != 1:
-            raise ValueError(f"this model has {len(names)} inputs ({', '.join(names)}): give them by name")
-        x = {names[0]: x}
-    elif len(x) == 1 and len(names) == 1:
-        x = {names[0]: next(iter(x.values()))}
+    """The graph's feeds: ``x`` by name (core/inputs.named_feeds), floats as float32."""
+    from trt_tui.core.inputs import named_feeds
+
+    x = named_feeds(x, names)
     return {k: np.ascontiguousarray(v, dtype=np.float32 if np.issubdtype(v.dtype, np.floating) else v.dtype)
             for k, v in x.items()}
 

@@ -24,8 +24,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ModelError
-from .inputs import (DEFAULT_NAME, InputError, InputSpec, ModelInputs, Overrides, apply, check_sizes, default_generator,
-                     fits, is_mask, single)
+from .inputs import DEFAULT_NAME, InputError, InputSpec, ModelInputs, Overrides, default_generator, is_mask, single, with_user
 
 
 @dataclass(frozen=True)
@@ -291,17 +290,16 @@ def _load_user_module(path: Path, factory: str):
     return net, example if callable(example) else None
 
 
-def _check_forward(net: Any, inputs: ModelInputs, where: str, batch: int = 1) -> Any:
+def _check_forward(net: Any, inputs: ModelInputs, where: str, batch: int = 1) -> tuple[Any, dict[str, int]]:
     """One forward with a batch of the inputs (seeded); ModelError naming the failure or an output without
-    a float tensor. Returns the output."""
+    a float tensor. Returns the output and the embedding tables the integer inputs index (user_models.probe)."""
     import torch
 
     from . import user_models
 
     feeds = {k: torch.from_numpy(v) for k, v in inputs.feeds(batch, seed=0).items()}
     try:
-        with torch.no_grad():
-            out = user_models.call(net, inputs, feeds)
+        out, rows = user_models.probe(net, inputs, feeds)
     except Exception as e:
         if inputs.single_float:  # the one-input wording of before
             shapes = f"input shape {(batch, *inputs.specs[0].shape)}"
@@ -309,7 +307,7 @@ def _check_forward(net: Any, inputs: ModelInputs, where: str, batch: int = 1) ->
             shapes = ", ".join(f"{s.name} {s.dtype} {s.shape_text(batch)}" for s in inputs)
         raise ModelError(f"forward with {shapes} failed: {_first_line(e)}", detail=traceback.format_exc()) from e
     user_models.check_outputs(out, where)
-    return out
+    return out, rows
 
 
 def _classes_of(out: Any) -> int | None:
@@ -321,24 +319,11 @@ def _classes_of(out: Any) -> int | None:
 
 
 def _with_overrides(found: ModelInputs, shape: tuple[int, ...] | None, ov: Overrides | None) -> ModelInputs:
-    """The model's inputs with the user's say: ``--input-shape`` (the one input) and the named overrides."""
-    if shape is not None:
-        if len(found) != 1:
-            raise ModelError(f"--input-shape sets one input; this model has {len(found)} "
-                             f"({', '.join(found.names)}): use --input-shapes name:[dims]")
-        spec = found.specs[0]
-        if found.origin == "onnx" and not fits(spec, shape):
-            raise ModelError(f"input shape {tuple(shape)} does not fit the graph input {spec.name!r} {spec.shape_text('?')}")
-        if spec.shape and len(spec.shape) != len(shape):
-            raise ModelError(f"input {spec.name!r}: shape {list(shape)} has {len(shape)} dims per sample, "
-                             f"the model's has {len(spec.shape)} ({spec.shape_text()})")
-        found = found.with_specs([replace(spec, shape=tuple(shape), dims=spec.dims if len(spec.dims) == len(shape) else ())])
+    """The model's inputs with the user's say (core/inputs.with_user), a problem as a ModelError."""
     try:
-        out = apply(found, ov) if ov is not None else found
-        check_sizes(out)
+        return with_user(found, shape, ov)
     except InputError as e:
         raise ModelError(str(e)) from e
-    return out
 
 
 def _load_onnx(path: Path, input_shape: tuple[int, ...] | None, ov: Overrides | None) -> LoadedModel:
@@ -395,29 +380,22 @@ def _user_inputs(net: Any, example_fn: Any, shape: tuple[int, ...] | None, ov: O
         else:
             found = single(shape, origin="--input-shape", name=params[0] if len(params) == 1 else DEFAULT_NAME)
             shape = None
-    inputs = _with_overrides(found, shape, ov)
-    return _embedding_defaults(net, inputs, ov)
+    return _with_overrides(found, shape, ov)
 
 
-def _embedding_defaults(net: Any, inputs: ModelInputs, ov: Overrides | None, batch: int = 1) -> ModelInputs:
-    """Integer inputs the user gave no range for: below the embedding table they index (read by a hooked forward)."""
-    import torch
-
-    from . import user_models
-
+def _embedding_defaults(inputs: ModelInputs, rows: dict[str, int], ov: Overrides | None) -> ModelInputs:
+    """Integer inputs the user gave no range for: below the embedding table they index."""
     ranged = set(ov.ranges) if ov is not None else set()
-    if all(s.is_float or s.name in ranged for s in inputs):
-        return inputs
-    tensors = {k: torch.from_numpy(v) for k, v in inputs.feeds(batch, seed=0).items()}
-    rows = user_models.embedding_rows(net, inputs, tensors)
     specs = [default_generator(s, rows[s.name], None) if s.name in rows and s.name not in ranged
              and not is_mask(s.name, s.dtype) else s for s in inputs]
     return inputs.with_specs(specs)
 
 
-def _loaded_module(net: Any, inputs: ModelInputs, name: str, description: str, source: str,
+def _loaded_module(net: Any, inputs: ModelInputs, ov: Overrides | None, name: str, description: str, source: str,
                    batch: int | None = None) -> LoadedModel:
-    out = _check_forward(net, inputs, description, batch or 1)
+    """The checked module with its inputs; the checking forward also finds the embedding tables."""
+    out, rows = _check_forward(net, inputs, description, batch or 1)
+    inputs = _embedding_defaults(inputs, rows, ov)
     spec = ModelSpec(name, inputs.specs[0].shape, description, _classes_of(out))
     return LoadedModel(spec.name, spec, spec.input_shape, module=net, source=source, inputs=inputs,
                        onnx_batch=batch, info={"outputs": _output_names(out)})
@@ -454,15 +432,16 @@ def load_model(name: str, input_shape: tuple | None = None, cache_dir: str | os.
 
         net = user_models.load_torchscript(path)
         inputs = _user_inputs(net, None, shape, overrides, path.name)
-        return _loaded_module(net, inputs, path.stem, f"TorchScript {path.name}", "torchscript")
+        return _loaded_module(net, inputs, overrides, path.stem, f"TorchScript {path.name}", "torchscript")
     if suffix == ".pt2":
         from . import user_models
 
         program, example = user_models.load_exported(path)
         found, batch = user_models.exported_inputs(program, example)
         net = program.module()
-        inputs = _embedding_defaults(net, _with_overrides(found, shape, overrides), overrides, batch or 1)
-        loaded = _loaded_module(net, inputs, path.stem, f"torch.export program {path.name}", "exported", batch)
+        inputs = _with_overrides(found, shape, overrides)
+        loaded = _loaded_module(net, inputs, overrides, path.stem, f"torch.export program {path.name}", "exported",
+                                batch)
         loaded.program = program
         return loaded
     if ":" in text and text.rsplit(":", 1)[0].endswith(".py"):
@@ -471,7 +450,8 @@ def load_model(name: str, input_shape: tuple | None = None, cache_dir: str | os.
         net, example_fn = _load_user_module(path, factory)
         net = net.eval()
         inputs = _user_inputs(net, example_fn, shape, overrides, f"{path.name}")
-        return _loaded_module(net, inputs, f"{path.stem}:{factory}", f"{factory}() from {path.name}", "file")
+        return _loaded_module(net, inputs, overrides, f"{path.stem}:{factory}", f"{factory}() from {path.name}",
+                              "file")
     if text.endswith(".py"):
         raise ModelError(f"{text}: name the factory function too, as {text}:make_model")
     raise ModelError(f"unknown model {text!r}; built-ins: {', '.join(BUILTINS)}, or file.py:factory, "

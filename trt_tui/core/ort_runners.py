@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from trt_tui.core.errors import TrtTuiError
+from trt_tui.core.inputs import named_feeds
 
 ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
              "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(int8)": np.int8, "tensor(uint8)": np.uint8,
@@ -95,7 +96,7 @@ class OrtBoundRunner:
         return self.torch.cuda.stream(self.stream) if self.stream is not None else nullcontext()
 
     def set_input(self, host: Any) -> None:
-        feeds = host if isinstance(host, Mapping) else {next(iter(self.inputs)): host}
+        feeds = named_feeds(host, list(self.inputs))
         shapes = {k: tuple(v.shape) for k, v in feeds.items()}
         if shapes != {k: tuple(v.shape) for k, v in self.x_host.items()}:
             if self.stream is not None:

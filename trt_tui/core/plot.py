@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable
 
+from trt_tui.core.results import parse_dims
+
 
 Series = dict[str, list[tuple[int, float, float]]]  # row_id -> [(batch, latency p50 ms, images/s)] by batch
 
@@ -17,7 +19,7 @@ def x_axis(rows: Iterable[dict[str, Any]]) -> str:
     """What the sweep varies: 'batch size', or the dynamic dim ('seq') of a sweep at one batch size."""
     rows = list(rows)
     if len({r.get("batch_size") for r in rows}) <= 1 and any(r.get("dims") for r in rows):
-        return str(next(r["dims"] for r in rows if r.get("dims"))).split(",")[0].split("=")[0]
+        return next(iter(parse_dims(next(r["dims"] for r in rows if r.get("dims")))))
     return "batch size"
 
 
@@ -31,7 +33,7 @@ def sweep_series(rows: Iterable[dict[str, Any]]) -> Series:
         lat, ips, bs = r.get("latency_p50_ms"), r.get("images_per_s"), r.get("batch_size")
         if r.get("status") != "ok" or lat is None or ips is None or bs is None:
             continue
-        x = int(str(r["dims"]).split(",")[0].split("=")[1]) if by_dim and r.get("dims") else int(bs)
+        x = next(iter(parse_dims(r["dims"]).values())) if by_dim and r.get("dims") else int(bs)
         series.setdefault(r["row_id"], []).append((x, float(lat), float(ips)))
     return {rid: sorted(points) for rid, points in series.items()}
 

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import calibrate, graph_checks
-from .calibration import BatchSource, align
+from .calibration import BatchSource
+from .inputs import named_feeds
 from .errors import TrtTuiError
 from .heartbeat import OnProgress, StepProgress
 from .provenance import file_sha256, fingerprint, write_json_atomic
@@ -260,7 +261,7 @@ class _OneBatch:
     def __new__(cls, source: BatchSource, input_name: list[str], dynamic: bool = False):
         from onnxruntime.quantization import CalibrationDataReader
 
-        first = align(source.batch(0), input_name)
+        first = named_feeds(source.batch(0), input_name)
         if dynamic and source.batch_size > 2:
             first = {k: v[:2].copy() for k, v in first.items()}
 

@@ -110,6 +110,16 @@ def row_key(row_id: str, batch_size: int | None, base_batch: int | None, dims: s
     return key
 
 
+def dims_label(dims: dict[str, int]) -> str:
+    """{'seq': 128} -> 'seq=128': the dims column (several dims: 'seq=128,img=224')."""
+    return ",".join(f"{k}={v}" for k, v in dims.items())
+
+
+def parse_dims(label: str | None) -> dict[str, int]:
+    """The dims column back to sizes: 'seq=128' -> {'seq': 128}."""
+    return {k: int(v) for k, v in (p.split("=") for p in (label or "").split(",") if p)}
+
+
 def point_of(row: dict[str, Any]) -> tuple[Any, str]:
     """Which measured point a row belongs to: (batch size, dim sizes); rows compare within one point."""
     return row.get("batch_size"), row.get("dims") or ""

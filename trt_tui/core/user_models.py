@@ -23,9 +23,8 @@ from typing import Any
 import numpy as np
 
 from .errors import ModelError
-from .inputs import InputSpec, ModelInputs, default_generator
+from .inputs import DTYPES, InputSpec, ModelInputs, default_generator
 
-TORCH_DTYPES = {"float32": "float32", "float16": "float16", "int64": "int64", "int32": "int32", "bool": "bool"}
 PROBE_BATCH = 2  # example_inputs is called with this batch size to read the inputs
 
 
@@ -126,7 +125,7 @@ def _spec_of(name: str, t: Any, where: str, batch: int) -> InputSpec:
     if not isinstance(t, torch.Tensor):
         raise ModelError(f"{where}: input {name!r} is {type(t).__name__}, not a tensor")
     dtype = str(t.dtype).removeprefix("torch.")
-    if dtype not in TORCH_DTYPES:
+    if dtype not in DTYPES:
         raise ModelError(f"{where}: input {name!r} is {dtype}; trt-tui feeds float32, float16, int64, int32, bool")
     if t.dim() < 1 or t.shape[0] != batch:
         raise ModelError(f"{where}: input {name!r} has shape {list(t.shape)}; with batch_size={batch} its "
@@ -144,14 +143,13 @@ def _spec_of(name: str, t: Any, where: str, batch: int) -> InputSpec:
     return default_generator(spec, example_range=(lo, hi))
 
 
-def embedding_rows(module: Any, inputs: ModelInputs, tensors: dict[str, Any]) -> dict[str, int]:
-    """Integer input -> rows of the smallest ``nn.Embedding`` it reaches unchanged (one forward with hooks
-    that see the index tensors; matched by storage, so views and reshapes count)."""
+def probe(module: Any, inputs: ModelInputs, tensors: dict[str, Any]) -> tuple[Any, dict[str, int]]:
+    """One forward (no grad) and what it showed: its output, and each integer input -> rows of the smallest
+    ``nn.Embedding`` it reaches unchanged (hooks see the index tensors, matched by storage, so views and
+    reshapes count; a ScriptModule takes no hooks). A failing forward raises as it is."""
     import torch
 
     ints = {n: t for n, t in tensors.items() if not t.is_floating_point() and t.dtype != torch.bool}
-    if not ints or isinstance(module, torch.jit.ScriptModule):
-        return {}
     found: dict[str, int] = {}
 
     def hook(mod: Any, args: tuple[Any, ...]) -> None:
@@ -162,16 +160,15 @@ def embedding_rows(module: Any, inputs: ModelInputs, tensors: dict[str, Any]) ->
             if idx.untyped_storage().data_ptr() == t.untyped_storage().data_ptr():
                 found[name] = min(found.get(name, mod.num_embeddings), mod.num_embeddings)
 
-    handles = [m.register_forward_pre_hook(hook) for m in module.modules() if isinstance(m, torch.nn.Embedding)]
+    hooked = bool(ints) and not isinstance(module, torch.jit.ScriptModule)
+    handles = [m.register_forward_pre_hook(hook) for m in module.modules()
+               if hooked and isinstance(m, torch.nn.Embedding)]
     try:
         with torch.no_grad():
-            call(module, inputs, tensors)
-    except Exception:  # noqa: BLE001 - the forward is checked (and its failure reported) by the caller
-        pass
+            return call(module, inputs, tensors), found
     finally:
         for h in handles:
             h.remove()
-    return found
 
 
 # -- artifacts -------------------------------------------------------------------------------------

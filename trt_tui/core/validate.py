@@ -291,15 +291,10 @@ def _onnx_input_problem(path: str, stamp: tuple[int, int], shape: Any, shapes: A
         from trt_tui.core.onnx_inputs import read_inputs
 
         found, _ = read_inputs(onnx.load(path, load_external_data=False), shown(path))
-        if shape is not None:
-            if len(found) != 1:
-                return (f"--input-shape sets one input; {shown(path)} has {len(found)} "
-                        f"({', '.join(found.names)}): use --input-shapes name:[dims]", ())
-            shapes = ((found.names[0], tuple(shape)),)
-        out = inp.apply(found, inp.Overrides(dict(shapes), dict(dtypes), dict(ranges), tuple(dynamic), dict(sizes)))
-        inp.check_sizes(out)
+        ov = inp.Overrides(dict(shapes), dict(dtypes), dict(ranges), tuple(dynamic), dict(sizes))
+        out = inp.with_user(found, tuple(shape) if shape is not None else None, ov)
         return "", tuple(out.dim_sizes())
-    except (ValueError, inp.InputError) as exc:
+    except ValueError as exc:  # an InputError too
         return str(exc), ()
     except Exception:  # noqa: BLE001 - an unreadable file is the loader's to report, in the child
         return "", ()

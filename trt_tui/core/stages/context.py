@@ -13,6 +13,7 @@ from trt_tui.core import bench, results, rows
 from trt_tui.core.config import RunConfig
 from trt_tui.core.errors import TrtTuiError
 from trt_tui.core.events import Emit, ErrorEvent, Event, Log, Progress, StageFinished, StageStarted, StepFinished
+from trt_tui.core.results import dims_label
 from trt_tui.core.rowbook import RowBook
 from trt_tui.core.timeline import Timeline
 from trt_tui.core.trt.adapter import PrecisionPlan, TensorRTEnv, precision_plan
@@ -52,15 +53,6 @@ class Artifacts:
     def onnx_variant(self, variant: str) -> Path | None:
         """The ONNX file a PrecisionPlan or an onnxruntime row names: fp32 | fp16 | qdq."""
         return {"fp32": self.onnx, "fp16": self.fp16, "qdq": self.qdq}[variant]
-
-
-def dims_label(dims: dict[str, int]) -> str:
-    """{'seq': 128} -> 'seq=128' (the results' dims column)."""
-    return ",".join(f"{k}={v}" for k, v in dims.items())
-
-
-def parse_label(label: str) -> dict[str, int]:
-    return {k: int(v) for k, v in (p.split("=") for p in label.split(",") if p)}
 
 
 class RunContext:
@@ -114,7 +106,11 @@ class RunContext:
     def use_fixed_batch(self, batch: int) -> None:
         """An ONNX file with a fixed batch runs at that batch only (the config keeps what was asked)."""
         self.sizes = (batch,)
-        self.points = [(batch, parse_label(label)) for label in dict.fromkeys(dims_label(d) for _, d in self.points)]
+        dims: list[dict[str, int]] = []
+        for _, d in self.points:  # the dim sizes, once each
+            if d not in dims:
+                dims.append(d)
+        self.points = [(batch, d) for d in dims]
         self.sweep = len(self.points) > 1
         self.rows.batch, self.rows.sweep = batch, self.sweep
         self.store.meta["effective_batch_size"] = batch
