@@ -121,3 +121,31 @@ def test_batch_sizes_are_checked():
     assert "batch_sizes" in RunConfig(batch_sizes=(0, 4)).problems()
     assert RunConfig(batch_size=4).sizes() == (4,)
     assert RunConfig.from_json(RunConfig(batch_sizes=(1, 4)).to_json()).batch_sizes == (1, 4)
+
+
+def test_sweep_over_a_dynamic_dim_one_set_of_files_every_size_measured(tmp_path):
+    """An ONNX file with a dynamic 'seq' dim swept at 4 and 8: every row at both sizes from the same
+    files; a row whose engine was never made (no TensorRT here) ends as it did at the first size."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    ids = helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"])
+    out = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "seq", 6])
+    table = numpy_helper.from_array(np.random.default_rng(0).standard_normal((50, 6)).astype(np.float32), "table")
+    graph = helper.make_graph([helper.make_node("Gather", ["table", "input_ids"], ["logits"])], "g", [ids], [out],
+                              [table])
+    path = tmp_path / "lm.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=10), path)
+    cfg = RunConfig(model=str(path), batch_size=2, sweep={"seq": (4, 8)}, rows=("tensorrt-fp32", "onnxruntime-fp32"),
+                    iterations=5, warmup=1, device="cpu", out_dir=str(tmp_path / "out"))
+    assert cfg.problems() == {}
+    events = []
+    assert Pipeline(cfg, events.append).run().status == "ok"
+    data = json.loads((tmp_path / "out" / "results.json").read_text())
+    by = {(r["row_id"], r["dims"]): r for r in data["rows"]}
+    assert set(by) == {(r, d) for r in cfg.rows for d in ("seq=4", "seq=8")}
+    assert by[("onnxruntime-fp32", "seq=4")]["status"] == by[("onnxruntime-fp32", "seq=8")]["status"] == "ok"
+    trt4, trt8 = by[("tensorrt-fp32", "seq=4")], by[("tensorrt-fp32", "seq=8")]
+    assert trt4["status"] == trt8["status"] == "skipped" and trt4["reason"] == trt8["reason"]
+    assert data["meta"]["inputs"]["specs"][0]["high"] == 49  # ids below the 50-row table
+    assert sum(isinstance(e, StageStarted) and e.stage == "benchmark" for e in events) == 2  # no second export

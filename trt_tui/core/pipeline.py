@@ -12,10 +12,11 @@ from __future__ import annotations
 import threading
 import traceback
 
-from trt_tui.core import results
+from trt_tui.core import results, rows
 from trt_tui.core.config import RUN_STAGES, RunConfig
 from trt_tui.core.errors import ModelError, TrtTuiError
 from trt_tui.core.events import Emit, EnvEvent, ErrorEvent, Finished
+from trt_tui.core.rowbook import OPEN
 from trt_tui.core.stages import benchmark, build, env, export, layers, model, quantize
 from trt_tui.core.stages.context import Cancelled, RunContext, Throttle
 from trt_tui.core.trt.adapter import TensorRTEnv
@@ -69,6 +70,17 @@ class Pipeline:
             ctx.store.env["machine_after"] = machine.snapshot(ctx.device or "cpu")
             ctx.emit(EnvEvent(env=dict(ctx.store.env)))
 
+    def settle_unmade(self) -> None:
+        """At another size of a dynamic dim, a row whose engine or ONNX was never made (skipped or failed at
+        the size the files were made at) ends as it did there, not with a second attempt to run nothing."""
+        ctx = self.ctx
+        for row in rows.select(ctx.cfg.rows):
+            missing = (row.is_tensorrt and row.id not in ctx.files.plans) or (
+                row.is_onnxruntime and ctx.files.onnx_variant(row.onnx) is None)
+            there = ctx.store.rows.get(ctx.store.key(row.id, ctx.batch, ctx.files.made_at or None), {})
+            if missing and there.get("status") in ("skipped", "failed") and ctx.rows.status(row.id) in OPEN:
+                ctx.rows.set(row.id, status=there["status"], reason=there.get("reason") or "")
+
     def prepare(self) -> None:
         ctx = self.ctx
         ctx.out.mkdir(parents=True, exist_ok=True)
@@ -86,9 +98,11 @@ class Pipeline:
         ctx = self.ctx.at_batch(batch, dims)
         stages = ctx.cfg.stages
         if ctx.files.onnx is not None:  # another size of a dynamic dim: the engines cover it (one profile)
+            self.settle_unmade()
             if "benchmark" in stages:
                 benchmark.run(ctx)
             return
+        ctx.files.made_at = ctx.rows.dims
         if export.needed(ctx):
             if "export" in stages or ctx.model.module is None:
                 export.run(ctx)

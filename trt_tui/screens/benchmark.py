@@ -183,7 +183,7 @@ class BenchmarkScreen(RunScreen):
         self.sort_by: str | None = None
         self.sort_reverse = False
         self.shown: tuple[str, ...] = ()  # the metric columns on screen (columns_for the width)
-        self.row_width = ROW_WIDTH  # wider in a sweep: the titles carry the batch size
+        self.row_width = ROW_WIDTH  # wider in a sweep: the titles carry the point (batch size, dim sizes)
         self._order_dirty = False
 
     def compose_body(self) -> ComposeResult:
@@ -236,8 +236,9 @@ class BenchmarkScreen(RunScreen):
         store = state.store
         table = self.query_one("#bench", DataTable)
         room = table.scrollable_content_region.width
-        sizes = store.batch_sizes()
-        row_width = ROW_WIDTH + (max(len(f" b{b}") for b in sizes) if len(sizes) > 1 else 0)
+        # the titles carry the point of a sweep (row_title: ' b32', ' seq=128'): the column widens by it
+        row_width = ROW_WIDTH + max((len(label) + 1 for r in store.rows.values() if (label := store.sweep_label(r))),
+                                    default=0)
         if room > 0 and (columns_for(room, row_width) != self.shown or row_width != self.row_width):
             self.row_width = row_width  # the columns that fit without scrolling
             self._set_columns(columns_for(room, row_width))

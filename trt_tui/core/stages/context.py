@@ -49,6 +49,7 @@ class Artifacts:
         self.qdq: Path | None = None  # Q/DQ INT8 ONNX
         self.fp16: Path | None = None  # FP16 ONNX (strongly typed TensorRT)
         self.plans: dict[str, Path] = {}  # row id -> the plan this run built
+        self.made_at = ""  # the dim sizes (dims label) at which these files were made: a sweep's first
 
     def onnx_variant(self, variant: str) -> Path | None:
         """The ONNX file a PrecisionPlan or an onnxruntime row names: fp32 | fp16 | qdq."""
