@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from trt_tui.core.config import DEFAULT_ROWS
+from trt_tui.core.rows import DEFAULT_IDS
 from trt_tui.core.results import COLUMNS
 
 FAST = ["--iterations", "20", "--warmup", "2", "--exporter", "torchscript"]
@@ -36,7 +36,7 @@ def test_run_mlp_end_to_end(mlp_run):
     assert "trt-tui results" in proc.stdout
     data = json.loads((out / "results.json").read_text())
     rows = {r["row_id"]: r for r in data["rows"]}
-    assert list(rows) == list(DEFAULT_ROWS)
+    assert list(rows) == list(DEFAULT_IDS)
     assert data["meta"]["config"]["model"] == "mlp" and "launch hidden" in data["meta"]["timing"]["gpu_compute"]
     for rid in ("pytorch-fp32", "pytorch-fp16", "onnxruntime-fp32", "onnxruntime-int8"):
         r = rows[rid]
@@ -63,7 +63,7 @@ def test_csv_schema_is_stable(mlp_run):
         reader = csv.DictReader(fh)
         assert tuple(reader.fieldnames or ()) == COLUMNS
         rows = list(reader)
-    assert [r["row_id"] for r in rows] == list(DEFAULT_ROWS)
+    assert [r["row_id"] for r in rows] == list(DEFAULT_IDS)
     required = {"backend", "precision", "device", "batch_size", "latency_mean_ms", "latency_p50_ms", "latency_p99_ms",
                 "throughput_per_s", "speedup_vs_pytorch", "size_bytes", "max_abs_err", "status", "reason"}
     assert required <= set(COLUMNS)

@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from trt_tui import cli
-from trt_tui.core.config import ALL_ROWS, RUN_STAGES, RunConfig
+from trt_tui.core.config import RUN_STAGES, RunConfig
+from trt_tui.core.rows import ALL_IDS
 from trt_tui.core.models import BUILTINS
 from trt_tui.core.validate import opset_range, parse_shape, shown
 
@@ -98,7 +99,7 @@ def values_for(option: str, action, files: dict[str, Path]) -> st.SearchStrategy
     if getattr(action, "choices", None):
         return st.one_of(st.sampled_from(list(action.choices)), anything)
     special = {
-        "--model": models, "--input-shape": shapes, "--rows": names(ALL_ROWS), "--stages": names(RUN_STAGES),
+        "--model": models, "--input-shape": shapes, "--rows": names(ALL_IDS), "--stages": names(RUN_STAGES),
         "--calib-data": st.sampled_from([str(files["npy"]), "missing.npy", "a\0b"]), "--out": st.sampled_from(["out", "a\0b", ""]),
     }
     return st.one_of(special.get(option, numbers), anything)
@@ -210,7 +211,7 @@ def test_unknown_rows_and_choices_are_one_line():
     code, err = run_main(["run", "--rows=pytorch-fp99", "--batch-size=0"])
     assert code == 2 and err.splitlines() == [
         "trt-tui run: --batch-size 0: must be a whole number >= 1",
-        f"trt-tui run: --rows pytorch-fp99: unknown rows: pytorch-fp99 (choose among {', '.join(ALL_ROWS)})",
+        f"trt-tui run: --rows pytorch-fp99: unknown rows: pytorch-fp99 (choose among {', '.join(ALL_IDS)})",
     ]
     code, err = run_main(["run", "--device", "gpu"])
     assert code == 2 and err == ("trt-tui run: argument --device: invalid choice: 'gpu' (choose from 'auto', 'cuda', "

@@ -27,6 +27,7 @@ from trt_tui.messages import JobEvent, JobFailed, MachineProbed, StateChanged
 from trt_tui.screens.model import ModelScreen
 from trt_tui.screens.state import RunState
 from trt_tui.widgets.palette import TrtTuiCommands
+from trt_tui.core.vocab import Status
 
 
 class Job(Protocol):
@@ -224,7 +225,7 @@ class TrtTuiApp(App[None]):
     def _job_failed(self, message: JobFailed) -> None:
         if message.job_id != self.job_id:
             return
-        self.state.apply(Finished(status="crashed", message=message.message))
+        self.state.apply(Finished(status=Status.CRASHED, message=message.message))
         self._job_ended(self.state.finished)  # type: ignore[arg-type]
         self._redraw()
 
@@ -232,9 +233,9 @@ class TrtTuiApp(App[None]):
         self.job = None
         self.refresh_bindings()
         self._warm_jobs()
-        severity = "information" if finished.status == "ok" else "warning" if finished.status == "cancelled" else "error"
-        text = {"ok": "run finished", "cancelled": "run cancelled"}.get(finished.status, f"run {finished.status}")
-        if finished.message and finished.status != "ok":
+        severity = "information" if finished.status == Status.OK else "warning" if finished.status == Status.CANCELLED else "error"
+        text = {Status.OK: "run finished", Status.CANCELLED: "run cancelled"}.get(finished.status, f"run {finished.status}")
+        if finished.message and finished.status != Status.OK:
             text += f": {finished.message}"
         if finished.out_dir:
             text += f" — results in {finished.out_dir}"

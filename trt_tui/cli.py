@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, NoReturn, TextIO
 
 from trt_tui.core import inputs, layers, runclock, timeline
-from trt_tui.core.config import (ALL_ROWS, CALIBRATORS, COMPILE_MODES, COMPILE_ROWS, DEFAULT_ROWS, EXPORTERS, RUN_STAGES,
+from trt_tui.core.rows import ALL_IDS, DEFAULT_IDS
+from trt_tui.core.config import (CALIBRATORS, COMPILE_MODES, COMPILE_ROWS, EXPORTERS, RUN_STAGES,
                                  RunConfig, parse_sizes)
 from trt_tui.core.validate import NUMBERS, opset_range, parse_names, parse_number, parse_shape, shown
 from trt_tui.core.bench import AUTO_MAX_SECONDS
@@ -36,6 +37,7 @@ from trt_tui.core.events import (
     StageStarted,
     StepFinished,
 )
+from trt_tui.core.vocab import Status
 
 
 # Exit statuses (README: "Exit statuses").
@@ -138,7 +140,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", "-b", help=f"batch size, >= 1 (default: {d.batch_size})")
     p.add_argument("--batch-sizes", help="a sweep: every row at each size, e.g. 1,8,32,128 (one export and build "
                    "per size; long-form results and plot.png) (default: --batch-size only)")
-    p.add_argument("--rows", help=f"comma-separated rows among: {', '.join(ALL_ROWS)} "
+    p.add_argument("--rows", help=f"comma-separated rows among: {', '.join(ALL_IDS)} "
                    "(default: all but the torch.compile rows)")
     p.add_argument("--compile", action="store_true",
                    help="add the torch.compile rows (pytorch-compile-fp32/fp16; CUDA only; compiling takes a while) "
@@ -245,10 +247,10 @@ def config_from_args(args: argparse.Namespace) -> tuple[RunConfig | None, list[s
         if hasattr(args, name):
             take(name, partial(parse_number, name))
     take("opset", parse_whole)
-    take("rows", partial(parse_names, allowed=ALL_ROWS, what="rows"))
+    take("rows", partial(parse_names, allowed=ALL_IDS, what="rows"))
     take("batch_sizes", parse_sizes)
     if getattr(args, "compile", False):
-        values["rows"] = with_compile_rows(values.get("rows", DEFAULT_ROWS))
+        values["rows"] = with_compile_rows(values.get("rows", DEFAULT_IDS))
     take("stages", partial(parse_names, allowed=RUN_STAGES, what="stages"))
     for name in ("model", "calibrator", "calib_data", "exporter", "device", "compile_mode"):
         if getattr(args, name) is not None:
@@ -276,7 +278,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[RunConfig | None, list[s
 
 def with_compile_rows(rows: tuple[str, ...]) -> tuple[str, ...]:
     """``--compile`` adds the torch.compile rows to the chosen ones (in table order)."""
-    return tuple(r for r in ALL_ROWS if r in rows or r in COMPILE_ROWS)
+    return tuple(r for r in ALL_IDS if r in rows or r in COMPILE_ROWS)
 
 
 def parse_whole(text: str) -> int:
@@ -328,9 +330,9 @@ class ProgressPrinter:
             eta = f" ETA {ev.eta_s:.0f} s" if ev.eta_s is not None and ev.step < ev.total else ""
             so_far = f" p50 so far {fmt_ms(ev.p50_ms)} ms" if ev.p50_ms is not None else ""
             self.status(ev.task, f"   {ev.task}{phase}{count}{eta}{so_far}")
-        elif isinstance(ev, RowEvent) and ev.row.get("status") in ("ok", "failed", "skipped"):
+        elif isinstance(ev, RowEvent) and ev.row.get("status") in (Status.OK, Status.FAILED, Status.SKIPPED):
             r = ev.row
-            if r["status"] == "ok":
+            if r["status"] == Status.OK:
                 self.line(f"   {r['row_id']}: p50 {fmt_ms(r.get('latency_p50_ms'))} ms, "
                           f"{fmt_rate(r.get('throughput_per_s'))}/s")
             else:
@@ -383,7 +385,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     job = JobProcess(cfg, env={**os.environ, **timeline.launch_env()})  # the timeline counts from this launch
     state = RunState()
     interrupted = follow_run(job, state, args)
-    fin = state.finished or Finished(status="cancelled" if interrupted else "failed",
+    fin = state.finished or Finished(status=Status.CANCELLED if interrupted else Status.FAILED,
                                      out_dir=str(cfg.resolved_out_dir()), message="no result")
     if not args.json:
         print_summary(state, fin, verbose=args.verbose, explain=cfg.explain_accuracy, full_timeline=args.timeline)
@@ -398,9 +400,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def run_status(status: str, rows: Any, regression: bool) -> int:
     """0 ok; 1 the run failed or crashed; 3 it finished but some rows failed; 4 a row slower than
     --against beyond noise (with --fail-on-regression); 130 cancelled (2: bad options, earlier)."""
-    if status != "ok":
-        return EXIT_CANCELLED if status == "cancelled" else EXIT_FAILED
-    if any(r.get("status") == "failed" for r in rows):
+    if status != Status.OK:
+        return EXIT_CANCELLED if status == Status.CANCELLED else EXIT_FAILED
+    if any(r.get("status") == Status.FAILED for r in rows):
         return EXIT_ROWS_FAILED
     return EXIT_REGRESSION if regression else EXIT_OK
 
@@ -498,7 +500,7 @@ def print_summary(state: Any, fin: Finished, *, verbose: bool, explain: bool = F
         say("\n".join(every + timeline.summary_lines(entries, origin, wall_s=wall) + hint))
     if not verbose and any(e.detail.strip() for e in state.errors):
         say("the full detail of each error: run again with -v (or --json for every event)")
-    if fin.status != "ok":
+    if fin.status != Status.OK:
         say(f"run {fin.status}: {fin.message}", style="red")
 
 
@@ -508,7 +510,7 @@ def row_notes(store: Any, sweep: bool) -> Iterator[str]:
     for r in store.rows.values():
         label = store.sweep_label(r)
         at = f" {label}" if sweep and label else ""
-        if r.get("status") != "ok" and r.get("reason"):
+        if r.get("status") != Status.OK and r.get("reason"):
             yield f"  {r['row_id']}: {r['status']} — {r['reason']}"
             continue
         if hint := host_bound(r):

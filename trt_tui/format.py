@@ -9,16 +9,34 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from trt_tui.core.results import SPEEDUP_CI, contains_one
+from trt_tui.core.vocab import Status
 
-STATUS_ICONS = {
-    "pending": "·",
-    "running": "▶",
-    "ok": "✔",
-    "skipped": "–",
-    "failed": "✘",
-    "cancelled": "■",
-    "crashed": "✘",
+@dataclass(frozen=True)
+class StatusLook:
+    """How a status shows in both front ends."""
+
+    icon: str  # before the status everywhere
+    short: str  # the benchmark table's status column (a few cells)
+    word: str  # the benchmark screen's list of rows that did not end ok
+    style: str  # the Rich style of the status cell ('' = the default)
+
+
+# The one display table of core.vocab.Status.
+STATUS_LOOK: dict[str, StatusLook] = {
+    Status.PENDING: StatusLook("·", "wait", "not run", "dim"),
+    Status.RUNNING: StatusLook("▶", "running", "running", "bold yellow"),
+    Status.BUILT: StatusLook("?", "built", "built", "cyan"),  # only with --stages lacking benchmark
+    Status.OK: StatusLook("✔", "ok", "ok", "green"),
+    Status.SKIPPED: StatusLook("–", "skip", "skipped", "dim"),
+    Status.FAILED: StatusLook("✘", "fail", "failed", "bold red"),
+    Status.CANCELLED: StatusLook("■", "stop", "cancelled", "yellow"),
+    Status.CRASHED: StatusLook("✘", "crash", "crashed", "bold red"),
 }
+
+
+def status_look(status: str) -> StatusLook:
+    """The look of ``status``; a word this version does not know (a newer child's) shows as itself."""
+    return STATUS_LOOK.get(status) or StatusLook("?", status, status, "")
 
 
 def is_num(value: Any) -> bool:
@@ -107,7 +125,7 @@ def fmt_frac(value: Any) -> str:
 
 
 def status_text(status: str) -> str:
-    return f"{STATUS_ICONS.get(status, '?')} {status}"
+    return f"{status_look(status).icon} {status}"
 
 
 def ellipsize(text: str, width: int) -> str:

@@ -20,6 +20,7 @@ from typing import IO, Callable, Iterator
 from trt_tui.core.config import RunConfig
 from trt_tui.core.events import ErrorEvent, Event, Finished, Log, parse_line
 from trt_tui.core.trt.adapter import INSTALL_HINT, installed_distribution
+from trt_tui.core.vocab import Status
 
 # Signal names for the exit status a crashed child leaves (negative returncode = killed by signal).
 def describe_exit(code: int | None) -> str:
@@ -140,12 +141,12 @@ class JobProcess:
         code = self.proc.wait()
         if not finished:
             if self.cancelled:
-                yield Finished(status="cancelled", exit_code=code, message="cancelled by the user")
+                yield Finished(status=Status.CANCELLED, exit_code=code, message="cancelled by the user")
                 return
             tail = "\n".join(self._stderr_tail)
             message = f"the pipeline process stopped unexpectedly: {describe_exit(code)}"
             yield ErrorEvent(stage="", message=message, detail=tail, fatal=True)
-            yield Finished(status="crashed", exit_code=code, message=message, out_dir=str(self.config.resolved_out_dir()))
+            yield Finished(status=Status.CRASHED, exit_code=code, message=message, out_dir=str(self.config.resolved_out_dir()))
 
     def cancel(self, timeout: float = 5.0) -> None:
         """SIGTERM to the child's process group, SIGKILL if it has not gone after ``timeout``."""
@@ -226,7 +227,7 @@ class ReplayJob:
         else:
             self.returncode = 0
             return
-        yield Finished(status="cancelled", message="cancelled by the user")
+        yield Finished(status=Status.CANCELLED, message="cancelled by the user")
 
     def cancel(self, timeout: float = 5.0) -> None:
         self.cancelled.set()

@@ -10,7 +10,8 @@ import pytest
 
 from trt_tui.core import bench, models, results, torch_runners
 from trt_tui.core.rows import get as row_of
-from trt_tui.core.config import ALL_ROWS, COMPILE_ROWS, DEFAULT_ROWS, RunConfig
+from trt_tui.core.config import COMPILE_ROWS, RunConfig
+from trt_tui.core.rows import ALL_IDS, DEFAULT_IDS
 from trt_tui.core.errors import TrtTuiError
 from trt_tui.core.events import Log, Progress, RowEvent, StageStarted
 from trt_tui.core.pipeline import Pipeline
@@ -88,10 +89,10 @@ def test_speedups_compare_rows_of_the_same_batch_against_eager_and_the_best_pyto
 def test_compile_rows_are_opt_in():
     from trt_tui.cli import build_parser, config_from_args
 
-    assert set(COMPILE_ROWS) <= set(ALL_ROWS) and not set(COMPILE_ROWS) & set(DEFAULT_ROWS)
-    assert RunConfig().rows == DEFAULT_ROWS
+    assert set(COMPILE_ROWS) <= set(ALL_IDS) and not set(COMPILE_ROWS) & set(DEFAULT_IDS)
+    assert RunConfig().rows == DEFAULT_IDS
     parse = lambda *a: config_from_args(build_parser().parse_args(["run", *a]))[0]  # noqa: E731
-    assert parse().rows == DEFAULT_ROWS
+    assert parse().rows == DEFAULT_IDS
     cfg = parse("--compile", "--compile-mode", "max-autotune", "--rows", "pytorch-fp32,tensorrt-fp16")
     assert cfg.rows == ("pytorch-fp32", "pytorch-compile-fp32", "pytorch-compile-fp16", "tensorrt-fp16")
     assert cfg.compile_mode == "max-autotune" and not cfg.problems()

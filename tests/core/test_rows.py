@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from trt_tui.core import rows
-from trt_tui.core.results import BASELINE_ROW
+from trt_tui.core.vocab import Backend, Precision
 
 
 def test_table_order_pytorch_first_then_engines_then_onnxruntime() -> None:
     order = [r.backend for r in rows.ROWS]
-    assert order == sorted(order, key=[rows.PYTORCH, rows.TENSORRT, rows.ONNXRUNTIME].index)
-    assert rows.ALL_IDS[0] == rows.BASELINE_ID == BASELINE_ROW == "pytorch-fp32"
+    assert order == sorted(order, key=list(Backend).index)
+    assert rows.ALL_IDS[0] == rows.BASELINE_ID == "pytorch-fp32"
 
 
 def test_ids_titles_and_short_labels_are_unique_and_fit_the_table() -> None:
@@ -20,7 +20,7 @@ def test_ids_titles_and_short_labels_are_unique_and_fit_the_table() -> None:
         assert len(set(values)) == len(values), field
     # the benchmark table's first column is 15 wide and starts with "★ " on the best row
     assert max(len(r.short) for r in rows.ROWS) <= 13
-    assert all(r.precision in rows.PRECISIONS and r.backend in rows.BACKENDS for r in rows.ROWS)
+    assert all(r.precision in set(Precision) and r.backend in set(Backend) for r in rows.ROWS)
 
 
 def test_what_each_backend_needs() -> None:
@@ -52,5 +52,5 @@ def test_lookups() -> None:
     assert rows.title("from-a-newer-version") == "from-a-newer-version"  # shown as itself, not an error
     chosen = ["onnxruntime-fp32", "tensorrt-int8", "nonsense", "pytorch-fp16", "tensorrt-fp32"]
     assert [r.id for r in rows.select(chosen)] == ["onnxruntime-fp32", "tensorrt-int8", "pytorch-fp16", "tensorrt-fp32"]
-    assert [r.id for r in rows.select(chosen, backend=rows.TENSORRT)] == ["tensorrt-int8", "tensorrt-fp32"]
+    assert [r.id for r in rows.select(chosen, backend=Backend.TENSORRT)] == ["tensorrt-int8", "tensorrt-fp32"]
     assert rows.is_tensorrt("tensorrt-fp16") and not rows.is_tensorrt("pytorch-fp16") and not rows.is_tensorrt("x")

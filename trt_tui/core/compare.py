@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from trt_tui.core.results import SAMPLES_FILE, ResultsStore
+from trt_tui.core.vocab import Status
 
 MIN_CHANGE = 0.02
 FASTER, SLOWER, SAME, UNKNOWN = "faster", "slower", "same within noise", "no samples"
@@ -93,7 +94,7 @@ def compare(a: ResultsStore, b: ResultsStore, min_change: float = MIN_CHANGE) ->
             continue
         ra = a.rows[ka]
         pa, pb = ra.get("latency_p50_ms"), rb.get("latency_p50_ms")
-        if ra.get("status") != "ok" or rb.get("status") != "ok" or not pa or not pb:
+        if ra.get("status") != Status.OK or rb.get("status") != Status.OK or not pa or not pb:
             continue
         low, high = interval(a, ka, b, kb)
         out.append(RowChange(rb["row_id"], rb.get("batch_size"), pa, pb, pb / pa, low, high,

@@ -11,10 +11,8 @@ from typing import Any
 from trt_tui.core import rows as row_types
 from trt_tui.core.validate import parse_shape  # noqa: F401 - the shape parser's historic home
 
-# Every row the pipeline knows, in table order (defined in core/rows.py); the default selection leaves
-# out the opt-in ones (torch.compile: it compiles for a while first).
-ALL_ROWS: tuple[str, ...] = row_types.ALL_IDS
-DEFAULT_ROWS: tuple[str, ...] = row_types.DEFAULT_IDS
+# The rows torch.compile runs (opt-in: it compiles for a while first); every row and the default
+# selection are core/rows.py's ALL_IDS and DEFAULT_IDS.
 COMPILE_ROWS: tuple[str, ...] = tuple(r.id for r in row_types.ROWS if r.mode == "compile")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 # Stages a run can be limited to; a later stage alone reuses what earlier ones left in out_dir.
@@ -36,7 +34,7 @@ class RunConfig:
     profile: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # dim name -> TensorRT min/opt/max
     batch_size: int = 1
     batch_sizes: tuple[int, ...] = ()  # a sweep: every row at each size (batch_size = the first); () = batch_size only
-    rows: tuple[str, ...] = DEFAULT_ROWS
+    rows: tuple[str, ...] = row_types.DEFAULT_IDS
     stages: tuple[str, ...] = RUN_STAGES
     iterations: int = 500
     warmup: int = 50
@@ -127,7 +125,7 @@ class RunConfig:
             bad["exporter"] = f"exporter must be one of {', '.join(EXPORTERS)}"
         elif problem := v.opset_problem(self.opset, self.exporter):
             bad["opset"] = problem
-        unknown = [r for r in self.rows if r not in ALL_ROWS]
+        unknown = [r for r in self.rows if r not in row_types.ALL_IDS]
         if unknown:
             bad["rows"] = f"unknown rows: {', '.join(map(str, unknown))}"
         elif not self.rows:

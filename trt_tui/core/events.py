@@ -11,6 +11,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable, ClassVar
+from trt_tui.core.vocab import Status
 
 
 @dataclass
@@ -39,7 +40,7 @@ class StageFinished(Event):
 
     type: ClassVar[str] = "stage_finished"
     stage: str
-    status: str = "ok"
+    status: Status = Status.OK
     seconds: float = 0.0
     reason: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
@@ -47,13 +48,13 @@ class StageFinished(Event):
 
 @dataclass
 class StepFinished(Event):
-    """One named step inside a stage (export: 'export', 'checker', 'onnxruntime parity';
+    """One named step inside a stage (export: 'export', 'checker', 'parity';
     build: 'tensorrt-fp16'), with its own state, time and result."""
 
     type: ClassVar[str] = "step_finished"
     stage: str
     step: str
-    status: str = "ok"
+    status: Status = Status.OK
     seconds: float = 0.0
     reason: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
@@ -121,7 +122,7 @@ class Finished(Event):
     """The run ended. ``status`` is ok | failed | cancelled | crashed (crashed = child exit)."""
 
     type: ClassVar[str] = "finished"
-    status: str = "ok"
+    status: Status = Status.OK
     out_dir: str = ""
     best: str = ""
     best_rule: str = ""
@@ -147,6 +148,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
 }
 
 Emit = Callable[[Event], None]
+STATUSES = frozenset(s.value for s in Status)
 
 
 def from_dict(data: dict[str, Any]) -> Event:
@@ -155,7 +157,10 @@ def from_dict(data: dict[str, Any]) -> Event:
     if cls is None:
         raise ValueError(f"unknown event type: {data.get('type')!r}")
     names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in names})
+    kwargs = {k: v for k, v in data.items() if k in names}
+    if kwargs.get("status") in STATUSES:  # the one string field with a type; an unknown word stays as sent
+        kwargs["status"] = Status(kwargs["status"])
+    return cls(**kwargs)
 
 
 def from_json(line: str) -> Event:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from trt_tui.core.vocab import Status
 
 FILE = "layers.json"
 NOTE = ("per-layer errors from onnxruntime (CPU, graph optimizations off) on the ONNX files TensorRT builds "
@@ -402,14 +403,14 @@ def explain(fp32_onnx: str | Path, variants: dict[str, str | Path | None], x: An
         t0 = time.perf_counter()
         entry: dict[str, Any] = {"rows": list(VARIANT_ROWS.get(name, ()))}
         if path is None or not Path(path).is_file():
-            entry.update(status="skipped", reason=f"no {VARIANT_FILES.get(name, name)} to compare")
+            entry.update(status=Status.SKIPPED, reason=f"no {VARIANT_FILES.get(name, name)} to compare")
         else:
             try:
                 progress = (lambda s, t, _n=name: on_progress(_n, s, t)) if on_progress else None
-                entry.update(status="ok", **compare_variant(Path(fp32_onnx), Path(path), sample, top=top,
+                entry.update(status=Status.OK, **compare_variant(Path(fp32_onnx), Path(path), sample, top=top,
                                                             max_bytes=max_bytes, on_progress=progress))
             except Exception as exc:  # noqa: BLE001 - one variant's failure must not stop the other
-                entry.update(status="failed", reason=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
+                entry.update(status=Status.FAILED, reason=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
         entry["seconds"] = round(time.perf_counter() - t0, 3)
         data["variants"][name] = entry
     return data
@@ -484,7 +485,7 @@ def summary_lines(data: dict[str, Any], top: int = 5) -> list[str]:
     lines = [f"per-layer accuracy on {data.get('samples')} samples — onnxruntime on the same ONNX files "
              "(TensorRT cannot mark every layer cheaply); + = relative error a node adds:"]
     for name, entry in data.get("variants", {}).items():
-        if entry.get("status") != "ok":
+        if entry.get("status") != Status.OK:
             lines.append(f"  {name}: {entry.get('status')} — {entry.get('reason')}")
             continue
         nodes = by_node(entry)

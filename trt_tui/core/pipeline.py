@@ -20,6 +20,7 @@ from trt_tui.core.rowbook import OPEN
 from trt_tui.core.stages import benchmark, build, env, export, layers, model, quantize
 from trt_tui.core.stages.context import Cancelled, RunContext, Throttle
 from trt_tui.core.trt.adapter import TensorRTEnv
+from trt_tui.core.vocab import Status
 
 __all__ = ["Cancelled", "Pipeline", "Throttle"]
 
@@ -47,19 +48,19 @@ class Pipeline:
             if ctx.sweep:
                 benchmark.write_sweep_plot(ctx)
         except Cancelled:
-            ctx.rows.fail_unfinished("cancelled", status="cancelled")
-            return Finished(status="cancelled", out_dir=out, message="cancelled by the user")
+            ctx.rows.fail_unfinished("cancelled", status=Status.CANCELLED)
+            return Finished(status=Status.CANCELLED, out_dir=out, message="cancelled by the user")
         except TrtTuiError as exc:
             ctx.rows.fail_unfinished(exc.message)
             bad_input = isinstance(exc, ModelError) and ctx.model is None  # what the user gave cannot load
-            return Finished(status="failed", out_dir=out, message=exc.message, bad_input=bad_input)
+            return Finished(status=Status.FAILED, out_dir=out, message=exc.message, bad_input=bad_input)
         except OSError as exc:  # e.g. a read-only or full results folder
             msg = f"cannot write results to {ctx.out}: {exc.strerror or exc}"
             ctx.emit(ErrorEvent(stage="", message=msg, detail=traceback.format_exc(), fatal=True))
-            return Finished(status="failed", out_dir=out, message=msg)
+            return Finished(status=Status.FAILED, out_dir=out, message=msg)
         self.machine_after()
         ctx.store.save()
-        return Finished(status="ok", out_dir=out, best=ctx.store.best, best_rule=ctx.store.best_rule)
+        return Finished(status=Status.OK, out_dir=out, best=ctx.store.best, best_rule=ctx.store.best_rule)
 
     def machine_after(self) -> None:
         """The machine's state at the end (clocks, temperature, load, GPU tenants) beside the one before."""
@@ -78,7 +79,7 @@ class Pipeline:
             missing = (row.is_tensorrt and row.id not in ctx.files.plans) or (
                 row.is_onnxruntime and ctx.files.onnx_variant(row.onnx) is None)
             there = ctx.store.rows.get(ctx.store.key(row.id, ctx.batch, ctx.files.made_at or None), {})
-            if missing and there.get("status") in ("skipped", "failed") and ctx.rows.status(row.id) in OPEN:
+            if missing and there.get("status") in (Status.SKIPPED, Status.FAILED) and ctx.rows.status(row.id) in OPEN:
                 ctx.rows.set(row.id, status=there["status"], reason=there.get("reason") or "")
 
     def prepare(self) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from trt_tui.core.results import parse_dims
+from trt_tui.core.vocab import Status
 
 
 Series = dict[str, list[tuple[int, float, float]]]  # row_id -> [(batch, latency p50 ms, images/s)] by batch
@@ -31,7 +32,7 @@ def sweep_series(rows: Iterable[dict[str, Any]]) -> Series:
     series: Series = {}
     for r in rows:
         lat, ips, bs = r.get("latency_p50_ms"), r.get("images_per_s"), r.get("batch_size")
-        if r.get("status") != "ok" or lat is None or ips is None or bs is None:
+        if r.get("status") != Status.OK or lat is None or ips is None or bs is None:
             continue
         x = next(iter(parse_dims(r["dims"]).values())) if by_dim and r.get("dims") else int(bs)
         series.setdefault(r["row_id"], []).append((x, float(lat), float(ips)))

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from trt_tui.core.rows import BASELINE_ID, is_pytorch
+from trt_tui.core.vocab import Status
 
 SCHEMA_VERSION = 1
 
@@ -94,8 +95,6 @@ NUMERIC = {
     or c in ("batch_size", "speedup_vs_pytorch", "speedup_vs_best_pytorch", "iterations", "warmup")
     or c.endswith(("_cov", "_ci_low", "_ci_high", "_cores"))
 }
-
-BASELINE_ROW = BASELINE_ID
 
 
 def row_key(row_id: str, batch_size: int | None, base_batch: int | None, dims: str | None = None,
@@ -249,8 +248,8 @@ def update_speedups(rows: dict[str, dict[str, Any]] | Iterable[dict[str, Any]], 
     for key, r in keyed.items():
         groups.setdefault(point_of(r), []).append((key, r))
     for group in groups.values():
-        ok = [(k, r) for k, r in group if r.get("status") == "ok" and r.get("latency_p50_ms")]
-        base = next(((k, r) for k, r in ok if r["row_id"] == BASELINE_ROW), None)
+        ok = [(k, r) for k, r in group if r.get("status") == Status.OK and r.get("latency_p50_ms")]
+        base = next(((k, r) for k, r in ok if r["row_id"] == BASELINE_ID), None)
         best = min(((k, r) for k, r in ok if is_pytorch(str(r["row_id"]))), key=lambda kr: kr[1]["latency_p50_ms"],
                    default=None)
         for key, r in group:
@@ -275,7 +274,7 @@ def set_speedup(r: dict[str, Any], key: str, col: str, ref: tuple[str, dict[str,
 
 def qualifies(r: dict[str, Any], min_top1: float, base_acc: Any, max_label_drop: float) -> bool:
     """An ok row with a latency, accuracy within tolerance of PyTorch FP32 and no NaN/Inf."""
-    if r.get("status") != "ok" or r.get("latency_p50_ms") is None:
+    if r.get("status") != Status.OK or r.get("latency_p50_ms") is None:
         return False
     agree = r.get("top1_agreement")
     if agree is not None and agree < min_top1:
@@ -298,7 +297,7 @@ def pick_best(rows: Iterable[dict[str, Any]], min_top1: float = 0.99, max_label_
     are a tie (``best_ties``); the rule says so."""
     rows = main_batch(rows)
     rule = f"fastest p50 latency with top-1 agreement >= {min_top1:.0%}"
-    base = next((r for r in rows if r["row_id"] == BASELINE_ROW), None)
+    base = next((r for r in rows if r["row_id"] == BASELINE_ID), None)
     base_acc = base.get("label_accuracy") if base else None
     if base_acc is not None:
         rule += f" and label accuracy within {max_label_drop * 100:.0f} pt of PyTorch FP32"
@@ -325,7 +324,7 @@ def best_ties(rows: Iterable[dict[str, Any]], best: str, min_top1: float = 0.99,
     top = next((r for r in rows if r["row_id"] == best), None)
     if top is None:
         return []
-    base = next((r for r in rows if r["row_id"] == BASELINE_ROW), None)
+    base = next((r for r in rows if r["row_id"] == BASELINE_ID), None)
     base_acc = base.get("label_accuracy") if base else None
     ci = (top.get("latency_p50_ci_low_ms"), top.get("latency_p50_ci_high_ms"))
     return [r["row_id"] for r in rows if r is not top and qualifies(r, min_top1, base_acc, max_label_drop)

@@ -11,8 +11,9 @@ from typing import Any
 
 from trt_tui.core import results, runclock
 from trt_tui.core.events import Emit, RowEvent
+from trt_tui.core.vocab import Status
 
-OPEN = ("pending", "running", None)  # statuses of a row not yet settled
+OPEN = (Status.PENDING, Status.RUNNING, None)  # statuses of a row not yet settled
 
 # Row fields a benchmark fills in, and those a TensorRT build fills in.
 MEASURED = tuple(c for c in results.COLUMNS if c.startswith(("latency_", "gpu_compute_", "throughput", "images_"))) + (
@@ -64,13 +65,13 @@ class RowBook:
     def has(self, row_id: str, batch: int, dims: str = "") -> bool:
         return self.store.key(row_id, batch, dims or None) in self.store.rows
 
-    def fail(self, row_ids: list[str], reason: str, status: str = "failed") -> None:
+    def fail(self, row_ids: list[str], reason: str, status: str = Status.FAILED) -> None:
         """Settle the rows still open at this batch size (one that already failed keeps its reason)."""
         for r in row_ids:
             if self.status(r) in OPEN:
                 self.set(r, status=status, reason=reason)
 
-    def fail_unfinished(self, reason: str, status: str = "failed") -> None:
+    def fail_unfinished(self, reason: str, status: str = Status.FAILED) -> None:
         """Close every row still pending or running, at every batch size."""
         for row in list(self.store.rows.values()):
             if row.get("status") in OPEN:

@@ -6,6 +6,7 @@ import os
 import time
 from pathlib import Path
 from typing import Any
+from trt_tui.core.vocab import Status
 
 
 _handed_over: float | None = None  # perf_counter() when a spare child got its run
@@ -46,7 +47,7 @@ class FirstRow:
 
     def see(self, row: dict[str, Any]) -> dict[str, Any] | None:
         """The record when ``row`` is the first ok one (None otherwise)."""
-        if self.record is not None or row.get("status") != "ok":
+        if self.record is not None or row.get("status") != Status.OK:
             return None
         age = process_age_s()
         self.record = {"row_id": row.get("row_id"), "batch_size": row.get("batch_size"),

@@ -14,6 +14,7 @@ from typing import Any
 
 from trt_tui.core.events import EnvEvent, ErrorEvent, Event, Finished, RowEvent, TimelineEvent
 from trt_tui.core.results import ResultsStore, pick_best, remove_stale_temps
+from trt_tui.core.vocab import Status
 
 
 @dataclass
@@ -21,7 +22,7 @@ class StepState:
     """One step of a stage as the events tell it (an export step, one engine build, a quantize step)."""
 
     name: str
-    status: str = "pending"  # pending | running | ok | skipped | failed
+    status: str = Status.PENDING  # pending | running | ok | skipped | failed
     seconds: float | None = None
     reason: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
@@ -36,7 +37,7 @@ class StepState:
 @dataclass
 class StageState:
     name: str
-    status: str = "pending"  # pending | running | ok | skipped | failed
+    status: str = Status.PENDING  # pending | running | ok | skipped | failed
     title: str = ""
     seconds: float | None = None
     reason: str = ""
@@ -84,7 +85,7 @@ class RunState:
             self.store.best = event.best
         if event.best_rule:
             self.store.best_rule = event.best_rule
-        if event.status != "ok":
+        if event.status != Status.OK:
             close_unfinished(self.store, event)
 
 
@@ -101,8 +102,8 @@ def close_unfinished(store: ResultsStore, event: Finished) -> None:
     reason = event.message or event.status
     changed = False
     for row in store.rows.values():
-        if row.get("status") in ("pending", "running"):
-            row["status"] = "cancelled" if event.status == "cancelled" else "failed"
+        if row.get("status") in (Status.PENDING, Status.RUNNING):
+            row["status"] = Status.CANCELLED if event.status == Status.CANCELLED else Status.FAILED
             row["reason"] = reason
             changed = True
     store.best, store.best_rule = pick_best(store.rows.values())
@@ -127,7 +128,7 @@ def merge_from_disk(store: ResultsStore, out: Path) -> None:
         return
     for rid, row in disk.rows.items():
         mine = store.rows.get(rid)
-        if mine is None or mine.get("status") in ("pending", "running"):
+        if mine is None or mine.get("status") in (Status.PENDING, Status.RUNNING):
             store.rows[rid] = dict(row)
     store.env = store.env or disk.env
     meta: dict[str, Any] = {**disk.meta, **store.meta}

@@ -40,11 +40,12 @@ from typing import Any, Callable, Iterable, Sequence
 from trt_tui.core import runclock
 from trt_tui.core.events import (Emit, Event, Progress, RowEvent, StageFinished, StageStarted, StepFinished,
                                  TimelineEvent)
+from trt_tui.core.vocab import Status
 
 LAUNCH_ENV = "TRT_TUI_LAUNCHED_AT"  # time.time() when `trt-tui run` started, set for its job process
 LAUNCH_ORIGIN = "the launch of trt-tui run"  # t = 0 then (meta.timeline_origin)
 DERIVED = ("benchmark", "quantize")  # stages whose Progress phases are timeline phases
-SETTLED = ("ok", "failed", "skipped", "cancelled", "built")  # a row status that ends the row's phase
+SETTLED = (Status.OK, Status.FAILED, Status.SKIPPED, Status.CANCELLED, Status.BUILT)  # a row status that ends the row's phase
 IMPORT_MIN_S = 0.05  # imports shorter than this are not worth a line
 JOB_PROCESS = False  # set by job_process(): this process runs one pipeline, t = 0 is its launch
 
@@ -333,7 +334,7 @@ def bar(fraction: float, width: int) -> str:
 
 def stage_label(e: dict[str, Any]) -> str:
     label = e["name"] + (f" b{e['batch']}" if e.get("batch") is not None else "")
-    return label + (f" ({e['status']})" if e.get("status") not in (None, "ok") else "")
+    return label + (f" ({e['status']})" if e.get("status") not in (None, Status.OK) else "")
 
 
 def stage_rows(entries: Sequence[dict[str, Any]]) -> list[tuple[str, float, float]]:

@@ -22,6 +22,7 @@ from trt_tui.core import runclock, timeline
 from trt_tui.core.config import RunConfig
 from trt_tui.core.errors import TrtTuiError
 from trt_tui.core.events import ErrorEvent, Event, Finished
+from trt_tui.core.vocab import Status
 
 
 class EventWriter:
@@ -82,13 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         finished = Pipeline(config, emit, cancel).run()
     except Cancelled:
-        finished = Finished(status="cancelled", out_dir=str(config.resolved_out_dir()), message="cancelled by the user")
+        finished = Finished(status=Status.CANCELLED, out_dir=str(config.resolved_out_dir()), message="cancelled by the user")
     except Exception as exc:  # noqa: BLE001 - report, never a bare traceback on the event stream
         message = TrtTuiError(f"internal error: {type(exc).__name__}: {exc}").message  # one line
         emit(ErrorEvent(stage="", message=message, detail=traceback.format_exc(), fatal=True))
-        finished = Finished(status="failed", out_dir=str(config.resolved_out_dir()), message=message)
+        finished = Finished(status=Status.FAILED, out_dir=str(config.resolved_out_dir()), message=message)
     emit(finished)
-    return 0 if finished.status == "ok" else 1
+    return 0 if finished.status == Status.OK else 1
 
 
 def preload() -> None:

@@ -22,39 +22,33 @@ from trt_tui.screens.base import RunScreen
 from trt_tui.screens.layers import layers_line
 from trt_tui.screens.state import BenchProgress, RunState, row_title, table_rows
 from trt_tui.core.rows import SHORT as ROW_SHORT
-from trt_tui.format import (APP_COLUMNS, STATUS_ICONS, ellipsize, fmt_ms, fmt_rate, fmt_seconds, fmt_speedup_ci, is_num,
+from trt_tui.format import (APP_COLUMNS, ellipsize, fmt_ms, fmt_rate, fmt_seconds, fmt_speedup_ci, is_num, status_look,
                             machine_words, output_banner, row_warnings)
 from trt_tui.widgets.markup import pack_markup
 from trt_tui.widgets.keyed_table import upsert_row
 from trt_tui.widgets.sortable import SortableText, sort_key, sort_key_descending
 from trt_tui.widgets.speedup_chart import SpeedupChart
+from trt_tui.core.vocab import Status
 
-STATUS_STYLE = {"ok": "green", "running": "bold yellow", "failed": "bold red", "crashed": "bold red",
-                "skipped": "dim", "pending": "dim", "built": "cyan", "cancelled": "yellow"}
-
-# The metric columns: format.APP_COLUMNS (the CLI table shows the same ones, same titles and statistics);
-# cell padding is 0, numbers right-aligned.
-COLUMNS = APP_COLUMNS
+# The metric columns are format.APP_COLUMNS (the CLI table shows the same ones, same titles and
+# statistics); cell padding is 0, numbers right-aligned.
 ROW_WIDTH, STATUS_WIDTH = 15, 8  # 15 + 8 + 71 = 94 cells: every column fits a 100-column terminal
-STATUS_SHORT = {"ok": "ok", "failed": "fail", "skipped": "skip", "pending": "wait", "built": "built", "cancelled": "stop", "crashed": "crash"}
-# On a narrower terminal the columns that fit are taken in this order (shown in COLUMNS order), so
+# On a narrower terminal the columns that fit are taken in this order (shown in APP_COLUMNS order), so
 # that at 80 columns latency, speedup, size and both accuracy columns stay without scrolling.
 COLUMN_PRIORITY = ("latency_p50_ms", "speedup_vs_pytorch", "size_bytes", "max_abs_err", "top1_agreement",
                    "label_accuracy", "throughput_per_s", "gpu_compute_p50_ms", "latency_p99_ms", "latency_mean_ms")
-STATUS_WORDS = {"failed": "failed", "skipped": "skipped", "cancelled": "cancelled", "crashed": "crashed",
-                "pending": "not run"}
 
 
 def columns_for(width: int, row_width: int = ROW_WIDTH) -> tuple[str, ...]:
     """The metric columns that fit ``width`` cells beside the row and status columns."""
     room = width - row_width - STATUS_WIDTH
-    widths = {c.key: c.width for c in COLUMNS}
+    widths = {c.key: c.width for c in APP_COLUMNS}
     chosen: set[str] = set()
     for key in COLUMN_PRIORITY:
         if widths[key] <= room:
             chosen.add(key)
             room -= widths[key]
-    return tuple(c.key for c in COLUMNS if c.key in chosen)
+    return tuple(c.key for c in APP_COLUMNS if c.key in chosen)
 
 
 def reason_groups(rows: list[tuple[str, dict[str, Any]]], width: int = 200, max_lines: int = 2) -> list[str]:
@@ -64,17 +58,18 @@ def reason_groups(rows: list[tuple[str, dict[str, Any]]], width: int = 200, max_
     keep it whole)."""
     groups: dict[tuple[str, str], list[str]] = {}
     for title, row in rows:
-        status = row.get("status") or "pending"
-        if status in ("ok", "running", "pending", "built") or not row.get("reason"):
+        status = row.get("status") or Status.PENDING
+        if status in (Status.OK, Status.RUNNING, Status.PENDING, Status.BUILT) or not row.get("reason"):
             continue
         groups.setdefault((status, str(row["reason"])), []).append(title)
     lines = warning_groups(rows, width, max_lines)
     for (status, reason), names in groups.items():
-        icon = STATUS_ICONS.get(status, "?")
-        style = "$text-error" if status in ("failed", "crashed") else "$text-warning" if status == "cancelled" else "$text-muted"
-        head = f"{icon} {', '.join(names)}: {STATUS_WORDS.get(status, status)} — "
+        look = status_look(status)
+        icon = look.icon
+        style = "$text-error" if status in (Status.FAILED, Status.CRASHED) else "$text-warning" if status == Status.CANCELLED else "$text-muted"
+        head = f"{icon} {', '.join(names)}: {look.word} — "
         reason = ellipsize(reason, max(20, max_lines * width - len(head) - 2))
-        lines.append(f"[{style}]{icon} [b]{escape(', '.join(names))}[/b]: {STATUS_WORDS.get(status, status)}[/] — "
+        lines.append(f"[{style}]{icon} [b]{escape(', '.join(names))}[/b]: {look.word}[/] — "
                      f"{escape(reason)}")
     return lines
 
@@ -84,7 +79,7 @@ def warning_groups(rows: list[tuple[str, dict[str, Any]]], width: int = 200, max
     the same warning in one group: '⚠ PT FP32, ORT FP32: unstable timing (…): …'."""
     groups: dict[str, list[str]] = {}
     for title, row in rows:
-        if row.get("status") == "ok":
+        if row.get("status") == Status.OK:
             for warning in row_warnings(row):
                 groups.setdefault(warning, []).append(title)
     lines = []
@@ -96,26 +91,26 @@ def warning_groups(rows: list[tuple[str, dict[str, Any]]], width: int = 200, max
 
 
 def row_cells(row: dict[str, Any], title: str, is_best: bool, progress: BenchProgress | None,
-              shown: tuple[str, ...] = tuple(c.key for c in COLUMNS)) -> tuple[SortableText, ...]:
+              shown: tuple[str, ...] = tuple(c.key for c in APP_COLUMNS)) -> tuple[SortableText, ...]:
     rid = row["row_id"]
-    status = row.get("status") or "pending"
-    is_best = is_best and status == "ok"
+    status = row.get("status") or Status.PENDING
+    is_best = is_best and status == Status.OK
     name = ("★ " if is_best else "  ") + title
     cells = [SortableText(name, rid, style="bold green" if is_best else "")]
-    if status == "running" and progress and progress.total:
+    if status == Status.RUNNING and progress and progress.total:
         label = f"▶ {100 * progress.step // progress.total:>3d}%"
-    elif status == "running":
+    elif status == Status.RUNNING:
         label = "▶ run"
     else:
-        label = f"{STATUS_ICONS.get(status, '?')} {STATUS_SHORT.get(status, status)}"
-    cells.append(SortableText(" " + label[: STATUS_WIDTH - 1], status, style=STATUS_STYLE.get(status, "")))
-    for col in COLUMNS:
+        label = f"{status_look(status).icon} {status_look(status).short}"
+    cells.append(SortableText(" " + label[: STATUS_WIDTH - 1], status, style=status_look(status).style))
+    for col in APP_COLUMNS:
         if col.key not in shown:
             continue
         value = row.get(col.key)
         style = "bold green" if is_best and col.key in ("latency_p50_ms", "speedup_vs_pytorch") else ""
         text = col.cell(row)
-        if value is None and col.key == "latency_p50_ms" and status == "running" and progress and progress.p50_ms:
+        if value is None and col.key == "latency_p50_ms" and status == Status.RUNNING and progress and progress.p50_ms:
             value, text, style = progress.p50_ms, "~" + col.fmt(progress.p50_ms), "dim"  # so far: provisional
         cells.append(SortableText(text, value, style=style, justify="right"))
     return tuple(cells)
@@ -203,7 +198,7 @@ class BenchmarkScreen(RunScreen):
             yield chart
 
     def on_mount(self) -> None:
-        self._set_columns(columns_for(ROW_WIDTH + STATUS_WIDTH + sum(c.width for c in COLUMNS)))
+        self._set_columns(columns_for(ROW_WIDTH + STATUS_WIDTH + sum(c.width for c in APP_COLUMNS)))
 
     def _set_columns(self, shown: tuple[str, ...]) -> None:
         """(Re)make the table's columns; rows are re-added by the next sync."""
@@ -212,7 +207,7 @@ class BenchmarkScreen(RunScreen):
         table.clear(columns=True)
         table.add_column("  Row", key="row", width=self.row_width)
         table.add_column(" Status", key="status", width=STATUS_WIDTH)
-        for col in COLUMNS:
+        for col in APP_COLUMNS:
             if col.key in shown:
                 table.add_column(Text(col.title, justify="right"), key=col.key, width=col.width)
         if self.sort_by not in ("row", "status") + shown:
@@ -249,7 +244,7 @@ class BenchmarkScreen(RunScreen):
             if rid.value not in wanted:
                 table.remove_row(rid)
         for rid in wanted:
-            row = store.rows.get(rid) or {"row_id": rid, "status": "pending"}
+            row = store.rows.get(rid) or {"row_id": rid, "status": Status.PENDING}
             cells = row_cells(row, row_title(store, rid), rid == best, state.bench_progress.get(rid), self.shown)
             before = _sort_value(table, rid, self.sort_by)
             added |= upsert_row(table, rid, ("row", "status") + self.shown, cells)
@@ -276,7 +271,7 @@ class BenchmarkScreen(RunScreen):
     def _sync_bottom(self, state: RunState) -> None:
         store = state.store
         chart_rows = [(row_title(store, rid), store.rows[rid].get("speedup_vs_pytorch")) for rid in table_rows(state)
-                      if rid in store.rows and store.rows[rid].get("status") == "ok"]
+                      if rid in store.rows and store.rows[rid].get("status") == Status.OK]
         best_title = row_title(store, store.best)
         self.query_one(SpeedupChart).show(chart_rows if any(is_num(v) for _, v in chart_rows) else [], best_title)
         best = store.best

@@ -20,6 +20,7 @@ from trt_tui.screens.base import RunScreen
 from trt_tui.screens.state import LOG_LEVELS, RunState, level_rank
 from trt_tui.widgets.engine_panel import EnginePanel
 from trt_tui.format import fmt_elapsed
+from trt_tui.core.vocab import Status
 
 LEVEL_TAGS = {0: "V", 1: "I", 2: "W", 3: "E"}
 
@@ -118,11 +119,11 @@ class BuildScreen(RunScreen):
         stage = state.stages.get("build")
         quantize = state.stages.get("quantize")
         lines = []
-        if quantize is not None and quantize.status == "running" and not any(
-                s.status == "running" for s in state.quantize_steps.values()):
+        if quantize is not None and quantize.status == Status.RUNNING and not any(
+                s.status == Status.RUNNING for s in state.quantize_steps.values()):
             since = state.elapsed(state.quantize_idle_since or quantize.started_at)
             lines.append(f"[b $accent]▶[/] {escape(quantize.title or 'quantize')} [dim]— running[/] {fmt_elapsed(since)}")
-        if stage is not None and stage.status == "skipped":
+        if stage is not None and stage.status == Status.SKIPPED:
             lines.append(f"[b $warning]build skipped[/]: {escape(stage.reason)}")
         elif not state.engines and not state.quantize_steps:
             lines.append("[dim]no TensorRT rows selected (choose them on the Model screen)[/]")

@@ -14,20 +14,20 @@ from textual.widgets import DataTable, Static, TextArea
 from trt_tui.screens.base import RunScreen
 from trt_tui.screens.state import EXPORT_STEP_TITLES, RunState, StepState
 from trt_tui.widgets.keyed_table import upsert_row
-from trt_tui.format import ellipsize, fmt_bytes, fmt_count, fmt_elapsed, fmt_err, fmt_seconds, is_num, status_text
+from trt_tui.format import ellipsize, fmt_bytes, fmt_count, fmt_elapsed, fmt_err, fmt_seconds, is_num, status_look, status_text
 from trt_tui.widgets.markup import pack_markup
+from trt_tui.core.vocab import Status
 
-ROW_STYLES = {"ok": "green", "failed": "bold red", "running": "bold yellow", "skipped": "dim", "pending": "dim"}
 
 
 def step_result(step: StepState) -> str:
     """One line saying what a step produced."""
     d = step.detail
-    if step.status == "failed":
+    if step.status == Status.FAILED:
         return step.reason
-    if step.status in ("skipped", "cancelled"):
+    if step.status in (Status.SKIPPED, Status.CANCELLED):
         return "not run" + (f" ({step.reason})" if step.reason and step.name == "export" else "")
-    if step.status != "ok":
+    if step.status != Status.OK:
         return ""
     if step.name == "export":
         bits = [str(d["path"]) if d.get("path") else "", fmt_bytes(d.get("size_bytes"))]
@@ -140,13 +140,13 @@ class ExportScreen(RunScreen):
         steps = self.query_one("#export-steps", DataTable)
         room = max(20, steps.scrollable_content_region.width - 47)  # the Result column takes what is left
         for name, step in state.export_steps.items():
-            if step.status == "running":
+            if step.status == Status.RUNNING:
                 shown_time = fmt_elapsed(state.elapsed(step.started_at))
             else:
                 shown_time = fmt_seconds(step.seconds)
             cells = (
                 Text(EXPORT_STEP_TITLES.get(name, name)),
-                Text(status_text(step.status), style=ROW_STYLES.get(step.status, "")),
+                Text(status_text(step.status), style=status_look(step.status).style),
                 Text(shown_time),
                 Text(ellipsize(step_result(step), room)),
             )

@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Static
 
 from trt_tui.core import layers
 from trt_tui.widgets.markup import pack_markup
+from trt_tui.core.vocab import Status
 
 _cache: dict[Path, tuple[float, dict[str, Any] | None]] = {}
 ROWS = {r for rows in layers.VARIANT_ROWS.values() for r in rows}
@@ -46,7 +47,7 @@ def detail_line(data: dict[str, Any] | None, row_id: str, width: int = 200) -> s
         return ""
     name, entry = found
     bits = [f"[b]{name.upper()} per layer[/] [dim](onnxruntime)[/]"]
-    if entry.get("status") != "ok":
+    if entry.get("status") != Status.OK:
         bits.append(escape(str(entry.get("reason") or entry.get("status"))))
         return pack_markup(bits, width)
     nodes = layers.by_node(entry)
@@ -79,7 +80,7 @@ def open_list(screen: Any, out_dir: Path | None, row_id: str | None) -> None:
     elif not found:
         screen.notify("no per-layer view in this results folder: ctrl+p → Run all with per-layer accuracy "
                       "(or `trt-tui run … --explain-accuracy`, then reopen the folder with o)", severity="warning")
-    elif found[1].get("status") != "ok":
+    elif found[1].get("status") != Status.OK:
         screen.notify(f"per layer ({found[0].upper()}): {found[1].get('reason') or found[1].get('status')}",
                       severity="warning")
     else:

@@ -17,10 +17,10 @@ from textual.widgets import DataTable, Input, Label, Select, SelectionList, Stat
 from textual.widgets.selection_list import Selection
 
 from trt_tui.core import inputs as inp
-from trt_tui.core.config import ALL_ROWS, CALIBRATORS, RunConfig, parse_shape, parse_sizes
+from trt_tui.core.config import CALIBRATORS, RunConfig, parse_shape, parse_sizes
 from trt_tui.screens.base import RunScreen
 from trt_tui.screens.state import RunState
-from trt_tui.core.rows import ROWS
+from trt_tui.core.rows import ALL_IDS, ROWS
 from trt_tui.core.trt.adapter import INSTALL_HINT
 from trt_tui.format import ellipsize
 from trt_tui.widgets.markup import fit_markup
@@ -253,7 +253,7 @@ class ModelScreen(RunScreen):
                 values[name] = int(text)
             except ValueError:
                 bad[name] = f"{title} must be a whole number" if text else f"enter the {title}"
-        values["rows"] = tuple(r for r in ALL_ROWS if r in self.query_one("#rows", SelectionList).selected)
+        values["rows"] = tuple(r for r in ALL_IDS if r in self.query_one("#rows", SelectionList).selected)
         calibrator = self.query_one("#calibrator", Select).value
         values["calibrator"] = calibrator if isinstance(calibrator, str) else ""
         values["calib_data"] = get("calib_data") or None

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 from trt_tui.core import rows, runstate
-from trt_tui.core.config import ALL_ROWS, RUN_STAGES, RunConfig
+from trt_tui.core.config import RUN_STAGES, RunConfig
 from trt_tui.core.events import (
     Event,
     Finished,
@@ -27,6 +27,7 @@ from trt_tui.core.events import (
 from trt_tui.core.results import ResultsStore
 from trt_tui.core.runstate import StageState, StepState
 from trt_tui.format import fmt_elapsed
+from trt_tui.core.vocab import Status
 
 EXPORT_STEPS = ("export", "checker", "parity")
 EXPORT_STEP_TITLES = {"export": "torch.onnx.export", "checker": "onnx.checker", "parity": "onnxruntime parity"}
@@ -131,7 +132,7 @@ class RunState(runstate.RunState):
         for rid, row in store.rows.items():
             if rid in self.engines and row.get("build_time_s") is not None:
                 eng = self.engines[rid]
-                eng.status = "ok" if row.get("status") != "skipped" else "skipped"
+                eng.status = Status.OK if row.get("status") != Status.SKIPPED else Status.SKIPPED
                 eng.seconds = row.get("build_time_s")
                 eng.detail = {"plan": row.get("artifact"), "size_bytes": row.get("size_bytes"), "build_time_s": row.get("build_time_s")}
         self.version += 1
@@ -142,27 +143,27 @@ class RunState(runstate.RunState):
         super().apply(event)  # rows, env, errors, the end of the run (best row, unfinished rows closed)
         if isinstance(event, StageStarted):
             st = self.stages.setdefault(event.stage, StageState(event.stage))
-            st.status, st.title, st.started_at = "running", event.title, now
+            st.status, st.title, st.started_at = Status.RUNNING, event.title, now
             if event.stage == "quantize":
                 self.quantize_idle_since = now
             if event.stage == "export":
                 for step in self.export_steps.values():
-                    if step.status == "pending":
-                        step.status, step.started_at = "running", now
+                    if step.status == Status.PENDING:
+                        step.status, step.started_at = Status.RUNNING, now
                         break
         elif isinstance(event, StageFinished):
             st = self.stages.setdefault(event.stage, StageState(event.stage))
             st.status, st.seconds, st.reason, st.detail = event.status, event.seconds, event.reason, dict(event.detail)
             if event.stage == "export":
                 for step in self.export_steps.values():
-                    if step.status == "running":
-                        step.status = "failed" if event.status == "failed" else "skipped"
-                    elif step.status == "pending" and event.status in ("skipped", "failed"):
-                        step.status, step.reason = "skipped", event.reason
+                    if step.status == Status.RUNNING:
+                        step.status = Status.FAILED if event.status == Status.FAILED else Status.SKIPPED
+                    elif step.status == Status.PENDING and event.status in (Status.SKIPPED, Status.FAILED):
+                        step.status, step.reason = Status.SKIPPED, event.reason
             if event.stage == "build":
                 for eng in self.engines.values():
-                    if eng.status in ("pending", "running"):
-                        eng.status = "skipped" if event.status != "ok" or eng.status == "pending" else eng.status
+                    if eng.status in (Status.PENDING, Status.RUNNING):
+                        eng.status = Status.SKIPPED if event.status != Status.OK or eng.status == Status.PENDING else eng.status
                         eng.reason = eng.reason or event.reason
         elif isinstance(event, StepFinished):
             self._apply_step(event, now)
@@ -178,11 +179,11 @@ class RunState(runstate.RunState):
             if event.out_dir:
                 self.out_dir = Path(event.out_dir)
             for st in self.stages.values():
-                if st.status == "running":
-                    st.status = "failed" if event.status != "ok" else "ok"
+                if st.status == Status.RUNNING:
+                    st.status = Status.FAILED if event.status != Status.OK else Status.OK
             for step in list(self.export_steps.values()) + list(self.engines.values()):
-                if step.status == "running":
-                    step.status = "cancelled" if event.status == "cancelled" else "failed"
+                if step.status == Status.RUNNING:
+                    step.status = Status.CANCELLED if event.status == Status.CANCELLED else Status.FAILED
         self.version += 1
 
     def _apply_row(self, row: dict[str, Any], now: float) -> None:
@@ -191,9 +192,9 @@ class RunState(runstate.RunState):
             return
         status = row.get("status")
         eng = self.engines.setdefault(rid, StepState(rid))
-        if status == "running" and row.get("reason") == "building" and eng.status == "pending":
-            eng.status, eng.started_at = "running", now
-        elif status in ("skipped", "failed", "cancelled") and eng.status in ("pending", "running"):
+        if status == Status.RUNNING and row.get("reason") == "building" and eng.status == Status.PENDING:
+            eng.status, eng.started_at = Status.RUNNING, now
+        elif status in (Status.SKIPPED, Status.FAILED, Status.CANCELLED) and eng.status in (Status.PENDING, Status.RUNNING):
             eng.status, eng.reason = status, row.get("reason") or eng.reason
 
     def _apply_step(self, event: StepFinished, now: float) -> None:
@@ -202,10 +203,10 @@ class RunState(runstate.RunState):
             step = self.export_steps.setdefault(key, StepState(key))
             step.status, step.seconds, step.reason, step.detail = event.status, event.seconds, event.reason, dict(event.detail)
             # the next export step starts when this one ends
-            if event.status in ("ok", "skipped"):
+            if event.status in (Status.OK, Status.SKIPPED):
                 for nxt in self.export_steps.values():
-                    if nxt.status == "pending":
-                        nxt.status, nxt.started_at = "running", now
+                    if nxt.status == Status.PENDING:
+                        nxt.status, nxt.started_at = Status.RUNNING, now
                         break
         elif event.stage == "quantize":
             step = self.quantize_steps.setdefault(event.step, StepState(event.step))
@@ -215,25 +216,25 @@ class RunState(runstate.RunState):
         elif event.stage == "build":
             eng = self.engines.setdefault(event.step, StepState(event.step))
             eng.status, eng.seconds, eng.reason, eng.detail = event.status, event.seconds, event.reason, dict(event.detail)
-            if event.status == "ok" and eng.total:
+            if event.status == Status.OK and eng.total:
                 eng.step = eng.total
 
     def _apply_progress(self, event: Progress, now: float) -> None:
         if event.stage == "build":
             eng = self.engines.setdefault(event.task, StepState(event.task))
-            if eng.status == "pending":
-                eng.status, eng.started_at = "running", now
+            if eng.status == Status.PENDING:
+                eng.status, eng.started_at = Status.RUNNING, now
             eng.phase, eng.step, eng.total = event.phase, event.step, event.total
         elif event.stage == "benchmark":
             key = next((k for k, r in self.store.rows.items()  # in a sweep: the row at the size running
-                        if r.get("row_id") == event.task and r.get("status") == "running"), event.task)
+                        if r.get("row_id") == event.task and r.get("status") == Status.RUNNING), event.task)
             last = self.bench_progress.get(key)
             p50 = event.p50_ms if event.p50_ms is not None else (last.p50_ms if last and event.phase == "timed" else None)
             self.bench_progress[key] = BenchProgress(event.step, event.total, p50)
         elif event.stage == "quantize":
             step = self.quantize_steps.get(event.task)
-            if step is None or step.status != "running":
-                step = self.quantize_steps[event.task] = StepState(event.task, "running", started_at=self.quantize_idle_since or now)
+            if step is None or step.status != Status.RUNNING:
+                step = self.quantize_steps[event.task] = StepState(event.task, Status.RUNNING, started_at=self.quantize_idle_since or now)
             step.phase, step.step, step.total, step.eta_s = event.phase, event.step, event.total, event.eta_s
 
     # -- derived ---------------------------------------------------------------------------------
@@ -255,13 +256,13 @@ class RunState(runstate.RunState):
             if err.stage in ("export", "model", ""):
                 parts.append(err.message + ("\n\n" + err.detail if err.detail else ""))
         for step in self.export_steps.values():
-            if step.status == "failed" and step.reason and not any(step.reason in p for p in parts):
+            if step.status == Status.FAILED and step.reason and not any(step.reason in p for p in parts):
                 parts.append(f"{step.name}: {step.reason}")
         return "\n\n".join(parts)
 
     def current_stage(self) -> str:
         for name in reversed(list(self.stages)):
-            if self.stages[name].status == "running":
+            if self.stages[name].status == Status.RUNNING:
                 return name
         return ""
 
@@ -284,8 +285,8 @@ class RunState(runstate.RunState):
             return head, detail
         if self.finished is not None:
             fin = self.finished
-            head = {"ok": "finished", "failed": "failed", "cancelled": "cancelled", "crashed": "crashed"}.get(fin.status, fin.status)
-            return head, (fin.message if fin.message and fin.status != "ok" else str(self.out_dir or ""))
+            head = {Status.OK: "finished", Status.FAILED: "failed", Status.CANCELLED: "cancelled", Status.CRASHED: "crashed"}.get(fin.status, fin.status)
+            return head, (fin.message if fin.message and fin.status != Status.OK else str(self.out_dir or ""))
         return self.source or "idle", ""
 
     def _stage_progress(self, stage: str) -> str:
@@ -293,15 +294,15 @@ class RunState(runstate.RunState):
         steps = {"quantize": self.quantize_steps, "build": self.engines}.get(stage)
         if steps is not None:
             for name, step in steps.items():
-                if step.status == "running":
+                if step.status == Status.RUNNING:
                     return progress_words(name, step)
             return ""
         if stage == "export":
-            running = [EXPORT_STEP_TITLES.get(n, n) for n, s in self.export_steps.items() if s.status == "running"]
+            running = [EXPORT_STEP_TITLES.get(n, n) for n, s in self.export_steps.items() if s.status == Status.RUNNING]
             return running[0] if running else ""
         if stage == "benchmark":
             for rid, row in self.store.rows.items():
-                if row.get("status") == "running":
+                if row.get("status") == Status.RUNNING:
                     done, total, _ = self.bench_progress.get(rid, BenchProgress())
                     return f"{rid} {100 * done // total}%" if total else rid
         return ""
@@ -345,5 +346,5 @@ def row_title(store: ResultsStore, key: str) -> str:
 
 def table_rows(state: RunState) -> list[str]:
     """Row ids in table order: the configured rows first (pending until they arrive), then any other."""
-    order = [r for r in ALL_ROWS if r in state.store.rows or (state.running and r in state.config.rows)]
+    order = [r for r in rows.ALL_IDS if r in state.store.rows or (state.running and r in state.config.rows)]
     return order + [r for r in state.store.rows if r not in order]

@@ -8,6 +8,7 @@ from textual.widgets import Label, ProgressBar, Static
 
 from trt_tui.core.runstate import StepState
 from trt_tui.format import fmt_bytes, fmt_elapsed, fmt_seconds, status_text
+from trt_tui.core.vocab import Status
 
 ENGINE_TITLES = {
     "tensorrt-fp32": "TensorRT FP32",
@@ -58,7 +59,7 @@ class EnginePanel(Vertical):
         yield Static("", classes="engine-result", markup=False)
 
     def show(self, step: StepState, elapsed: float | None) -> None:
-        live = step.status in ("pending", "running")
+        live = step.status in (Status.PENDING, Status.RUNNING)
         shown_time = fmt_elapsed(elapsed) if live else fmt_seconds(step.seconds)
         result = self._result_text(step)
         key = (step.status, step.phase, step.step, step.total, step.eta_s, shown_time, result)
@@ -69,21 +70,21 @@ class EnginePanel(Vertical):
             self.set_class(cls == f"-{step.status}", cls)
         self.query_one(".engine-status", Label).update(status_text(step.status))
         phase = ""
-        if step.status == "running":
+        if step.status == Status.RUNNING:
             phase = f"{step.phase} ({step.step}/{step.total})" if step.total and step.phase else step.phase
             if step.eta_s is not None:
                 phase += f" · ~{fmt_elapsed(step.eta_s)} left"
-        elif step.status == "pending":
+        elif step.status == Status.PENDING:
             phase = "waits for the steps before it"
         self.query_one(".engine-phase", Label).update(phase)
         self.query_one(".engine-elapsed", Label).update(shown_time)
         bar = self.query_one(ProgressBar)
-        bar.display = step.status == "running"  # the status says the rest; a 0% bar for minutes reads as stuck
-        if step.status == "ok":
+        bar.display = step.status == Status.RUNNING  # the status says the rest; a 0% bar for minutes reads as stuck
+        if step.status == Status.OK:
             bar.update(total=1, progress=1)
         elif step.total:
             bar.update(total=step.total, progress=min(step.step, step.total))
-        elif step.status == "running":
+        elif step.status == Status.RUNNING:
             bar.update(total=None)  # indeterminate until TensorRT reports its first phase
         else:
             bar.update(total=1, progress=0)
@@ -94,7 +95,7 @@ class EnginePanel(Vertical):
     @staticmethod
     def _result_text(step: StepState) -> str:
         d = step.detail
-        if step.status == "ok":
+        if step.status == Status.OK:
             parts = []
             if d.get("plan") or d.get("path"):
                 parts.append(str(d.get("plan") or d.get("path")))
@@ -106,6 +107,6 @@ class EnginePanel(Vertical):
             if d.get("mechanism"):
                 parts.append(str(d["mechanism"]))
             return " · ".join(parts)
-        if step.status in ("skipped", "failed", "cancelled") and step.reason:
+        if step.status in (Status.SKIPPED, Status.FAILED, Status.CANCELLED) and step.reason:
             return step.reason
         return ""

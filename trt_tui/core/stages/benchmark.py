@@ -19,13 +19,14 @@ from trt_tui.core.events import Progress
 from trt_tui.core.inputs import Feeds, feed_rows, tile_feeds
 from trt_tui.core.stages.context import Cancelled, RunContext
 from trt_tui.core.stages.runners import make_runner
+from trt_tui.core.vocab import Backend, Status
 
-READY = ("pending", "built")
+READY = (Status.PENDING, Status.BUILT)
 
 
 def baselines(ctx: RunContext) -> None:
     """The PyTorch rows, right after the model loads: the first numbers come in seconds."""
-    todo = [r for r in ctx.selected(rows.PYTORCH) if ctx.rows.current(r)["status"] == "pending"]
+    todo = [r for r in ctx.selected(Backend.PYTORCH) if ctx.rows.current(r)["status"] == Status.PENDING]
     if not todo:
         return
     ctx.baseline_batches.add(ctx.batch)
@@ -74,7 +75,7 @@ def eval_context(ctx: RunContext) -> tuple[Feeds, np.ndarray | None, list[np.nda
 
 def bench_one(ctx: RunContext, row_id: str) -> None:
     row = rows.get(row_id)
-    ctx.rows.set(row_id, status="running", reason="compiling" if row.mode == "compile" else "measuring")
+    ctx.rows.set(row_id, status=Status.RUNNING, reason="compiling" if row.mode == "compile" else "measuring")
     runner = None
     try:
         ctx.timeline.mark(row_id, "load")  # warm-up, timed and gpu-compute follow from the Progress events
@@ -90,16 +91,16 @@ def bench_one(ctx: RunContext, row_id: str) -> None:
         if m.note:
             ctx.log("benchmark", f"{row_id}: {m.note}", "warning")
             done["notes"] = "; ".join(n for n in (ctx.rows.current(row_id).get("notes"), m.note) if n)
-        ctx.rows.set(row_id, status="ok", reason="", **done)
+        ctx.rows.set(row_id, status=Status.OK, reason="", **done)
     except Cancelled:
         raise
     except TrtTuiError as exc:
         ctx.error("benchmark", f"{row_id}: {exc.message}", exc.detail)
-        ctx.rows.set(row_id, status="failed", reason=exc.message)
+        ctx.rows.set(row_id, status=Status.FAILED, reason=exc.message)
     except Exception as exc:  # noqa: BLE001 - one row's failure must not stop the others
         reason = describe_failure(exc, ctx.batch)
         ctx.error("benchmark", f"{row_id}: {reason}", traceback.format_exc())
-        ctx.rows.set(row_id, status="failed", reason=reason)
+        ctx.rows.set(row_id, status=Status.FAILED, reason=reason)
     finally:
         ctx.timeline.mark(row_id, "release")
         if runner is not None:

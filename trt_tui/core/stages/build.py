@@ -12,20 +12,21 @@ from trt_tui.core.events import Log, Progress, StepFinished
 from trt_tui.core.rows import Row
 from trt_tui.core.stages.context import RunContext
 from trt_tui.core.trt.adapter import PrecisionPlan
+from trt_tui.core.vocab import Backend, Status
 
 
 def run(ctx: RunContext) -> None:
-    trt_rows = rows.select(ctx.cfg.rows, backend=rows.TENSORRT)
+    trt_rows = rows.select(ctx.cfg.rows, backend=Backend.TENSORRT)
     if not trt_rows:
         return
     with ctx.stage("build", "Build TensorRT engines") as detail:
         if not ctx.trt.usable:
-            ctx.rows.fail([r.id for r in trt_rows], ctx.trt.reason, status="skipped")
-            detail.update(_status="skipped", _reason=ctx.trt.reason)
+            ctx.rows.fail([r.id for r in trt_rows], ctx.trt.reason, status=Status.SKIPPED)
+            detail.update(_status=Status.SKIPPED, _reason=ctx.trt.reason)
             return
         for row in trt_rows:
             ctx.check_cancel()
-            if ctx.rows.current(row.id)["status"] != "pending":
+            if ctx.rows.current(row.id)["status"] != Status.PENDING:
                 continue  # already failed upstream (export/quantize)
             build_one(ctx, row, detail)
 
@@ -35,7 +36,7 @@ def build_one(ctx: RunContext, row: Row, detail: dict[str, Any]) -> None:
     assert plan is not None  # TensorRT is usable and the row is selected
     onnx = ctx.files.onnx_variant(plan.onnx)
     plan_path = ctx.artifact(f"model_{row.precision}.plan")
-    ctx.rows.set(row.id, status="running", reason="building", notes=plan.mechanism)
+    ctx.rows.set(row.id, status=Status.RUNNING, reason="building", notes=plan.mechanism)
     calib_cache = None
     t0 = time.perf_counter()
     try:
@@ -51,7 +52,7 @@ def build_one(ctx: RunContext, row: Row, detail: dict[str, Any]) -> None:
             reason = (f"out of GPU memory building at batch size {ctx.batch}: try a smaller "
                       f"--batch-size or --workspace-mib — {exc.message}")
         ctx.error("build", f"{row.id}: {reason}", exc.detail)
-        ctx.rows.set(row.id, status="failed", reason=reason)
+        ctx.rows.set(row.id, status=Status.FAILED, reason=reason)
         return
     info = result.to_dict()
     notes = plan.mechanism + (f"; {ctx.notes[plan.onnx]}" if plan.onnx in ctx.notes else "")
@@ -64,7 +65,7 @@ def build_one(ctx: RunContext, row: Row, detail: dict[str, Any]) -> None:
     ctx.files.plans[row.id] = plan_path
     detail[row.id] = info
     ctx.emit(StepFinished(stage="build", step=row.id, seconds=time.perf_counter() - t0, detail=info))
-    ctx.rows.set(row.id, status="pending" if "benchmark" in ctx.cfg.stages else "built", reason="",
+    ctx.rows.set(row.id, status=Status.PENDING if "benchmark" in ctx.cfg.stages else Status.BUILT, reason="",
                  size_bytes=info.get("size_bytes"), build_time_s=info.get("build_time_s"), artifact=str(plan_path),
                  tf32=info.get("tf32") or "n/a", notes=notes)
 

@@ -17,6 +17,7 @@ from trt_tui.core.results import dims_label
 from trt_tui.core.rowbook import RowBook
 from trt_tui.core.timeline import Timeline
 from trt_tui.core.trt.adapter import PrecisionPlan, TensorRTEnv, precision_plan
+from trt_tui.core.vocab import Backend, Status
 
 
 class Cancelled(Exception):
@@ -142,7 +143,7 @@ class RunContext:
         return self.out / f"{stem}_b{self.batch}{dot}{ext}"
 
     # -- rows ------------------------------------------------------------------------------------
-    def selected(self, backend: str) -> list[str]:
+    def selected(self, backend: Backend) -> list[str]:
         """The configured rows of one backend, in table order."""
         return [r.id for r in rows.select(self.cfg.rows, backend=backend)]
 
@@ -201,14 +202,14 @@ class RunContext:
         try:
             yield detail
         except Cancelled:
-            self.emit(StageFinished(stage=name, status="cancelled", seconds=time.perf_counter() - t0, reason="cancelled"))
+            self.emit(StageFinished(stage=name, status=Status.CANCELLED, seconds=time.perf_counter() - t0, reason="cancelled"))
             raise
         except TrtTuiError as exc:
             self.error(name, exc.message, exc.detail)
-            self.emit(StageFinished(stage=name, status="failed", seconds=time.perf_counter() - t0,
+            self.emit(StageFinished(stage=name, status=Status.FAILED, seconds=time.perf_counter() - t0,
                                     reason=exc.message, detail=detail))
             raise
-        status = detail.pop("_status", "ok")
+        status = detail.pop("_status", Status.OK)
         reason = detail.pop("_reason", "")
         self.emit(StageFinished(stage=name, status=status, seconds=time.perf_counter() - t0, reason=reason, detail=detail))
 
@@ -225,5 +226,5 @@ class RunContext:
         return out
 
     def step_failed(self, stage: str, step: str, exc: TrtTuiError, t0: float) -> None:
-        self.emit(StepFinished(stage=stage, step=step, status="failed", seconds=time.perf_counter() - t0,
+        self.emit(StepFinished(stage=stage, step=step, status=Status.FAILED, seconds=time.perf_counter() - t0,
                                reason=exc.message, detail={"error": exc.detail}))

@@ -9,6 +9,7 @@ from trt_tui.core.errors import TrtTuiError
 from trt_tui.core.events import StepFinished
 from trt_tui.core.provenance import file_sha256
 from trt_tui.core.stages.context import RunContext
+from trt_tui.core.vocab import Status
 
 
 def needed(ctx: RunContext) -> bool:
@@ -23,7 +24,7 @@ def run(ctx: RunContext) -> None:
         try:
             if module is None:
                 ctx.files.onnx = Path(ctx.model.onnx_path)
-                ctx.emit(StepFinished(stage="export", step="export", status="skipped",
+                ctx.emit(StepFinished(stage="export", step="export", status=Status.SKIPPED,
                                       reason="the model is an ONNX file already"))
             else:
                 ctx.files.onnx = ctx.artifact("model.onnx")
@@ -48,7 +49,7 @@ def run(ctx: RunContext) -> None:
             ctx.files.onnx = None
             if module is None:
                 raise
-            detail.update(_status="failed", _reason=exc.message)
+            detail.update(_status=Status.FAILED, _reason=exc.message)
             ctx.error("export", exc.message, exc.detail)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from trt_tui.core import rows, torch_runners
 from trt_tui.core.rowbook import BUILT, MEASURED
 from trt_tui.core.stages.context import RunContext
+from trt_tui.core.vocab import Backend, Status
 
 NO_MODULE = "the model is an ONNX file: there is no PyTorch module to run"
 
@@ -31,10 +32,10 @@ def run(ctx: RunContext) -> None:
     for batch, dims in ctx.points:
         ctx.at_batch(batch, dims)
         if ctx.model.module is None:
-            ctx.rows.fail(ctx.selected(rows.PYTORCH), NO_MODULE, status="skipped")
-        for row in rows.select(ctx.selected(rows.PYTORCH)):
+            ctx.rows.fail(ctx.selected(Backend.PYTORCH), NO_MODULE, status=Status.SKIPPED)
+        for row in rows.select(ctx.selected(Backend.PYTORCH)):
             if why := torch_runners.unavailable_reason(row, ctx.device):
-                ctx.rows.fail([row.id], why, status="skipped")
+                ctx.rows.fail([row.id], why, status=Status.SKIPPED)
     ctx.at_batch(*ctx.points[0])
 
 
@@ -52,7 +53,7 @@ def open_rows(ctx: RunContext) -> None:
             cleared = {c: None for c in MEASURED + (() if keep_build else BUILT)}
             torch_fp32 = row.is_pytorch and row.precision == "fp32" and ctx.device == "cuda"
             ctx.rows.set(row.id, **cleared, backend=row.backend, precision=row.precision, batch_size=batch,
-                         status="pending", reason="",
+                         status=Status.PENDING, reason="",
                          device=ctx.device_label() if not row.is_onnxruntime else None,
                          tf32=("on" if ctx.cfg.tf32 else "off") if torch_fp32 else "n/a")
 
@@ -62,5 +63,5 @@ def touched_rows(ctx: RunContext) -> list[str]:
     if "benchmark" in ctx.cfg.stages:
         return list(ctx.cfg.rows)
     if "build" in ctx.cfg.stages:
-        return ctx.selected(rows.TENSORRT)
+        return ctx.selected(Backend.TENSORRT)
     return []
