@@ -1,7 +1,7 @@
 """The Textual app: owns the job, routes its events into the run state, and switches screens.
 
 The pipeline runs in a child process (``trt_tui.runner.JobProcess``); a thread worker reads its
-events and only posts messages. Handlers here update the ``RunState`` (rows live in the core
+events and only posts messages. Handlers here update the ``RunView`` (rows live in the core
 ``ResultsStore``) and tell the active screen to redraw. This module imports neither torch nor
 tensorrt: first paint stays fast and the measuring process is never the UI's.
 """
@@ -25,7 +25,7 @@ from trt_tui.core.events import Event, Finished, StageStarted
 from trt_tui.messages import JobEvent, JobFailed, MachineProbed, StateChanged
 
 from trt_tui.screens.model import ModelScreen
-from trt_tui.screens.state import RunState
+from trt_tui.screens.state import RunView
 from trt_tui.widgets.palette import TrtTuiCommands
 from trt_tui.core.vocab import Status
 
@@ -133,7 +133,7 @@ class TrtTuiApp(App[None]):
         self.results_root = Path(results_root)
         self._probe = probe or default_probe
         self._load_catalog = catalog or default_catalog
-        self.state = RunState(config or RunConfig(), clock=clock)
+        self.state = RunView(config or RunConfig(), clock=clock)
         self.machine: dict[str, Any] | None = None  # runner.probe_machine(), once known
         self.catalog: list[Any] = []  # core.models.ModelSpec list, once known
         self.form: tuple[RunConfig | None, dict[str, str]] = (self.state.config, {})  # the Model screen's

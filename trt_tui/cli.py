@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator, NoReturn, TextIO
 
 from trt_tui.core import inputs, layers, runclock, timeline
 from trt_tui.core.rows import ALL_IDS, DEFAULT_IDS
-from trt_tui.core.config import (CALIBRATORS, COMPILE_MODES, COMPILE_ROWS, EXPORTERS, RUN_STAGES,
+from trt_tui.core.config import (COMPILE_MODES, COMPILE_ROWS, EXPORTERS, RUN_STAGES,
                                  RunConfig, parse_sizes)
 from trt_tui.core.validate import NUMBERS, opset_range, parse_names, parse_number, parse_shape, shown
 from trt_tui.core.bench import AUTO_MAX_SECONDS
@@ -37,7 +37,7 @@ from trt_tui.core.events import (
     StageStarted,
     StepFinished,
 )
-from trt_tui.core.vocab import Status
+from trt_tui.core.vocab import Calibration, Status
 
 
 # Exit statuses (README: "Exit statuses").
@@ -157,7 +157,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup", help=f"warm-up iterations per row, >= 0 (default: {d.warmup})")
     p.add_argument("--max-seconds", help="time budget per row in seconds, > 0: stop the timed loop early "
                    "(default: none, run every iteration)")
-    p.add_argument("--calibrator", choices=CALIBRATORS, help=f"INT8 calibrator (default: {d.calibrator})")
+    p.add_argument("--calibrator", choices=[c.value for c in Calibration], help=f"INT8 calibrator (default: {d.calibrator})")
     p.add_argument("--calib-data", help="calibration samples: .npy (N,C,H,W) or .npz "
                    "(default: the model's own data, else random)")
     p.add_argument("--calib-samples", help=f"calibration samples used, >= 1 (default: {d.calib_samples})")

@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from trt_tui.core import rows
 from trt_tui.core.results import SPEEDUP_CI, contains_one
 from trt_tui.core.vocab import Status
 
@@ -37,6 +38,24 @@ STATUS_LOOK: dict[str, StatusLook] = {
 def status_look(status: str) -> StatusLook:
     """The look of ``status``; a word this version does not know (a newer child's) shows as itself."""
     return STATUS_LOOK.get(status) or StatusLook("?", status, status, "")
+
+
+# The one table of step titles: the export stage's steps and the quantize stage's tasks (a TensorRT
+# row's build step is titled by the row: ``step_title``).
+STEP_TITLES: dict[str, str] = {
+    "export": "torch.onnx.export",
+    "checker": "onnx.checker",
+    "parity": "onnxruntime parity",
+    "int8-qdq": "INT8 Q/DQ ONNX",
+    "fp16-convert": "FP16 ONNX",
+}
+
+
+def step_title(step: str, *, row_titles: bool = False) -> str:
+    """A step's title; with ``row_titles`` a row id's (a build step) is the row's; else the name itself."""
+    if row_titles and step in rows.BY_ID:
+        return rows.title(step)
+    return STEP_TITLES.get(step, step)
 
 
 def is_num(value: Any) -> bool:

@@ -102,16 +102,16 @@ PLANS = [
     ("8.6", "fp16", "entropy", "fp32", False, ("FP16",), None, "BuilderFlag.FP16 (weakly typed)"),
     ("8.6", "int8", "entropy", "fp32", False, ("INT8", "FP16"), "entropy", "IInt8EntropyCalibrator2,"),
     ("8.6", "int8", "minmax", "fp32", False, ("INT8", "FP16"), "minmax", "IInt8MinMaxCalibrator,"),
-    ("8.6", "int8", "qdq", "qdq", False, ("INT8",), None, "Q/DQ ONNX (onnxruntime quantize_static) + BuilderFlag.INT8"),
+    ("8.6", "int8", "qdq", "qdq", False, ("INT8",), None, "Q/DQ ONNX + BuilderFlag.INT8"),
     ("10.13", "fp16", "entropy", "fp32", False, ("FP16",), None, "BuilderFlag.FP16 (weakly typed) (deprecated since 10.12)"),
     ("10.13", "int8", "entropy", "fp32", False, ("INT8", "FP16"), "entropy", "IInt8EntropyCalibrator2 (deprecated since 10.1)"),
     ("10.13", "int8", "qdq", "qdq", False, ("INT8",), None, "(weakly typed)"),
     ("11.4", "fp32", "entropy", "fp32", True, (), None, "(strongly typed)"),
     ("11.4", "fp16", "entropy", "fp16", True, (), None, "FP16 ONNX, strongly typed"),
-    ("11.4", "int8", "entropy", "qdq", True, (), None, "Q/DQ ONNX (onnxruntime quantize_static), strongly typed"),
+    ("11.4", "int8", "entropy", "qdq", True, (), None, "Q/DQ ONNX, strongly typed"),
     ("11.4", "int8", "qdq", "qdq", True, (), None, "strongly typed"),
     ("rtx-1.7", "fp16", "entropy", "fp16", True, (), None, "FP16 ONNX, strongly typed"),
-    ("rtx-1.7", "int8", "minmax", "qdq", True, (), None, "Q/DQ ONNX (onnxruntime quantize_static), strongly typed"),
+    ("rtx-1.7", "int8", "minmax", "qdq", True, (), None, "Q/DQ ONNX, strongly typed"),
 ]
 
 

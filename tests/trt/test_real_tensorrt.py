@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from trt_tui.core.errors import TensorRTUnavailable, TrtTuiError
-from trt_tui.core.trt.adapter import PRECISIONS, Features, import_tensorrt, network_flags, precision_plan
+from trt_tui.core.trt.adapter import Features, import_tensorrt, network_flags, precision_plan
 from trt_tui.core.trt.logger import listen, make_progress_monitor, process_logger
+from trt_tui.core.vocab import Precision
 
 RTX_CCS = {"7.5", "8.0", "8.6", "8.9", "12.0", "12.1"}  # TensorRT-RTX support matrix
 
@@ -31,7 +32,7 @@ def test_real_module_names_and_subclasses() -> None:
     f = Features.from_module(trt)
     assert f.flavour == flavour and f.version != (0,)
     assert f.has_build_serialized and f.has_onnx_parser and f.has_tf32_flag
-    for precision in PRECISIONS:
+    for precision in Precision:
         plan = precision_plan(f, precision, "qdq")
         assert all(hasattr(trt.BuilderFlag, n) for n in plan.flags)  # type: ignore[attr-defined]
         assert isinstance(network_flags(trt, f, plan.strongly_typed), int)
@@ -71,7 +72,7 @@ def test_real_build_and_run(tmp_path: Path) -> None:
     with torch.no_grad():
         ref = model.module.cpu().eval()(torch.from_numpy(x)).numpy()
     min_cos = {"fp32": 0.9999, "fp16": 0.999, "int8": 0.9}
-    for precision in PRECISIONS:
+    for precision in Precision:
         plan = precision_plan(f, precision, "entropy")
         if plan.onnx == "fp16" and "fp16" not in onnx:
             onnx["fp16"] = Path(convert_fp16(onnx["fp32"], tmp_path / "model_fp16.onnx")["path"])

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from trt_tui.core.config import RunConfig
 from trt_tui.core.events import Finished, RowEvent, parse_line
-from trt_tui.screens.state import RunState, table_rows
+from trt_tui.screens.state import RunView, table_rows
 
 from .helpers import EXPORT_FAILURE, MLP, SYNTHETIC_BUILD
 
 
-def replay(path, config: RunConfig | None = None) -> RunState:
-    state = RunState(config or RunConfig(), clock=lambda: 100.0)
+def replay(path, config: RunConfig | None = None) -> RunView:
+    state = RunView(config or RunConfig(), clock=lambda: 100.0)
     state.begin(config or RunConfig())
     for line in path.read_text().splitlines():
         event = parse_line(line)
@@ -56,7 +56,7 @@ def test_export_failure_keeps_the_full_message():
 
 
 def test_cancel_closes_the_rows_still_open_and_saves_them(tmp_path):
-    state = RunState(RunConfig(), clock=lambda: 0.0)
+    state = RunView(RunConfig(), clock=lambda: 0.0)
     state.begin(RunConfig())
     state.apply(RowEvent(row={"row_id": "pytorch-fp32", "status": "ok", "latency_p50_ms": 1.0}))
     state.apply(RowEvent(row={"row_id": "onnxruntime-fp32", "status": "running"}))
@@ -98,7 +98,7 @@ def test_a_running_row_shows_its_median_so_far_until_the_latency_arrives():
     from trt_tui.screens.benchmark import row_cells
 
     cfg = RunConfig(rows=("pytorch-fp32",), batch_sizes=(1, 8))
-    state = RunState(cfg, clock=lambda: 100.0)
+    state = RunView(cfg, clock=lambda: 100.0)
     state.begin(cfg)
     for batch in (1, 8):
         state.apply(RowEvent(row={"row_id": "pytorch-fp32", "batch_size": batch, "status": "pending"}))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from trt_tui.core import rows as row_types
+from trt_tui.core.vocab import Calibration
 from trt_tui.core.validate import parse_shape  # noqa: F401 - the shape parser's historic home
 
 # The rows torch.compile runs (opt-in: it compiles for a while first); every row and the default
@@ -17,7 +18,6 @@ COMPILE_ROWS: tuple[str, ...] = tuple(r.id for r in row_types.ROWS if r.mode == 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 # Stages a run can be limited to; a later stage alone reuses what earlier ones left in out_dir.
 RUN_STAGES: tuple[str, ...] = ("export", "quantize", "build", "benchmark")
-CALIBRATORS = ("entropy", "minmax")
 EXPORTERS = ("dynamo", "torchscript")
 
 
@@ -41,7 +41,7 @@ class RunConfig:
     max_seconds: float | None = None  # per row: stop the timed loop early after this long (like a time budget)
     auto_iterations: bool = False  # --iterations auto: time until the p50's CI is within ci_target (or max_seconds)
     ci_target: float = 0.01  # the p50's 95 % CI half-width asked, relative (0.01 = ±1 %)
-    calibrator: str = "entropy"  # entropy | minmax
+    calibrator: str = Calibration.ENTROPY  # a Calibration
     calib_data: str | None = None  # .npy/.npz of samples; None = the model's own data or random
     calib_samples: int = 512
     precision_keep_fp32: tuple[str, ...] = ()  # op types kept FP32 in the FP16 ONNX, e.g. ("Softmax",)
@@ -119,8 +119,8 @@ class RunConfig:
             bad["ci_target"] = "CI target must be a percentage above 0 and below 100, e.g. 1%"
         if self.compile_mode not in COMPILE_MODES:
             bad["compile_mode"] = f"compile mode must be one of {', '.join(COMPILE_MODES)}"
-        if self.calibrator not in CALIBRATORS:
-            bad["calibrator"] = f"calibrator must be one of {', '.join(CALIBRATORS)}"
+        if self.calibrator not in set(Calibration):
+            bad["calibrator"] = f"calibrator must be one of {', '.join(Calibration)}"
         if self.exporter not in EXPORTERS:
             bad["exporter"] = f"exporter must be one of {', '.join(EXPORTERS)}"
         elif problem := v.opset_problem(self.opset, self.exporter):

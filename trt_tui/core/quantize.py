@@ -36,8 +36,8 @@ from .errors import TrtTuiError
 from .heartbeat import OnProgress, StepProgress
 from .provenance import file_sha256, fingerprint, write_json_atomic
 from .scratch import scratch_dir
+from .vocab import Calibration
 
-METHODS = ("entropy", "minmax")
 TOOLS = ("auto", "modelopt", "onnxruntime")
 TRT_INT8_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 # Ops onnxruntime's float16 converter leaves with mixed float/half inputs (index/scatter data paths,
@@ -189,7 +189,7 @@ def _ort_qdq(source: Path, partial: Path, method: str, providers: list[str], tmp
 
     if "calibration_cache_path" not in inspect.signature(quantize_static).parameters:
         raise TrtTuiError("this onnxruntime is too old for INT8 Q/DQ: its quantize_static takes no calibration_cache_path (pip install -U onnxruntime)")
-    ort_method = CalibrationMethod.Entropy if method == "entropy" else CalibrationMethod.MinMax
+    ort_method = CalibrationMethod.Entropy if method == Calibration.ENTROPY else CalibrationMethod.MinMax
     tensors = calibrate.activation_tensors(onnx.load(str(source), load_external_data=False), TRT_INT8_OPS,
                                          outputs=True)
     amax, how = calibrate.tensor_ranges(source, tensors, batch_source, input_name, method, providers=providers,
@@ -386,8 +386,8 @@ def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "
     ``on_progress(phase, step, total, eta_s)``: calibration batch i/N, then a heartbeat each second.
     The record's ``placement_problems`` lists quantized constants TensorRT would refuse (should be empty).
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, not {method!r}")
+    if method not in set(Calibration):
+        raise ValueError(f"method must be one of {tuple(Calibration)}, not {method!r}")
     tool = _tool(tool)
     fp32_onnx, out_path = Path(fp32_onnx), Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -80,7 +80,6 @@ BY_ID: dict[str, Row] = {r.id: r for r in ROWS}
 ALL_IDS: tuple[str, ...] = tuple(BY_ID)
 DEFAULT_IDS: tuple[str, ...] = tuple(r.id for r in ROWS if not r.opt_in)
 BASELINE_ID: str = next(r.id for r in ROWS if r.is_baseline)
-TITLES: dict[str, str] = {r.id: r.title for r in ROWS}
 SHORT: dict[str, str] = {r.id: r.short for r in ROWS}
 
 

@@ -9,7 +9,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from trt_tui.messages import StateChanged
-from trt_tui.screens.state import RunState
+from trt_tui.screens.state import RunView
 from trt_tui.widgets.topbar import TopBar
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 class RunScreen(Screen):
     """A main screen. Subclasses compose their body and implement ``sync`` (idempotent: draws
-    the current ``RunState``; called on resume and whenever the state moves on)."""
+    the current ``RunView``; called on resume and whenever the state moves on)."""
 
     SCREEN_NAME: ClassVar[str] = ""
     TICK_WHILE_RUNNING: ClassVar[bool] = False  # re-draw twice a second while a job runs (elapsed times)
@@ -28,7 +28,7 @@ class RunScreen(Screen):
         return self.app  # type: ignore[return-value]
 
     @property
-    def state(self) -> RunState:
+    def state(self) -> RunView:
         return self.trt_app.state
 
     def compose(self) -> ComposeResult:
@@ -68,5 +68,5 @@ class RunScreen(Screen):
         with self.app.batch_update():
             self.sync(self.state)
 
-    def sync(self, state: RunState) -> None:
+    def sync(self, state: RunView) -> None:
         raise NotImplementedError

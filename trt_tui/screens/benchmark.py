@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Static
 from trt_tui.core.results import host_bound
 from trt_tui.screens.base import RunScreen
 from trt_tui.screens.layers import layers_line
-from trt_tui.screens.state import BenchProgress, RunState, row_title, table_rows
+from trt_tui.screens.state import BenchProgress, RunView, row_title, table_rows
 from trt_tui.core.rows import SHORT as ROW_SHORT
 from trt_tui.format import (APP_COLUMNS, ellipsize, fmt_ms, fmt_rate, fmt_seconds, fmt_speedup_ci, is_num, status_look,
                             machine_words, output_banner, row_warnings)
@@ -227,7 +227,7 @@ class BenchmarkScreen(RunScreen):
         self.app.push_screen(SweepScreen(self.state.store, ROW_SHORT))
 
     # -- sync ----------------------------------------------------------------------------------
-    def sync(self, state: RunState) -> None:
+    def sync(self, state: RunView) -> None:
         store = state.store
         table = self.query_one("#bench", DataTable)
         room = table.scrollable_content_region.width
@@ -268,7 +268,7 @@ class BenchmarkScreen(RunScreen):
             title += f" — sorted by {dict(table.columns.items())[self.sort_by].label.plain} {'↓' if self.sort_reverse else '↑'}"
         table.border_title = title
 
-    def _sync_bottom(self, state: RunState) -> None:
+    def _sync_bottom(self, state: RunView) -> None:
         store = state.store
         chart_rows = [(row_title(store, rid), store.rows[rid].get("speedup_vs_pytorch")) for rid in table_rows(state)
                       if rid in store.rows and store.rows[rid].get("status") == Status.OK]
@@ -343,7 +343,7 @@ def _sort_value(table: DataTable, row_key: str, column: str | None) -> Any:
     return sort_key(table.get_cell(row_key, column))
 
 
-def env_line(state: RunState) -> str:
+def env_line(state: RunView) -> str:
     env = state.store.env
     cfg = state.config
     bits: list[tuple[str, Any]] = []

@@ -17,7 +17,7 @@ from textual.widgets import RichLog, Static
 from trt_tui.core import timeline
 from trt_tui.core.events import Log as LogEvent
 from trt_tui.screens.base import RunScreen
-from trt_tui.screens.state import LOG_LEVELS, RunState, level_rank
+from trt_tui.screens.state import LOG_LEVELS, RunView, level_rank
 from trt_tui.widgets.engine_panel import EnginePanel
 from trt_tui.format import fmt_elapsed
 from trt_tui.core.vocab import Status
@@ -85,12 +85,12 @@ class BuildScreen(RunScreen):
         self.show_timeline = not self.query_one("#build-timeline-pane").display
         self.sync(self.state)
 
-    def sync(self, state: RunState) -> None:
+    def sync(self, state: RunView) -> None:
         self._sync_engines(state)
         self._sync_log(state)
         self._sync_timeline(state)
 
-    def _sync_timeline(self, state: RunState) -> None:
+    def _sync_timeline(self, state: RunView) -> None:
         """The timeline pane in place of the log: when asked for (t), or by itself once the run ended."""
         entries, origin = state.timeline_entries()
         show = self.show_timeline if self.show_timeline is not None else bool(entries) and not state.running
@@ -111,7 +111,7 @@ class BuildScreen(RunScreen):
             text = "\n".join([*timeline.summary_lines(entries, origin), "", *timeline.entry_lines(entries)])
         self.query_one("#build-timeline", Static).update(text)
 
-    def _sync_engines(self, state: RunState) -> None:
+    def _sync_engines(self, state: RunView) -> None:
         """A panel per ONNX preparation step (Q/DQ INT8, FP16) and per engine; a ticking line while the
         quantize stage runs a step that reports no progress."""
         box = self.query_one("#engines", VerticalScroll)
@@ -152,7 +152,7 @@ class BuildScreen(RunScreen):
             else:
                 panel.call_after_refresh(lambda p=panel, s=step: p.show(s, self.state.elapsed(s.started_at)))
 
-    def _sync_log(self, state: RunState) -> None:
+    def _sync_log(self, state: RunView) -> None:
         log = self.query_one("#build-log", RichLog)
         if self._log_filter_shown != self.min_level or state.log_total < self._log_shown:
             log.clear()

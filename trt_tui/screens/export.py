@@ -12,9 +12,9 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static, TextArea
 
 from trt_tui.screens.base import RunScreen
-from trt_tui.screens.state import EXPORT_STEP_TITLES, RunState, StepState
+from trt_tui.screens.state import RunView, StepState
 from trt_tui.widgets.keyed_table import upsert_row
-from trt_tui.format import ellipsize, fmt_bytes, fmt_count, fmt_elapsed, fmt_err, fmt_seconds, is_num, status_look, status_text
+from trt_tui.format import ellipsize, fmt_bytes, fmt_count, fmt_elapsed, fmt_err, fmt_seconds, is_num, status_look, status_text, step_title
 from trt_tui.widgets.markup import pack_markup
 from trt_tui.core.vocab import Status
 
@@ -136,7 +136,7 @@ class ExportScreen(RunScreen):
             return bool(self._shown_error)  # hidden until there is an error to copy
         return True
 
-    def sync(self, state: RunState) -> None:
+    def sync(self, state: RunView) -> None:
         steps = self.query_one("#export-steps", DataTable)
         room = max(20, steps.scrollable_content_region.width - 47)  # the Result column takes what is left
         for name, step in state.export_steps.items():
@@ -145,7 +145,7 @@ class ExportScreen(RunScreen):
             else:
                 shown_time = fmt_seconds(step.seconds)
             cells = (
-                Text(EXPORT_STEP_TITLES.get(name, name)),
+                Text(step_title(name)),
                 Text(status_text(step.status), style=status_look(step.status).style),
                 Text(shown_time),
                 Text(ellipsize(step_result(step), room)),

@@ -17,17 +17,18 @@ from textual.widgets import DataTable, Input, Label, Select, SelectionList, Stat
 from textual.widgets.selection_list import Selection
 
 from trt_tui.core import inputs as inp
-from trt_tui.core.config import CALIBRATORS, RunConfig, parse_shape, parse_sizes
+from trt_tui.core.config import RunConfig, parse_shape, parse_sizes
 from trt_tui.screens.base import RunScreen
-from trt_tui.screens.state import RunState
+from trt_tui.screens.state import RunView
 from trt_tui.core.rows import ALL_IDS, ROWS
+from trt_tui.core.vocab import Calibration
 from trt_tui.core.trt.adapter import INSTALL_HINT
 from trt_tui.format import ellipsize
 from trt_tui.widgets.markup import fit_markup
 from trt_tui.widgets.inputs_list import InputRow, InputsList
 from trt_tui.widgets.label_grid import LabelGrid
 
-CALIBRATOR_TITLES = {"entropy": "entropy", "minmax": "min-max"}
+CALIBRATOR_TITLES = {Calibration.ENTROPY: "entropy", Calibration.MINMAX: "min-max"}
 
 # Fields in the order they are checked and shown; the error label under each is '#<field>-error'.
 FIELDS = ("model", "input_shape", "input_shapes", "input_dtypes", "val_ranges", "dynamic_dims", "sweep",
@@ -125,7 +126,7 @@ class ModelScreen(RunScreen):
         yield from self._field("iterations", "Iterations", Input(str(cfg.iterations), id="iterations", compact=True))
         yield from self._field("warmup", "Warm-up", Input(str(cfg.warmup), id="warmup", compact=True))
         yield from self._field("calibrator", "INT8 calibrator", Select(
-            [(CALIBRATOR_TITLES[c], c) for c in CALIBRATORS], value=cfg.calibrator, allow_blank=False,
+            [(CALIBRATOR_TITLES[c], c) for c in Calibration], value=cfg.calibrator, allow_blank=False,
             id="calibrator", compact=True))
         yield from self._field("calib_data", "Calib. data", Input(
             cfg.calib_data or "", placeholder=".npy/.npz (or empty)", id="calib_data", compact=True))
@@ -173,7 +174,7 @@ class ModelScreen(RunScreen):
         self.call_after_refresh(self.validate)  # after the first paint; the initial settings are valid
 
     # -- state ---------------------------------------------------------------------------------
-    def sync(self, state: RunState) -> None:
+    def sync(self, state: RunView) -> None:
         self._show_hint()
         if self.draft is not None:
             self._show_inputs()  # a run's model stage may just have said what a model file's inputs are
@@ -354,7 +355,7 @@ def onnx_inputs(model: str) -> tuple[inp.ModelInputs | None, str]:
     return _onnx_inputs(str(path), (st.st_mtime_ns, st.st_size))
 
 
-def reported_inputs(state: RunState) -> tuple[str, list[str]]:
+def reported_inputs(state: RunView) -> tuple[str, list[str]]:
     """(model, description lines of its inputs) as the last run (or a reopened one) read them."""
     stage = state.stages.get("model")
     lines = list(stage.detail.get("inputs") or []) if stage is not None else []

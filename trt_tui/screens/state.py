@@ -26,11 +26,10 @@ from trt_tui.core.events import (
 )
 from trt_tui.core.results import ResultsStore
 from trt_tui.core.runstate import StageState, StepState
-from trt_tui.format import fmt_elapsed
+from trt_tui.format import fmt_elapsed, step_title
 from trt_tui.core.vocab import Status
 
 EXPORT_STEPS = ("export", "checker", "parity")
-EXPORT_STEP_TITLES = {"export": "torch.onnx.export", "checker": "onnx.checker", "parity": "onnxruntime parity"}
 LOG_LEVELS = ("verbose", "info", "warning", "error")
 _LEVEL_RANK = {"verbose": 0, "debug": 0, "info": 1, "warning": 2, "warn": 2, "error": 3, "internal_error": 3, "critical": 3}
 
@@ -47,7 +46,7 @@ class BenchProgress(NamedTuple):
     p50_ms: float | None = None
 
 
-class RunState(runstate.RunState):
+class RunView(runstate.RunState):
     """Everything the screens show about the current (or reopened) run: the core run state (rows,
     errors, the end) and, on top, the stages, steps, engines, progress and log the screens draw."""
 
@@ -298,7 +297,7 @@ class RunState(runstate.RunState):
                     return progress_words(name, step)
             return ""
         if stage == "export":
-            running = [EXPORT_STEP_TITLES.get(n, n) for n, s in self.export_steps.items() if s.status == Status.RUNNING]
+            running = [step_title(n) for n, s in self.export_steps.items() if s.status == Status.RUNNING]
             return running[0] if running else ""
         if stage == "benchmark":
             for rid, row in self.store.rows.items():
@@ -306,9 +305,6 @@ class RunState(runstate.RunState):
                     done, total, _ = self.bench_progress.get(rid, BenchProgress())
                     return f"{rid} {100 * done // total}%" if total else rid
         return ""
-
-
-STEP_TITLES = {"int8-qdq": "INT8 Q/DQ ONNX", "fp16-convert": "FP16 ONNX"}
 
 
 def progress_words(name: str, step: StepState) -> str:
@@ -321,7 +317,7 @@ def progress_words(name: str, step: StepState) -> str:
         bits.append(f"{step.step}/{step.total}")
     if step.eta_s is not None:
         bits.append(f"~{fmt_elapsed(step.eta_s)} left")
-    title = STEP_TITLES.get(name, name)
+    title = step_title(name)
     return f"{' '.join(bits)} · {title}" if bits else title
 
 
@@ -344,7 +340,7 @@ def row_title(store: ResultsStore, key: str) -> str:
     return f"{title} {label}" if label else title
 
 
-def table_rows(state: RunState) -> list[str]:
+def table_rows(state: RunView) -> list[str]:
     """Row ids in table order: the configured rows first (pending until they arrive), then any other."""
     order = [r for r in rows.ALL_IDS if r in state.store.rows or (state.running and r in state.config.rows)]
     return order + [r for r in state.store.rows if r not in order]

@@ -7,16 +7,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar, Static
 
 from trt_tui.core.runstate import StepState
-from trt_tui.format import fmt_bytes, fmt_elapsed, fmt_seconds, status_text
+from trt_tui.format import fmt_bytes, fmt_elapsed, fmt_seconds, status_text, step_title
 from trt_tui.core.vocab import Status
-
-ENGINE_TITLES = {
-    "tensorrt-fp32": "TensorRT FP32",
-    "tensorrt-fp16": "TensorRT FP16",
-    "tensorrt-int8": "TensorRT INT8",
-    "int8-qdq": "INT8 Q/DQ ONNX",
-    "fp16-convert": "FP16 ONNX",
-}
 
 
 class EnginePanel(Vertical):
@@ -51,7 +43,7 @@ class EnginePanel(Vertical):
 
     def compose(self) -> ComposeResult:
         with Horizontal():
-            yield Label(ENGINE_TITLES.get(self.engine, self.engine), classes="engine-title", markup=False)
+            yield Label(step_title(self.engine, row_titles=True), classes="engine-title", markup=False)
             yield Label("· pending", classes="engine-status", markup=False)
             yield Label("", classes="engine-phase", markup=False)
             yield Label("", classes="engine-elapsed", markup=False)

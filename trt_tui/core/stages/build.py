@@ -76,21 +76,21 @@ def make_calibrator(ctx: RunContext, plan: PrecisionPlan, onnx: Any) -> tuple[An
         return None, None
     from trt_tui.core.trt import caches, calibrators
 
-    module, features = ctx.trt.require()
+    trt_module, features = ctx.trt.require()
     cfg = ctx.cfg
     source = ctx.calibration_source()
     calib_cache = caches.open_keyed(  # a cache from another model/data/seed is deleted here
         ctx.out / f"calibration_{cfg.calibrator}.cache",
         caches.calibration_key(onnx, source, method=cfg.calibrator, samples=cfg.calib_samples, seed=cfg.seed,
                                calib_data=cfg.calib_data, trt_label=features.label))
-    return calibrators.make_calibrator(module, cfg.calibrator, source, calib_cache.path,
+    return calibrators.make_calibrator(trt_module, cfg.calibrator, source, calib_cache.path,
                                        int64=features.has_int64), calib_cache
 
 
 def engine(ctx: RunContext, row: Row, plan: PrecisionPlan, onnx: Any, plan_path: Any, calibrator: Any) -> Any:
     from trt_tui.core.trt import builder
 
-    module, features = ctx.trt.require()
+    trt_module, features = ctx.trt.require()
     options = builder.BuildOptions(
         batch_shape=ctx.profile_shapes(), workspace_mib=ctx.cfg.workspace_mib, tf32=ctx.cfg.tf32,
         timing_cache_path=ctx.timing_cache_path(), calibrator=calibrator,
@@ -99,7 +99,7 @@ def engine(ctx: RunContext, row: Row, plan: PrecisionPlan, onnx: Any, plan_path:
             Progress(stage="build", task=row.id, step=step, total=total, phase=phase)),
         on_phase=lambda name: ctx.timeline.mark(row.id, name),
         cancel=ctx.cancel)
-    return builder.build_engine(module, features, onnx, plan_path, plan, options)
+    return builder.build_engine(trt_module, features, onnx, plan_path, plan, options)
 
 
 def is_oom_text(text: str) -> bool:

@@ -69,11 +69,11 @@ def ort_session_runner(ctx: RunContext, row: Row, path: Path, size: int, quantiz
 def tensorrt_runner(ctx: RunContext, row: Row) -> Made:
     from trt_tui.core.trt.runner import TrtRunner
 
-    plan = ctx.files.plans.get(row.id) or ctx.artifact(f"model_{row.precision}.plan")
-    module, _ = ctx.trt.require()
+    plan_path = ctx.files.plans.get(row.id) or ctx.artifact(f"model_{row.precision}.plan")
+    trt_module, _ = ctx.trt.require()
     source = None  # a plan not built by this run must come from this run's ONNX
     if row.id not in ctx.files.plans and (uses := ctx.trt_plan(row.precision)) is not None:
         source = ctx.files.onnx_variant(uses.onnx)
         if source is None:
-            raise TrtTuiError(f"no {uses.onnx} ONNX model in {ctx.out} to check {plan.name} against")
-    return TrtRunner(module, plan, ctx.batch_shape(), source_onnx=source), {"artifact": str(plan)}
+            raise TrtTuiError(f"no {uses.onnx} ONNX model in {ctx.out} to check {plan_path.name} against")
+    return TrtRunner(trt_module, plan_path, ctx.batch_shape(), source_onnx=source), {"artifact": str(plan_path)}

@@ -15,13 +15,14 @@ from types import ModuleType
 from typing import Any
 
 from trt_tui.core.errors import TensorRTUnavailable, TrtTuiError
+from trt_tui.core.vocab import Calibration, Precision
 
 ENV_VAR = "TRT_TUI_TENSORRT"  # tensorrt | rtx | none | auto
 FLAVOUR_TRT = "tensorrt"
 FLAVOUR_RTX = "tensorrt-rtx"
-PRECISIONS = ("fp32", "fp16", "int8")
-INT8_MODES = ("entropy", "minmax", "qdq")
-QDQ_SOURCE = "onnxruntime quantize_static"
+# ``precision_plan``'s INT8 mode besides a Calibration: Q/DQ even where this TensorRT has calibrators (the
+# GPU scripts and tests build the Q/DQ path on every version with it; the app and CLI never pass it)
+FORCE_QDQ = "qdq"
 
 INSTALL_HINT = 'pip install "trt-tui[tensorrt]" (CUDA 12: "trt-tui[tensorrt-cu12]")'  # the one wording, everywhere
 INSTALL_NOTE = (
@@ -288,14 +289,15 @@ def _since(features: Features, ver: tuple[int, ...], text: str) -> str:
     return f" ({text})" if features.flavour == FLAVOUR_TRT and features.version >= ver else ""
 
 
-def precision_plan(features: Features, precision: str, int8_mode: str = "entropy") -> PrecisionPlan:
-    """How to get ``precision`` out of this TensorRT. ``int8_mode``: entropy | minmax (calibrator where
-    one exists, else Q/DQ) or qdq (Q/DQ ONNX everywhere)."""
+def precision_plan(features: Features, precision: str, int8_mode: str = Calibration.ENTROPY) -> PrecisionPlan:
+    """How to get ``precision`` out of this TensorRT. ``int8_mode``: a Calibration (TensorRT's calibrator
+    where one exists, else Q/DQ) or FORCE_QDQ (Q/DQ ONNX everywhere). How the Q/DQ ONNX was made (ModelOpt
+    or onnxruntime) is the quantize stage's note, added to the row's notes beside this mechanism."""
     precision = precision.lower()
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
-    if int8_mode not in INT8_MODES:
-        raise ValueError(f"int8_mode must be one of {INT8_MODES}, not {int8_mode!r}")
+    if precision not in set(Precision):
+        raise ValueError(f"precision must be one of {tuple(Precision)}, not {precision!r}")
+    if int8_mode != FORCE_QDQ and int8_mode not in set(Calibration):
+        raise ValueError(f"int8_mode must be one of {(*Calibration, FORCE_QDQ)}, not {int8_mode!r}")
     strong_only = features.strongly_typed_only
     typed = "strongly typed" if strong_only else "weakly typed"
 
@@ -309,17 +311,17 @@ def precision_plan(features: Features, precision: str, int8_mode: str = "entropy
         return PrecisionPlan("fp16", "fp16", True, (), None, "FP16 ONNX, strongly typed")
 
     # int8
-    no_calib = () if int8_mode == "qdq" else (f"{features.label} has no INT8 calibrators; using Q/DQ",)
+    no_calib = () if int8_mode == FORCE_QDQ else (f"{features.label} has no INT8 calibrators; using Q/DQ",)
     if strong_only or not features.has_int8_flag:
         return PrecisionPlan(
-            "int8", "qdq", True, (), None, f"Q/DQ ONNX ({QDQ_SOURCE}), strongly typed", no_calib,
+            "int8", "qdq", True, (), None, "Q/DQ ONNX, strongly typed", no_calib,
         )
-    if int8_mode == "qdq" or not features.has_calibrators:
+    if int8_mode == FORCE_QDQ or not features.has_calibrators:
         return PrecisionPlan(
-            "int8", "qdq", False, ("INT8",), None, f"Q/DQ ONNX ({QDQ_SOURCE}) + BuilderFlag.INT8 (weakly typed)",
+            "int8", "qdq", False, ("INT8",), None, "Q/DQ ONNX + BuilderFlag.INT8 (weakly typed)",
             no_calib,
         )
-    cls = "IInt8EntropyCalibrator2" if int8_mode == "entropy" else "IInt8MinMaxCalibrator"
+    cls = "IInt8EntropyCalibrator2" if int8_mode == Calibration.ENTROPY else "IInt8MinMaxCalibrator"
     flags = ("INT8", "FP16") if features.has_fp16_flag else ("INT8",)
     dep = _since(features, (10, 1), "deprecated since 10.1")
     fallback = " with FP16 fallback" if "FP16" in flags else ""
