@@ -19,7 +19,7 @@ import time
 from textual.widgets import Input
 
 from trt_tui.app import TrtTuiApp
-from trt_tui.runner import JobProcess
+from trt_tui.child_job import JobProcess
 from trt_tui.screenshots import settle, wait_until
 
 

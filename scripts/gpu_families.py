@@ -104,8 +104,8 @@ def build(trt: Any, features: Any, precision: str, onnx_path: Path, plan_path: P
 
 def check_model(name: str, args: argparse.Namespace, trt: Any, features: Any, trt_reason: str, work: Path,
                 report: Report) -> None:  # fmt: skip
-    from trt_tui.core import quantize
-    from trt_tui.core.calibration import BatchSource
+    from trt_tui.core import onnx_variants
+    from trt_tui.core.calib_batches import BatchSource
     from trt_tui.core.export import export_onnx
 
     rec: dict[str, Any] = report.data["models"].setdefault(name, {})
@@ -125,12 +125,12 @@ def check_model(name: str, args: argparse.Namespace, trt: Any, features: Any, tr
     for precision in args.precisions:
         try:
             if precision == "fp16":
-                info = quantize.convert_fp16(fp32, folder / "model_fp16.onnx", tool=args.tool)
+                info = onnx_variants.convert_fp16(fp32, folder / "model_fp16.onnx", tool=args.tool)
                 rec["fp16_convert"] = {k: info.get(k) for k in ("tool", "tool_version", "seconds", "mixed_nodes", "note")}
                 onnx_of["fp16"] = Path(info["path"])
             elif precision == "int8":
                 src = BatchSource.random(shape, args.batch, max_samples=args.calib_samples)
-                info = quantize.quantize_qdq(fp32, folder / "model_int8_qdq.onnx", src, method=args.method,
+                info = onnx_variants.quantize_qdq(fp32, folder / "model_int8_qdq.onnx", src, method=args.method,
                                              tool=args.tool, device=args.device)  # fmt: skip
                 rec["int8_quantize"] = {k: info.get(k) for k in ("tool", "tool_version", "method", "samples", "seconds",
                                                                   "phase_seconds", "placement_problems", "note")}  # fmt: skip
@@ -156,8 +156,8 @@ def check_model(name: str, args: argparse.Namespace, trt: Any, features: Any, tr
 
 def time_quantize(spec: str, args: argparse.Namespace, work: Path, report: Report) -> None:
     """model:samples → quantize-stage seconds for both methods (the pipeline's own call, random data)."""
-    from trt_tui.core import quantize
-    from trt_tui.core.calibration import BatchSource
+    from trt_tui.core import onnx_variants
+    from trt_tui.core.calib_batches import BatchSource
     from trt_tui.core.export import export_onnx
 
     name, samples = spec.split(":")
@@ -170,7 +170,7 @@ def time_quantize(spec: str, args: argparse.Namespace, work: Path, report: Repor
         report.data["in_progress"] = f"timing {name} {method}"
         report.save()
         try:
-            info = quantize.quantize_qdq(fp32, work / f"timing-{name}-{method}.onnx", src, method=method,
+            info = onnx_variants.quantize_qdq(fp32, work / f"timing-{name}-{method}.onnx", src, method=method,
                                          tool=args.tool, device=args.device)  # fmt: skip
             row.update({k: info.get(k) for k in ("tool", "tool_version", "seconds", "phase_seconds", "calibrate_seconds",
                                                  "calibration_device", "stats_device", "tensors_calibrated",
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     report = Report(args.out)
     trt, features, trt_reason = load_trt(args.prefer)
     report.data.update(tensorrt=getattr(features, "label", None) or trt_reason, device=args.device,
-                       modelopt=__import__("trt_tui.core.quantize", fromlist=["x"]).modelopt_version(),
+                       modelopt=__import__("trt_tui.core.onnx_variants", fromlist=["x"]).modelopt_version(),
                        args={k: v for k, v in vars(args).items() if k != "out"})  # fmt: skip
     report.save()
     t0 = time.monotonic()

@@ -82,10 +82,10 @@ def make_onnx(model: str, batch: int, work: Path, report: Report) -> dict[str, P
     steps: dict[str, Any] = {}
     report.data["onnx_steps"] = steps
     try:
-        from trt_tui.core.calibration import BatchSource
+        from trt_tui.core.calib_batches import BatchSource
         from trt_tui.core.export import export_onnx
         from trt_tui.core.models import load_model
-        from trt_tui.core.quantize import convert_fp16, quantize_qdq
+        from trt_tui.core.onnx_variants import convert_fp16, quantize_qdq
 
         loaded = load_model(model)
         report.data["input_shape"] = list(loaded.input_shape)

@@ -43,7 +43,7 @@ def run_main(argv: list[str]) -> tuple[int | RunConfig, str]:
     """cli.main in-process: (exit status, stderr), or (the RunConfig it would start, stderr)."""
     err = io.StringIO()
     with contextlib.ExitStack() as stack:
-        stack.enter_context(mock.patch("trt_tui.runner.JobProcess", side_effect=spawn))
+        stack.enter_context(mock.patch("trt_tui.child_job.JobProcess", side_effect=spawn))
         for target in ("subprocess.Popen", "os.fork", "os.posix_spawn", "os.posix_spawnp"):
             stack.enter_context(mock.patch(target, side_effect=no_process))
         stack.enter_context(contextlib.redirect_stderr(err))

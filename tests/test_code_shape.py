@@ -47,7 +47,7 @@ def test_the_pipeline_stays_a_table_of_contents() -> None:
 
 
 @pytest.mark.parametrize(("layer", "forbidden"), [
-    ("core", ("trt_tui.app", "trt_tui.cli", "trt_tui.runner", "trt_tui.screens", "trt_tui.widgets",
+    ("core", ("trt_tui.app", "trt_tui.cli", "trt_tui.child_job", "trt_tui.screens", "trt_tui.widgets",
               "trt_tui.screenshots", "trt_tui.messages", "trt_tui.format")),
     ("widgets", ("trt_tui.screens",)),
     ("cli.py", ("trt_tui.widgets", "trt_tui.screens")),

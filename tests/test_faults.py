@@ -35,7 +35,7 @@ from trt_tui.core.config import RunConfig
 from trt_tui.core.events import ErrorEvent, Event, Finished, RowEvent, StageStarted
 from trt_tui.core.results import COLUMNS, rows_from_csv
 from trt_tui.core.runstate import RunState
-from trt_tui.runner import JobProcess
+from trt_tui.child_job import JobProcess
 
 CPU_ROWS = ("pytorch-fp32", "pytorch-fp16", "onnxruntime-fp32", "onnxruntime-int8")
 MEASURED = ("status", "latency_mean_ms", "latency_p50_ms", "latency_p99_ms", "latency_min_ms", "latency_max_ms",

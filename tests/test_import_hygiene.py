@@ -9,9 +9,9 @@ import pytest
 CORE_MODULES = [
     "trt_tui.core.events", "trt_tui.core.results", "trt_tui.core.config", "trt_tui.core.errors",
     "trt_tui.core.bench", "trt_tui.core.pipeline", "trt_tui.core.models", "trt_tui.core.export",
-    "trt_tui.core.quantize", "trt_tui.core.accuracy", "trt_tui.core.calibration", "trt_tui.core.envinfo",
+    "trt_tui.core.onnx_variants", "trt_tui.core.accuracy", "trt_tui.core.calib_batches", "trt_tui.core.envinfo",
     "trt_tui.core.trt.adapter", "trt_tui.core.trt.builder", "trt_tui.core.trt.runner",
-    "trt_tui.core.trt.calibrators", "trt_tui.core.trt.logger", "trt_tui.jobs.__main__",
+    "trt_tui.core.trt.int8_calibrators", "trt_tui.core.trt.logger", "trt_tui.jobs.__main__",
     "trt_tui.core.rows", "trt_tui.core.rowbook", "trt_tui.core.runstate", "trt_tui.core.stages.benchmark",
 ]
 UI_PACKAGES = ("textual", "rich")
@@ -31,5 +31,5 @@ def test_core_imports_no_ui(module):
 
 
 def test_cli_and_runner_import_no_gpu_stack():
-    loaded = loaded_after("import trt_tui.cli, trt_tui.runner")
+    loaded = loaded_after("import trt_tui.cli, trt_tui.child_job")
     assert not loaded & set(HEAVY), f"CLI/runner import {loaded & set(HEAVY)}"

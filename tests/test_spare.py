@@ -8,7 +8,7 @@ import time
 
 from trt_tui.core.config import RunConfig
 from trt_tui.core.events import Finished
-from trt_tui.runner import ChildJobs, JobProcess, Spare
+from trt_tui.child_job import ChildJobs, JobProcess, Spare
 
 
 def config(out) -> RunConfig:

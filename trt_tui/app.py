@@ -1,6 +1,6 @@
 """The Textual app: owns the job, routes its events into the run state, and switches screens.
 
-The pipeline runs in a child process (``trt_tui.runner.JobProcess``); a thread worker reads its
+The pipeline runs in a child process (``trt_tui.child_job.JobProcess``); a thread worker reads its
 events and only posts messages. Handlers here update the ``RunView`` (rows live in the core
 ``ResultsStore``) and tell the active screen to redraw. This module imports neither torch nor
 tensorrt: first paint stays fast and the measuring process is never the UI's.
@@ -48,13 +48,13 @@ STEP_STAGES = {"export": ("export",), "build": ("quantize", "build"), "benchmark
 
 def default_job_factory() -> JobFactory:
     """Runs in child processes, one spare child kept ready (``runner.ChildJobs``)."""
-    from trt_tui.runner import ChildJobs
+    from trt_tui.child_job import ChildJobs
 
     return ChildJobs()
 
 
 def default_probe() -> dict[str, Any]:
-    from trt_tui.runner import probe_machine
+    from trt_tui.child_job import probe_machine
 
     return probe_machine()
 

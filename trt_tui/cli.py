@@ -1,6 +1,6 @@
 """`trt-tui`: no arguments opens the TUI; `run` is the same pipeline headless; `models` lists models.
 
-The CLI starts the pipeline in a child process (trt_tui.runner.JobProcess) and renders its events:
+The CLI starts the pipeline in a child process (trt_tui.child_job.JobProcess) and renders its events:
 a live status line on a terminal, plain lines otherwise, raw JSON events with --json, and the
 results table at the end.
 """
@@ -376,7 +376,7 @@ def results_table(store: Any) -> Any:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from trt_tui.core.runstate import RunState
-    from trt_tui.runner import JobProcess
+    from trt_tui.child_job import JobProcess
 
     cfg, problems = config_from_args(args)
     if cfg is None:

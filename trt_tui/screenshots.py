@@ -18,7 +18,7 @@ from typing import Any, Callable
 from trt_tui.core.config import RunConfig
 from trt_tui.core.events import Event
 from trt_tui.core.trt.adapter import INSTALL_HINT
-from trt_tui.runner import ReplayJob
+from trt_tui.child_job import ReplayJob
 
 STREAMS_DIR = Path(__file__).resolve().parent / "demo"
 FROZEN_CLOCK = 1_750_000_000.0

@@ -7,13 +7,13 @@ import numpy as np
 import onnx
 import pytest
 
-from trt_tui.core import graph_checks, quantize
+from trt_tui.core import graph_checks, onnx_variants
 from trt_tui.core.accuracy import compare
-from trt_tui.core.calibration import BatchSource
+from trt_tui.core.calib_batches import BatchSource
 from trt_tui.core.export import export_onnx, ort_session
 from trt_tui.core.families import FAMILIES, build
 
-TOOLS = ["onnxruntime"] + (["modelopt"] if quantize.modelopt_version() else [])
+TOOLS = ["onnxruntime"] + (["modelopt"] if onnx_variants.modelopt_version() else [])
 BATCH = 8
 
 
@@ -49,12 +49,12 @@ def test_int8_qdq_runs_close_and_trt_placement(exported, tmp_path, name, tool):
     path, x, ref = exported(name)
     src = BatchSource.random(FAMILIES[name].input_shape, batch_size=BATCH, max_samples=32, seed=1)
     events = []
-    info = quantize.quantize_qdq(path, tmp_path / "int8.onnx", src, method="minmax", tool=tool,
+    info = onnx_variants.quantize_qdq(path, tmp_path / "int8.onnx", src, method="minmax", tool=tool,
                                  on_progress=lambda *a: events.append(a))  # fmt: skip
     assert info["tool"] == tool and info["nodes_quantized"] > 0
     assert info["placement_problems"] == [] == graph_checks.int8_placement_problems(info["path"])
-    assert set(quantize.zero_points(info["path"])) == {0}
-    assert set(info["quantized_op_types"]) & set(quantize.TRT_INT8_OPS)
+    assert set(onnx_variants.zero_points(info["path"])) == {0}
+    assert set(info["quantized_op_types"]) & set(onnx_variants.TRT_INT8_OPS)
     assert info["note"].startswith(f"Q/DQ by {tool}") and "minmax" in info["note"]
     # calibration progress: batch 1..N of N reported
     steps = [e[1] for e in events if e[0] == "calibration" and e[2] == src.num_batches]
@@ -68,7 +68,7 @@ def test_int8_qdq_runs_close_and_trt_placement(exported, tmp_path, name, tool):
 @pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_fp16_runs_close_without_mixed_nodes(exported, tmp_path, name, tool):
     path, x, ref = exported(name)
-    info = quantize.convert_fp16(path, tmp_path / "fp16.onnx", tool=tool)
+    info = onnx_variants.convert_fp16(path, tmp_path / "fp16.onnx", tool=tool)
     model = onnx.load(info["path"])
     assert info["mixed_nodes"] == [] == graph_checks.mixed_float_nodes(model)
     f32, f16 = onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16
@@ -123,8 +123,8 @@ def test_temporaries_are_removed(exported, tmp_path, monkeypatch):
     path, _, _ = exported("depthwise-bn")
     src = BatchSource.random(FAMILIES["depthwise-bn"].input_shape, batch_size=BATCH, max_samples=16)
     for tool in TOOLS:
-        quantize.quantize_qdq(path, tmp_path / f"q-{tool}.onnx", src, method="entropy", tool=tool)
-        quantize.convert_fp16(path, tmp_path / f"h-{tool}.onnx", tool=tool)
+        onnx_variants.quantize_qdq(path, tmp_path / f"q-{tool}.onnx", src, method="entropy", tool=tool)
+        onnx_variants.convert_fp16(path, tmp_path / f"h-{tool}.onnx", tool=tool)
     assert list(tmp_root.iterdir()) == []
     assert tempfile.tempdir == str(tmp_root)
 

@@ -9,9 +9,9 @@ import torch
 from torch import nn
 
 from trt_tui.core import layers
-from trt_tui.core.calibration import BatchSource
+from trt_tui.core.calib_batches import BatchSource
 from trt_tui.core.export import export_onnx
-from trt_tui.core.quantize import convert_fp16, quantize_qdq
+from trt_tui.core.onnx_variants import convert_fp16, quantize_qdq
 
 
 class Overflows(nn.Module):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from trt_tui.core import bench, export, layers, models, quantize
-from trt_tui.core.calibration import BatchSource
+from trt_tui.core import bench, export, layers, models, onnx_variants
+from trt_tui.core.calib_batches import BatchSource
 from trt_tui.core.errors import ModelError
 from trt_tui.core.inputs import Overrides
 
@@ -49,7 +49,7 @@ def test_family_through_export_ort_int8_and_layers(family, tmp_path):
     ref = bench.run_batches(bench.TorchRunner(m.module, m.inputs, device="cpu"), feeds, 8)
     qdq = tmp_path / "model_int8_qdq.onnx"
     source = BatchSource.random(m.inputs, batch_size=8, max_samples=32, seed=0)
-    info = quantize.quantize_qdq(onnx_path, qdq, source, method="minmax", device="cpu")
+    info = onnx_variants.quantize_qdq(onnx_path, qdq, source, method="minmax", device="cpu")
     assert info["tool"] == "modelopt" and info["quantize_nodes"] > 0 and info["nodes_quantized"] > 0
     int8 = bench.run_batches(bench.OrtRunner(export.ort_session(qdq, prefer_cuda=False)), feeds, 8)
     a, b = ref[0].ravel(), int8[0].ravel()

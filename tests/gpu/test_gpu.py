@@ -162,7 +162,7 @@ def test_onnxruntime_parity_from_gpu_model(tmp_path):
 def test_child_process_on_gpu_streams_events():
     from trt_tui.core.config import RunConfig
     from trt_tui.core.events import Finished, RowEvent
-    from trt_tui.runner import JobProcess
+    from trt_tui.child_job import JobProcess
 
     cfg = RunConfig(model="digits-cnn", rows=("pytorch-fp32",), iterations=50, warmup=5, out_dir=None)
     events = list(JobProcess(cfg).events())

@@ -21,7 +21,7 @@ from trt_tui.core.trt.builder import (
     build_engine,
     format_parser_error,
 )
-from trt_tui.core.trt.calibrators import make_calibrator
+from trt_tui.core.trt.int8_calibrators import make_calibrator
 
 PROFILE = ((1, 4), (4, 4), (8, 4))
 

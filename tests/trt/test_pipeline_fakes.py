@@ -177,9 +177,9 @@ def test_tensorrt_installed_but_no_gpu_skips_the_tensorrt_rows(tmp_path, monkeyp
 def test_calibration_cache_is_keyed_to_what_made_it(tmp_path, on_cpu, monkeypatch):
     """A used results folder: the same settings reuse the INT8 calibration cache, a changed calibration
     set recalibrates (the old cache would give the old scales), and the row's notes say which."""
-    from trt_tui.core.trt import calibrators
+    from trt_tui.core.trt import int8_calibrators
 
-    monkeypatch.setattr(calibrators, "torch_to_device", lambda a: (a, a.ctypes.data))  # no GPU here
+    monkeypatch.setattr(int8_calibrators, "torch_to_device", lambda a: (a, a.ctypes.data))  # no GPU here
     sc = Scenario(**MLP_IO)
     rows, stages = ("tensorrt-int8",), ("export", "quantize", "build")
     cache = tmp_path / "out" / "calibration_entropy.cache"

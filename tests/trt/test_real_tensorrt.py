@@ -53,12 +53,12 @@ def test_real_build_and_run(tmp_path: Path) -> None:
 
     if not torch.cuda.is_available():
         pytest.skip("no CUDA GPU")
-    from trt_tui.core.calibration import BatchSource
+    from trt_tui.core.calib_batches import BatchSource
     from trt_tui.core.export import export_onnx
     from trt_tui.core.models import load_model
-    from trt_tui.core.quantize import convert_fp16, quantize_qdq
+    from trt_tui.core.onnx_variants import convert_fp16, quantize_qdq
     from trt_tui.core.trt.builder import BuildOptions, build_engine
-    from trt_tui.core.trt.calibrators import make_calibrator
+    from trt_tui.core.trt.int8_calibrators import make_calibrator
     from trt_tui.core.trt.runner import TrtRunner
 
     cc = "%d.%d" % torch.cuda.get_device_capability(0)

@@ -21,7 +21,7 @@ CHILD = r"""
 import json, sys
 from pathlib import Path
 from trt_tui.app import TrtTuiApp
-from trt_tui.runner import ReplayJob
+from trt_tui.child_job import ReplayJob
 
 stream = Path(sys.argv[1])
 app = TrtTuiApp(job_factory=lambda config: ReplayJob(stream))

@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Input, SelectionList
 
 from trt_tui.app import TrtTuiApp
 from trt_tui.core.results import rows_from_csv
-from trt_tui.runner import ChildJobs
+from trt_tui.child_job import ChildJobs
 from trt_tui.screens.benchmark import BenchmarkScreen
 from trt_tui.screens.dialogs import SavePathScreen
 from trt_tui.screens.sweep import SweepScreen

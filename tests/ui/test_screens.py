@@ -20,7 +20,7 @@ from trt_tui.screens.dialogs import OpenResultsScreen, SavePathScreen
 from trt_tui.screens.export import ExportScreen
 from trt_tui.screens.help import HelpScreen
 from trt_tui.screens.model import ModelScreen
-from trt_tui.runner import ReplayJob
+from trt_tui.child_job import ReplayJob
 from trt_tui.screenshots import make_app, run_all_and_wait, settle, wait_until
 from trt_tui.widgets.engine_panel import EnginePanel
 from trt_tui.widgets.topbar import TopBar

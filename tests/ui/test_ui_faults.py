@@ -13,7 +13,7 @@ from textual.widgets import DataTable
 from trt_tui.app import TrtTuiApp
 from trt_tui.core.config import RunConfig
 from trt_tui.core.events import parse_line
-from trt_tui.runner import JobProcess, ReplayJob
+from trt_tui.child_job import JobProcess, ReplayJob
 from trt_tui.screens.benchmark import BenchmarkScreen
 from trt_tui.screenshots import RECORDED_MACHINE, settle, wait_until
 from trt_tui.widgets.topbar import TopBar

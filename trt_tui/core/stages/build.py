@@ -74,7 +74,7 @@ def make_calibrator(ctx: RunContext, plan: PrecisionPlan, onnx: Any) -> tuple[An
     """The INT8 calibrator and its keyed cache where the plan calibrates, else (None, None)."""
     if not plan.calibrator:
         return None, None
-    from trt_tui.core.trt import caches, calibrators
+    from trt_tui.core.trt import caches, int8_calibrators
 
     trt_module, features = ctx.trt.require()
     cfg = ctx.cfg
@@ -83,7 +83,7 @@ def make_calibrator(ctx: RunContext, plan: PrecisionPlan, onnx: Any) -> tuple[An
         ctx.out / f"calibration_{cfg.calibrator}.cache",
         caches.calibration_key(onnx, source, method=cfg.calibrator, samples=cfg.calib_samples, seed=cfg.seed,
                                calib_data=cfg.calib_data, trt_label=features.label))
-    return calibrators.make_calibrator(trt_module, cfg.calibrator, source, calib_cache.path,
+    return int8_calibrators.make_calibrator(trt_module, cfg.calibrator, source, calib_cache.path,
                                        int64=features.has_int64), calib_cache
 
 

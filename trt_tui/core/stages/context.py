@@ -168,7 +168,7 @@ class RunContext:
         return Path(self.cfg.timing_cache) if self.cfg.timing_cache else self.out.parent / "timing.cache"
 
     def calibration_source(self) -> Any:
-        from trt_tui.core.calibration import BatchSource
+        from trt_tui.core.calib_batches import BatchSource
 
         return BatchSource.for_model(self.model, batch_size=self.batch, calib_data=self.cfg.calib_data,
                                      max_samples=self.cfg.calib_samples, seed=self.cfg.seed, sizes=self.dims)

@@ -68,7 +68,7 @@ def reuse_artifacts(ctx: RunContext) -> None:
 
 
 def drop_stale_derived(ctx: RunContext) -> None:
-    from trt_tui.core.quantize import stale_reason
+    from trt_tui.core.onnx_variants import stale_reason
 
     for attr, row_ids in (("qdq", ["onnxruntime-int8", "tensorrt-int8"]), ("fp16", ["tensorrt-fp16"])):
         path = getattr(ctx.files, attr)

@@ -25,14 +25,14 @@ def run(ctx: RunContext) -> None:
 
 
 def make_qdq(ctx: RunContext, detail: dict[str, Any], *, trt_uses_qdq: bool, trt_int8: bool) -> None:
-    from trt_tui.core import graph_checks, quantize
+    from trt_tui.core import graph_checks, onnx_variants
 
     qdq_rows = ["onnxruntime-int8"] + (["tensorrt-int8"] if trt_int8 else [])
     try:
         source = ctx.calibration_source()
         ctx.files.qdq = ctx.artifact("model_int8_qdq.onnx")
         info = detail["int8"] = ctx.step(
-            "quantize", "int8-qdq", quantize.quantize_qdq, ctx.files.onnx, ctx.files.qdq, source,
+            "quantize", "int8-qdq", onnx_variants.quantize_qdq, ctx.files.onnx, ctx.files.qdq, source,
             method=ctx.cfg.calibrator, device=ctx.device, on_progress=ctx.progress("quantize", "int8-qdq"))
         info["calibration_data"] = source.description
         ctx.notes["qdq"] = info["note"]
@@ -48,12 +48,12 @@ def make_qdq(ctx: RunContext, detail: dict[str, Any], *, trt_uses_qdq: bool, trt
 
 
 def make_fp16(ctx: RunContext, detail: dict[str, Any]) -> None:
-    from trt_tui.core import graph_checks, quantize
+    from trt_tui.core import graph_checks, onnx_variants
 
     try:
         ctx.files.fp16 = ctx.artifact("model_fp16.onnx")
         info = detail["fp16"] = ctx.step(
-            "quantize", "fp16-convert", quantize.convert_fp16, ctx.files.onnx, ctx.files.fp16,
+            "quantize", "fp16-convert", onnx_variants.convert_fp16, ctx.files.onnx, ctx.files.fp16,
             keep_fp32=ctx.cfg.precision_keep_fp32, on_progress=ctx.progress("quantize", "fp16-convert"))
         ctx.notes["fp16"] = info["note"]
         if info["mixed_nodes"]:

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from .calibration import BatchSource
+from .calib_batches import BatchSource
 from .inputs import named_feeds
 from .heartbeat import StepProgress
 

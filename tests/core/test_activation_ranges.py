@@ -8,8 +8,8 @@ import pytest
 import torch
 from onnx import helper, numpy_helper
 
-from trt_tui.core import calibrate
-from trt_tui.core.calibration import BatchSource
+from trt_tui.core import activation_ranges
+from trt_tui.core.calib_batches import BatchSource
 from trt_tui.core.heartbeat import StepProgress
 
 
@@ -42,7 +42,7 @@ def samples():
 
 def test_vectorised_kl_search_equals_the_reference_loop():
     hists = [np.histogram(x, bins=400, range=(0, x.max()))[0] for x in samples().values()]
-    ours = calibrate.entropy_bins(torch.tensor(np.array(hists), dtype=torch.float64)).tolist()
+    ours = activation_ranges.entropy_bins(torch.tensor(np.array(hists), dtype=torch.float64)).tolist()
     assert ours == [kl_reference(h) for h in hists]
 
 
@@ -54,7 +54,7 @@ def test_entropy_threshold_is_close_to_onnxruntime_on_the_same_histogram():
     for name, x in samples().items():
         top = float(x.max())
         h = np.histogram(x, bins=2048, range=(0, top))[0]
-        ours = int(calibrate.entropy_bins(torch.tensor(h[None], dtype=torch.float64))[0]) * top / 2048
+        ours = int(activation_ranges.entropy_bins(torch.tensor(h[None], dtype=torch.float64))[0]) * top / 2048
         mirrored = (np.concatenate([h[::-1], h]), np.linspace(-top, top, 4097, dtype=np.float32),
                     np.float32(-top), np.float32(top))  # fmt: skip
         ort = float(HistogramCollector("entropy", True, 4096, 128, None, None).get_entropy_threshold(mirrored, 128)[1])
@@ -65,7 +65,7 @@ def test_entropy_threshold_is_close_to_onnxruntime_on_the_same_histogram():
 
 def test_running_range_merges_bins_exactly():
     """A later batch past the range widens it by an integer factor; the histogram equals one built at once."""
-    col = calibrate.RangeCollector("entropy", "cpu", bins=64)
+    col = activation_ranges.RangeCollector("entropy", "cpu", bins=64)
     a = torch.linspace(0, 1, 1000)
     b = torch.linspace(0, 2.5, 1000)
     col.add("t", a)
@@ -97,13 +97,13 @@ def test_ranges_match_onnxruntime_minmax_and_report_each_batch(tmp_path, method)
     path = tmp_path / "tiny.onnx"
     _tiny(path)
     model = onnx.load(str(path))
-    assert calibrate.activation_tensors(model, ["Conv", "MatMul"]) == ["x", "r"]
-    tensors = calibrate.activation_tensors(model, ["Conv", "MatMul"], outputs=True)
+    assert activation_ranges.activation_tensors(model, ["Conv", "MatMul"]) == ["x", "r"]
+    tensors = activation_ranges.activation_tensors(model, ["Conv", "MatMul"], outputs=True)
     assert tensors == ["x", "c", "r", "y"]
     src = BatchSource.random((2, 8, 8), 4, max_samples=40)
     events = []
     progress = StepProgress(lambda *e: events.append(e))
-    amax, info = calibrate.tensor_ranges(path, tensors, src, "x", method, providers=["CPUExecutionProvider"],
+    amax, info = activation_ranges.tensor_ranges(path, tensors, src, "x", method, providers=["CPUExecutionProvider"],
                                          progress=progress, tmp=tmp_path)  # fmt: skip
     steps = [e[1] for e in events if e[0] == "calibration" and e[1] > 0]
     assert steps == list(range(1, 11)) and info["tensors_calibrated"] == 4
@@ -120,13 +120,13 @@ def test_ranges_match_onnxruntime_minmax_and_report_each_batch(tmp_path, method)
             assert 0 < amax[t] <= ort_amax * (1 + 1e-6)
 
 
-@pytest.mark.parametrize("tool", ["onnxruntime"] + (["modelopt"] if __import__("trt_tui.core.quantize", fromlist=["x"]).modelopt_version() else []))
+@pytest.mark.parametrize("tool", ["onnxruntime"] + (["modelopt"] if __import__("trt_tui.core.onnx_variants", fromlist=["x"]).modelopt_version() else []))
 def test_the_tools_do_not_calibrate_again(tmp_path, tool, monkeypatch):
     """Every batch is read once, by trt-tui's pass (ModelOpt's placement reads the first one once more);
     onnxruntime's quantize_static never builds a calibrator."""
     import importlib
 
-    from trt_tui.core.quantize import quantize_qdq
+    from trt_tui.core.onnx_variants import quantize_qdq
 
     path = tmp_path / "tiny.onnx"
     _tiny(path)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trt_tui.core.calibration import BatchSource
+from trt_tui.core.calib_batches import BatchSource
 from trt_tui.core.errors import TrtTuiError
 
 
@@ -118,6 +118,6 @@ def test_no_torch_needed():
     import subprocess
     import sys
 
-    code = "import sys, trt_tui.core.calibration, trt_tui.core.accuracy, trt_tui.core.models; " \
+    code = "import sys, trt_tui.core.calib_batches, trt_tui.core.accuracy, trt_tui.core.models; " \
            "print(any(m in sys.modules for m in ('torch', 'tensorrt')))"  # fmt: skip
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

@@ -10,11 +10,11 @@ import pytest
 
 from tests.trt.fakes import make_fake
 from trt_tui.core.errors import TrtTuiError
-from trt_tui.core.trt.calibrators import make_calibrator
+from trt_tui.core.trt.int8_calibrators import make_calibrator
 
 
 class Source:
-    """Shaped like trt_tui.core.calibration.BatchSource."""
+    """Shaped like trt_tui.core.calib_batches.BatchSource."""
 
     def __init__(self, n: int, batch_size: int = 4, shape: tuple[int, ...] = (3, 2, 2), tail: int = 0) -> None:
         self.batch_size = batch_size

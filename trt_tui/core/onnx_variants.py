@@ -7,7 +7,7 @@ INT8 (Q/DQ), placed where TensorRT runs INT8 (see ``graph_checks``):
   symmetric (TensorRT accepts only zero-point 0), per-channel weights, biases left in FP32 (TensorRT
   cannot dequantize INT32). Unrestricted, ORT quantizes scalar constants (GELU's +1, LayerNorm's eps)
   into Add/Mul/Div, which TensorRT's builder refuses.
-Calibration is trt-tui's own single pass (``calibrate``: TensorRT's entropy or max |x|), over the tensors
+Calibration is trt-tui's own single pass (``activation_ranges``: TensorRT's entropy or max |x|), over the tensors
 that get quantized only, on onnxruntime's CUDA provider when the run's device is cuda; the tool gets the
 ranges and does not calibrate again.
 
@@ -29,8 +29,8 @@ import traceback
 from pathlib import Path
 from typing import Any, Iterator
 
-from . import calibrate, graph_checks
-from .calibration import BatchSource
+from . import activation_ranges, graph_checks
+from .calib_batches import BatchSource
 from .inputs import named_feeds
 from .errors import TrtTuiError
 from .heartbeat import OnProgress, StepProgress
@@ -190,9 +190,9 @@ def _ort_qdq(source: Path, partial: Path, method: str, providers: list[str], tmp
     if "calibration_cache_path" not in inspect.signature(quantize_static).parameters:
         raise TrtTuiError("this onnxruntime is too old for INT8 Q/DQ: its quantize_static takes no calibration_cache_path (pip install -U onnxruntime)")
     ort_method = CalibrationMethod.Entropy if method == Calibration.ENTROPY else CalibrationMethod.MinMax
-    tensors = calibrate.activation_tensors(onnx.load(str(source), load_external_data=False), TRT_INT8_OPS,
+    tensors = activation_ranges.activation_tensors(onnx.load(str(source), load_external_data=False), TRT_INT8_OPS,
                                          outputs=True)
-    amax, how = calibrate.tensor_ranges(source, tensors, batch_source, input_name, method, providers=providers,
+    amax, how = activation_ranges.tensor_ranges(source, tensors, batch_source, input_name, method, providers=providers,
                                         progress=progress, tmp=tmp)  # fmt: skip
     info.update(how)
     progress.set_phase("writing Q/DQ")
@@ -235,7 +235,7 @@ def _modelopt_qdq(source: Path, partial: Path, method: str, providers: list[str]
         raise RuntimeError("ModelOpt wrote no quantized model (no node it could quantize?)")
     model = onnx.load(str(out))
     scales = _activation_scales(model)
-    amax, how = calibrate.tensor_ranges(source, list(scales), batch_source, input_name, method, providers=providers,
+    amax, how = activation_ranges.tensor_ranges(source, list(scales), batch_source, input_name, method, providers=providers,
                                         progress=progress, tmp=tmp)  # fmt: skip
     info.update(how)
     progress.set_phase("writing Q/DQ")
@@ -333,7 +333,7 @@ def _set_scales(model, scales: dict[str, list[str]], amax: dict[str, float]) -> 
     for tensor, names in scales.items():
         for name in names:
             old = numpy_helper.to_array(index[name])
-            new = np.full(old.shape, calibrate.int8_scale(amax[tensor]), dtype=old.dtype)
+            new = np.full(old.shape, activation_ranges.int8_scale(amax[tensor]), dtype=old.dtype)
             index[name].CopyFrom(numpy_helper.from_array(new, name))
 
 

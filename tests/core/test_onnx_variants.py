@@ -7,12 +7,12 @@ import onnx
 import pytest
 
 from trt_tui.core.accuracy import compare, label_accuracy
-from trt_tui.core.calibration import BatchSource
+from trt_tui.core.calib_batches import BatchSource
 from trt_tui.core.export import export_onnx, ort_session
-from trt_tui.core import quantize
-from trt_tui.core.quantize import convert_fp16, quantize_qdq, zero_points
+from trt_tui.core import onnx_variants
+from trt_tui.core.onnx_variants import convert_fp16, quantize_qdq, zero_points
 
-TOOLS = ["onnxruntime"] + (["modelopt"] if quantize.modelopt_version() else [])
+TOOLS = ["onnxruntime"] + (["modelopt"] if onnx_variants.modelopt_version() else [])
 
 
 @pytest.fixture(scope="module")
@@ -133,11 +133,11 @@ def test_derived_onnx_records_its_source(digits, digits_onnx, tmp_path):
     info = quantize_qdq(src_path, tmp_path / "q.onnx", src, method="minmax", tool="onnxruntime")
     h = convert_fp16(src_path, tmp_path / "h.onnx", tool="onnxruntime")
     assert info["source_sha256"] == h["source_sha256"] and len(info["source_sha256"]) == 64
-    assert quantize.stale_reason(info["path"], src_path) == "" == quantize.stale_reason(h["path"], src_path)
+    assert onnx_variants.stale_reason(info["path"], src_path) == "" == onnx_variants.stale_reason(h["path"], src_path)
     shutil.copyfile(h["path"], src_path)  # another model.onnx now (e.g. left by a cancelled run)
-    assert "made from another model.onnx" in quantize.stale_reason(info["path"], src_path)
-    quantize.provenance_path(h["path"]).unlink()
-    assert "no record" in quantize.stale_reason(h["path"], tmp_path / "model.onnx")
+    assert "made from another model.onnx" in onnx_variants.stale_reason(info["path"], src_path)
+    onnx_variants.provenance_path(h["path"]).unlink()
+    assert "no record" in onnx_variants.stale_reason(h["path"], tmp_path / "model.onnx")
 
 
 def test_pipeline_quantize_progress_and_stale_qdq(tmp_path):
@@ -165,7 +165,7 @@ def test_pipeline_quantize_progress_and_stale_qdq(tmp_path):
     assert any(ev.eta_s is not None and 0 < ev.step < ev.total for ev in calib)
     times = [start] + [t for t, _ in prog] + [end]
     assert max(b - a for a, b in zip(times, times[1:])) <= 2.0
-    assert quantize.stale_reason(out / "model_int8_qdq.onnx", out / "model.onnx") == ""
+    assert onnx_variants.stale_reason(out / "model_int8_qdq.onnx", out / "model.onnx") == ""
 
     shutil.copyfile(out / "model_int8_qdq.onnx", out / "model.onnx")  # model.onnx from elsewhere
     events: list = []

@@ -1,6 +1,6 @@
 """INT8 calibrators (TensorRT 8.6 / 10.x only; deprecated in 10.1, removed in 11 and absent in RTX).
 
-The batch source is ``trt_tui.core.calibration.BatchSource``-like: a rewindable iterable of float32
+The batch source is ``trt_tui.core.calib_batches.BatchSource``-like: a rewindable iterable of float32
 arrays shaped (batch, *input_shape) with ``.reset()``, ``.batch_size`` and ``.description``.
 """
 
