@@ -191,7 +191,7 @@ def test_export_failure_keeps_the_pytorch_row(bad_input_runs, tmp_path_factory):
 def test_full_disk_mid_run_keeps_the_rows_saved_so_far(tmp_path, monkeypatch):
     """ENOSPC from the first save after a row is measured: the run stops with the cause, and the
     last complete results files (written before) stay valid."""
-    from trt_tui.core import results
+    from trt_tui.core import atomic
     from trt_tui.core.pipeline import Pipeline
 
     out = tmp_path / "out"
@@ -203,7 +203,7 @@ def test_full_disk_mid_run_keeps_the_rows_saved_so_far(tmp_path, monkeypatch):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real_fsync(fd)
 
-    monkeypatch.setattr(results.os, "fsync", fsync)
+    monkeypatch.setattr(atomic.os, "fsync", fsync)  # the one atomic writer (core/atomic.py)
     cfg = RunConfig(model="mlp", rows=("pytorch-fp32", "pytorch-fp16"), iterations=5, warmup=1, out_dir=str(out))
     fin = Pipeline(cfg, events.append).run()
     assert fin.status == "failed"

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import io
-import os
 import re
 import time
 import traceback
@@ -25,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from . import atomic
 from .accuracy import compare
 from .errors import ModelError, TrtTuiError
 
@@ -123,18 +123,14 @@ def _write_export(model: Any, args: tuple[Any, ...], path: Path, kwargs: dict[st
     whose file is named after the ONNX file."""
     import torch
 
-    target = path if kwargs.get("external_data") else path.with_name(f".{path.stem}.partial.onnx")
+    writing = contextlib.nullcontext(path) if kwargs.get("external_data") else atomic.replacing(path, atomic.partial_onnx(path))
     log = io.StringIO()
     try:
-        with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(log):
+        with writing as target, warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(log):
             warnings.simplefilter("always")
             with torch.no_grad():
                 torch.onnx.export(model, args, str(target), **kwargs)
-        if target != path:
-            os.replace(target, path)
     except Exception as e:
-        if target != path:
-            target.unlink(missing_ok=True)
         raise ModelError(f"{exporter} export failed: {_root_cause_line(e)}",
                          detail=_ANSI.sub("", traceback.format_exc()) + log.getvalue()) from e  # fmt: skip
     return list(caught)

@@ -438,10 +438,10 @@ def _json_safe(value: Any) -> Any:
 
 
 def write(out_dir: str | Path, data: dict[str, Any]) -> Path:
-    from .results import atomic_write_text
+    from . import atomic
 
     path = Path(out_dir) / FILE
-    atomic_write_text(path, json.dumps(_json_safe(data), indent=1))
+    atomic.write_text(path, json.dumps(_json_safe(data), indent=1))
     return path
 
 

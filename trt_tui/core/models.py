@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from . import atomic
 from .errors import ModelError
 from .inputs import DEFAULT_NAME, InputError, InputSpec, ModelInputs, Overrides, default_generator, is_mask, single, with_user
 
@@ -220,10 +221,9 @@ def _load_digits_cnn(cache: Path) -> tuple[Any, LabelledData, dict[str, Any]]:
         net = _train_digits(data)
         info.update(cache="trained", train_seconds=round(time.perf_counter() - t0, 3))
         cache.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        torch.save({"recipe_hash": _recipe_hash(), "recipe": DIGITS_RECIPE, "state_dict": net.state_dict(),
-                    "train_seconds": info["train_seconds"]}, tmp)  # fmt: skip
-        os.replace(tmp, path)  # atomic: a concurrent run never reads half a file
+        with atomic.replacing(path) as tmp:  # a concurrent run never reads half a file
+            torch.save({"recipe_hash": _recipe_hash(), "recipe": DIGITS_RECIPE, "state_dict": net.state_dict(),
+                        "train_seconds": info["train_seconds"]}, tmp)
     net.eval()
     with torch.no_grad():
         logits = net(torch.from_numpy(data.x_test)).numpy()

@@ -34,7 +34,8 @@ from .calib_batches import BatchSource
 from .inputs import named_feeds
 from .errors import TrtTuiError
 from .heartbeat import OnProgress, StepProgress
-from .provenance import file_sha256, fingerprint, write_json_atomic
+from . import atomic
+from .provenance import file_sha256, fingerprint
 from .scratch import scratch_dir
 from .vocab import Calibration
 
@@ -353,7 +354,7 @@ def provenance_path(derived) -> Path:
 def _record_provenance(info: dict[str, Any]) -> None:
     """``<derived>.onnx.source.json``: what the derived file was made from (a later stage run alone checks it)."""
     record = {k: info[k] for k in PROVENANCE_KEYS if k in info} | {"sha256": file_sha256(info["path"])}
-    write_json_atomic(provenance_path(info["path"]), record)
+    atomic.write_json(provenance_path(info["path"]), record)
 
 
 def stale_reason(derived, fp32_onnx) -> str:
@@ -396,7 +397,6 @@ def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "
     t0 = time.perf_counter()
     info: dict[str, Any] = {"tool": tool, "tool_version": modelopt_version() if tool == "modelopt" else _ort_version(),
                             "preprocessed": False}
-    partial = out_path.with_name(f".{out_path.stem}.partial.onnx")  # renamed once whole
     progress = StepProgress(on_progress)
     with scratch_dir("trt-tui-quant-", parent=out_path.parent) as tmp, _quiet() as noise, progress:
         try:
@@ -404,11 +404,10 @@ def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "
             if preprocess and tool == "onnxruntime":
                 source = _preprocess(source, tmp, progress, info)
             qdq = _modelopt_qdq if tool == "modelopt" else _ort_qdq
-            qdq(source, partial, method, providers, tmp, info, progress, batch_source, input_name)
-            model, problems = _placement_checked(partial, progress)
-            os.replace(partial, out_path)
+            with atomic.replacing(out_path, atomic.partial_onnx(out_path)) as partial:  # renamed once whole
+                qdq(source, partial, method, providers, tmp, info, progress, batch_source, input_name)
+                model, problems = _placement_checked(partial, progress)
         except Exception as e:
-            partial.unlink(missing_ok=True)
             raise TrtTuiError(f"INT8 quantization failed ({tool}): {type(e).__name__}: {e}".splitlines()[0],
                               detail=traceback.format_exc() + noise.getvalue()[-20000:]) from e  # fmt: skip
     info["phase_seconds"] = progress.seconds
@@ -492,7 +491,6 @@ def convert_fp16(fp32_onnx, out_path, *, keep_fp32: tuple[str, ...] | list[str] 
     out_path.parent.mkdir(parents=True, exist_ok=True)
     keep = sorted({op.strip() for op in keep_fp32 if op.strip()})
     t0 = time.perf_counter()
-    partial = out_path.with_name(f".{out_path.stem}.partial.onnx")  # renamed once whole
     progress = StepProgress(on_progress)
     info: dict[str, Any] = {"tool": tool, "keep_fp32": keep}
     with scratch_dir("trt-tui-fp16-", parent=out_path.parent) as _tmp, _quiet() as noise, progress:
@@ -509,10 +507,9 @@ def convert_fp16(fp32_onnx, out_path, *, keep_fp32: tuple[str, ...] | list[str] 
                 info["tool_version"], info["blocked_ops"] = _ort_version(), blocked
             progress.set_phase("checking")
             mixed = graph_checks.mixed_float_nodes(model)
-            onnx.save(model, str(partial))
-            os.replace(partial, out_path)
+            with atomic.replacing(out_path, atomic.partial_onnx(out_path)) as partial:  # renamed once whole
+                onnx.save(model, str(partial))
         except Exception as e:
-            partial.unlink(missing_ok=True)
             raise TrtTuiError(f"FP16 conversion failed ({tool}): {type(e).__name__}: {e}".splitlines()[0],
                               detail=traceback.format_exc() + noise.getvalue()[-20000:]) from e  # fmt: skip
     casts = sum(n.op_type == "Cast" for n in model.graph.node)

@@ -68,18 +68,10 @@ def figure(series: Series, title: str = "", xlabel: str = "batch size") -> Any:
 
 def write_plot(rows: Iterable[dict[str, Any]], path: str | Path, *, title: str = "") -> Path:
     """Draw the rows' sweep into ``path`` (PNG), through a temporary file and a rename like the results."""
-    import os
-
-    from trt_tui.core.results import create_beside  # the results' mode (umask), and a .tmp name that stale-temp cleanup knows
+    from trt_tui.core import atomic
 
     path = Path(path)
-    fd, tmp = create_beside(path)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            rows = list(rows)
-            figure(sweep_series(rows), title, x_axis(rows)).savefig(fh, format="png", dpi=100)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    rows = list(rows)
+    with atomic.replacing(path) as tmp:
+        figure(sweep_series(rows), title, x_axis(rows)).savefig(tmp, format="png", dpi=100)
     return path

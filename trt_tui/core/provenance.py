@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 
@@ -28,13 +27,3 @@ def fingerprint(**parts: Any) -> str:
     text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
-
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """A JSON record written whole or not at all: through ``.<name>.<pid>.tmp`` (which
-    results.remove_stale_temps clears after a kill) and a rename."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=2, default=str))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -16,12 +16,11 @@ import csv
 import io
 import json
 import math
-import os
 import shutil
-import secrets
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from trt_tui.core import atomic
 from trt_tui.core.rows import BASELINE_ID, is_pytorch
 from trt_tui.core.vocab import Status
 
@@ -131,37 +130,6 @@ def clean(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def create_beside(path: Path) -> tuple[int, Path]:
-    """A new hidden ``.<name>.<random>.tmp`` file beside ``path``, opened for writing. Created with mode
-    0666 less the user's umask, as open() creates files (mkstemp's 0600 would hide the results from a
-    teammate on the same box once renamed)."""
-    while True:
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666), tmp
-        except FileExistsError:
-            continue
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write through a temporary file in the same folder and rename: readers never see half a file."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = create_beside(path)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def remove_stale_temps(folder: str | Path) -> list[Path]:
@@ -444,7 +412,7 @@ class ResultsStore:
         import gzip
 
         data = {"schema_version": SCHEMA_VERSION, "rows": self.samples}
-        atomic_write_bytes(path, gzip.compress(json.dumps(data, default=str).encode(), compresslevel=6, mtime=0))
+        atomic.write_bytes(path, gzip.compress(json.dumps(data, default=str).encode(), compresslevel=6, mtime=0))
         self._samples_dirty = False
 
     def load_samples(self, path: Path) -> None:
@@ -460,12 +428,12 @@ class ResultsStore:
 
     def export_csv(self, path: str | Path) -> Path:
         path = Path(path)
-        atomic_write_text(path, rows_to_csv(self.rows.values()))
+        atomic.write_text(path, rows_to_csv(self.rows.values()))
         return path
 
     def export_json(self, path: str | Path) -> Path:
         path = Path(path)
-        atomic_write_text(path, json.dumps(self.to_json_dict(), indent=2, default=str))
+        atomic.write_text(path, json.dumps(self.to_json_dict(), indent=2, default=str))
         return path
 
     @classmethod

@@ -15,11 +15,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 
+from trt_tui.core import atomic
 from trt_tui.core.errors import TrtTuiError
 from trt_tui.core.trt.adapter import Features, PrecisionPlan, network_flags, tf32_label
 from trt_tui.core.trt.caches import REUSED, STALE, KeyedCache, open_keyed, timing_key
 from trt_tui.core.trt.logger import Listener, LogCallback, ProgressCallback, listen, make_progress_monitor, process_logger
-from trt_tui.core.trt.sidecar import SIDECAR_VERSION, file_sha256, gpu_identity, sidecar_path, write_json_atomic
+from trt_tui.core.trt.sidecar import SIDECAR_VERSION, file_sha256, gpu_identity, sidecar_path
 
 if TYPE_CHECKING:  # checked against tensorrt-stubs (10.x API); at run time `trt` may be any version
     import tensorrt
@@ -148,21 +149,6 @@ def _resolve_profile(name: str, net_shape: Shape, given: ShapeProfile | None) ->
         raise TrtTuiError(f"input {name!r} has dynamic dims {list(net_shape)}; give full min/opt/max shapes")
     rest = tuple(net_shape[1:])
     return ShapeProfile((given.min[0],) + rest, (given.opt[0],) + rest, (given.max[0],) + rest)
-
-
-def _write_atomic(path: Path, data: Any) -> int:
-    """Write bytes-like ``data`` via a temporary file + os.replace; returns the byte count."""
-    view = memoryview(data)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(view)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return view.nbytes
 
 
 @dataclass
@@ -382,7 +368,7 @@ class _BuildSteps:
         if self.tcache is None or path is None:
             return
         try:
-            _write_atomic(path, config.get_timing_cache().serialize())
+            atomic.write_bytes(path, config.get_timing_cache().serialize())
             if self.tkey is not None:
                 self.tkey.record()
         except Exception as exc:
@@ -394,9 +380,9 @@ class _BuildSteps:
         never the reverse."""
         side = sidecar_path(plan_path)
         meta = self._sidecar(build_time, onnx_path, shapes)
-        write_json_atomic(side, {**meta, "size_bytes": memoryview(serialized).nbytes})
+        atomic.write_json(side, {**meta, "size_bytes": memoryview(serialized).nbytes})
         try:
-            size = _write_atomic(plan_path, serialized)
+            size = atomic.write_bytes(plan_path, serialized)
         except BaseException:
             side.unlink(missing_ok=True)
             raise

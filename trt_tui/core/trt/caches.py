@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from trt_tui.core.provenance import file_sha256, fingerprint
-from trt_tui.core.trt.sidecar import write_json_atomic
+from trt_tui.core import atomic
 
 NEW, REUSED, STALE = "new", "reused", "stale"
 
@@ -37,7 +37,7 @@ class KeyedCache:
     def record(self) -> None:
         """After a successful build: remember what the cache now on disk was made from."""
         if self.path.is_file():
-            write_json_atomic(key_path(self.path), {**self.key, "fingerprint": fingerprint(**self.key)})
+            atomic.write_json(key_path(self.path), {**self.key, "fingerprint": fingerprint(**self.key)})
 
 
 def open_keyed(path: str | os.PathLike[str], key: dict[str, Any]) -> KeyedCache:

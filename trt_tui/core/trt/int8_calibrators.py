@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterator, Protocol
 
 import numpy as np
 
+from trt_tui.core import atomic
 from trt_tui.core.errors import TrtTuiError
 from trt_tui.core.trt.interfaces import derive
 
@@ -113,10 +114,7 @@ class TrtTuiCalibrator:
         if self.cache_path is None:
             return
         try:
-            self.cache_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.cache_path.with_name(f".{self.cache_path.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(bytes(cache))
-            os.replace(tmp, self.cache_path)
+            atomic.write_bytes(self.cache_path, bytes(cache))
         except Exception:
             self.error = traceback.format_exc()
 

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from trt_tui.core.provenance import file_sha256, write_json_atomic  # noqa: F401 - re-exported for callers
+from trt_tui.core.provenance import file_sha256  # noqa: F401 - re-exported for callers
 from trt_tui.core.trt.adapter import FLAVOUR_RTX, parse_version
 
 SIDECAR_VERSION = 1
