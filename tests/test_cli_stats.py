@@ -12,7 +12,7 @@ import pytest
 from tests.core.test_compare import write_run
 from tests.test_cli import run_cli
 from trt_tui import cli
-from trt_tui.core import bench, results
+from trt_tui.core import artifacts, bench
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_every_figure_has_its_uncertainty_and_the_samples_are_kept(auto_run):
     assert ort["latency_cov"] > 0 and ort["latency_iqr_ms"] >= 0 and ort["other_cpu_cores"] is not None
     assert ort["speedup_ci_low"] <= ort["speedup_vs_pytorch"] <= ort["speedup_ci_high"]
     assert isinstance(ort["noise_warning"], str) and ort["accuracy_na"] == ""
-    samples = json.loads(gzip.decompress((out / results.SAMPLES_FILE).read_bytes()))["rows"]
+    samples = json.loads(gzip.decompress((out / artifacts.SAMPLES).read_bytes()))["rows"]
     assert len(samples["onnxruntime-fp32"]["latency_ms"]) == ort["iterations"]
     assert float(np.median(samples["onnxruntime-fp32"]["latency_ms"])) == pytest.approx(ort["latency_p50_ms"], abs=1e-5)
     for when in ("machine_before", "machine_after"):

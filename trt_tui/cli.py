@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, NoReturn, TextIO
 
 from trt_tui.core import inputs, layers, runclock, timeline
+from trt_tui.core import artifacts
 from trt_tui.core.rows import ALL_IDS, DEFAULT_IDS
 from trt_tui.core.config import (COMPILE_MODES, COMPILE_ROWS, EXPORTERS, RUN_STAGES,
                                  RunConfig, parse_sizes)
@@ -488,10 +489,10 @@ def print_summary(state: Any, fin: Finished, *, verbose: bool, explain: bool = F
         for line in layers.summary_lines(explained):
             say(line)
         say(f"per-layer: {fin.out_dir}/{layers.FILE}")
-    if store.rows and fin.out_dir and (Path(fin.out_dir) / "results.json").is_file():  # not for no rows
-        say(f"results: {fin.out_dir}/results.csv, {fin.out_dir}/results.json")
-        if (Path(fin.out_dir) / "plot.png").is_file() and sweep:
-            say(f"plot: {fin.out_dir}/plot.png (latency and throughput against batch size)")
+    if store.rows and fin.out_dir and (Path(fin.out_dir) / artifacts.RESULTS_JSON).is_file():  # not for no rows
+        say(f"results: {fin.out_dir}/{artifacts.RESULTS_CSV}, {fin.out_dir}/{artifacts.RESULTS_JSON}")
+        if (Path(fin.out_dir) / artifacts.PLOT).is_file() and sweep:
+            say(f"plot: {fin.out_dir}/{artifacts.PLOT} (latency and throughput against batch size)")
     entries, origin = state.timeline_entries()
     if entries:
         wall = runclock.process_age_s() if origin == timeline.LAUNCH_ORIGIN else None  # this process began at t = 0

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trt_tui.core import accuracy, compare, results
+from trt_tui.core import accuracy, artifacts, compare, results
 from trt_tui.core.results import ResultsStore
 from trt_tui.format import TABLE_COLUMNS, output_banner
 
@@ -35,7 +35,7 @@ def write_run(folder: Path, medians: dict[str, float], seed: int) -> ResultsStor
 
 def test_samples_are_kept_beside_the_results_and_reloaded(tmp_path):
     store = write_run(tmp_path, {"pytorch-fp32": 2.0, "onnxruntime-fp32": 1.0}, seed=0)
-    data = json.loads(gzip.decompress((tmp_path / results.SAMPLES_FILE).read_bytes()))
+    data = json.loads(gzip.decompress((tmp_path / artifacts.SAMPLES).read_bytes()))
     assert len(data["rows"]["onnxruntime-fp32"]["latency_ms"]) == 400
     assert "samples" not in json.loads((tmp_path / "results.json").read_text())["rows"][0]  # the rows stay flat
     header = (tmp_path / "results.csv").read_text().splitlines()[0].split(",")
@@ -126,7 +126,7 @@ def test_compare_gives_faster_slower_and_same_within_noise(three_runs):
 
 def test_without_samples_the_recorded_intervals_decide(three_runs):
     root, *_ = three_runs
-    (root / "b" / results.SAMPLES_FILE).unlink()
+    (root / "b" / artifacts.SAMPLES).unlink()
     changes = {c.row_id: c for c in compare.compare(compare.load(root / "a"), compare.load(root / "b"))}
     assert changes["onnxruntime-int8"].verdict == compare.SLOWER and changes["pytorch-fp32"].verdict == compare.SAME
 

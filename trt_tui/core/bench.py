@@ -136,7 +136,7 @@ class Measurement:
         }
 
     def samples(self) -> dict[str, Any]:
-        """What the results keep beside the row (results.SAMPLES_FILE): per-iteration times in ms
+        """What the results keep beside the row (artifacts.SAMPLES): per-iteration times in ms
         (rounded to the nanosecond) and the machine's readings."""
         out: dict[str, Any] = {"readings": self.readings}
         for name, arr in (("latency_ms", self.latency_samples), ("gpu_compute_ms", self.gpu_samples)):
@@ -342,12 +342,6 @@ def run_batches(runner: Runner, inputs: Feeds | np.ndarray, batch_size: int) -> 
     return [np.concatenate(acc) for acc in per_output]
 
 
-def flatten_outputs(out: Any) -> list[Any]:
-    """A model's output (tensor, tuple, list, dict, ModelOutput) as a flat list of tensors, in the order
-    and with the names the ONNX export gives them (core/user_models.flatten_named)."""
-    return [t for _, t in flatten_named(out)]
-
-
 class TorchRunner:
     """PyTorch eager, FP32 or FP16 (``module.half()``, float inputs cast on the device; integer and bool
     inputs stay as they are), on CUDA or CPU; one staged host buffer and one device buffer per input.
@@ -401,7 +395,7 @@ class TorchRunner:
         self.y = self.forward(self.module)
 
     def outputs(self) -> list[np.ndarray]:
-        return [t.float().cpu().numpy() for t in flatten_outputs(self.y)]  # .cpu() waits for the stream
+        return [t.float().cpu().numpy() for _, t in flatten_named(self.y)]  # .cpu() waits for the stream
 
     def close(self) -> None:
         self.module = None

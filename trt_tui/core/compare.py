@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trt_tui.core.results import SAMPLES_FILE, ResultsStore
+from trt_tui.core import artifacts
+from trt_tui.core.results import ResultsStore
 from trt_tui.core.vocab import Status
 
 MIN_CHANGE = 0.02
@@ -55,7 +56,7 @@ def load(path: str | Path) -> ResultsStore:
     store.env = data.get("env", {})
     for row in data.get("rows", []):
         store.upsert(row)
-    store.load_samples(path.parent / SAMPLES_FILE) if path.name == "results.json" else None
+    store.load_samples(path.parent / artifacts.SAMPLES) if path.name == artifacts.RESULTS_JSON else None
     return store
 
 

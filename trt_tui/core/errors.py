@@ -22,3 +22,19 @@ class ModelError(TrtTuiError):
 
 class TensorRTUnavailable(TrtTuiError):
     """TensorRT (or a CUDA GPU for it) is missing: the TensorRT rows are skipped with this reason."""
+
+
+# A PyTorch row of a model given as an ONNX file: the one wording (the row's skip reason, a runner's error).
+NO_PYTORCH_MODULE = "the model is an ONNX file: there is no PyTorch module to run"
+
+# What PyTorch (torch.cuda.OutOfMemoryError, "CUDA out of memory"), onnxruntime and TensorRT's log
+# ("... could not be allocated", "OutOfMemory") say when the GPU ran out of memory.
+OOM_WORDS = ("out of memory", "outofmemory", "could not be allocated")
+
+
+def is_out_of_memory(error: BaseException | str) -> bool:
+    """The one out-of-GPU-memory classifier: an exception (its type or text) or an error text."""
+    if isinstance(error, BaseException) and type(error).__name__ == "OutOfMemoryError":
+        return True
+    low = str(error).lower()
+    return any(k in low for k in OOM_WORDS)

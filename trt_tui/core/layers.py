@@ -32,14 +32,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from trt_tui.core.vocab import Status
+from trt_tui.core import artifacts
+from trt_tui.core.vocab import OnnxVariant, Status
 
-FILE = "layers.json"
+FILE = artifacts.LAYERS
 NOTE = ("per-layer errors from onnxruntime (CPU, graph optimizations off) on the ONNX files TensorRT builds "
         "from: TensorRT cannot mark every layer as an output cheaply (it stops the fusions)")
 # Which result rows each variant explains.
 VARIANT_ROWS = {"fp16": ("tensorrt-fp16",), "int8": ("tensorrt-int8", "onnxruntime-int8")}
-VARIANT_FILES = {"fp16": "model_fp16.onnx", "int8": "model_int8_qdq.onnx"}
+VARIANT_FILES = {"fp16": artifacts.ONNX[OnnxVariant.FP16], "int8": artifacts.ONNX[OnnxVariant.QDQ]}
 INSERTED_OPS = ("Cast", "QuantizeLinear", "DequantizeLinear")
 # A node "jumps" when it adds at least JUMP_MIN of relative error and at least JUMP_FRAC of the
 # largest growth in the graph: the first few in graph order are where the loss starts.

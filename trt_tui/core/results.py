@@ -20,7 +20,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from trt_tui.core import atomic
+from trt_tui.core import artifacts, atomic
 from trt_tui.core.rows import BASELINE_ID, is_pytorch
 from trt_tui.core.vocab import Status
 
@@ -83,7 +83,6 @@ COLUMNS: tuple[str, ...] = (
     "output_warning",  # NaN/Inf in the reference, or in this row where the reference has none
     "accuracy_na",  # why the accuracy columns are empty: a vacuous comparison ('' when they are valid)
 )
-SAMPLES_FILE = "samples.json.gz"  # per-iteration latencies and GPU compute times, by store key
 SPEEDUP_CI = {"speedup_vs_pytorch": ("speedup_ci_low", "speedup_ci_high"),
               "speedup_vs_best_pytorch": ("speedup_best_ci_low", "speedup_best_ci_high")}
 
@@ -345,7 +344,7 @@ class ResultsStore:
         key = self.key(row["row_id"], row.get("batch_size"), row.get("dims"))
         current = self.rows.setdefault(key, {c: None for c in COLUMNS})
         current.update({k: clean(v) for k, v in row.items() if k in COLUMNS})
-        if row.get("samples"):  # kept beside the row (SAMPLES_FILE), never in the row or its events
+        if row.get("samples"):  # kept beside the row (artifacts.SAMPLES), never in the row or its events
             self.samples[key] = row["samples"]
             self._versions[key] = self._versions.get(key, 0) + 1
             self._samples_dirty = True
@@ -404,9 +403,9 @@ class ResultsStore:
         if self.out_dir is None:
             return
         if self._samples_dirty:
-            self.save_samples(self.out_dir / SAMPLES_FILE)
-        self.export_json(self.out_dir / "results.json")
-        self.export_csv(self.out_dir / "results.csv")
+            self.save_samples(self.out_dir / artifacts.SAMPLES)
+        self.export_json(self.out_dir / artifacts.RESULTS_JSON)
+        self.export_csv(self.out_dir / artifacts.RESULTS_CSV)
 
     def save_samples(self, path: Path) -> None:
         import gzip
@@ -440,13 +439,13 @@ class ResultsStore:
     def load(cls, out_dir: str | Path) -> "ResultsStore":
         """Reopen an earlier run's folder (results.json)."""
         out_dir = Path(out_dir)
-        data = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
+        data = json.loads((out_dir / artifacts.RESULTS_JSON).read_text(encoding="utf-8"))
         store = cls(None, meta=data.get("meta"))
         store.env = data.get("env", {})
         for row in data.get("rows", []):
             store._see_base(row)
             store.rows[store.key(row["row_id"], row.get("batch_size"), row.get("dims"))] = {c: row.get(c) for c in COLUMNS}
         store.best, store.best_rule = data.get("best", ""), data.get("best_rule", "")
-        store.load_samples(out_dir / SAMPLES_FILE)
+        store.load_samples(out_dir / artifacts.SAMPLES)
         store.out_dir = out_dir
         return store

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from trt_tui.core.bench import TorchRunner, flatten_outputs
+from trt_tui.core.bench import TorchRunner
+from trt_tui.core.user_models import flatten_named
 from trt_tui.core.inputs import ModelInputs
 from trt_tui.core.errors import TrtTuiError
 from trt_tui.core.rows import Row
@@ -76,7 +77,7 @@ class GraphRunner(TorchRunner):
         self.graph.replay()  # on the current stream, as TorchRunner's eager forward
 
     def outputs(self) -> list[np.ndarray]:
-        return [t.float().cpu().numpy() for t in flatten_outputs(self.y)]
+        return [t.float().cpu().numpy() for _, t in flatten_named(self.y)]
 
     def close(self) -> None:
         self.graph = None

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from trt_tui.core import accuracy, bench, rows, torch_runners
-from trt_tui.core.errors import TrtTuiError
+from trt_tui.core import accuracy, artifacts, bench, rows, torch_runners
+from trt_tui.core.errors import TrtTuiError, is_out_of_memory
 from trt_tui.core.events import Progress
 from trt_tui.core.inputs import Feeds, feed_rows, tile_feeds
 from trt_tui.core.stages.context import Cancelled, RunContext
@@ -205,7 +205,7 @@ def write_sweep_plot(ctx: RunContext) -> None:
     try:
         from trt_tui.core import plot
 
-        path = plot.write_plot(ctx.store.rows.values(), ctx.out / "plot.png", title=ctx.model.name)
+        path = plot.write_plot(ctx.store.rows.values(), ctx.out / artifacts.PLOT, title=ctx.model.name)
         ctx.store.meta["plot"] = path.name
         ctx.store.save()
         ctx.log("benchmark", f"sweep plot: {path}")
@@ -215,7 +215,7 @@ def write_sweep_plot(ctx: RunContext) -> None:
 
 def describe_failure(exc: BaseException, batch_size: int) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if "out of memory" in str(exc).lower() or type(exc).__name__ == "OutOfMemoryError":
+    if is_out_of_memory(exc):
         return f"out of GPU memory at batch size {batch_size}: try a smaller --batch-size"
     return f"{type(exc).__name__}: {text}"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from trt_tui.core import rows
-from trt_tui.core.errors import TrtTuiError
+from trt_tui.core import artifacts, rows
+from trt_tui.core.errors import TrtTuiError, is_out_of_memory
 from trt_tui.core.events import Log, Progress, StepFinished
 from trt_tui.core.rows import Row
 from trt_tui.core.stages.context import RunContext
@@ -35,7 +35,7 @@ def build_one(ctx: RunContext, row: Row, detail: dict[str, Any]) -> None:
     plan = ctx.trt_plan(row.precision)
     assert plan is not None  # TensorRT is usable and the row is selected
     onnx = ctx.files.onnx_variant(plan.onnx)
-    plan_path = ctx.artifact(f"model_{row.precision}.plan")
+    plan_path = ctx.artifact(artifacts.plan(row.precision))
     ctx.rows.set(row.id, status=Status.RUNNING, reason="building", notes=plan.mechanism)
     calib_cache = None
     t0 = time.perf_counter()
@@ -48,7 +48,7 @@ def build_one(ctx: RunContext, row: Row, detail: dict[str, Any]) -> None:
         ctx.check_cancel()
         ctx.step_failed("build", row.id, exc, t0)
         reason = exc.message
-        if is_oom_text(f"{exc.message}\n{exc.detail}"):
+        if is_out_of_memory(f"{exc.message}\n{exc.detail}"):
             reason = (f"out of GPU memory building at batch size {ctx.batch}: try a smaller "
                       f"--batch-size or --workspace-mib — {exc.message}")
         ctx.error("build", f"{row.id}: {reason}", exc.detail)
@@ -80,7 +80,7 @@ def make_calibrator(ctx: RunContext, plan: PrecisionPlan, onnx: Any) -> tuple[An
     cfg = ctx.cfg
     source = ctx.calibration_source()
     calib_cache = caches.open_keyed(  # a cache from another model/data/seed is deleted here
-        ctx.out / f"calibration_{cfg.calibrator}.cache",
+        ctx.out / artifacts.calibration_cache(cfg.calibrator),
         caches.calibration_key(onnx, source, method=cfg.calibrator, samples=cfg.calib_samples, seed=cfg.seed,
                                calib_data=cfg.calib_data, trt_label=features.label))
     return int8_calibrators.make_calibrator(trt_module, cfg.calibrator, source, calib_cache.path,
@@ -101,8 +101,3 @@ def engine(ctx: RunContext, row: Row, plan: PrecisionPlan, onnx: Any, plan_path:
         cancel=ctx.cancel)
     return builder.build_engine(trt_module, features, onnx, plan_path, plan, options)
 
-
-def is_oom_text(text: str) -> bool:
-    """Whether an error text (PyTorch's, TensorRT's log lines) says the GPU ran out of memory."""
-    low = text.lower()
-    return any(k in low for k in ("out of memory", "outofmemory", "could not be allocated"))

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from trt_tui.core import bench, results, rows
+from trt_tui.core import artifacts, bench, results, rows
 from trt_tui.core.config import RunConfig
 from trt_tui.core.errors import TrtTuiError
 from trt_tui.core.events import Emit, ErrorEvent, Event, Log, Progress, StageFinished, StageStarted, StepFinished
@@ -77,7 +77,6 @@ class RunContext:
         self.trt = TensorRTEnv(reason="TensorRT not looked for yet")
         self.model: Any = None
         self.files = Artifacts()
-        self.onnx_sha256: str | None = None  # of model.onnx: what every derived artifact must come from
         self.notes: dict[str, str] = {}  # how the Q/DQ / FP16 ONNX were made, for the rows built from them
         self.baseline_batches: set[int] = set()  # batch sizes whose PyTorch rows ran before export
         self.bench_ctx: tuple[Any, ...] | None = None  # eval inputs, labels, reference (at first need)
@@ -165,7 +164,7 @@ class RunContext:
         return precision_plan(self.trt.features, precision, self.cfg.calibrator)
 
     def timing_cache_path(self) -> Path:
-        return Path(self.cfg.timing_cache) if self.cfg.timing_cache else self.out.parent / "timing.cache"
+        return Path(self.cfg.timing_cache) if self.cfg.timing_cache else self.out.parent / artifacts.TIMING_CACHE
 
     def calibration_source(self) -> Any:
         from trt_tui.core.calib_batches import BatchSource

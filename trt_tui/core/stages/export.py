@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from trt_tui.core import artifacts
 from trt_tui.core.errors import TrtTuiError
 from trt_tui.core.events import StepFinished
-from trt_tui.core.provenance import file_sha256
 from trt_tui.core.stages.context import RunContext
-from trt_tui.core.vocab import Status
+from trt_tui.core.vocab import OnnxVariant, Status
 
 
 def needed(ctx: RunContext) -> bool:
@@ -27,7 +27,7 @@ def run(ctx: RunContext) -> None:
                 ctx.emit(StepFinished(stage="export", step="export", status=Status.SKIPPED,
                                       reason="the model is an ONNX file already"))
             else:
-                ctx.files.onnx = ctx.artifact("model.onnx")
+                ctx.files.onnx = ctx.artifact(artifacts.MODEL_ONNX)
                 from trt_tui.core.inputs import profile_ranges
 
                 source = ctx.model.program if ctx.model.program is not None else module
@@ -36,7 +36,6 @@ def run(ctx: RunContext) -> None:
                                        dynamic_batch=ctx.cfg.dynamic_batch,
                                        dim_ranges=profile_ranges(ctx.inputs, ctx.cfg.sweep, ctx.cfg.profile)))
             ctx.step("export", "checker", export.check_onnx, ctx.files.onnx)
-            ctx.onnx_sha256 = file_sha256(ctx.files.onnx)
             detail.update(export.onnx_stats(ctx.files.onnx))
             if module is not None:
                 from trt_tui.core.stages.benchmark import timing_input
@@ -56,13 +55,12 @@ def run(ctx: RunContext) -> None:
 def reuse_artifacts(ctx: RunContext) -> None:
     """A later stage run alone: take the ONNX files an earlier run left in out_dir. A Q/DQ or FP16
     file made from another model.onnx (e.g. left by a cancelled run) is never used."""
-    for attr, name in (("onnx", "model.onnx"), ("qdq", "model_int8_qdq.onnx"), ("fp16", "model_fp16.onnx")):
-        path = ctx.artifact(name)
+    for attr, variant in (("onnx", OnnxVariant.FP32), ("qdq", OnnxVariant.QDQ), ("fp16", OnnxVariant.FP16)):
+        path = ctx.artifact(artifacts.ONNX[variant])
         if path.is_file():
             setattr(ctx.files, attr, path)
     if ctx.files.onnx is None:
         raise TrtTuiError(f"no exported model in {ctx.out}: run the export stage first")
-    ctx.onnx_sha256 = file_sha256(ctx.files.onnx)
     if "quantize" not in ctx.cfg.stages:  # else the quantize stage remakes them
         drop_stale_derived(ctx)
 

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from trt_tui.core import rows, torch_runners
+from trt_tui.core.errors import NO_PYTORCH_MODULE
 from trt_tui.core.rowbook import BUILT, MEASURED
 from trt_tui.core.stages.context import RunContext
 from trt_tui.core.vocab import Backend, Status
-
-NO_MODULE = "the model is an ONNX file: there is no PyTorch module to run"
-
 
 def run(ctx: RunContext) -> None:
     from trt_tui.core import models
@@ -32,7 +30,7 @@ def run(ctx: RunContext) -> None:
     for batch, dims in ctx.points:
         ctx.at_batch(batch, dims)
         if ctx.model.module is None:
-            ctx.rows.fail(ctx.selected(Backend.PYTORCH), NO_MODULE, status=Status.SKIPPED)
+            ctx.rows.fail(ctx.selected(Backend.PYTORCH), NO_PYTORCH_MODULE, status=Status.SKIPPED)
         for row in rows.select(ctx.selected(Backend.PYTORCH)):
             if why := torch_runners.unavailable_reason(row, ctx.device):
                 ctx.rows.fail([row.id], why, status=Status.SKIPPED)

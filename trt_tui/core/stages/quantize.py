@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from trt_tui.core import artifacts
 from trt_tui.core.errors import TrtTuiError
 from trt_tui.core.stages.context import RunContext
+from trt_tui.core.vocab import OnnxVariant
 
 
 def run(ctx: RunContext) -> None:
@@ -30,7 +32,7 @@ def make_qdq(ctx: RunContext, detail: dict[str, Any], *, trt_uses_qdq: bool, trt
     qdq_rows = ["onnxruntime-int8"] + (["tensorrt-int8"] if trt_int8 else [])
     try:
         source = ctx.calibration_source()
-        ctx.files.qdq = ctx.artifact("model_int8_qdq.onnx")
+        ctx.files.qdq = ctx.artifact(artifacts.ONNX[OnnxVariant.QDQ])
         info = detail["int8"] = ctx.step(
             "quantize", "int8-qdq", onnx_variants.quantize_qdq, ctx.files.onnx, ctx.files.qdq, source,
             method=ctx.cfg.calibrator, device=ctx.device, on_progress=ctx.progress("quantize", "int8-qdq"))
@@ -51,7 +53,7 @@ def make_fp16(ctx: RunContext, detail: dict[str, Any]) -> None:
     from trt_tui.core import graph_checks, onnx_variants
 
     try:
-        ctx.files.fp16 = ctx.artifact("model_fp16.onnx")
+        ctx.files.fp16 = ctx.artifact(artifacts.ONNX[OnnxVariant.FP16])
         info = detail["fp16"] = ctx.step(
             "quantize", "fp16-convert", onnx_variants.convert_fp16, ctx.files.onnx, ctx.files.fp16,
             keep_fp32=ctx.cfg.precision_keep_fp32, on_progress=ctx.progress("quantize", "fp16-convert"))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from trt_tui.core import bench, torch_runners
-from trt_tui.core.errors import TrtTuiError
+from trt_tui.core import artifacts, bench, torch_runners
+from trt_tui.core.errors import NO_PYTORCH_MODULE, TrtTuiError
 from trt_tui.core.rows import Row
 from trt_tui.core.stages.context import RunContext
 
@@ -23,7 +23,7 @@ def make_runner(ctx: RunContext, row: Row) -> Made:
 
 def pytorch_runner(ctx: RunContext, row: Row) -> Made:
     if ctx.model.module is None:
-        raise TrtTuiError("the model was given as an ONNX file: there is no PyTorch module to run", "")
+        raise TrtTuiError(NO_PYTORCH_MODULE)
     return torch_runners.make(row, ctx.model.module, ctx.inputs, device=ctx.device,
                               params=ctx.param_count() or 0, compile_mode=ctx.cfg.compile_mode)
 
@@ -69,7 +69,7 @@ def ort_session_runner(ctx: RunContext, row: Row, path: Path, size: int, quantiz
 def tensorrt_runner(ctx: RunContext, row: Row) -> Made:
     from trt_tui.core.trt.runner import TrtRunner
 
-    plan_path = ctx.files.plans.get(row.id) or ctx.artifact(f"model_{row.precision}.plan")
+    plan_path = ctx.files.plans.get(row.id) or ctx.artifact(artifacts.plan(row.precision))
     trt_module, _ = ctx.trt.require()
     source = None  # a plan not built by this run must come from this run's ONNX
     if row.id not in ctx.files.plans and (uses := ctx.trt_plan(row.precision)) is not None:

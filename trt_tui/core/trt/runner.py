@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from trt_tui.core.errors import TensorRTUnavailable, TrtTuiError
+from trt_tui.core.errors import TensorRTUnavailable, TrtTuiError, is_out_of_memory
 from trt_tui.core.trt.adapter import Features
 from trt_tui.core.trt.io_buffers import aligned_empty, make_output_allocator
 from trt_tui.core.trt.logger import Listener, LogCallback, listen, process_logger
@@ -63,10 +63,6 @@ def torch_dtype(trt_dtype: Any) -> Any:
 def _dims(dims: Any) -> tuple[int, ...]:
     """trt.Dims (indexable, not iterable per the stubs) or a tuple -> tuple of ints."""
     return tuple(int(dims[i]) for i in range(len(dims)))
-
-
-def _is_oom(exc: BaseException) -> bool:
-    return type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower()
 
 
 class TrtRunner:
@@ -202,7 +198,7 @@ class TrtRunner:
                 return torch.empty(shape, dtype=dtype, pin_memory=True)
             return aligned_empty(torch, shape, dtype, "cpu" if host else self.device)
         except Exception as exc:
-            if _is_oom(exc):
+            if is_out_of_memory(exc):
                 mib = int(np.prod(shape)) * torch.empty((), dtype=dtype).element_size() / 2**20
                 where = "pinned host" if pinned else "GPU"
                 raise TrtTuiError(
