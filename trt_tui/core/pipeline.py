@@ -16,7 +16,7 @@ from trt_tui.core import results, rows
 from trt_tui.core.config import RUN_STAGES, RunConfig
 from trt_tui.core.errors import ModelError, TrtTuiError
 from trt_tui.core.events import Emit, EnvEvent, ErrorEvent, Finished
-from trt_tui.core.rowbook import OPEN
+from trt_tui.core.vocab import OPEN
 from trt_tui.core.stages import benchmark, build, env, export, layers, model, quantize
 from trt_tui.core.stages.context import Cancelled, RunContext, Throttle
 from trt_tui.core.trt.adapter import TensorRTEnv
@@ -28,6 +28,7 @@ __all__ = ["Cancelled", "Pipeline", "Throttle"]
 class Pipeline:
     def __init__(self, config: RunConfig, emit: Emit, cancel: threading.Event | None = None) -> None:
         self.ctx = RunContext(config, emit, cancel)
+        self.bench = benchmark.Benchmark()  # the benchmark stage, its caches kept per point
 
     def detect_tensorrt(self, device: str) -> TensorRTEnv:
         """What TensorRT can do on ``device`` (a test gives a fake TensorRT here)."""
@@ -93,15 +94,17 @@ class Pipeline:
         """PyTorch rows first: numbers before export and builds."""
         if "benchmark" in self.ctx.cfg.stages:
             for batch, dims in self.ctx.points:
-                benchmark.baselines(self.ctx.at_batch(batch, dims))
+                self.ctx.move_to(batch, dims)
+                self.bench.baselines(self.ctx)
 
     def engines_and_benchmark(self, batch: int, dims: dict[str, int]) -> None:
-        ctx = self.ctx.at_batch(batch, dims)
+        ctx = self.ctx
+        ctx.move_to(batch, dims)
         stages = ctx.cfg.stages
         if ctx.files.onnx is not None:  # another size of a dynamic dim: the engines cover it (one profile)
             self.settle_unmade()
             if "benchmark" in stages:
-                benchmark.run(ctx)
+                self.bench.run(ctx)
             return
         ctx.files.made_at = ctx.rows.dims
         if export.needed(ctx):
@@ -114,4 +117,4 @@ class Pipeline:
         if "build" in stages:
             build.run(ctx)
         if "benchmark" in stages:
-            benchmark.run(ctx)
+            self.bench.run(ctx)

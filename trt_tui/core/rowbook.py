@@ -11,9 +11,8 @@ from typing import Any
 
 from trt_tui.core import results, runclock
 from trt_tui.core.events import Emit, RowEvent
-from trt_tui.core.vocab import Status
+from trt_tui.core.vocab import OPEN, Status
 
-OPEN = (Status.PENDING, Status.RUNNING, None)  # statuses of a row not yet settled
 
 # Row fields a benchmark fills in, and those a TensorRT build fills in.
 MEASURED = tuple(c for c in results.COLUMNS if c.startswith(("latency_", "gpu_compute_", "throughput", "images_"))) + (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.app import ComposeResult
 from textual.screen import Screen
@@ -13,7 +13,7 @@ from trt_tui.screens.state import RunView
 from trt_tui.widgets.topbar import TopBar
 
 if TYPE_CHECKING:
-    from trt_tui.app import TrtTuiApp
+    from trt_tui.app_api import TrtTuiAppApi
 
 
 class RunScreen(Screen):
@@ -24,8 +24,8 @@ class RunScreen(Screen):
     TICK_WHILE_RUNNING: ClassVar[bool] = False  # re-draw twice a second while a job runs (elapsed times)
 
     @property
-    def trt_app(self) -> "TrtTuiApp":
-        return self.app  # type: ignore[return-value]
+    def trt_app(self) -> "TrtTuiAppApi":
+        return cast("TrtTuiAppApi", self.app)
 
     @property
     def state(self) -> RunView:

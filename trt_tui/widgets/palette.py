@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, cast
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 if TYPE_CHECKING:
-    from trt_tui.app import TrtTuiApp
+    from trt_tui.app_api import TrtTuiAppApi
 
 # (title, action on the App, help)
 PALETTE_ACTIONS: tuple[tuple[str, str, str], ...] = (
@@ -36,7 +36,7 @@ class TrtTuiCommands(Provider):
     """Every action of the app by name; actions not possible now are left out."""
 
     def _commands(self) -> list[tuple[str, str, str]]:
-        app = cast("TrtTuiApp", self.app)
+        app = cast("TrtTuiAppApi", self.app)
         return [(t, a, h) for t, a, h in PALETTE_ACTIONS if app.action_available(a)]
 
     async def discover(self) -> Hits:

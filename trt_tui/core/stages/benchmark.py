@@ -13,67 +13,95 @@ from typing import Any
 
 import numpy as np
 
-from trt_tui.core import accuracy, artifacts, bench, rows, torch_runners
+from trt_tui.core import accuracy, artifacts, bench, eval_data, rows, torch_runners
 from trt_tui.core.errors import TrtTuiError, is_out_of_memory
 from trt_tui.core.events import Progress
-from trt_tui.core.inputs import Feeds, feed_rows, tile_feeds
+from trt_tui.core.inputs import Feeds, feed_rows
 from trt_tui.core.stages.context import Cancelled, RunContext
 from trt_tui.core.stages.runners import make_runner
-from trt_tui.core.vocab import Backend, Status
+from trt_tui.core.vocab import READY, Backend, Status
 
-READY = (Status.PENDING, Status.BUILT)
-
-
-def baselines(ctx: RunContext) -> None:
-    """The PyTorch rows, right after the model loads: the first numbers come in seconds."""
-    todo = [r for r in ctx.selected(Backend.PYTORCH) if ctx.rows.current(r)["status"] == Status.PENDING]
-    if not todo:
-        return
-    ctx.baseline_batches.add(ctx.batch)
-    with ctx.stage("benchmark", "Benchmark PyTorch (before export and builds)") as detail:
-        for row_id in todo:
-            ctx.check_cancel()
-            bench_one(ctx, row_id)
-        detail.update(ctx.bench_info)
+Point = tuple[int, tuple[tuple[str, int], ...]]  # (batch size, dim sizes)
 
 
-def run(ctx: RunContext) -> None:
-    todo = [r for r in ctx.cfg.rows if ctx.rows.current(r)["status"] in READY]
-    if not todo and ctx.batch in ctx.baseline_batches:
-        return  # every row was measured with the PyTorch ones (or cannot run)
-    with ctx.stage("benchmark", "Benchmark") as detail:
-        for row_id in todo:
-            ctx.check_cancel()
-            if ctx.rows.current(row_id)["status"] in READY:
-                bench_one(ctx, row_id)
-        detail.update(ctx.bench_info)
+class Benchmark:
+    """The benchmark stage over a whole run, and its caches: the timing feeds and the eval set with its
+    accuracy reference, made once per point (batch size, dim sizes) at first need; what it learnt
+    (reference, eval samples, notes) goes into each benchmark stage's detail."""
 
+    def __init__(self) -> None:
+        self.point: Point | None = None
+        self.timing: Feeds | None = None  # every row at this point shares it
+        self.eval: tuple[Feeds, np.ndarray | None, list[np.ndarray] | None] | None = None  # x, labels, reference
+        self.info: dict[str, Any] = {}
+        self.baseline_batches: set[int] = set()  # batch sizes whose PyTorch rows ran before export
 
-def eval_context(ctx: RunContext) -> tuple[Feeds, np.ndarray | None, list[np.ndarray] | None]:
-    """Eval inputs, labels and the accuracy reference, made once per batch size (at first need)."""
-    if ctx.bench_ctx is None:
-        x, labels = eval_set(ctx)
-        try:
-            ref, ref_name = reference_outputs(ctx, x)
-        except Exception as exc:  # noqa: BLE001 - e.g. out of memory: rows still run, without accuracy
-            reason = describe_failure(exc, ctx.batch)
-            ctx.error("benchmark", f"accuracy reference failed: {reason}", traceback.format_exc())
-            ref, ref_name = None, f"none ({reason})"
-            release_gpu_memory()
+    def at(self, ctx: RunContext) -> "Benchmark":
+        """The caches of the point ``ctx`` works on (another point drops the last one's)."""
+        point = (ctx.batch, tuple(sorted(ctx.dims.items())))
+        if point != self.point:
+            self.point, self.timing, self.eval = point, None, None
+        return self
+
+    def baselines(self, ctx: RunContext) -> None:
+        """The PyTorch rows, right after the model loads: the first numbers come in seconds."""
+        todo = [r for r in ctx.selected(Backend.PYTORCH) if ctx.rows.current(r)["status"] == Status.PENDING]
+        if not todo:
+            return
+        self.baseline_batches.add(ctx.batch)
+        with ctx.stage("benchmark", "Benchmark PyTorch (before export and builds)") as detail:
+            for row_id in todo:
+                ctx.check_cancel()
+                bench_one(ctx, self.at(ctx), row_id)
+            detail.update(self.info)
+
+    def run(self, ctx: RunContext) -> None:
+        todo = [r for r in ctx.cfg.rows if ctx.rows.current(r)["status"] in READY]
+        if not todo and ctx.batch in self.baseline_batches:
+            return  # every row was measured with the PyTorch ones (or cannot run)
+        with ctx.stage("benchmark", "Benchmark") as detail:
+            for row_id in todo:
+                ctx.check_cancel()
+                if ctx.rows.current(row_id)["status"] in READY:
+                    bench_one(ctx, self.at(ctx), row_id)
+            detail.update(self.info)
+
+    def timing_input(self, ctx: RunContext) -> Feeds:
+        if self.timing is None:
+            self.info["timing_input"] = f"each input by its generator (results.json meta.inputs), seed {ctx.cfg.seed}"
+            self.timing = eval_data.timing_feeds(ctx.inputs, ctx.batch, ctx.cfg.seed, ctx.dims)
+        return self.timing
+
+    def eval_context(self, ctx: RunContext) -> tuple[Feeds, np.ndarray | None, list[np.ndarray] | None]:
+        """Eval inputs, labels and the accuracy reference, made once per point (at first need)."""
+        if self.eval is None:
+            x, labels = eval_data.eval_set(ctx.model, ctx.inputs, ctx.batch, ctx.cfg.eval_samples, ctx.cfg.seed,
+                                           ctx.dims)
+            try:
+                ref, ref_name = reference_outputs(ctx, x)
+            except Exception as exc:  # noqa: BLE001 - e.g. out of memory: rows still run, without accuracy
+                reason = describe_failure(exc, ctx.batch)
+                ctx.error("benchmark", f"accuracy reference failed: {reason}", traceback.format_exc())
+                ref, ref_name = None, f"none ({reason})"
+                release_gpu_memory()
+            self.describe_reference(ctx, x, labels, ref, ref_name)
+            self.eval = (x, labels, ref)
+        return self.eval
+
+    def describe_reference(self, ctx: RunContext, x: Feeds, labels: np.ndarray | None, ref: list[np.ndarray] | None,
+                           ref_name: str) -> None:
         names = output_names(ctx)
-        ctx.bench_info.update(reference=ref_name, eval_samples=feed_rows(x), labelled=labels is not None,
-                              accuracy_output=names[0] if names else "the first output")
+        self.info.update(reference=ref_name, eval_samples=feed_rows(x), labelled=labels is not None,
+                         accuracy_output=names[0] if names else "the first output")
         extra = f" (of {len(ref)} outputs)" if ref is not None and len(ref) > 1 else ""
         ctx.log("benchmark", f"accuracy reference: {ref_name} on {feed_rows(x)} samples; the accuracy columns "
-                             f"compare output {ctx.bench_info['accuracy_output']!r}{extra}")
+                             f"compare output {self.info['accuracy_output']!r}{extra}")
         if ref is not None and (why := accuracy.top1_uninformative(ref)):
             ctx.log("benchmark", why, "warning")
-            ctx.bench_info.update(top1_note=why)
-        ctx.bench_ctx = (x, labels, ref)
-    return ctx.bench_ctx
+            self.info.update(top1_note=why)
 
 
-def bench_one(ctx: RunContext, row_id: str) -> None:
+def bench_one(ctx: RunContext, bench_: Benchmark, row_id: str) -> None:
     row = rows.get(row_id)
     ctx.rows.set(row_id, status=Status.RUNNING, reason="compiling" if row.mode == "compile" else "measuring")
     runner = None
@@ -82,9 +110,9 @@ def bench_one(ctx: RunContext, row_id: str) -> None:
         runner, fields = make_runner(ctx, row)
         ctx.rows.set(row_id, **fields)
         ctx.timeline.mark(row_id, "warm-up")
-        m = timed(ctx, row_id, runner)
-        ctx.timeline.mark(row_id, "reference" if ctx.bench_ctx is None else "accuracy")  # eval set: once per size
-        x, labels, ref = eval_context(ctx)
+        m = timed(ctx, bench_.timing_input(ctx), row_id, runner)
+        ctx.timeline.mark(row_id, "reference" if bench_.eval is None else "accuracy")  # eval set: once per size
+        x, labels, ref = bench_.eval_context(ctx)
         ctx.timeline.mark(row_id, "accuracy")
         done = {**m.row_fields(ctx.batch), "samples": m.samples(), **torch_runners.build_fields(runner)}
         done.update(accuracy_fields(ref, bench.run_batches(runner, x, ctx.batch), labels))
@@ -109,7 +137,7 @@ def bench_one(ctx: RunContext, row_id: str) -> None:
         ctx.timeline.end(row_id)
 
 
-def timed(ctx: RunContext, row_id: str, runner: Any) -> bench.Measurement:
+def timed(ctx: RunContext, feeds: Feeds, row_id: str, runner: Any) -> bench.Measurement:
     """The timed loops on this batch size's timing input; the running p50 and then the latency half
     reach the screen before the GPU-compute loop ends."""
     cfg = ctx.cfg
@@ -128,7 +156,7 @@ def timed(ctx: RunContext, row_id: str, runner: Any) -> bench.Measurement:
                      **{k: v for k, v in part.row_fields(ctx.batch).items() if v is not None},
                      **torch_runners.build_fields(runner))  # a capture or compile ran in the first set_input
 
-    return bench.measure(runner, timing_input(ctx), warmup=cfg.warmup, iterations=cfg.iterations,
+    return bench.measure(runner, feeds, warmup=cfg.warmup, iterations=cfg.iterations,
                          max_seconds=cfg.max_seconds, on_progress=progress,
                          on_latency=latency, on_running=running, ci_target=cfg.ci_target, auto=cfg.auto_iterations)
 
@@ -154,32 +182,6 @@ def accuracy_fields(ref: list[np.ndarray] | None, outs: list[np.ndarray], labels
     if labels is not None:
         fields["label_accuracy"] = accuracy.label_accuracy(outs[0], labels)
     return fields
-
-
-def timing_input(ctx: RunContext) -> Feeds:
-    """The benchmark input, made once per point (batch size, dim sizes) and the same for every row:
-    each input drawn by its generator (core/inputs.py) with a fixed seed."""
-    if ctx.timing_host is None:
-        ctx.bench_info["timing_input"] = f"each input by its generator (results.json meta.inputs), seed {ctx.cfg.seed}"
-        ctx.timing_host = ctx.inputs.feeds(ctx.batch, ctx.cfg.seed, ctx.dims)
-    return ctx.timing_host
-
-
-def eval_set(ctx: RunContext) -> tuple[Feeds, np.ndarray | None]:
-    """Inputs (a whole number of batches) for the accuracy columns, and labels where the model has them."""
-    bs = ctx.batch
-    data = getattr(ctx.model, "data", None)
-    if data is not None:
-        x: Feeds = {ctx.inputs.names[0]: np.asarray(data.x_test, np.float32)}
-        y = np.asarray(data.y_test)
-    else:
-        x, y = ctx.inputs.feeds(ctx.cfg.eval_samples, ctx.cfg.seed + 1, ctx.dims), None
-    n = feed_rows(x)
-    keep = bs if n < bs else (n // bs) * bs  # tile up to one batch, else whole batches
-    x = tile_feeds(x, keep)
-    if y is not None:
-        y = np.concatenate([y] * -(-keep // n))[:keep]
-    return x, y
 
 
 def reference_outputs(ctx: RunContext, x: Feeds) -> tuple[list[np.ndarray], str]:

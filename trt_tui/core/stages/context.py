@@ -78,10 +78,6 @@ class RunContext:
         self.model: Any = None
         self.files = Artifacts()
         self.notes: dict[str, str] = {}  # how the Q/DQ / FP16 ONNX were made, for the rows built from them
-        self.baseline_batches: set[int] = set()  # batch sizes whose PyTorch rows ran before export
-        self.bench_ctx: tuple[Any, ...] | None = None  # eval inputs, labels, reference (at first need)
-        self.timing_host: Any = None  # the timing input every row at this batch size shares
-        self.bench_info: dict[str, Any] = {}
 
     # -- the batch size being worked on ---------------------------------------------------------
     @property
@@ -89,20 +85,16 @@ class RunContext:
         """The effective batch size now: the config's, a sweep's current one, or a fixed-batch ONNX's."""
         return self.rows.batch
 
-    def at_batch(self, batch: int, dims: dict[str, int] | None = None) -> "RunContext":
+    def move_to(self, batch: int, dims: dict[str, int] | None = None) -> None:
         """Work on one point of a sweep: a batch size has its own artifacts (one export and build per
         size); other sizes of dynamic dims share the engines (one profile covers them) but not the
-        benchmark inputs."""
+        benchmark inputs (stages/benchmark.Benchmark keeps those per point)."""
         dims = dict(self.dims if dims is None else dims)
         if batch != self.rows.batch:
             self.rows.batch = batch
             self.files = Artifacts()
-            self.bench_ctx = self.timing_host = None
-        if dims != self.dims:
-            self.dims = dims
-            self.bench_ctx = self.timing_host = None
+        self.dims = dims
         self.rows.dims = dims_label({k: v for k, v in dims.items() if k in self.cfg.sweep})
-        return self
 
     def use_fixed_batch(self, batch: int) -> None:
         """An ONNX file with a fixed batch runs at that batch only (the config keeps what was asked)."""

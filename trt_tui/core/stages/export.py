@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trt_tui.core import artifacts
+from trt_tui.core import artifacts, eval_data
 from trt_tui.core.errors import TrtTuiError
 from trt_tui.core.events import StepFinished
 from trt_tui.core.stages.context import RunContext
@@ -38,10 +38,9 @@ def run(ctx: RunContext) -> None:
             ctx.step("export", "checker", export.check_onnx, ctx.files.onnx)
             detail.update(export.onnx_stats(ctx.files.onnx))
             if module is not None:
-                from trt_tui.core.stages.benchmark import timing_input
-
-                detail["parity"] = ctx.step("export", "parity", export.ort_parity, ctx.files.onnx, module,
-                                            timing_input(ctx), keyword=ctx.inputs.keyword)
+                feeds = eval_data.timing_feeds(ctx.inputs, ctx.batch, ctx.cfg.seed, ctx.dims)  # the benchmark's
+                detail["parity"] = ctx.step("export", "parity", export.ort_parity, ctx.files.onnx, module, feeds,
+                                            keyword=ctx.inputs.keyword)
         except TrtTuiError as exc:
             # Without a valid ONNX the PyTorch rows still run; the others cannot.
             ctx.rows.fail(ctx.onnx_rows(), f"ONNX export failed: {exc.message}")

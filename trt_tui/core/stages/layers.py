@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import traceback
 
-from trt_tui.core import layers
+from trt_tui.core import eval_data, layers
 from trt_tui.core.errors import TrtTuiError
 from trt_tui.core.events import Progress
-from trt_tui.core.stages.benchmark import eval_set
 from trt_tui.core.stages.context import RunContext
 
 
@@ -18,7 +17,7 @@ def run(ctx: RunContext) -> None:
         return
     try:
         with ctx.stage("layers", "Per-layer accuracy (onnxruntime)") as detail:
-            x, _ = eval_set(ctx)
+            x, _ = eval_data.eval_set(ctx.model, ctx.inputs, ctx.batch, ctx.cfg.eval_samples, ctx.cfg.seed, ctx.dims)
             paths = layers.variant_paths(ctx.out, ctx.files.fp16, ctx.files.qdq)
             try:
                 data = layers.explain(ctx.files.onnx, paths, x, on_progress=lambda name, step, total: ctx.emit(

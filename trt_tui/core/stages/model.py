@@ -28,13 +28,13 @@ def run(ctx: RunContext) -> None:
                       description=getattr(ctx.model, "description", ""), parameters=ctx.param_count())
     open_rows(ctx)
     for batch, dims in ctx.points:
-        ctx.at_batch(batch, dims)
+        ctx.move_to(batch, dims)
         if ctx.model.module is None:
             ctx.rows.fail(ctx.selected(Backend.PYTORCH), NO_PYTORCH_MODULE, status=Status.SKIPPED)
         for row in rows.select(ctx.selected(Backend.PYTORCH)):
             if why := torch_runners.unavailable_reason(row, ctx.device):
                 ctx.rows.fail([row.id], why, status=Status.SKIPPED)
-    ctx.at_batch(*ctx.points[0])
+    ctx.move_to(*ctx.points[0])
 
 
 def open_rows(ctx: RunContext) -> None:
@@ -42,7 +42,7 @@ def open_rows(ctx: RunContext) -> None:
     alone) is announced as the earlier run left it."""
     touched = touched_rows(ctx)
     for batch, dims in ctx.points:
-        ctx.at_batch(batch, dims)
+        ctx.move_to(batch, dims)
         for row in rows.select(ctx.cfg.rows):
             if row.id not in touched and ctx.rows.has(row.id, batch, ctx.rows.dims):
                 ctx.rows.set(row.id)  # kept from the earlier run in this folder: announce it as it is
