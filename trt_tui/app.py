@@ -11,23 +11,24 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol
+from pathlib import Path, PurePath
+from typing import Any, ClassVar, Protocol, cast
 
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 
 from trt_tui.core.config import RUN_STAGES, RunConfig
 from trt_tui.core.events import Event, Finished, StageStarted
+from trt_tui.core.vocab import Status
 from trt_tui.messages import JobEvent, JobFailed, MachineProbed, StateChanged
-
 from trt_tui.screens.model import ModelScreen
 from trt_tui.screens.state import RunView
 from trt_tui.widgets.palette import TrtTuiCommands
-from trt_tui.core.vocab import Status
 
 
 class Job(Protocol):
@@ -91,8 +92,8 @@ class TrtTuiApp(App[None]):
     TITLE = "trt-tui"
     # One stylesheet per screen, beside its module; loaded once here so that switching screens does not
     # re-apply CSS (a screen's own CSS_PATH costs ~0.2 s per switch).
-    CSS_PATH = ["app.tcss"] + [
-        f"screens/{name}.tcss" for name in ("model", "export", "build", "benchmark", "dialogs", "help")
+    CSS_PATH: ClassVar[list[str | PurePath]] = [
+        "app.tcss", *(f"screens/{name}.tcss" for name in ("model", "export", "build", "benchmark", "dialogs", "help"))
     ]
     COMMANDS = App.COMMANDS | {TrtTuiCommands}
     MODES = {"model": ModelScreen, "export": _export_screen, "build": _build_screen, "benchmark": _benchmark_screen}
@@ -167,7 +168,7 @@ class TrtTuiApp(App[None]):
             catalog = []
         try:
             info = dict(self._probe())
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a probe failure is shown, never fatal to the app
             info = {"gpu": None, "tensorrt": None, "install_hint": f"(could not probe: {exc})"}
         self.post_message(MachineProbed({"machine": info, "catalog": catalog}))
 
@@ -226,7 +227,7 @@ class TrtTuiApp(App[None]):
         if message.job_id != self.job_id:
             return
         self.state.apply(Finished(status=Status.CRASHED, message=message.message))
-        self._job_ended(self.state.finished)  # type: ignore[arg-type]
+        self._job_ended(self.state.finished or Finished(status=Status.CRASHED, message=message.message))
         self._redraw()
 
     def _job_ended(self, finished: Finished) -> None:
@@ -239,7 +240,7 @@ class TrtTuiApp(App[None]):
             text += f": {finished.message}"
         if finished.out_dir:
             text += f" — results in {finished.out_dir}"
-        self.notify(text, severity=severity, timeout=6)  # type: ignore[arg-type]
+        self.notify(text, severity=cast(SeverityLevel, severity), timeout=6)
 
     def _redraw(self) -> None:
         """Tell the active screen the state moved on (coalesced: only the newest message is kept)."""

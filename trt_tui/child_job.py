@@ -14,13 +14,15 @@ import subprocess
 import sys
 import threading
 from collections import deque
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Callable, Iterator
+from typing import IO
 
 from trt_tui.core.config import RunConfig
 from trt_tui.core.events import ErrorEvent, Event, Finished, Log, parse_line
 from trt_tui.core.trt.adapter import INSTALL_HINT, installed_distribution
 from trt_tui.core.vocab import Status
+
 
 # Signal names for the exit status a crashed child leaves (negative returncode = killed by signal).
 def describe_exit(code: int | None) -> str:

@@ -13,19 +13,14 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterator, NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
-from trt_tui.core import inputs, layers, runclock, timeline
-from trt_tui.core import artifacts
-from trt_tui.core.rows import ALL_IDS, DEFAULT_IDS
-from trt_tui.core.config import (COMPILE_MODES, COMPILE_ROWS, EXPORTERS, RUN_STAGES,
-                                 RunConfig, parse_sizes)
-from trt_tui.core.validate import NUMBERS, opset_range, parse_names, parse_number, parse_shape, shown
+from trt_tui.core import artifacts, inputs, layers, runclock, timeline
 from trt_tui.core.bench import AUTO_MAX_SECONDS
-from trt_tui.core.results import host_bound
-from trt_tui.format import TABLE_COLUMNS, fmt_ms, fmt_rate, machine_words, output_banner, row_warnings
+from trt_tui.core.config import COMPILE_MODES, COMPILE_ROWS, EXPORTERS, RUN_STAGES, RunConfig, parse_sizes
 from trt_tui.core.events import (
     EnvEvent,
     ErrorEvent,
@@ -38,8 +33,11 @@ from trt_tui.core.events import (
     StageStarted,
     StepFinished,
 )
+from trt_tui.core.results import host_bound
+from trt_tui.core.rows import ALL_IDS, DEFAULT_IDS
+from trt_tui.core.validate import NUMBERS, opset_range, parse_names, parse_number, parse_shape, shown
 from trt_tui.core.vocab import Calibration, Status
-
+from trt_tui.format import TABLE_COLUMNS, fmt_ms, fmt_rate, machine_words, output_banner, row_warnings
 
 # Exit statuses (README: "Exit statuses").
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ROWS_FAILED, EXIT_REGRESSION, EXIT_CANCELLED = 0, 1, 2, 3, 4, 130
@@ -376,8 +374,8 @@ def results_table(store: Any) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from trt_tui.core.runstate import RunState
     from trt_tui.child_job import JobProcess
+    from trt_tui.core.runstate import RunState
 
     cfg, problems = config_from_args(args)
     if cfg is None:

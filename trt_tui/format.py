@@ -5,12 +5,14 @@ same label."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, TypeGuard
 
 from trt_tui.core import rows
 from trt_tui.core.results import SPEEDUP_CI, contains_one
 from trt_tui.core.vocab import Status
+
 
 @dataclass(frozen=True)
 class StatusLook:
@@ -58,7 +60,7 @@ def step_title(step: str, *, row_titles: bool = False) -> str:
     return STEP_TITLES.get(step, step)
 
 
-def is_num(value: Any) -> bool:
+def is_num(value: Any) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -84,7 +86,7 @@ def fmt_seconds(value: Any) -> str:
         return f"{value * 1000:.0f} ms" if value >= 0.0005 else "<1 ms"
     if value < 60:
         return f"{value:.1f} s"
-    minutes, seconds = divmod(int(round(value)), 60)
+    minutes, seconds = divmod(int(round(value)), 60)  # noqa: RUF046 - round() of a numpy float is a numpy float
     return f"{minutes}m{seconds:02d}s"
 
 
@@ -182,9 +184,9 @@ def fmt_speedup_ci(row: dict[str, Any], key: str, wide: bool) -> str:
 def fmt_p50_ci(row: dict[str, Any]) -> str:
     """The p50's 95 % CI as ± its half-width relative to the p50: '±0.4%'."""
     lo, hi, p50 = row.get("latency_p50_ci_low_ms"), row.get("latency_p50_ci_high_ms"), row.get("latency_p50_ms")
-    if not (is_num(lo) and is_num(hi) and is_num(p50)) or float(p50) <= 0:  # type: ignore[arg-type]  # is_num checked
+    if not (is_num(lo) and is_num(hi) and is_num(p50)) or float(p50) <= 0:
         return ""
-    return f"±{(float(hi) - float(lo)) / 2 / float(p50):.1%}"  # type: ignore[arg-type]  # is_num checked
+    return f"±{(float(hi) - float(lo)) / 2 / float(p50):.1%}"
 
 
 ACCURACY_KEYS = ("max_abs_err", "mean_abs_err", "max_rel_err", "cosine_sim", "top1_agreement")

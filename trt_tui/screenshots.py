@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from trt_tui.child_job import ReplayJob
 from trt_tui.core.config import RunConfig
 from trt_tui.core.events import Event
 from trt_tui.core.trt.adapter import INSTALL_HINT
-from trt_tui.child_job import ReplayJob
 
 STREAMS_DIR = Path(__file__).resolve().parent / "demo"
 FROZEN_CLOCK = 1_750_000_000.0

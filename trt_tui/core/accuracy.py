@@ -9,7 +9,8 @@ vocab: per token); a row with a non-finite value counts as a disagreement.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .calib_batches import BatchSource
-from .inputs import named_feeds
 from .heartbeat import StepProgress
+from .inputs import named_feeds
 
 HIST_BINS = 2048  # TensorRT's histogram size
 QUANT_BINS = 128  # int8 levels of one sign
@@ -176,7 +177,6 @@ def _entropy_bins_chunk(h, quant_bins: int):
     ci = cand[None, :].expand(T, C)
     S_i = S.gather(1, ci)  # Z_Q = mass of bins [0, i)
     h_last = h.gather(1, ci - 1)  # bin i-1
-    q_last = q[..., -1]  # level of bin i-1 is the last one
     # bins [0, i-1): sum h log h - sum h log q over their levels
     sum_hlogh = HL.gather(1, ci - 1)
     sum_hlogq = (lsum * logq).sum(-1) - h_last * logq[..., -1]

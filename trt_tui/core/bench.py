@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -50,7 +51,7 @@ class Runner(Protocol):
     device: str  # "cuda" or "cpu"
     stream: Any  # torch.cuda.Stream the compute is enqueued on, None on the CPU
 
-    def set_input(self, host: Feeds) -> None: ...  # stage host data (pinned) and copy it H2D
+    def set_input(self, host: Feeds | np.ndarray) -> None: ...  # stage host data (pinned) and copy it H2D
 
     def h2d(self) -> None: ...  # copy the staged input H2D again (what the timed loop repeats)
 
@@ -272,7 +273,7 @@ class GpuTimes:
     launch_exposed: int  # iterations the GPU started before the CPU had launched all of them
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def spin_cycles_per_ms() -> float:
     """GPU clock cycles per ms of ``torch.cuda._sleep``, measured (fastest of three 2M-cycle spins)."""
     import torch
@@ -311,7 +312,7 @@ def gpu_compute_times(runner: Runner, iterations: int, tick: Callable[[int], Non
         with torch.cuda.stream(stream):
             if flush is not None:
                 flush.zero_()
-            if cycles:
+            if spin is not None and cycles:
                 spin(cycles)
         starts[i].record(stream)
         runner.compute()

@@ -13,8 +13,9 @@ dropped (never padded), so every sample fed is a real one; fewer samples than on
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +56,7 @@ class BatchSource:
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray], inputs: ModelInputs, batch_size: int,
                     max_samples: int | None = None, kind: str = "npz", origin: str = "arrays",
-                    sizes: Mapping[str, int] | None = None) -> "BatchSource":  # fmt: skip
+                    sizes: Mapping[str, int] | None = None) -> BatchSource:  # fmt: skip
         """One array per input name, all with the same number of samples."""
         missing = [n for n in inputs.names if n not in arrays]
         if missing:
@@ -84,13 +85,13 @@ class BatchSource:
 
     @classmethod
     def from_array(cls, samples: np.ndarray, input_shape: Any, batch_size: int, max_samples: int | None = None,
-                   kind: str = "npy", origin: str = "an array") -> "BatchSource":  # fmt: skip
+                   kind: str = "npy", origin: str = "an array") -> BatchSource:  # fmt: skip
         """A one-input model's samples (N, *input_shape)."""
         inputs = _as_inputs(input_shape)
         return cls.from_arrays({inputs.names[0]: samples}, inputs, batch_size, max_samples, kind, origin)
 
     @classmethod
-    def from_digits(cls, input_shape: Any, batch_size: int, max_samples: int | None = 512) -> "BatchSource":
+    def from_digits(cls, input_shape: Any, batch_size: int, max_samples: int | None = 512) -> BatchSource:
         from .models import digits_data  # torch-free
 
         return cls.from_array(digits_data().x_train, input_shape, batch_size, max_samples,
@@ -98,7 +99,7 @@ class BatchSource:
 
     @classmethod
     def from_file(cls, path: Any, inputs: Any, batch_size: int, max_samples: int | None = 512,
-                  input_name: str | None = None, sizes: Mapping[str, int] | None = None) -> "BatchSource":  # fmt: skip
+                  input_name: str | None = None, sizes: Mapping[str, int] | None = None) -> BatchSource:  # fmt: skip
         inputs = _as_inputs(inputs, input_name or "input")
         path = Path(path)
         if not path.is_file():
@@ -127,7 +128,7 @@ class BatchSource:
 
     @classmethod
     def random(cls, inputs: Any, batch_size: int, max_samples: int = 512, seed: int = 0,
-               sizes: Mapping[str, int] | None = None) -> "BatchSource":  # fmt: skip
+               sizes: Mapping[str, int] | None = None) -> BatchSource:  # fmt: skip
         """Each input drawn by its generator, per batch (reproducible, no big array in memory)."""
         inputs = _as_inputs(inputs)
 
@@ -140,7 +141,7 @@ class BatchSource:
 
     @classmethod
     def for_model(cls, loaded: Any, batch_size: int, calib_data: str | None = None, max_samples: int = 512,
-                  seed: int = 0, sizes: Mapping[str, int] | None = None) -> "BatchSource":  # fmt: skip
+                  seed: int = 0, sizes: Mapping[str, int] | None = None) -> BatchSource:  # fmt: skip
         """The best source for a LoadedModel: the user's file, else its own training data, else synthetic."""
         inputs = loaded.inputs
         if calib_data:
@@ -181,7 +182,7 @@ class BatchSource:
 
         source = self
 
-        class Reader(CalibrationDataReader):  # type: ignore[misc]
+        class Reader(CalibrationDataReader):  # type: ignore[misc]  # onnxruntime's class is untyped (Any)
             def __init__(self) -> None:
                 self._it = iter(source)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from trt_tui.core import rows as row_types
-from trt_tui.core.vocab import Calibration
 from trt_tui.core.validate import parse_shape  # noqa: F401 - the shape parser's historic home
+from trt_tui.core.vocab import Calibration
 
 # The rows torch.compile runs (opt-in: it compiles for a while first); every row and the default
 # selection are core/rows.py's ALL_IDS and DEFAULT_IDS.
@@ -150,12 +150,12 @@ class RunConfig:
         return json.dumps(self.to_dict())
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 
     @classmethod
-    def from_json(cls, text: str) -> "RunConfig":
+    def from_json(cls, text: str) -> RunConfig:
         return cls.from_dict(json.loads(text))
 
     def sizes(self) -> tuple[int, ...]:

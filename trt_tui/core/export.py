@@ -54,7 +54,7 @@ def _external_files(path: Path) -> list[str]:
     import onnx
 
     model = onnx.load(str(path), load_external_data=False)
-    files = set()
+    files: set[str] = set()
     for init in model.graph.initializer:
         if init.data_location == onnx.TensorProto.EXTERNAL:
             files.update(e.value for e in init.external_data if e.key == "location")

@@ -8,8 +8,8 @@ Each has the elementwise constants, norms and layouts real models have next to t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn

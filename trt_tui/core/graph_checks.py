@@ -129,7 +129,7 @@ def mixed_float_nodes(model_or_path: Any) -> list[str]:
 
     model = _load(model_or_path)
     floats = {TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.BFLOAT16, TensorProto.DOUBLE}
-    names = {TensorProto.FLOAT: "float", TensorProto.FLOAT16: "half", TensorProto.BFLOAT16: "bfloat16",
+    names: dict[int, str] = {TensorProto.FLOAT: "float", TensorProto.FLOAT16: "half", TensorProto.BFLOAT16: "bfloat16",
              TensorProto.DOUBLE: "double"}  # fmt: skip
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 18)
     types = _tensor_types(model)

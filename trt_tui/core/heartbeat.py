@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 # on_progress(phase, step, total, eta_s)
 OnProgress = Callable[[str, int, int, "float | None"], None]
@@ -20,7 +20,8 @@ class StepProgress:
     def __init__(self, on_progress: OnProgress | None, period: float = 1.0) -> None:
         self.on_progress = on_progress
         self.period = period
-        self.phase, self.step, self.total, self.eta_s = "", 0, 0, None  # type: ignore[assignment]
+        self.phase, self.step, self.total = "", 0, 0
+        self.eta_s: float | None = None
         self._t0 = time.monotonic()
         self.seconds: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -53,7 +54,7 @@ class StepProgress:
         while not self._stop.wait(self.period):
             self._send()
 
-    def __enter__(self) -> "StepProgress":
+    def __enter__(self) -> StepProgress:
         if self.on_progress is not None:
             self._thread = threading.Thread(target=self._beat, name="trt-tui-heartbeat", daemon=True)
             self._thread.start()

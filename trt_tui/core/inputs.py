@@ -24,8 +24,9 @@ input dim of one name takes one size, so a sweep over ``seq`` changes ``input_id
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -104,7 +105,7 @@ class InputSpec:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "InputSpec":
+    def from_dict(cls, d: Mapping[str, Any]) -> InputSpec:
         return cls(name=d["name"], shape=tuple(d["shape"]), dtype=d.get("dtype", "float32"),
                    gen=d.get("gen", "normal"), low=d.get("low"), high=d.get("high"),
                    dims=tuple(d.get("dims") or ()), note=d.get("note", ""))
@@ -159,10 +160,10 @@ class ModelInputs:
         return {"keyword": self.keyword, "origin": self.origin, "specs": [s.to_dict() for s in self.specs]}
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "ModelInputs":
+    def from_dict(cls, d: Mapping[str, Any]) -> ModelInputs:
         return cls(tuple(InputSpec.from_dict(s) for s in d["specs"]), bool(d.get("keyword")), d.get("origin", ""))
 
-    def with_specs(self, specs: Iterable[InputSpec]) -> "ModelInputs":
+    def with_specs(self, specs: Iterable[InputSpec]) -> ModelInputs:
         return replace(self, specs=tuple(specs))
 
 
@@ -437,4 +438,4 @@ def profile_ranges(inputs: ModelInputs, sweep: Mapping[str, tuple[int, ...]],
         else:
             sizes = sweep.get(sym, (size,))
             out[sym] = (min(sizes), sizes[0], max(sizes))
-    return out  # type: ignore[return-value]
+    return out  # type: ignore[return-value]  # every value is a (min, opt, max) triple; built as tuple[int, ...]

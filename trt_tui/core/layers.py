@@ -28,10 +28,12 @@ import json
 import math
 import tempfile
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
+
 from trt_tui.core import artifacts
 from trt_tui.core.vocab import OnnxVariant, Status
 
@@ -335,7 +337,7 @@ def _node_rows(fp32: Any, pairs: dict[str, str], errors: dict[str, dict[str, Any
         in_loss = max((loss_of.get(i, 0.0) for i in node.input), default=0.0)
         for out in node.output:
             e = errors.get(out, {})
-            loss_of[out] = e["loss"] if "loss" in e else (in_loss if out in floats else 0.0)
+            loss_of[out] = e.get("loss", in_loss if out in floats else 0.0)
             if out not in errors:
                 continue
             e = errors[out]
@@ -377,7 +379,7 @@ def _feeds(x: Any, names: list[str]) -> dict[str, np.ndarray]:
 
 
 # -- the whole view -------------------------------------------------------------------------------
-def explain(fp32_onnx: str | Path, variants: dict[str, str | Path | None], x: Any, *,
+def explain(fp32_onnx: str | Path, variants: Mapping[str, str | Path | None], x: Any, *,
             max_samples: int = DEFAULT_MAX_SAMPLES, top: int = 10, max_bytes: int = DEFAULT_MAX_BYTES,
             on_progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Per-layer comparison of each variant ('fp16', 'int8' -> ONNX path, or None when it is missing)

@@ -88,7 +88,7 @@ def gpu_reading() -> dict[str, Any]:
         return {"nvml": why}
     try:
         h = gpu_handle(pynvml)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - NVML is optional: its failure is recorded as the reason
         return {"nvml": f"no NVML handle for the GPU: {type(exc).__name__}: {exc}"}
     sm, mem = pynvml.NVML_CLOCK_SM, pynvml.NVML_CLOCK_MEM
     temp_fn = getattr(pynvml, "nvmlDeviceGetTemperatureV", None)

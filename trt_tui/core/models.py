@@ -25,7 +25,17 @@ import numpy as np
 
 from . import atomic
 from .errors import ModelError
-from .inputs import DEFAULT_NAME, InputError, InputSpec, ModelInputs, Overrides, default_generator, is_mask, single, with_user
+from .inputs import (
+    DEFAULT_NAME,
+    InputError,
+    InputSpec,
+    ModelInputs,
+    Overrides,
+    default_generator,
+    is_mask,
+    single,
+    with_user,
+)
 
 
 @dataclass(frozen=True)
@@ -214,7 +224,7 @@ def _load_digits_cnn(cache: Path) -> tuple[Any, LabelledData, dict[str, Any]]:
                 net = _digits_arch()
                 net.load_state_dict(saved["state_dict"])
                 info.update(cache="hit", train_seconds=saved.get("train_seconds"))
-        except Exception:  # a corrupt cache file is retrained, not fatal
+        except Exception:  # noqa: BLE001 - a corrupt cache file is retrained, not fatal
             net = None
     if net is None:
         t0 = time.perf_counter()
@@ -256,6 +266,8 @@ def _load_user_module(path: Path, factory: str):
         raise ModelError(f"model file not found: {path}")
     mod_name = f"trt_tui_user_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]}"
     spec = importlib.util.spec_from_file_location(mod_name, path)
+    if spec is None or spec.loader is None:  # not a file Python can import (validate checks for .py first)
+        raise ModelError(f"{path} is not a Python file Python can import")
     module = importlib.util.module_from_spec(spec)
     folder = str(path.parent.resolve())
     sys.path.insert(0, folder)  # let the file import its neighbours
@@ -314,7 +326,7 @@ def _classes_of(out: Any) -> int | None:
     from .user_models import flatten_named
 
     named = flatten_named(out)
-    shape = getattr(named[0][1], "shape", ()) if named else ()
+    shape: Any = getattr(named[0][1], "shape", ()) if named else ()
     return int(shape[-1]) if len(shape) == 2 else None
 
 
@@ -378,6 +390,7 @@ def _user_inputs(net: Any, example_fn: Any, shape: tuple[int, ...] | None, ov: O
             order = [p for p in params if p in named] + unknown
             found = ModelInputs(tuple(InputSpec(n, named[n]) for n in order), keyword=False, origin="--input-shapes")
         else:
+            assert shape is not None  # no shape and no named shapes raised above
             found = single(shape, origin="--input-shape", name=params[0] if len(params) == 1 else DEFAULT_NAME)
             shape = None
     return _with_overrides(found, shape, ov)

@@ -26,15 +26,15 @@ import os
 import shutil
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from . import activation_ranges, graph_checks
+from . import activation_ranges, atomic, graph_checks
 from .calib_batches import BatchSource
-from .inputs import named_feeds
 from .errors import TrtTuiError
 from .heartbeat import OnProgress, StepProgress
-from . import atomic
+from .inputs import named_feeds
 from .provenance import file_sha256, fingerprint
 from .scratch import scratch_dir
 from .vocab import Calibration
@@ -50,7 +50,7 @@ ORT_FP16_BLOCK = ("ScatterND", "ScatterElements", "Scatter", "GatherElements", "
 def modelopt_version() -> str | None:
     """ModelOpt's version when its ONNX quantization imports, else None."""
     try:
-        import modelopt.onnx.quantization  # noqa: F401
+        import modelopt.onnx.quantization  # noqa: F401 - imported to learn whether ModelOpt's ONNX PTQ loads here
     except Exception:  # noqa: BLE001 - missing, or its deps broken: the fallback runs
         return None
     try:
@@ -92,7 +92,8 @@ def zero_points(path) -> list[int]:
     for n in model.graph.node:
         if n.op_type in ("QuantizeLinear", "DequantizeLinear") and len(n.input) > 2 and n.input[2]:
             arr = inits.get(n.input[2], consts.get(n.input[2]))
-            values.extend(int(v) for v in arr.ravel())
+            if arr is not None:  # a zero point from elsewhere (a graph input) is not a constant to read
+                values.extend(int(v) for v in arr.ravel())
     return values
 
 
@@ -132,8 +133,7 @@ def _quiet() -> Iterator[io.StringIO]:
 def _restore_ort_patches() -> Iterator[None]:
     """ModelOpt monkey-patches onnxruntime's quantization classes for the whole process (e.g. its
     tensor selection reads node *names*); put them back so the onnxruntime path stays itself."""
-    from onnxruntime.quantization import calibrate, qdq_quantizer, registry
-    from onnxruntime.quantization import base_quantizer
+    from onnxruntime.quantization import base_quantizer, calibrate, qdq_quantizer, registry
 
     classes = [getattr(calibrate, n) for n in dir(calibrate) if isinstance(getattr(calibrate, n), type)]
     classes += [qdq_quantizer.QDQQuantizer, base_quantizer.BaseQuantizer]

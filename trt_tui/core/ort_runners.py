@@ -10,8 +10,9 @@ includes the copies and its CUDA events time the compute alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +32,7 @@ def cuda_session(path: str | Path, stream: Any) -> Any:
     options = {"device_id": str(torch.cuda.current_device()), "user_compute_stream": str(stream.cuda_stream)}
     try:
         return ort.InferenceSession(str(path), providers=[("CUDAExecutionProvider", options), "CPUExecutionProvider"])
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
+    except Exception as exc:
         raise TrtTuiError(f"onnxruntime cannot load {Path(path).name} on CUDA: {str(exc).strip().splitlines()[0]}") from exc
 
 
@@ -83,10 +84,10 @@ class OrtBoundRunner:
         for name in self.output_names:
             self.binding.bind_output(name, self.device, self.device_id)
         self.session.run_with_iobinding(self.binding)
-        shapes = [tuple(v.shape()) for v in self.binding.get_outputs()]
+        out_shapes = [tuple(v.shape()) for v in self.binding.get_outputs()]
         types = [ORT_TYPES.get(o.type, np.float32) for o in self.session.get_outputs()]
         self.binding.clear_binding_outputs()
-        self.y = [self._tensor(s, torch.from_numpy(np.empty(0, t)).dtype) for s, t in zip(shapes, types)]
+        self.y = [self._tensor(s, torch.from_numpy(np.empty(0, t)).dtype) for s, t in zip(out_shapes, types)]
         for name, t in zip(self.output_names, self.y):
             self._bind(name, t, output=True)
 

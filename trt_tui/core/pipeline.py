@@ -16,11 +16,10 @@ from trt_tui.core import results, rows
 from trt_tui.core.config import RUN_STAGES, RunConfig
 from trt_tui.core.errors import ModelError, TrtTuiError
 from trt_tui.core.events import Emit, EnvEvent, ErrorEvent, Finished
-from trt_tui.core.vocab import OPEN
 from trt_tui.core.stages import benchmark, build, env, export, layers, model, quantize
 from trt_tui.core.stages.context import Cancelled, RunContext, Throttle
 from trt_tui.core.trt.adapter import TensorRTEnv
-from trt_tui.core.vocab import Status
+from trt_tui.core.vocab import OPEN, Status
 
 __all__ = ["Cancelled", "Pipeline", "Throttle"]
 

@@ -6,12 +6,12 @@ matplotlib's Agg backend (no display needed) beside the results as plot.png.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from trt_tui.core.results import parse_dims
 from trt_tui.core.vocab import Status
-
 
 Series = dict[str, list[tuple[int, float, float]]]  # row_id -> [(batch, latency p50 ms, images/s)] by batch
 

@@ -17,8 +17,9 @@ import io
 import json
 import math
 import shutil
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from trt_tui.core import artifacts, atomic
 from trt_tui.core.rows import BASELINE_ID, is_pytorch
@@ -136,7 +137,7 @@ def remove_stale_temps(folder: str | Path) -> list[Path]:
     (results, plans, sidecars, caches) goes through a hidden ``.<name>.<...>.tmp`` file, and every
     ONNX file (export, Q/DQ, FP16) through ``.<stem>.partial.onnx``, which a SIGKILL between create
     and rename leaves behind. Call only while no run writes to ``folder``."""
-    removed = []
+    removed: list[Path] = []
     try:
         candidates = [*Path(folder).glob(".*.tmp"), *Path(folder).glob(".*.partial.onnx")]
     except OSError:
@@ -436,7 +437,7 @@ class ResultsStore:
         return path
 
     @classmethod
-    def load(cls, out_dir: str | Path) -> "ResultsStore":
+    def load(cls, out_dir: str | Path) -> ResultsStore:
         """Reopen an earlier run's folder (results.json)."""
         out_dir = Path(out_dir)
         data = json.loads((out_dir / artifacts.RESULTS_JSON).read_text(encoding="utf-8"))

@@ -13,7 +13,6 @@ from trt_tui.core import results, runclock
 from trt_tui.core.events import Emit, RowEvent
 from trt_tui.core.vocab import OPEN, Status
 
-
 # Row fields a benchmark fills in, and those a TensorRT build fills in.
 MEASURED = tuple(c for c in results.COLUMNS if c.startswith(("latency_", "gpu_compute_", "throughput", "images_"))) + (
     "speedup_vs_pytorch", "speedup_vs_best_pytorch", "max_abs_err", "mean_abs_err", "max_rel_err", "cosine_sim",

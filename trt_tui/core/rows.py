@@ -48,9 +48,10 @@ class Row:
         return self.backend == Backend.PYTORCH and self.mode == "eager" and self.precision == Precision.FP32
 
 
-def _pytorch(mode: str, precision: Precision, title: str, short: str, **kw: bool) -> Row:
+def _pytorch(mode: str, precision: Precision, title: str, short: str, *, cuda_only: bool = False,
+             opt_in: bool = False) -> Row:
     rid = f"pytorch-{precision}" if mode == "eager" else f"pytorch-{mode}-{precision}"
-    return Row(rid, Backend.PYTORCH, precision, title, short, mode=mode, **kw)
+    return Row(rid, Backend.PYTORCH, precision, title, short, mode=mode, cuda_only=cuda_only, opt_in=opt_in)
 
 
 def _tensorrt(precision: Precision) -> Row:

@@ -6,8 +6,8 @@ import os
 import time
 from pathlib import Path
 from typing import Any
-from trt_tui.core.vocab import Status
 
+from trt_tui.core.vocab import Status
 
 _handed_over: float | None = None  # perf_counter() when a spare child got its run
 

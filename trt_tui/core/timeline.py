@@ -34,12 +34,21 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from trt_tui.core import runclock
-from trt_tui.core.events import (Emit, Event, Progress, RowEvent, StageFinished, StageStarted, StepFinished,
-                                 TimelineEvent)
+from trt_tui.core.events import (
+    Emit,
+    Event,
+    Progress,
+    RowEvent,
+    StageFinished,
+    StageStarted,
+    StepFinished,
+    TimelineEvent,
+)
 from trt_tui.core.vocab import Status
 
 LAUNCH_ENV = "TRT_TUI_LAUNCHED_AT"  # time.time() when `trt-tui run` started, set for its job process
@@ -378,7 +387,7 @@ def summary_lines(entries: Sequence[dict[str, Any]], origin: str = "", *, wall_s
     if not entries or span <= 0:
         return ["timeline: none recorded"]
     total = max(span, wall_s or 0.0)
-    pct = lambda s: f"{100 * s / total:5.1f}%"  # noqa: E731
+    pct = lambda s: f"{100 * s / total:5.1f}%"  # noqa: E731 - a one-line local format, read beside its uses
     lines = [f"timeline: {total:.1f} s from {origin or 'the start'}",
              f"  {'stage':<20}{'start s':>9}{'took s':>9}{'share':>7}"]
     stages = stage_rows(entries)

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 
 from trt_tui.core.bench import TorchRunner
-from trt_tui.core.user_models import flatten_named
-from trt_tui.core.inputs import ModelInputs
 from trt_tui.core.errors import TrtTuiError
+from trt_tui.core.inputs import Feeds, ModelInputs
 from trt_tui.core.rows import Row
+from trt_tui.core.user_models import flatten_named
 
 GRAPH_WARMUP = 3  # forwards on a side stream before capture (cudnn.benchmark picks its kernels there)
 
@@ -47,7 +47,7 @@ class GraphRunner(TorchRunner):
         self.graph_shape: Any = None
         self.capture_s = 0.0
 
-    def set_input(self, host: np.ndarray) -> None:
+    def set_input(self, host: Feeds | np.ndarray) -> None:
         super().set_input(host)
         if self.graph_shape != self.shapes():
             self.capture()
@@ -103,11 +103,11 @@ class CompiledRunner(TorchRunner):
         # dynamic=False: one static specialisation per batch size, like an engine built per batch.
         # ``backend`` other than inductor: for tests of this runner's logic without code generation.
         opts = {"mode": mode} if backend == "inductor" else {}
-        self.compiled = torch.compile(self.module, backend=backend, dynamic=False, **opts)
+        self.compiled = torch.compile(self.module, backend=backend, dynamic=False, **opts)  # type: ignore[call-overload]  # mode via **opts: torch's overloads take it as a keyword only
         self.compiled_shape: Any = None
         self.compile_s = 0.0
 
-    def set_input(self, host: np.ndarray) -> None:
+    def set_input(self, host: Feeds | np.ndarray) -> None:
         super().set_input(host)
         if self.compiled_shape != self.shapes():
             t0 = time.perf_counter()

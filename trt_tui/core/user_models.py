@@ -210,7 +210,7 @@ def exported_inputs(program: Any, example: Any) -> tuple[ModelInputs, int | None
     placeholders = [n for n in program.graph.nodes if n.op == "placeholder"]
     user = [s.arg.name for s in program.graph_signature.input_specs if s.kind.name == "USER_INPUT"]
     vals = {n.name: n.meta.get("val") for n in placeholders}
-    shapes = [getattr(vals.get(u), "shape", None) for u in user]
+    shapes: list[Any] = [getattr(vals.get(u), "shape", None) for u in user]
     batch: int | None = None
     if len(shapes) == len(specs) and all(s is not None for s in shapes):
         out = []

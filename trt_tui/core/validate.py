@@ -14,9 +14,10 @@ import importlib.util
 import math
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -87,9 +88,9 @@ def number_problem(name: str, value: object) -> str:
     ok_type = isinstance(value, int) if rule.kind is int else isinstance(value, (int, float))
     if not ok_type or isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value)):
         return f"must be {rule.describe()}"
-    if not (value > rule.low if rule.open_low else value >= rule.low):  # type: ignore[operator]
+    if not (value > rule.low if rule.open_low else value >= rule.low):  # type: ignore[operator]  # a number: checked above
         return f"must be {rule.describe()}"
-    return "" if value <= rule.high else f"must be at most {int(rule.high):,}"  # type: ignore[operator]
+    return "" if value <= rule.high else f"must be at most {int(rule.high):,}"  # type: ignore[operator]  # a number: checked above
 
 
 def parse_names(text: str, allowed: Iterable[str], what: str) -> tuple[str, ...]:
@@ -105,7 +106,7 @@ def parse_names(text: str, allowed: Iterable[str], what: str) -> tuple[str, ...]
 
 
 # -- opset --------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _torch_onnx_constants() -> dict[str, int]:
     """torch.onnx's opset limits, read from its source without importing torch (the app never does)."""
     try:

@@ -24,7 +24,7 @@ class RunScreen(Screen):
     TICK_WHILE_RUNNING: ClassVar[bool] = False  # re-draw twice a second while a job runs (elapsed times)
 
     @property
-    def trt_app(self) -> "TrtTuiAppApi":
+    def trt_app(self) -> TrtTuiAppApi:
         return cast("TrtTuiAppApi", self.app)
 
     @property

@@ -13,25 +13,38 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.markup import escape
 from textual.containers import Vertical
+from textual.markup import escape
 from textual.widgets import DataTable, Static
+from textual.widgets.data_table import ColumnKey
 
 from trt_tui.core.results import host_bound
+from trt_tui.core.rows import SHORT as ROW_SHORT
+from trt_tui.core.vocab import Status
+from trt_tui.format import (
+    APP_COLUMNS,
+    ellipsize,
+    fmt_ms,
+    fmt_rate,
+    fmt_seconds,
+    fmt_speedup_ci,
+    is_num,
+    machine_words,
+    output_banner,
+    row_warnings,
+    status_look,
+)
 from trt_tui.screens.base import RunScreen
 from trt_tui.screens.layers import layers_line
 from trt_tui.screens.state import BenchProgress, RunView, row_title, table_rows
-from trt_tui.core.rows import SHORT as ROW_SHORT
-from trt_tui.format import (APP_COLUMNS, ellipsize, fmt_ms, fmt_rate, fmt_seconds, fmt_speedup_ci, is_num, status_look,
-                            machine_words, output_banner, row_warnings)
-from trt_tui.widgets.markup import pack_markup
 from trt_tui.widgets.keyed_table import upsert_row
+from trt_tui.widgets.markup import pack_markup
 from trt_tui.widgets.sortable import SortableText, sort_key, sort_key_descending
 from trt_tui.widgets.speedup_chart import SpeedupChart
-from trt_tui.core.vocab import Status
 
 # The metric columns are format.APP_COLUMNS (the CLI table shows the same ones, same titles and
 # statistics); cell padding is 0, numbers right-aligned.
+APP_KEYS = tuple(c.key for c in APP_COLUMNS)
 ROW_WIDTH, STATUS_WIDTH = 15, 8  # 15 + 8 + 71 = 94 cells: every column fits a 100-column terminal
 # On a narrower terminal the columns that fit are taken in this order (shown in APP_COLUMNS order), so
 # that at 80 columns latency, speedup, size and both accuracy columns stay without scrolling.
@@ -91,7 +104,7 @@ def warning_groups(rows: list[tuple[str, dict[str, Any]]], width: int = 200, max
 
 
 def row_cells(row: dict[str, Any], title: str, is_best: bool, progress: BenchProgress | None,
-              shown: tuple[str, ...] = tuple(c.key for c in APP_COLUMNS)) -> tuple[SortableText, ...]:
+              shown: tuple[str, ...] = APP_KEYS) -> tuple[SortableText, ...]:
     rid = row["row_id"]
     status = row.get("status") or Status.PENDING
     is_best = is_best and status == Status.OK
@@ -240,9 +253,9 @@ class BenchmarkScreen(RunScreen):
         best = store.best
         added = False
         wanted = table_rows(state)
-        for rid in list(table.rows):
-            if rid.value not in wanted:
-                table.remove_row(rid)
+        for key in list(table.rows):
+            if key.value not in wanted:
+                table.remove_row(key)
         for rid in wanted:
             row = store.rows.get(rid) or {"row_id": rid, "status": Status.PENDING}
             cells = row_cells(row, row_title(store, rid), rid == best, state.bench_progress.get(rid), self.shown)
@@ -265,7 +278,7 @@ class BenchmarkScreen(RunScreen):
         self._sync_bottom(state)
         title = "Benchmark (latency: host end-to-end, GPU: compute only, ms)"
         if self.sort_by:
-            title += f" — sorted by {dict(table.columns.items())[self.sort_by].label.plain} {'↓' if self.sort_reverse else '↑'}"
+            title += f" — sorted by {table.columns[ColumnKey(self.sort_by)].label.plain} {'↓' if self.sort_reverse else '↑'}"
         table.border_title = title
 
     def _sync_bottom(self, state: RunView) -> None:

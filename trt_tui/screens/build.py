@@ -7,20 +7,20 @@ them, and ``c`` cancels the job (the child's process group gets SIGTERM).
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.markup import escape
 from textual.containers import VerticalScroll
-from rich.text import Text
+from textual.markup import escape
 from textual.widgets import RichLog, Static
 
 from trt_tui.core import timeline
 from trt_tui.core.events import Log as LogEvent
+from trt_tui.core.vocab import Status
+from trt_tui.format import fmt_elapsed
 from trt_tui.screens.base import RunScreen
 from trt_tui.screens.state import LOG_LEVELS, RunView, level_rank
 from trt_tui.widgets.engine_panel import EnginePanel
-from trt_tui.format import fmt_elapsed
-from trt_tui.core.vocab import Status
 
 LEVEL_TAGS = {0: "V", 1: "I", 2: "W", 3: "E"}
 
@@ -142,15 +142,15 @@ class BuildScreen(RunScreen):
                     box.mount(panel)
                 panels[pid] = panel
         steps = dict(wanted)
-        for pid, panel in panels.items():
-            step = steps.get(pid)
-            if step is None:
+        for panel_id, panel in panels.items():
+            panel_step = steps.get(panel_id or "")
+            if panel_step is None:
                 panel.remove()
                 continue
             if panel.is_mounted and panel.children:
-                panel.show(step, state.elapsed(step.started_at))
+                panel.show(panel_step, state.elapsed(panel_step.started_at))
             else:
-                panel.call_after_refresh(lambda p=panel, s=step: p.show(s, self.state.elapsed(s.started_at)))
+                panel.call_after_refresh(lambda p=panel, s=panel_step: p.show(s, self.state.elapsed(s.started_at)))
 
     def _sync_log(self, state: RunView) -> None:
         log = self.query_one("#build-log", RichLog)

@@ -38,7 +38,7 @@ class CompareScreen(Screen[None]):
     CompareScreen #cmp { height: auto; max-height: 1fr; margin: 0 1; border: round $primary-darken-2; }
     CompareScreen #cmp-summary { height: auto; padding: 0 1; }
     """
-    BINDINGS = [Binding("escape,q", "close", "Back", id="compare.close")]  # noqa: RUF012 - Textual's own idiom
+    BINDINGS = [Binding("escape,q", "close", "Back", id="compare.close")]
 
     def __init__(self, changes: list[compare.RowChange], a: str, b: str,
                  min_change: float = compare.MIN_CHANGE) -> None:

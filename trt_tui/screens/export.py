@@ -6,18 +6,28 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.markup import escape
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.markup import escape
 from textual.widgets import DataTable, Static, TextArea
 
+from trt_tui.core.vocab import Status
+from trt_tui.format import (
+    ellipsize,
+    fmt_bytes,
+    fmt_count,
+    fmt_elapsed,
+    fmt_err,
+    fmt_seconds,
+    is_num,
+    status_look,
+    status_text,
+    step_title,
+)
 from trt_tui.screens.base import RunScreen
 from trt_tui.screens.state import RunView, StepState
 from trt_tui.widgets.keyed_table import upsert_row
-from trt_tui.format import ellipsize, fmt_bytes, fmt_count, fmt_elapsed, fmt_err, fmt_seconds, is_num, status_look, status_text, step_title
 from trt_tui.widgets.markup import pack_markup
-from trt_tui.core.vocab import Status
-
 
 
 def step_result(step: StepState) -> str:
@@ -165,7 +175,7 @@ class ExportScreen(RunScreen):
             verdict = Text("✔ yes", style="green") if ok is True else Text("✘ no", style="bold red") if ok is False else Text("")
             name = out.get("name") or (names[i] if i < len(names) else f"output {i}")
             shape = "×".join(map(str, out.get("shape") or []))
-            cells = (
+            out_cells = (
                 Text(f"{name} [{shape}]" if shape else str(name)),
                 Text(fmt_err(out.get("max_abs_err"))),
                 Text(fmt_err(out.get("mean_abs_err"))),
@@ -173,7 +183,7 @@ class ExportScreen(RunScreen):
                 Text(f"{out['cosine_sim']:.6f}" if is_num(out.get("cosine_sim")) else ""),
                 verdict,
             )
-            upsert_row(parity, f"out{i}", ("name", "max_abs_err", "mean_abs_err", "max_rel_err", "cosine_sim", "verdict"), cells)
+            upsert_row(parity, f"out{i}", ("name", "max_abs_err", "mean_abs_err", "max_rel_err", "cosine_sim", "verdict"), out_cells)
         tolerance = parity_detail.get("tolerance")
         parity.border_subtitle = f"{parity_detail.get('provider', '')}  tol. {tolerance}" if tolerance else ""
 

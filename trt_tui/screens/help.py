@@ -6,8 +6,8 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.markup import escape
+from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from trt_tui.widgets.label_grid import LabelGrid
@@ -88,7 +88,7 @@ class HelpScreen(ModalScreen[None]):
 
     def on_key(self, event: events.Key) -> None:
         """The app's keys work here too: help closes and the key acts (r runs, 2 shows Export, ...)."""
-        if event.key in {k for b in self.BINDINGS for k in b.key.split(",")}:  # type: ignore[union-attr]
+        if event.key in {k for b in self.BINDINGS for k in b.key.split(",")}:  # type: ignore[union-attr]  # BINDINGS here are all Binding objects
             return
         for binding in type(self.app).BINDINGS:
             if isinstance(binding, Binding) and event.key in binding.key.split(","):

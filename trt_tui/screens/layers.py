@@ -18,8 +18,8 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from trt_tui.core import layers
-from trt_tui.widgets.markup import pack_markup
 from trt_tui.core.vocab import Status
+from trt_tui.widgets.markup import pack_markup
 
 _cache: dict[Path, tuple[float, dict[str, Any] | None]] = {}
 ROWS = {r for rows in layers.VARIANT_ROWS.values() for r in rows}

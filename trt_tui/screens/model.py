@@ -4,29 +4,30 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.markup import escape
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.markup import escape
 from textual.widgets import DataTable, Input, Label, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from trt_tui.core import inputs as inp
 from trt_tui.core.config import RunConfig, parse_shape, parse_sizes
+from trt_tui.core.rows import ALL_IDS, ROWS
+from trt_tui.core.trt.adapter import INSTALL_HINT
+from trt_tui.core.vocab import Calibration
+from trt_tui.format import ellipsize
 from trt_tui.screens.base import RunScreen
 from trt_tui.screens.state import RunView
-from trt_tui.core.rows import ALL_IDS, ROWS
-from trt_tui.core.vocab import Calibration
-from trt_tui.core.trt.adapter import INSTALL_HINT
-from trt_tui.format import ellipsize
-from trt_tui.widgets.markup import fit_markup
 from trt_tui.widgets.inputs_list import InputRow, InputsList
 from trt_tui.widgets.label_grid import LabelGrid
+from trt_tui.widgets.markup import fit_markup
 
 CALIBRATOR_TITLES = {Calibration.ENTROPY: "entropy", Calibration.MINMAX: "min-max"}
 
@@ -222,7 +223,7 @@ class ModelScreen(RunScreen):
         """The form as a RunConfig, or None and field -> problem."""
         bad: dict[str, str] = {}
         values: dict[str, Any] = {}
-        get = lambda wid: self.query_one(f"#{wid}", Input).value.strip()  # noqa: E731
+        get = lambda wid: self.query_one(f"#{wid}", Input).value.strip()  # noqa: E731 - a one-line local reader, read beside its uses
         model = get("model")
         values["model"] = model
         builtins = {spec.name for spec in self.trt_app.catalog}

@@ -9,8 +9,9 @@ imports textual.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 from trt_tui.core import rows, runstate
 from trt_tui.core.config import RUN_STAGES, RunConfig
@@ -26,8 +27,8 @@ from trt_tui.core.events import (
 )
 from trt_tui.core.results import ResultsStore
 from trt_tui.core.runstate import StageState, StepState
-from trt_tui.format import fmt_elapsed, step_title
 from trt_tui.core.vocab import Status
+from trt_tui.format import fmt_elapsed, step_title
 
 EXPORT_STEPS = ("export", "checker", "parity")
 LOG_LEVELS = ("verbose", "info", "warning", "error")

@@ -7,8 +7,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar, Static
 
 from trt_tui.core.runstate import StepState
-from trt_tui.format import fmt_bytes, fmt_elapsed, fmt_seconds, status_text, step_title
 from trt_tui.core.vocab import Status
+from trt_tui.format import fmt_bytes, fmt_elapsed, fmt_seconds, status_text, step_title
 
 
 class EnginePanel(Vertical):

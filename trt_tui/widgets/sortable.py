@@ -12,7 +12,7 @@ class SortableText(Text):
     """``Text`` carrying the raw value it was formatted from; empty values sort last."""
 
     def __init__(self, text: str, value: Any = None, style: str = "", justify: str | None = None) -> None:
-        super().__init__(text, style=style, justify=justify)  # type: ignore[arg-type]
+        super().__init__(text, style=style, justify=justify)  # type: ignore[arg-type]  # justify: Rich's Literal
         self.value = value
 
     @property
@@ -29,7 +29,7 @@ class SortableText(Text):
             return self.plain == other.plain and self.style == other.style and self.value == other.value
         return NotImplemented
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # compares by value (sorting): unhashable, as __eq__ requires
 
 
 def sort_key_descending(cell: Any) -> tuple[int, Any]:

@@ -16,7 +16,7 @@ def bar(value: float, scale: float, width: int) -> str:
     """A bar of ``value/scale`` of ``width`` cells, in eighths of a cell."""
     if scale <= 0 or width <= 0:
         return ""
-    eighths = int(round(max(0.0, min(value / scale, 1.0)) * width * 8))
+    eighths = int(round(max(0.0, min(value / scale, 1.0)) * width * 8))  # noqa: RUF046 - round() of a numpy float is a numpy float
     full, part = divmod(eighths, 8)
     return "█" * full + (_EIGHTHS[part] if part else "")
 
@@ -43,7 +43,7 @@ class SpeedupChart(Widget):
         self._rows, self._best = list(rows), best
         self.refresh(layout=True)
 
-    def get_content_height(self, container, viewport, width: int) -> int:  # noqa: ANN001
+    def get_content_height(self, container, viewport, width: int) -> int:
         return max(1, len(self._rows))
 
     def render(self) -> Content:

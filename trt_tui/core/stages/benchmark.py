@@ -36,7 +36,7 @@ class Benchmark:
         self.info: dict[str, Any] = {}
         self.baseline_batches: set[int] = set()  # batch sizes whose PyTorch rows ran before export
 
-    def at(self, ctx: RunContext) -> "Benchmark":
+    def at(self, ctx: RunContext) -> Benchmark:
         """The caches of the point ``ctx`` works on (another point drops the last one's)."""
         point = (ctx.batch, tuple(sorted(ctx.dims.items())))
         if point != self.point:
@@ -231,5 +231,5 @@ def release_gpu_memory() -> None:
 
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - freeing memory is best effort (no torch, no CUDA)
         pass

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from trt_tui.core import artifacts, bench, results, rows
 from trt_tui.core.config import RunConfig
@@ -17,7 +18,7 @@ from trt_tui.core.results import dims_label
 from trt_tui.core.rowbook import RowBook
 from trt_tui.core.timeline import Timeline
 from trt_tui.core.trt.adapter import PrecisionPlan, TensorRTEnv, precision_plan
-from trt_tui.core.vocab import Backend, Status
+from trt_tui.core.vocab import Backend, OnnxVariant, Status
 
 
 class Cancelled(Exception):
@@ -28,7 +29,9 @@ class Throttle:
     """Rate-limits Progress events per task to ``hz`` (first and last step always pass)."""
 
     def __init__(self, emit: Emit, hz: float = 4.0) -> None:
-        self.emit, self.period, self.last = emit, 1.0 / hz, {}  # type: ignore[var-annotated]
+        self.emit = emit
+        self.period = 1.0 / hz
+        self.last: dict[str, float] = {}
         self.lock = threading.Lock()
 
     def __call__(self, event: Event) -> None:
@@ -52,9 +55,12 @@ class Artifacts:
         self.plans: dict[str, Path] = {}  # row id -> the plan this run built
         self.made_at = ""  # the dim sizes (dims label) at which these files were made: a sweep's first
 
-    def onnx_variant(self, variant: str) -> Path | None:
-        """The ONNX file a PrecisionPlan or an onnxruntime row names: fp32 | fp16 | qdq."""
-        return {"fp32": self.onnx, "fp16": self.fp16, "qdq": self.qdq}[variant]
+    def onnx_variant(self, variant: str | None) -> Path | None:
+        """The ONNX file a PrecisionPlan or an onnxruntime row names (an OnnxVariant); None for none."""
+        if variant is None:
+            return None
+        files: dict[str, Path | None] = {OnnxVariant.FP32: self.onnx, OnnxVariant.FP16: self.fp16, OnnxVariant.QDQ: self.qdq}
+        return files[variant]
 
 
 class RunContext:
@@ -189,7 +195,8 @@ class RunContext:
         if self.sweep and name not in ("env", "model"):
             title += f" — batch {self.batch}" + (f", {dims_label(self.dims)}" if self.cfg.sweep else "")
         self.emit(StageStarted(stage=name, title=title))
-        t0, detail = time.perf_counter(), {}  # type: ignore[var-annotated]
+        t0 = time.perf_counter()
+        detail: dict[str, Any] = {}
         try:
             yield detail
         except Cancelled:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from trt_tui.core.errors import TrtTuiError
 from trt_tui.core.events import EnvEvent

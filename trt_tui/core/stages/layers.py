@@ -22,7 +22,7 @@ def run(ctx: RunContext) -> None:
             try:
                 data = layers.explain(ctx.files.onnx, paths, x, on_progress=lambda name, step, total: ctx.emit(
                     Progress(stage="layers", task=f"layers-{name}", step=step, total=total)))
-            except Exception as exc:  # noqa: BLE001 - a diagnostic must not fail the run it explains
+            except Exception as exc:
                 msg = f"per-layer view failed: {type(exc).__name__}: {exc}".splitlines()[0]
                 raise TrtTuiError(msg, traceback.format_exc()) from exc
             for name, entry in data["variants"].items():
@@ -41,7 +41,7 @@ def trt_source(ctx: RunContext, name: str) -> str:
     """What TensorRT builds this precision from, so the view says how close it is to the engine."""
     try:
         plan = ctx.trt_plan(name)
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - a label only: an unreadable plan reads as TensorRT not used
         plan = None
     if plan is None:
         return "TensorRT not used in this run: the view is of the ONNX file onnxruntime runs"

@@ -8,6 +8,7 @@ from trt_tui.core.rowbook import BUILT, MEASURED
 from trt_tui.core.stages.context import RunContext
 from trt_tui.core.vocab import Backend, Status
 
+
 def run(ctx: RunContext) -> None:
     from trt_tui.core import models
 

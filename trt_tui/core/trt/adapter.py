@@ -89,7 +89,7 @@ def import_tensorrt(prefer: str = "auto") -> tuple[ModuleType, str]:
         except ImportError as exc:
             tried.append(f"import {name}: {exc}")
             continue
-        except Exception as exc:  # a broken install: missing libnvinfer, CUDA driver mismatch...
+        except Exception as exc:  # noqa: BLE001 - a broken install (missing libnvinfer, CUDA driver mismatch...) is a reason, not a crash
             tried.append(f"import {name}: {type(exc).__name__}: {exc}")
             continue
         if not (hasattr(mod, "Builder") and hasattr(mod, "Runtime")):
@@ -119,7 +119,7 @@ def module_version(trt: Any) -> str:
         return str(v)
     try:  # bindings-only RTX installs may lack __version__
         found = installed_distribution(FLAVOUR_RTX)
-    except Exception:
+    except Exception:  # noqa: BLE001 - bindings-only RTX installs may lack metadata: the version is display only
         found = None
     return found[0] if found else "unknown"
 
@@ -160,7 +160,7 @@ class Features:
         return d
 
     @classmethod
-    def from_module(cls, trt: Any, flavour: str | None = None) -> "Features":
+    def from_module(cls, trt: Any, flavour: str | None = None) -> Features:
         if flavour is None:
             flavour = FLAVOUR_RTX if str(getattr(trt, "__name__", "")).startswith("tensorrt_rtx") else FLAVOUR_TRT
         rtx = flavour == FLAVOUR_RTX
@@ -218,7 +218,7 @@ class TensorRTEnv:
     reason: str = ""  # why TensorRT cannot be used here; "" when it can
 
     @classmethod
-    def detect(cls, device: str, prefer: str = "auto") -> "TensorRTEnv":
+    def detect(cls, device: str, prefer: str = "auto") -> TensorRTEnv:
         """Import TensorRT (see import_tensorrt); ``device`` is where this run works (cuda | cpu)."""
         try:
             module, flavour = import_tensorrt(prefer)
@@ -227,7 +227,7 @@ class TensorRTEnv:
         return cls.of(module, flavour, reason="" if device == "cuda" else NO_GPU_REASON)
 
     @classmethod
-    def of(cls, module: Any, flavour: str | None = None, reason: str = "") -> "TensorRTEnv":
+    def of(cls, module: Any, flavour: str | None = None, reason: str = "") -> TensorRTEnv:
         """An environment around an already imported module (real or fake)."""
         features = Features.from_module(module, flavour)
         return cls(module, features, features.flavour, reason)
@@ -258,10 +258,10 @@ def network_flags(trt: Any, features: Features, strong: bool) -> int:
     ncf = getattr(trt, "NetworkDefinitionCreationFlag", None)
     mask = 0
     if features.needs_explicit_batch:
-        mask |= 1 << int(getattr(ncf, "EXPLICIT_BATCH"))
+        mask |= 1 << int(getattr(ncf, "EXPLICIT_BATCH"))  # noqa: B009 - by name: the enum value differs by version (DESIGN)
     if strong:
         if features.has_strongly_typed_flag:
-            mask |= 1 << int(getattr(ncf, "STRONGLY_TYPED"))
+            mask |= 1 << int(getattr(ncf, "STRONGLY_TYPED"))  # noqa: B009 - by name: the enum value differs by version (DESIGN)
         elif not features.strongly_typed_only:
             raise TrtTuiError(f"{features.label} has no strongly typed networks (STRONGLY_TYPED is 10.x+)")
     return mask

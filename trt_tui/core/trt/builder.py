@@ -11,15 +11,23 @@ import os
 import threading
 import time
 import traceback
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any
 
 from trt_tui.core import atomic
 from trt_tui.core.errors import TrtTuiError
 from trt_tui.core.trt.adapter import Features, PrecisionPlan, network_flags, tf32_label
 from trt_tui.core.trt.caches import REUSED, STALE, KeyedCache, open_keyed, timing_key
-from trt_tui.core.trt.logger import Listener, LogCallback, ProgressCallback, listen, make_progress_monitor, process_logger
+from trt_tui.core.trt.logger import (
+    Listener,
+    LogCallback,
+    ProgressCallback,
+    listen,
+    make_progress_monitor,
+    process_logger,
+)
 from trt_tui.core.trt.sidecar import SIDECAR_VERSION, file_sha256, gpu_identity, sidecar_path
 
 if TYPE_CHECKING:  # checked against tensorrt-stubs (10.x API); at run time `trt` may be any version
@@ -55,7 +63,7 @@ class ShapeProfile:
     max: Shape
 
     @classmethod
-    def of(cls, value: "ShapeLike") -> "ShapeProfile":
+    def of(cls, value: ShapeLike) -> ShapeProfile:
         """A static shape (1, 3, 8, 8), a (min, opt, max) triple of shapes, or a ShapeProfile."""
         if isinstance(value, ShapeProfile):
             return value
@@ -70,7 +78,7 @@ class ShapeProfile:
         return {"min": list(self.min), "opt": list(self.opt), "max": list(self.max)}
 
 
-ShapeLike = Union[ShapeProfile, Sequence[int], Sequence[Sequence[int]]]
+ShapeLike = ShapeProfile | Sequence[int] | Sequence[Sequence[int]]
 
 
 @dataclass
@@ -104,7 +112,7 @@ def _call(obj: Any, name: str) -> Any:
         return None
     try:
         return fn() if callable(fn) else fn
-    except Exception:
+    except Exception:  # noqa: BLE001 - an optional TensorRT property some versions refuse: None
         return None
 
 
@@ -130,7 +138,7 @@ def parser_errors(parser: Any) -> list[str]:
     for i in range(int(getattr(parser, "num_errors", 0) or 0)):
         try:
             out.append(format_parser_error(parser.get_error(i)))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - one unreadable parser error must not hide the others
             out.append(f"(error {i} unreadable: {exc})")
     return out
 
@@ -320,7 +328,7 @@ class _BuildSteps:
             if self.profile is None:
                 assert self.builder is not None
                 self.profile = self._hold(self.builder.create_optimization_profile())
-            self.profile.set_shape(tensor.name, prof.min, prof.opt, prof.max)  # type: ignore[arg-type]
+            self.profile.set_shape(tensor.name, prof.min, prof.opt, prof.max)  # type: ignore[arg-type]  # tuples of ints: the bindings take them for Dims
             shapes[tensor.name] = {"network": list(net_shape), **prof.to_dict()}
         if self.profile is not None:
             config.add_optimization_profile(self.profile)
@@ -371,7 +379,7 @@ class _BuildSteps:
             atomic.write_bytes(path, config.get_timing_cache().serialize())
             if self.tkey is not None:
                 self.tkey.record()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a timing cache that cannot be saved is a note, not a failed build
             self.notes.append(f"timing cache not saved: {exc}")
 
     def write(self, serialized: Any, build_time: float, onnx_path: Path, plan_path: Path,
@@ -457,7 +465,7 @@ def _attach_timing_cache(
             cache = config.create_timing_cache(blob)
             if cache is not None and config.set_timing_cache(cache, False):
                 return cache, keyed
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a rejected timing cache is rebuilt, not fatal
             notes.append(f"timing cache {path} rejected: {exc}")
         if blob:
             notes.append(f"timing cache {path} did not match this TensorRT/GPU; starting a new one")

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trt_tui.core.provenance import file_sha256, fingerprint
 from trt_tui.core import atomic
+from trt_tui.core.provenance import file_sha256, fingerprint
 
 NEW, REUSED, STALE = "new", "reused", "stale"
 

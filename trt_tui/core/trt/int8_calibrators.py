@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -95,7 +96,7 @@ class TrtTuiCalibrator:
             self._alive = [m[0] for m in moved]
             self.batches_fed += 1
             return [int(m[1]) for m in moved]
-        except Exception:
+        except Exception:  # noqa: BLE001 - TensorRT's callback: raised into TensorRT it reads as 'no more data'
             # TensorRT would treat a raised exception as "no more data" and print it; keep it instead
             self.error = traceback.format_exc()
             self._alive = []
@@ -115,7 +116,7 @@ class TrtTuiCalibrator:
             return
         try:
             atomic.write_bytes(self.cache_path, bytes(cache))
-        except Exception:
+        except Exception:  # noqa: BLE001 - TensorRT's callback: never raise into TensorRT; kept for the build
             self.error = traceback.format_exc()
 
     def rewind(self) -> None:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import threading
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from trt_tui.core.trt.interfaces import derive
 
@@ -69,14 +70,14 @@ class TrtTuiOutputAllocator:
                     self.buffers[tensor_name] = buf
                     self.sizes[tensor_name] = size
                 return int(buf.data_ptr())
-        except Exception:
+        except Exception:  # noqa: BLE001 - TensorRT's allocator callback: never raise into TensorRT; kept for the runner
             self.error = self.error or traceback.format_exc()
             return 0
 
     def notify_shape(self, tensor_name: str, shape: Any) -> None:
         try:
             self.shapes[tensor_name] = tuple(int(shape[i]) for i in range(len(shape)))
-        except Exception:
+        except Exception:  # noqa: BLE001 - TensorRT's allocator callback: never raise into TensorRT; kept for the runner
             self.error = self.error or traceback.format_exc()
 
 

@@ -12,8 +12,9 @@ import threading
 import time
 import weakref
 from collections import deque
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from trt_tui.core.trt.interfaces import derive
 
@@ -58,7 +59,7 @@ class Listener:
         if self.callback is not None and _rank(name) <= self.limit:
             try:
                 self.callback(name, text)
-            except Exception:
+            except Exception:  # noqa: BLE001 - a log callback must never raise into TensorRT
                 pass
 
     def error_lines(self) -> list[str]:
@@ -99,7 +100,7 @@ class TrtTuiLogger:
                 targets = list(self.listeners)
             for listener in targets:
                 listener.receive(name, text)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a log callback must never raise into TensorRT
             pass
 
     def add(self, listener: Listener) -> None:
@@ -117,7 +118,7 @@ class TrtTuiLogger:
 
 
 # one logger per TensorRT module (a process has one; the test fakes are many modules)
-_LOGGERS: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
+_LOGGERS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 _LOGGERS_LOCK = threading.Lock()
 
 
@@ -188,7 +189,7 @@ class TrtTuiProgress:
                 if phase_name not in self.phases:
                     self.phases.append(phase_name)
             self._emit(phase_name, parent_phase, 0, int(num_steps))
-        except Exception:
+        except Exception:  # noqa: BLE001 - a progress callback must never raise into TensorRT
             pass
 
     def step_complete(self, phase_name: str, step: int) -> bool:
@@ -202,7 +203,7 @@ class TrtTuiProgress:
                     self._last = now
             if due:
                 self._emit(phase_name, parent, int(step) + 1, total)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a progress callback must never raise into TensorRT
             pass
         return not self._cancelled()
 
@@ -212,7 +213,7 @@ class TrtTuiProgress:
                 self.events += 1
                 parent, total = self._live.pop(phase_name, (None, 0))
             self._emit(phase_name, parent, total, total)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a progress callback must never raise into TensorRT
             pass
 
 

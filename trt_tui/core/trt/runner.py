@@ -10,8 +10,9 @@ logger.py); this runner listens to it while it loads.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -182,7 +183,7 @@ class TrtRunner:
     def _guard(self, fn: Any) -> Any:
         try:
             return fn()
-        except Exception as exc:  # some bindings raise instead of returning None
+        except Exception as exc:  # noqa: BLE001 - some bindings raise instead of returning None
             self._sink.receive("ERROR", f"{type(exc).__name__}: {exc}")
             return None
 
@@ -261,7 +262,7 @@ class TrtRunner:
             if hasattr(e, "is_shape_inference_io") and e.is_shape_inference_io(name):
                 return True
             return hasattr(e, "get_tensor_location") and enum_name(e.get_tensor_location(name)) == "HOST"
-        except Exception:
+        except Exception:  # noqa: BLE001 - a location query some versions lack or refuse: not on the host
             return False
 
     def _set_address(self, name: str, buf: Any) -> None:
@@ -407,7 +408,7 @@ class TrtRunner:
         if self.stream is not None:
             try:
                 self.stream.synchronize()
-            except Exception:
+            except Exception:  # noqa: BLE001 - closing: a failed sync must not stop the release
                 pass
         self._buffers.clear()
         self._pinned.clear()
@@ -419,7 +420,7 @@ class TrtRunner:
         self.runtime = None
         self.stream = None
 
-    def __enter__(self) -> "TrtRunner":
+    def __enter__(self) -> TrtRunner:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -457,7 +458,7 @@ class TrtRunner:
                 try:
                     mem = int(getattr(e, attr))
                     break
-                except Exception:
+                except Exception:  # noqa: BLE001 - a memory attribute some versions lack or refuse: try the next
                     continue
         return {
             "plan_path": str(self.plan_path),

@@ -26,7 +26,7 @@ def gpu_identity(index: int = 0) -> dict[str, Any]:
         if torch.cuda.is_available():
             major, minor = torch.cuda.get_device_capability(index)
             return {"name": torch.cuda.get_device_name(index), "compute_capability": f"{major}.{minor}"}
-    except Exception:
+    except Exception:  # noqa: BLE001 - the GPU's identity is best effort (no torch, no CUDA)
         pass
     return {"name": None, "compute_capability": None}
 
