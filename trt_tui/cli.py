@@ -130,7 +130,6 @@ def add_input_options(p: argparse.ArgumentParser) -> None:
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """Values are read as text and checked by config_from_args (core/validate.py), one line per problem."""
     d = RunConfig()
-    lo, hi = opset_range(d.exporter)
     p.add_argument("--model", "-m", help="built-in name (see `trt-tui models`), path/to/file.py:factory, or "
                    f"model.onnx (default: {d.model})")
     p.add_argument("--input-shape", help="per-sample input shape, positive integers separated by commas or x, "
@@ -147,6 +146,23 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile-mode", choices=COMPILE_MODES,
                    help=f"torch.compile mode of those rows (default: {d.compile_mode})")
     p.add_argument("--stages", help=f"comma-separated stages among: {', '.join(RUN_STAGES)} (default: all)")
+    add_timing_options(p, d)
+    add_build_options(p, d)
+    p.add_argument("--device", choices=("auto", "cuda", "cpu"), help=f"where to run (default: {d.device})")
+    p.add_argument("--out", "-o", help="results folder (default: ./trt-tui-results/<model>/)")
+    p.add_argument("--seed", help=f"seed of the random inputs, >= 0 (default: {d.seed})")
+    p.add_argument("--explain-accuracy", action="store_true",
+                   help="per-layer FP16/INT8 errors against FP32 (onnxruntime, every tensor exposed): "
+                        "layers.json (default: off)")
+    p.add_argument("--against", metavar="RESULTS",
+                   help="compare this run with an earlier one (results folder or results.json), row by row, at the "
+                        "end (see trt-tui compare) (default: none)")
+    add_compare_options(p)
+    add_output_options(p)
+
+
+def add_timing_options(p: argparse.ArgumentParser, d: RunConfig) -> None:
+    """How each row is timed: iterations (or auto), the CI target, warm-up, the time budget."""
     p.add_argument("--iterations", "-n", help=f"timed iterations per row, >= 1, or auto: until the p50's 95%% CI is "
                    f"within --ci-target (or --max-seconds, {AUTO_MAX_SECONDS:.0f} s if not given, ends it) "
                    f"(default: {d.iterations})")
@@ -156,6 +172,11 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup", help=f"warm-up iterations per row, >= 0 (default: {d.warmup})")
     p.add_argument("--max-seconds", help="time budget per row in seconds, > 0: stop the timed loop early "
                    "(default: none, run every iteration)")
+
+
+def add_build_options(p: argparse.ArgumentParser, d: RunConfig) -> None:
+    """How the ONNX files and engines are made: INT8 calibration, FP16, the exporter, TensorRT's workspace, TF32."""
+    lo, hi = opset_range(d.exporter)
     p.add_argument("--calibrator", choices=[c.value for c in Calibration], help=f"INT8 calibrator (default: {d.calibrator})")
     p.add_argument("--calib-data", help="calibration samples: .npy (N,C,H,W) or .npz "
                    "(default: the model's own data, else random)")
@@ -170,17 +191,6 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workspace-mib", help=f"TensorRT builder workspace in MiB, >= 1 (default: {d.workspace_mib})")
     p.add_argument("--no-tf32", action="store_true",
                    help="strict FP32: no TF32 in PyTorch or TensorRT (default: TF32 allowed)")
-    p.add_argument("--device", choices=("auto", "cuda", "cpu"), help=f"where to run (default: {d.device})")
-    p.add_argument("--out", "-o", help="results folder (default: ./trt-tui-results/<model>/)")
-    p.add_argument("--seed", help=f"seed of the random inputs, >= 0 (default: {d.seed})")
-    p.add_argument("--explain-accuracy", action="store_true",
-                   help="per-layer FP16/INT8 errors against FP32 (onnxruntime, every tensor exposed): "
-                        "layers.json (default: off)")
-    p.add_argument("--against", metavar="RESULTS",
-                   help="compare this run with an earlier one (results folder or results.json), row by row, at the "
-                        "end (see trt-tui compare) (default: none)")
-    add_compare_options(p)
-    add_output_options(p)
 
 
 def add_output_options(p: argparse.ArgumentParser) -> None:

@@ -51,7 +51,7 @@ def _float_tensors(model) -> set[str]:
     import onnx
 
     typed = {v.name: v.type.tensor_type.elem_type for v in [*model.graph.input, *model.graph.value_info,
-                                                               *model.graph.output]}  # fmt: skip
+                                                               *model.graph.output]}
     floats = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16}
     names = {n for n, t in typed.items() if t in floats}
     # without shape inference: every produced tensor not known to be something else
@@ -198,7 +198,7 @@ def _entropy_bins_chunk(h, quant_bins: int):
 
 
 def tensor_ranges(model_path, tensors: list[str], batch_source: BatchSource, input_name: Any, method: str, *,
-                  providers: list[str], progress: StepProgress, tmp: Path) -> tuple[dict[str, float], dict]:  # fmt: skip
+                  providers: list[str], progress: StepProgress, tmp: Path) -> tuple[dict[str, float], dict]:
     """amax per tensor of ``tensors`` over every calibration batch; and where/how it ran."""
     import torch
 
@@ -217,16 +217,7 @@ def tensor_ranges(model_path, tensors: list[str], batch_source: BatchSource, inp
     for i in range(batch_source.num_batches):
         batch = named_feeds(batch_source.batch(i), names)
         t0 = time.perf_counter()
-        # outputs stay where onnxruntime made them (the GPU with CUDA); torch reads them through DLPack
-        for name, array in batch.items():
-            binding.bind_cpu_input(name, array)
-        for name in out_names:
-            binding.bind_output(name, where)
-        session.run_with_iobinding(binding)
-        held = binding.get_outputs()  # the OrtValues own the memory torch's views read
-        values = dict(zip(out_names, (_to_torch(v) for v in held)))
-        for name, array in batch.items():
-            values.setdefault(name, torch.from_numpy(array))
+        values, held = _batch_outputs(session, binding, batch, out_names, where)
         t1 = time.perf_counter()
         for name in wanted:
             collector.add(name, values[name].to(stats_device, non_blocking=True))
@@ -243,9 +234,28 @@ def tensor_ranges(model_path, tensors: list[str], batch_source: BatchSource, inp
     info = {"ranges_by": "trt-tui", "ranges_device": "cuda" if on_cuda else "cpu", "stats_device": stats_device,
             "tensors_calibrated": len(amax), "entropy_bins": HIST_BINS if method == "entropy" else None,
             "calibrate_seconds": {"inference": round(infer_s, 3), "statistics": round(stats_s, 3),
-                                  "thresholds": round(time.perf_counter() - t0, 3)}}  # fmt: skip
+                                  "thresholds": round(time.perf_counter() - t0, 3)}}
     del session
     return amax, info
+
+
+def _batch_outputs(session: Any, binding: Any, batch: dict[str, Any], out_names: list[str],
+                   where: str) -> tuple[dict[str, Any], Any]:
+    """One calibration batch through the session: every exposed tensor (and the inputs) as torch tensors.
+    Outputs stay where onnxruntime made them (the GPU with CUDA); torch reads them through DLPack, so the
+    OrtValues returned beside them own the memory those views read: keep them until the views are used."""
+    import torch
+
+    for name, array in batch.items():
+        binding.bind_cpu_input(name, array)
+    for name in out_names:
+        binding.bind_output(name, where)
+    session.run_with_iobinding(binding)
+    held = binding.get_outputs()
+    values = dict(zip(out_names, (_to_torch(v) for v in held)))
+    for name, array in batch.items():
+        values.setdefault(name, torch.from_numpy(array))
+    return values, held
 
 
 def _to_torch(value):

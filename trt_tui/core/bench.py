@@ -193,19 +193,28 @@ def measure(runner: Runner, host_input: Feeds | np.ndarray, *, warmup: int, iter
     lat, enq, wall, stopped = latency_loop(runner, iterations, max_seconds, progress, on_running,
                                            ci_target if auto else None)
     watch.mark()
-    iterations = len(lat)
-    enqueue = summarize(enq * 1e3) if on_cuda else None
+    latency = Measurement(summarize(lat * 1e3), None, len(lat) / wall, wall, len(lat), warmup,
+                          enqueue_ms=summarize(enq * 1e3) if on_cuda else None, latency_samples=lat * 1e3,
+                          stopped_by=stopped)
     if on_latency:
-        on_latency(Measurement(summarize(lat * 1e3), None, iterations / wall, wall, iterations, warmup,
-                               enqueue_ms=enqueue, latency_samples=lat * 1e3, stopped_by=stopped))
-    timed = gpu_loop(runner, iterations, enq, progress, l2_flush=l2_flush, hide_launch=hide_launch) if on_cuda else None
-    readings = watch.stop()
+        on_latency(latency)
+    timed = gpu_loop(runner, len(lat), enq, progress, l2_flush=l2_flush, hide_launch=hide_launch) if on_cuda else None
+    return with_gpu_half(latency, timed, watch.stop(), ci_target=ci_target, device="cuda" if on_cuda else "cpu")
+
+
+def with_gpu_half(latency: Measurement, timed: GpuTimes | None, readings: Any, *, ci_target: float | None,
+                  device: str) -> Measurement:
+    """The whole Measurement: the latency half with the GPU-compute loop's times (None off CUDA) and the
+    noise warning from both and the machine's readings."""
+    lat = latency.latency_samples
+    assert lat is not None
+    wall, iterations, warmup, enqueue, stopped = (latency.wall_s, latency.iterations, latency.warmup,
+                                                  latency.enqueue_ms, latency.stopped_by)
     gpu_ms = np.asarray(timed.ms) if timed else None
-    warning = noise.noise_warning(lat * 1e3, gpu_ms, readings, ci_target=ci_target, stopped_by=stopped,
-                                  device="cuda" if on_cuda else "cpu")
-    return Measurement(summarize(lat * 1e3), summarize(gpu_ms) if gpu_ms is not None else None,
+    warning = noise.noise_warning(lat, gpu_ms, readings, ci_target=ci_target, stopped_by=stopped, device=device)
+    return Measurement(latency.latency_ms, summarize(gpu_ms) if gpu_ms is not None else None,
                        iterations / wall, wall, iterations, warmup, enqueue_ms=enqueue,
-                       launch_exposed=timed.launch_exposed if timed else 0, latency_samples=lat * 1e3,
+                       launch_exposed=timed.launch_exposed if timed else 0, latency_samples=lat,
                        gpu_samples=gpu_ms, readings=readings, noise_warning=warning, stopped_by=stopped)
 
 

@@ -34,7 +34,7 @@ class BatchSource:
     cursor: ``next_batch()`` until it returns None, then ``reset()``."""
 
     def __init__(self, get_batch: Callable[[int], Feeds], num_samples: int, inputs: ModelInputs | tuple[int, ...],
-                 batch_size: int, kind: str, origin: str) -> None:  # fmt: skip
+                 batch_size: int, kind: str, origin: str) -> None:
         if batch_size < 1:
             raise TrtTuiError(f"calibration batch size must be >= 1, got {batch_size}")
         if num_samples < batch_size:
@@ -56,7 +56,7 @@ class BatchSource:
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray], inputs: ModelInputs, batch_size: int,
                     max_samples: int | None = None, kind: str = "npz", origin: str = "arrays",
-                    sizes: Mapping[str, int] | None = None) -> BatchSource:  # fmt: skip
+                    sizes: Mapping[str, int] | None = None) -> BatchSource:
         """One array per input name, all with the same number of samples."""
         missing = [n for n in inputs.names if n not in arrays]
         if missing:
@@ -85,7 +85,7 @@ class BatchSource:
 
     @classmethod
     def from_array(cls, samples: np.ndarray, input_shape: Any, batch_size: int, max_samples: int | None = None,
-                   kind: str = "npy", origin: str = "an array") -> BatchSource:  # fmt: skip
+                   kind: str = "npy", origin: str = "an array") -> BatchSource:
         """A one-input model's samples (N, *input_shape)."""
         inputs = _as_inputs(input_shape)
         return cls.from_arrays({inputs.names[0]: samples}, inputs, batch_size, max_samples, kind, origin)
@@ -95,11 +95,11 @@ class BatchSource:
         from .models import digits_data  # torch-free
 
         return cls.from_array(digits_data().x_train, input_shape, batch_size, max_samples,
-                              kind="digits-train", origin="the digits training split")  # fmt: skip
+                              kind="digits-train", origin="the digits training split")
 
     @classmethod
     def from_file(cls, path: Any, inputs: Any, batch_size: int, max_samples: int | None = 512,
-                  input_name: str | None = None, sizes: Mapping[str, int] | None = None) -> BatchSource:  # fmt: skip
+                  input_name: str | None = None, sizes: Mapping[str, int] | None = None) -> BatchSource:
         inputs = _as_inputs(inputs, input_name or "input")
         path = Path(path)
         if not path.is_file():
@@ -128,7 +128,7 @@ class BatchSource:
 
     @classmethod
     def random(cls, inputs: Any, batch_size: int, max_samples: int = 512, seed: int = 0,
-               sizes: Mapping[str, int] | None = None) -> BatchSource:  # fmt: skip
+               sizes: Mapping[str, int] | None = None) -> BatchSource:
         """Each input drawn by its generator, per batch (reproducible, no big array in memory)."""
         inputs = _as_inputs(inputs)
 
@@ -137,18 +137,18 @@ class BatchSource:
 
         what = "random normal data" if inputs.single_float else "synthetic inputs by their generators"
         return cls(get, max_samples, inputs, batch_size, "random",
-                   f"{what} (no real data: INT8 scales are a guess)")  # fmt: skip
+                   f"{what} (no real data: INT8 scales are a guess)")
 
     @classmethod
     def for_model(cls, loaded: Any, batch_size: int, calib_data: str | None = None, max_samples: int = 512,
-                  seed: int = 0, sizes: Mapping[str, int] | None = None) -> BatchSource:  # fmt: skip
+                  seed: int = 0, sizes: Mapping[str, int] | None = None) -> BatchSource:
         """The best source for a LoadedModel: the user's file, else its own training data, else synthetic."""
         inputs = loaded.inputs
         if calib_data:
             return cls.from_file(calib_data, inputs, batch_size, max_samples, sizes=sizes)
         if loaded.data is not None:
             return cls.from_arrays({inputs.names[0]: loaded.data.x_train}, inputs, batch_size, max_samples,
-                                   kind="digits-train", origin="the digits training split")  # fmt: skip
+                                   kind="digits-train", origin="the digits training split")
         return cls.random(inputs, batch_size, max_samples, seed, sizes)
 
     # -- consumption --------------------------------------------------------------------------------

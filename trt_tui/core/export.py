@@ -62,7 +62,7 @@ def _external_files(path: Path) -> list[str]:
 
 
 def export_onnx(module, inputs, batch_size: int, path, opset: int = 18, exporter: str = "dynamo",
-                dynamic_batch: bool = False, dim_ranges: dict[str, tuple[int, int, int]] | None = None) -> dict:  # fmt: skip
+                dynamic_batch: bool = False, dim_ranges: dict[str, tuple[int, int, int]] | None = None) -> dict:
     """Export ``module`` (in eval mode; a torch.export program too) to ``path``; returns the export record.
     ``inputs``: the model's ModelInputs (or one float input's per-sample shape); its named dynamic dims
     become dynamic ONNX dims (``dim_ranges``: their min/opt/max, bounds for torch.export). ModelError on failure."""
@@ -95,7 +95,14 @@ def export_onnx(module, inputs, batch_size: int, path, opset: int = 18, exporter
     t0 = time.perf_counter()
     caught = _write_export(program if program is not None else module, args, path, kwargs, exporter)
     seconds = time.perf_counter() - t0
+    return _export_record(path, exporter, opset, batch_size, dynamic_batch, inputs, outputs, seconds, caught)
+
+
+def _export_record(path: Path, exporter: str, opset: int, batch_size: int, dynamic_batch: bool, inputs: Any,
+                   outputs: list[str], seconds: float, caught: list[Any]) -> dict[str, Any]:
+    """What the export made (the export step's detail): the file, names, sizes, the exporter's warnings."""
     import onnx
+    import torch
 
     model = onnx.load(str(path), load_external_data=False)
     ext = _external_files(path)
@@ -132,7 +139,7 @@ def _write_export(model: Any, args: tuple[Any, ...], path: Path, kwargs: dict[st
                 torch.onnx.export(model, args, str(target), **kwargs)
     except Exception as e:
         raise ModelError(f"{exporter} export failed: {_root_cause_line(e)}",
-                         detail=_ANSI.sub("", traceback.format_exc()) + log.getvalue()) from e  # fmt: skip
+                         detail=_ANSI.sub("", traceback.format_exc()) + log.getvalue()) from e
     return list(caught)
 
 
@@ -171,7 +178,7 @@ def check_onnx(path) -> dict:
         onnx.checker.check_model(str(path), full_check=True)
     except Exception as e:
         raise TrtTuiError(f"ONNX checker failed on {Path(path).name}: {_root_cause_line(e)}",
-                          detail=traceback.format_exc()) from e  # fmt: skip
+                          detail=traceback.format_exc()) from e
     return {"ok": True, "seconds": round(time.perf_counter() - t0, 3)}
 
 
@@ -231,7 +238,7 @@ def ort_session(path, prefer_cuda: bool = True):
         return ort.InferenceSession(str(path), providers=providers)
     except Exception as e:
         raise TrtTuiError(f"onnxruntime cannot load {Path(path).name}: {_root_cause_line(e)}",
-                          detail=traceback.format_exc()) from e  # fmt: skip
+                          detail=traceback.format_exc()) from e
 
 
 def ort_cuda_problem() -> str:
@@ -246,7 +253,7 @@ def ort_cuda_problem() -> str:
 
 
 def ort_parity(path, module, feeds, prefer_cuda: bool = True, atol: float = PARITY_ATOL,
-               rtol: float = PARITY_RTOL, keyword: bool = False) -> dict:  # fmt: skip
+               rtol: float = PARITY_RTOL, keyword: bool = False) -> dict:
     """onnxruntime vs PyTorch FP32 (TF32 off) on the same inputs (``feeds``: name -> array, or the one
     input's array): accuracy.compare() figures, the provider, and pass/fail: every element within
     ``atol + rtol * |torch|`` and no NaN/Inf. (onnxruntime's CUDA provider may use TF32 for FP32

@@ -19,7 +19,7 @@ class GeluMLP(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.net = nn.Sequential(nn.Flatten(), nn.Linear(64, 128), nn.GELU(), nn.Linear(128, 128),
-                                 nn.GELU(approximate="tanh"), nn.Linear(128, 10))  # fmt: skip
+                                 nn.GELU(approximate="tanh"), nn.Linear(128, 10))
 
     def forward(self, x):
         return self.net(x)
@@ -30,7 +30,7 @@ class LayerNormMLP(nn.Module):
         super().__init__()
         self.inp = nn.Linear(32, 64)
         self.blocks = nn.ModuleList(nn.Sequential(nn.LayerNorm(64), nn.Linear(64, 128), nn.GELU(), nn.Linear(128, 64))
-                                    for _ in range(2))  # fmt: skip
+                                    for _ in range(2))
         self.norm, self.head = nn.LayerNorm(64), nn.Linear(64, 10)
 
     def forward(self, x):  # x: (B, 16 tokens, 32)
@@ -48,7 +48,7 @@ class GroupInstanceNormNet(nn.Module):
             nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.InstanceNorm2d(32, affine=True), nn.ReLU(),
             nn.Conv2d(32, 32, 3, padding=1), nn.GroupNorm(8, 32), nn.GELU(),
             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10),
-        )  # fmt: skip
+        )
 
     def forward(self, x):
         return self.net(x)
@@ -64,7 +64,7 @@ class DepthwiseBNNet(nn.Module):
             return nn.Sequential(nn.Conv2d(c, c * e, 1, bias=False), nn.BatchNorm2d(c * e), nn.ReLU6(),
                                  nn.Conv2d(c * e, c * e, 3, padding=1, groups=c * e, bias=False),
                                  nn.BatchNorm2d(c * e), nn.ReLU6(), nn.Conv2d(c * e, c, 1, bias=False),
-                                 nn.BatchNorm2d(c))  # fmt: skip
+                                 nn.BatchNorm2d(c))
 
         self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU6())
         self.blocks = nn.ModuleList([block(16, 4), block(16, 4)])
@@ -84,7 +84,7 @@ class SqueezeExciteHardswish(nn.Module):
         super().__init__()
         self.conv1 = nn.Sequential(nn.Conv2d(3, 24, 3, stride=2, padding=1), nn.BatchNorm2d(24), nn.Hardswish())
         self.se = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(24, 8, 1), nn.ReLU(), nn.Conv2d(8, 24, 1),
-                                nn.Hardsigmoid())  # fmt: skip
+                                nn.Hardsigmoid())
         self.conv2 = nn.Sequential(nn.Conv2d(24, 32, 3, padding=1), nn.Hardswish())
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))
 
@@ -102,7 +102,7 @@ class TransformerEncoder(nn.Module):
         self.cls = nn.Parameter(torch.randn(1, 1, 64) * 0.02)
         self.pos = nn.Parameter(torch.randn(1, 17, 64) * 0.02)
         layer = nn.TransformerEncoderLayer(64, 4, 128, dropout=0.0, activation="gelu", batch_first=True,
-                                           norm_first=True)  # fmt: skip
+                                           norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
         self.norm, self.head = nn.LayerNorm(64), nn.Linear(64, 10)
 
@@ -119,7 +119,7 @@ class TwoOutputs(nn.Module):
         super().__init__()
         self.trunk = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
                                    nn.Conv2d(16, 16, 3, stride=2, padding=1), nn.ReLU(),
-                                   nn.AdaptiveAvgPool2d(1), nn.Flatten())  # fmt: skip
+                                   nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.cls, self.box = nn.Linear(16, 10), nn.Sequential(nn.Linear(16, 4), nn.Sigmoid())
 
     def forward(self, x):
@@ -134,7 +134,7 @@ class Conv1dSequence(nn.Module):
         super().__init__()
         self.inp = nn.Conv1d(8, 32, 5, padding=2)
         self.body = nn.Sequential(nn.Conv1d(32, 32, 3, padding=2, dilation=2), nn.BatchNorm1d(32), nn.GELU(),
-                                  nn.Conv1d(32, 32, 3, padding=1))  # fmt: skip
+                                  nn.Conv1d(32, 32, 3, padding=1))
         self.head = nn.Linear(32, 6)
 
     def forward(self, x):
@@ -159,7 +159,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("transformer-encoder", TransformerEncoder, (3, 32, 32)),
     Family("two-outputs", TwoOutputs, (3, 32, 32)),
     Family("conv1d-sequence", Conv1dSequence, (8, 64)),
-)}  # fmt: skip
+)}
 
 
 def build(name: str, seed: int = 0) -> nn.Module:

@@ -130,14 +130,14 @@ def mixed_float_nodes(model_or_path: Any) -> list[str]:
     model = _load(model_or_path)
     floats = {TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.BFLOAT16, TensorProto.DOUBLE}
     names: dict[int, str] = {TensorProto.FLOAT: "float", TensorProto.FLOAT16: "half", TensorProto.BFLOAT16: "bfloat16",
-             TensorProto.DOUBLE: "double"}  # fmt: skip
+             TensorProto.DOUBLE: "double"}
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 18)
     types = _tensor_types(model)
     problems: list[str] = []
     for node in model.graph.node:
         for group in _type_groups(node, opset):
             seen = {types[node.input[i]] for i in group
-                    if i < len(node.input) and node.input[i] and types.get(node.input[i]) in floats}  # fmt: skip
+                    if i < len(node.input) and node.input[i] and types.get(node.input[i]) in floats}
             if len(seen) > 1:
                 kinds = "/".join(sorted(names[t] for t in seen))
                 problems.append(f"{_label(node)} mixes {kinds} inputs")

@@ -167,7 +167,7 @@ def _stored_in_type(model: Any, types: dict[str, tuple[int, list[Any]]]) -> Any:
                 node.input[i] = renamed[name]
         nodes.append(node)
         nodes.extend(onnx.helper.make_node("Identity", [o], [renamed[o]], name=f"{o}__store")
-                     for o in node.output if o in renamed)  # fmt: skip
+                     for o in node.output if o in renamed)
     del m.graph.node[:]
     m.graph.node.extend(nodes)
     return m

@@ -177,7 +177,7 @@ def _digits_arch():
         nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
         nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(32 * 4 * 4, 64), nn.ReLU(), nn.Linear(64, 10),
-    )  # fmt: skip
+    )
 
 
 def _recipe_hash() -> str:
@@ -289,7 +289,7 @@ def _load_user_module(path: Path, factory: str):
     fn = getattr(module, factory, None)
     if fn is None or not callable(fn):
         found = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
-                       and getattr(v, "__module__", None) == mod_name)  # fmt: skip
+                       and getattr(v, "__module__", None) == mod_name)
         what = "no function" if fn is None else "no callable"
         raise ModelError(f"{path} has {what} {factory!r} (functions there: {', '.join(found) or 'none'})")
     try:

@@ -44,7 +44,7 @@ TRT_INT8_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 # Ops onnxruntime's float16 converter leaves with mixed float/half inputs (index/scatter data paths,
 # shape-like float inputs); kept in FP32 on the fallback path.
 ORT_FP16_BLOCK = ("ScatterND", "ScatterElements", "Scatter", "GatherElements", "Range", "Resize", "Upsample",
-                  "RandomNormalLike", "RandomUniformLike", "EyeLike", "CumSum", "Einsum")  # fmt: skip
+                  "RandomNormalLike", "RandomUniformLike", "EyeLike", "CumSum", "Einsum")
 
 
 def modelopt_version() -> str | None:
@@ -74,9 +74,9 @@ def _count_qdq(model) -> dict[str, int]:
     dq = [n for n in model.graph.node if n.op_type == "DequantizeLinear"]
     dq_out = {o for n in dq for o in n.output}
     quantized = [n.op_type for n in model.graph.node
-                 if n.op_type not in ("QuantizeLinear", "DequantizeLinear") and any(i in dq_out for i in n.input)]  # fmt: skip
+                 if n.op_type not in ("QuantizeLinear", "DequantizeLinear") and any(i in dq_out for i in n.input)]
     return {"quantize_nodes": q, "dequantize_nodes": len(dq), "nodes_quantized": len(quantized),
-            "quantized_op_types": sorted(set(quantized))}  # fmt: skip
+            "quantized_op_types": sorted(set(quantized))}
 
 
 def zero_points(path) -> list[int]:
@@ -87,7 +87,7 @@ def zero_points(path) -> list[int]:
     model = onnx.load(str(path))
     inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
     consts = {n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in model.graph.node
-              if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value"}  # fmt: skip
+              if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value"}
     values: list[int] = []
     for n in model.graph.node:
         if n.op_type in ("QuantizeLinear", "DequantizeLinear") and len(n.input) > 2 and n.input[2]:
@@ -116,9 +116,9 @@ def _quiet() -> Iterator[io.StringIO]:
     noise = io.StringIO()
     # ModelOpt's loggers hold a StreamHandler on the stdout of the moment they were configured
     loggers = [logging.getLogger()] + [lg for name, lg in logging.root.manager.loggerDict.items()
-                                       if isinstance(lg, logging.Logger) and name.startswith("modelopt")]  # fmt: skip
+                                       if isinstance(lg, logging.Logger) and name.startswith("modelopt")]
     swapped = [(h, h.stream) for lg in loggers for h in lg.handlers
-               if isinstance(h, logging.StreamHandler) and h.stream in (sys.stdout, sys.__stdout__)]  # fmt: skip
+               if isinstance(h, logging.StreamHandler) and h.stream in (sys.stdout, sys.__stdout__)]
     for h, _ in swapped:
         h.setStream(noise)
     try:
@@ -180,7 +180,7 @@ def _link_into(src: Path, folder: Path) -> Path:
 
 
 def _ort_qdq(source: Path, partial: Path, method: str, providers: list[str], tmp: Path, info: dict[str, Any],
-             progress: StepProgress, batch_source: BatchSource, input_name: list[str]) -> None:  # fmt: skip
+             progress: StepProgress, batch_source: BatchSource, input_name: list[str]) -> None:
     """onnxruntime: trt-tui's ranges for the Conv/ConvTranspose/Gemm/MatMul inputs, handed to
     ``quantize_static`` as its calibration cache, so it only writes the Q/DQ nodes (no second pass)."""
     import numpy as np
@@ -194,7 +194,7 @@ def _ort_qdq(source: Path, partial: Path, method: str, providers: list[str], tmp
     tensors = activation_ranges.activation_tensors(onnx.load(str(source), load_external_data=False), TRT_INT8_OPS,
                                          outputs=True)
     amax, how = activation_ranges.tensor_ranges(source, tensors, batch_source, input_name, method, providers=providers,
-                                        progress=progress, tmp=tmp)  # fmt: skip
+                                        progress=progress, tmp=tmp)
     info.update(how)
     progress.set_phase("writing Q/DQ")
     cache = tmp / "calibration.json"
@@ -208,11 +208,11 @@ def _ort_qdq(source: Path, partial: Path, method: str, providers: list[str], tmp
         # QuantizeBias=False: TensorRT's parser rejects DequantizeLinear on the INT32 biases ORT writes
         # by default (onnx-tensorrt#850); TensorRT fuses a float bias itself.
         extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False},
-    )  # fmt: skip
+    )
 
 
 def _modelopt_qdq(source: Path, partial: Path, method: str, providers: list[str], tmp: Path, info: dict[str, Any],
-                  progress: StepProgress, batch_source: BatchSource, input_name: list[str]) -> None:  # fmt: skip
+                  progress: StepProgress, batch_source: BatchSource, input_name: list[str]) -> None:
     """ModelOpt's ONNX PTQ places the Q/DQ nodes (its TensorRT heuristics; FP32 elsewhere), fed one batch
     only; then trt-tui's ranges over all batches replace its activation scales, as ModelOpt itself does
     with a TensorRT calibration cache (``replace_scale_values``). Its cache option would still calibrate
@@ -231,13 +231,13 @@ def _modelopt_qdq(source: Path, partial: Path, method: str, providers: list[str]
             calibration_data_reader=_OneBatch(batch_source, input_name, _dynamic_batch(source)),
             calibration_method="max", calibration_eps=["cuda:0", "cpu"] if "CUDAExecutionProvider" in providers else ["cpu"],
             output_path=str(out), high_precision_dtype="fp32", log_level="ERROR",
-        )  # fmt: skip
+        )
     if not out.is_file():
         raise RuntimeError("ModelOpt wrote no quantized model (no node it could quantize?)")
     model = onnx.load(str(out))
     scales = _activation_scales(model)
     amax, how = activation_ranges.tensor_ranges(source, list(scales), batch_source, input_name, method, providers=providers,
-                                        progress=progress, tmp=tmp)  # fmt: skip
+                                        progress=progress, tmp=tmp)
     info.update(how)
     progress.set_phase("writing Q/DQ")
     info["scale_groups"] = _share_concat_scales(source, model, amax)
@@ -344,7 +344,7 @@ def source_identity(fp32_onnx) -> dict[str, str]:
 
 
 PROVENANCE_KEYS = ("source_onnx", "source_sha256", "tool", "tool_version", "method", "samples", "calibration",
-                   "calibration_id", "entropy_bins", "keep_fp32")  # fmt: skip
+                   "calibration_id", "entropy_bins", "keep_fp32")
 
 
 def provenance_path(derived) -> Path:
@@ -374,14 +374,14 @@ def stale_reason(derived, fp32_onnx) -> str:
 
 
 def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "entropy", *, tool: str = "auto",
-                 device: str = "cpu", preprocess: bool = True, on_progress: OnProgress | None = None) -> dict:  # fmt: skip
+                 device: str = "cpu", preprocess: bool = True, on_progress: OnProgress | None = None) -> dict:
     """Static INT8 Q/DQ quantization calibrated on ``batch_source``; returns what was done.
 
     ``tool``: 'auto' (ModelOpt when installed, else onnxruntime), 'modelopt' or 'onnxruntime'.
     ``device``: 'cuda' calibrates on onnxruntime's CUDA provider when it has one.
     ``preprocess`` (onnxruntime path): ``quant_pre_process`` first (shape inference + graph optimisation);
     if it fails the original graph is quantized and the record says so.
-    Ranges come from trt-tui's own pass (``calibrate``: TensorRT's entropy or max |x|, on the GPU with
+    Ranges come from trt-tui's own pass (``activation_ranges``: TensorRT's entropy or max |x|, on the GPU with
     onnxruntime's CUDA provider); the tool only places Q/DQ. ``info['phase_seconds']`` and
     ``info['calibrate_seconds']`` say where the time went.
     ``on_progress(phase, step, total, eta_s)``: calibration batch i/N, then a heartbeat each second.
@@ -409,8 +409,16 @@ def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "
                 model, problems = _placement_checked(partial, progress)
         except Exception as e:
             raise TrtTuiError(f"INT8 quantization failed ({tool}): {type(e).__name__}: {e}".splitlines()[0],
-                              detail=traceback.format_exc() + noise.getvalue()[-20000:]) from e  # fmt: skip
+                              detail=traceback.format_exc() + noise.getvalue()[-20000:]) from e
     info["phase_seconds"] = progress.seconds
+    info["seconds"] = round(time.perf_counter() - t0, 3)
+    return _qdq_record(info, fp32_onnx, out_path, batch_source, method, tool, model, problems)
+
+
+def _qdq_record(info: dict[str, Any], fp32_onnx: Path, out_path: Path, batch_source: BatchSource, method: str,
+                tool: str, model: Any, problems: list[str]) -> dict[str, Any]:
+    """The Q/DQ file's record: how it was calibrated, what was quantized, where TensorRT would refuse it."""
+    seconds = info.pop("seconds")
     info.update({
         "path": str(out_path),
         "method": method,
@@ -419,19 +427,19 @@ def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "
         "calibration": batch_source.description,
         "calibration_kind": batch_source.kind,
         "calibration_device": info.get("ranges_device", "cpu"),
-        "seconds": round(time.perf_counter() - t0, 3),
+        "seconds": seconds,
         "size_bytes": out_path.stat().st_size,
         "placement_problems": problems,
         **_count_qdq(model),
         **source_identity(fp32_onnx),
-    })  # fmt: skip
+    })
     return _with_identity(info, batch_source, method, tool)
 
 
 def _with_identity(info: dict[str, Any], batch_source: BatchSource, method: str, tool: str) -> dict[str, Any]:
     """The record's identity (what a cache of it is keyed to), its note, and its provenance file."""
     info["calibration_id"] = fingerprint(method=method, tool=tool, samples=batch_source.num_samples,
-                                         calibration=batch_source.description, bins=info.get("entropy_bins"))  # fmt: skip
+                                         calibration=batch_source.description, bins=info.get("entropy_bins"))
     info["note"] = qdq_note(info)
     _record_provenance(info)
     return info
@@ -477,7 +485,7 @@ def _ort_version() -> str:
 
 
 def convert_fp16(fp32_onnx, out_path, *, keep_fp32: tuple[str, ...] | list[str] = (), tool: str = "auto",
-                 on_progress: OnProgress | None = None) -> dict:  # fmt: skip
+                 on_progress: OnProgress | None = None) -> dict:
     """FP16 ONNX with FP32 graph inputs/outputs for strongly typed TensorRT.
 
     ``keep_fp32``: op types pinned to FP32 (the user's ``--precision-keep-fp32``). ``tool``: 'auto'
@@ -511,11 +519,11 @@ def convert_fp16(fp32_onnx, out_path, *, keep_fp32: tuple[str, ...] | list[str] 
                 onnx.save(model, str(partial))
         except Exception as e:
             raise TrtTuiError(f"FP16 conversion failed ({tool}): {type(e).__name__}: {e}".splitlines()[0],
-                              detail=traceback.format_exc() + noise.getvalue()[-20000:]) from e  # fmt: skip
+                              detail=traceback.format_exc() + noise.getvalue()[-20000:]) from e
     casts = sum(n.op_type == "Cast" for n in model.graph.node)
     info.update({"path": str(out_path), "seconds": round(time.perf_counter() - t0, 3),
                  "size_bytes": out_path.stat().st_size, "casts": casts, "mixed_nodes": mixed,
-                 **source_identity(fp32_onnx)})  # fmt: skip
+                 **source_identity(fp32_onnx)})
     kept = f", FP32 kept: {','.join(keep)}" if keep else ""
     info["note"] = f"FP16 by {tool} {info.get('tool_version') or ''}".rstrip() + kept
     _record_provenance(info)
@@ -534,7 +542,7 @@ def _ort_fp16(model, keep: list[str]):
     nodes: list[str] = []
     for _ in range(4):
         converted = convert_float_to_float16(copy.deepcopy(model), keep_io_types=True, op_block_list=op_block,
-                                             node_block_list=nodes)  # fmt: skip
+                                             node_block_list=nodes)
         mixed = graph_checks.mixed_float_nodes(converted)
         names = [p.split(" ", 2)[1] for p in mixed if p.split(" ", 2)[1] not in nodes]
         if not names:

@@ -163,7 +163,11 @@ class ExportScreen(RunScreen):
             upsert_row(steps, name, ("step", "state", "time", "result"), cells)
         info = self.query_one("#onnx-info", Static)
         info.update(onnx_summary(state.export_detail, (info.size.width or self.size.width - 4) - 2))
+        self._sync_parity(state)
+        self._sync_error(state)
 
+    def _sync_parity(self, state: RunView) -> None:
+        """The parity table: each output against PyTorch through onnxruntime."""
         parity = self.query_one("#parity", DataTable)
         parity_detail = state.export_steps["parity"].detail or state.export_detail.get("parity") or {}
         outputs = parity_outputs(parity_detail)
@@ -187,6 +191,7 @@ class ExportScreen(RunScreen):
         tolerance = parity_detail.get("tolerance")
         parity.border_subtitle = f"{parity_detail.get('provider', '')}  tol. {tolerance}" if tolerance else ""
 
+    def _sync_error(self, state: RunView) -> None:
         error = state.export_failure()
         box = self.query_one("#export-error-box")
         box.display = bool(error)
