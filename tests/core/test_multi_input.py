@@ -132,3 +132,32 @@ def test_bad_models_refused_at_load_with_one_line(case, tmp_path):
     with pytest.raises(ModelError, match=pattern) as info:
         models.load_model(f"{p}:make", input_shape=shape, overrides=Overrides(shapes=shapes or {}))
     assert "\n" not in info.value.message
+
+
+TOKENS_NO_EXAMPLE = """import torch
+class M(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = torch.nn.Embedding(50, 8)
+        self.head = torch.nn.Linear(8, 3)
+    def forward(self, tokens, scale):
+        return self.head(self.emb(tokens).mean(1) * scale)
+def make():
+    return M()
+"""
+
+
+def test_a_float_input_feeding_an_embedding_becomes_token_ids(tmp_path):
+    """No example_inputs, only shapes by name: the input the forward hands to nn.Embedding is ids (int64,
+    below the table's 50 rows, or in the user's range); the other stays float; a dtype the user set stays."""
+    p = tmp_path / "tok.py"
+    p.write_text(TOKENS_NO_EXAMPLE)
+    shapes = {"tokens": (12,), "scale": (1,)}
+    m = models.load_model(f"{p}:make", overrides=Overrides(shapes=shapes))
+    tokens, scale = m.inputs.specs
+    assert (tokens.dtype, tokens.gen, tokens.low, tokens.high) == ("int64", "randint", 0, 49)
+    assert "feeds an nn.Embedding" in tokens.note and scale.dtype == "float32"
+    ranged = models.load_model(f"{p}:make", overrides=Overrides(shapes=shapes, ranges={"tokens": (3, 9)}))
+    assert (ranged.inputs.specs[0].dtype, ranged.inputs.specs[0].low, ranged.inputs.specs[0].high) == ("int64", 3, 9)
+    with pytest.raises(ModelError, match=r"forward with tokens float32 \[1,12\], scale float32 \[1,1\] failed"):
+        models.load_model(f"{p}:make", overrides=Overrides(shapes=shapes, dtypes={"tokens": "float32"}))

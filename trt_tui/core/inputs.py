@@ -265,7 +265,7 @@ def apply(inputs: ModelInputs, ov: Overrides) -> ModelInputs:
             if name == s.name:
                 s = _with_dynamic(s, axis, sym)
         if s.name in ov.ranges:
-            s = _with_range(s, *ov.ranges[s.name])
+            s = with_range(s, *ov.ranges[s.name])
         if any(sym in ov.sizes for sym in s.dims if sym):
             s = replace(s, shape=s.shape_at(ov.sizes))
         specs.append(s)
@@ -298,7 +298,7 @@ def _with_dynamic(s: InputSpec, axis: int, sym: str) -> InputSpec:
     return replace(s, dims=tuple(dims))
 
 
-def _with_range(s: InputSpec, low: float, high: float) -> InputSpec:
+def with_range(s: InputSpec, low: float, high: float) -> InputSpec:
     if low > high:
         raise InputError(f"input {s.name!r}: range [{low:g}, {high:g}] is empty (low > high)")
     lo_lim, hi_lim = DTYPE_LIMITS[s.dtype]

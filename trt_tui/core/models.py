@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ModelError
-from .inputs import DEFAULT_NAME, InputError, InputSpec, ModelInputs, Overrides, default_generator, is_mask, single, with_user
+from .inputs import DEFAULT_NAME, InputError, InputSpec, ModelInputs, Overrides, default_generator, is_mask, single, with_range, with_user
 
 
 @dataclass(frozen=True)
@@ -290,9 +290,12 @@ def _load_user_module(path: Path, factory: str):
     return net, example if callable(example) else None
 
 
-def _check_forward(net: Any, inputs: ModelInputs, where: str, batch: int = 1) -> tuple[Any, dict[str, int]]:
+def _check_forward(net: Any, inputs: ModelInputs, where: str, batch: int = 1,
+                   ov: Overrides | None = None) -> tuple[Any, dict[str, int], ModelInputs]:
     """One forward with a batch of the inputs (seeded); ModelError naming the failure or an output without
-    a float tensor. Returns the output and the embedding tables the integer inputs index (user_models.probe)."""
+    a float tensor. Returns the output, the embedding tables the integer inputs index (user_models.probe)
+    and the inputs: a float input that feeds an ``nn.Embedding`` is token ids, retyped int64 (the user's
+    --val-range kept) and tried again, unless the user set its dtype."""
     import torch
 
     from . import user_models
@@ -300,14 +303,27 @@ def _check_forward(net: Any, inputs: ModelInputs, where: str, batch: int = 1) ->
     feeds = {k: torch.from_numpy(v) for k, v in inputs.feeds(batch, seed=0).items()}
     try:
         out, rows = user_models.probe(net, inputs, feeds)
-    except Exception as e:
+    except user_models.ForwardFailed as e:
+        ov = ov or Overrides()
+        ids = {s.name for s in inputs if s.is_float and s.name in e.rows and s.name not in ov.dtypes}
+        if ids:
+            retyped = inputs.with_specs([_as_ids(s, e.rows[s.name], ov) if s.name in ids else s for s in inputs])
+            out, rows, retyped = _check_forward(net, retyped, where, batch, ov)
+            return out, {n: r for n, r in rows.items() if n not in ids}, retyped  # their generator is set
         if inputs.single_float:  # the one-input wording of before
             shapes = f"input shape {(batch, *inputs.specs[0].shape)}"
         else:
             shapes = ", ".join(f"{s.name} {s.dtype} {s.shape_text(batch)}" for s in inputs)
-        raise ModelError(f"forward with {shapes} failed: {_first_line(e)}", detail=traceback.format_exc()) from e
+        raise ModelError(f"forward with {shapes} failed: {_first_line(e.cause)}", detail=traceback.format_exc()) from e
     user_models.check_outputs(out, where)
-    return out, rows
+    return out, {n: r for n, r in rows.items() if n in {s.name for s in inputs if not s.is_float}}, inputs
+
+
+def _as_ids(spec: InputSpec, rows: int, ov: Overrides) -> InputSpec:
+    """A float input found feeding an embedding: int64 ids below its rows (or in the user's range)."""
+    ids = default_generator(replace(spec, dtype="int64"), rows)
+    ids = with_range(ids, *ov.ranges[spec.name]) if spec.name in ov.ranges else ids
+    return replace(ids, note=f"{ids.note}; int64: it feeds an nn.Embedding")
 
 
 def _classes_of(out: Any) -> int | None:
@@ -394,7 +410,7 @@ def _embedding_defaults(inputs: ModelInputs, rows: dict[str, int], ov: Overrides
 def _loaded_module(net: Any, inputs: ModelInputs, ov: Overrides | None, name: str, description: str, source: str,
                    batch: int | None = None) -> LoadedModel:
     """The checked module with its inputs; the checking forward also finds the embedding tables."""
-    out, rows = _check_forward(net, inputs, description, batch or 1)
+    out, rows, inputs = _check_forward(net, inputs, description, batch or 1, ov)
     inputs = _embedding_defaults(inputs, rows, ov)
     spec = ModelSpec(name, inputs.specs[0].shape, description, _classes_of(out))
     return LoadedModel(spec.name, spec, spec.input_shape, module=net, source=source, inputs=inputs,

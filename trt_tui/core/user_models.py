@@ -143,29 +143,40 @@ def _spec_of(name: str, t: Any, where: str, batch: int) -> InputSpec:
     return default_generator(spec, example_range=(lo, hi))
 
 
+class ForwardFailed(Exception):
+    """The probing forward raised (``cause``); ``rows``: what the hooks saw before it did."""
+
+    def __init__(self, cause: BaseException, rows: dict[str, int]) -> None:
+        super().__init__(str(cause))
+        self.cause, self.rows = cause, rows
+
+
 def probe(module: Any, inputs: ModelInputs, tensors: dict[str, Any]) -> tuple[Any, dict[str, int]]:
-    """One forward (no grad) and what it showed: its output, and each integer input -> rows of the smallest
+    """One forward (no grad) and what it showed: its output, and each input -> rows of the smallest
     ``nn.Embedding`` it reaches unchanged (hooks see the index tensors, matched by storage, so views and
-    reshapes count; a ScriptModule takes no hooks). A failing forward raises as it is."""
+    reshapes count; a ScriptModule takes no hooks). Float inputs are watched too: one that reaches an
+    embedding is token ids fed as floats (the forward then fails: ForwardFailed carries what was seen)."""
     import torch
 
-    ints = {n: t for n, t in tensors.items() if not t.is_floating_point() and t.dtype != torch.bool}
+    watched = {n: t for n, t in tensors.items() if t.dtype != torch.bool}
     found: dict[str, int] = {}
 
     def hook(mod: Any, args: tuple[Any, ...]) -> None:
         idx = args[0] if args else None
         if not isinstance(idx, torch.Tensor):
             return
-        for name, t in ints.items():
+        for name, t in watched.items():
             if idx.untyped_storage().data_ptr() == t.untyped_storage().data_ptr():
                 found[name] = min(found.get(name, mod.num_embeddings), mod.num_embeddings)
 
-    hooked = bool(ints) and not isinstance(module, torch.jit.ScriptModule)
+    hooked = bool(watched) and not isinstance(module, torch.jit.ScriptModule)
     handles = [m.register_forward_pre_hook(hook) for m in module.modules()
                if hooked and isinstance(m, torch.nn.Embedding)]
     try:
         with torch.no_grad():
             return call(module, inputs, tensors), found
+    except Exception as e:
+        raise ForwardFailed(e, found) from e
     finally:
         for h in handles:
             h.remove()

@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+# Said when a model's input shapes are unknown: an image's and a text model's forms (ids are found at load)
+SHAPE_HINT = "3,224,224 for one input, or --input-shapes input_ids:[128] by name (token ids become int64)"
+
 
 @dataclass(frozen=True)
 class Number:
@@ -325,8 +328,7 @@ def model_problems(model: str, input_shape: tuple[int, ...] | None, builtins: It
         if not _is_file(path):
             return {"model": f"{FILE_KINDS[suffix]} file not found: {shown(str(path))}"}
         if suffix == ".pt" and input_shape is None and not named:
-            return {"input_shape": "a TorchScript model needs its input shape per sample, e.g. 3,224,224 "
-                                   "(or --input-shapes name:[dims] per input)"}
+            return {"input_shape": f"a TorchScript model needs its input shape per sample: {SHAPE_HINT}"}
         return {}
     if is_user_model(text):
         file, factory = text.rsplit(":", 1)
@@ -345,8 +347,8 @@ def model_problems(model: str, input_shape: tuple[int, ...] | None, builtins: It
             if problem:
                 bad["model"] = problem
         if input_shape is None and not named and not defines(str(path), "example_inputs"):
-            bad["input_shape"] = ("a user model (file.py:factory) needs its input shape per sample, e.g. 3,224,224 "
-                                  "(or example_inputs(batch_size) in the file, or --input-shapes name:[dims])")
+            bad["input_shape"] = (f"a user model (file.py:factory) needs its input shape per sample: {SHAPE_HINT}, "
+                                  "or example_inputs(batch_size) in the file")
         return bad
     if text.endswith(".py"):
         return {"model": f"name the factory function too, as {shown(text + ':make_model')}"}
