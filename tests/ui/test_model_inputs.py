@@ -200,7 +200,7 @@ def test_at_80x24_the_inputs_are_in_view_and_tab_brings_every_input_field_into_v
             machine = screen.query_one("#machine").region
             body = screen.query_one("#model-body").region
             listing = screen.query_one("#inputs-list").region
-            assert listing.height == 2 and listing.bottom <= machine.y
+            assert listing.height == 4 and listing.bottom <= machine.y  # two lines an input at 80 columns
             assert screen.query_one("#model-hint").region.bottom <= 23
             for name in ("input_shapes", "input_dtypes", "val_ranges", "dynamic_dims", "sweep", "calib_data"):
                 screen.query_one(f"#{name}", Input).focus()
@@ -211,3 +211,19 @@ def test_at_80x24_the_inputs_are_in_view_and_tab_brings_every_input_field_into_v
                 assert app.focused.id == "builtin-models"
 
     run(scenario)
+
+
+def test_inputs_list_wraps_values_under_the_name_when_a_line_does_not_fit():
+    """At 80 columns the form's left side is ~32 cells: the names stay whole and the generator goes on its
+    own indented line, cut only at the width; wide enough, one aligned line per input."""
+    from trt_tui.widgets.inputs_list import InputRow, InputsList
+
+    widget = InputsList()
+    widget.show([InputRow("input_ids", "[B,96]", "int64", "randint [0, 2999] (ids below the table's 3000 rows)"),
+                 InputRow("attention_mask", "[B,96]", "int64", "ones (a mask: no padding)")])
+    narrow = [line.plain for line in widget.lines(32)]
+    assert narrow[0].startswith("input_ids ") and narrow[2].startswith("attention_mask [B,96] int64")
+    assert narrow[1].startswith("  randint [0, 2999]") and narrow[1].endswith("…") and narrow[3] == "  ones (a mask: no padding)"
+    assert all(len(line) <= 32 for line in narrow)
+    wide = [line.plain for line in widget.lines(120)]
+    assert len(wide) == 2 and wide[1] == "attention_mask [B,96] int64 ones (a mask: no padding)"

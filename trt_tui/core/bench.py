@@ -10,7 +10,7 @@ Names follow trtexec:
   1.5x the enqueue time is queued (nvbench's "blocking kernel"), so the CPU has launched the whole
   compute before the GPU reaches it: the events then time the GPU's work, not the CPU's launch rate
   (which for eager PyTorch on a fast GPU is often the slower of the two).
-- Throughput: iterations / wall time of the latency loop (inferences/s); images/s = that x batch.
+- Throughput: iterations / wall time of the latency loop (inferences/s); samples/s (images_per_s, a sample being one image or one sequence) = that x batch.
 """
 
 from __future__ import annotations

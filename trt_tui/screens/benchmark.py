@@ -133,7 +133,7 @@ def row_detail(row: dict[str, Any] | None, width: int = 200) -> str:
         bits.append(f"[$warning]{escape(hint)}[/]")
     bits += uncertainty_bits(row)
     for key, title in (("device", "device"), ("tf32", "TF32"), ("batch_size", "batch"), ("iterations", "iters"),
-                       ("images_per_s", "images/s"), ("latency_p90_ms", "p90"), ("gpu_compute_p50_ms", "GPU p50"),
+                       ("images_per_s", "samples/s"), ("latency_p90_ms", "p90"), ("gpu_compute_p50_ms", "GPU p50"),
                        ("enqueue_p50_ms", "enqueue p50"), ("cosine_sim", "cosine"), ("build_time_s", "build"),
                        ("notes", ""), ("artifact", "")):
         value = row.get(key)

@@ -38,7 +38,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("Benchmark", (
         ("arrows", "Move the cursor; the line below describes the row"),
         ("s", "Sort by the column under the cursor (again: reverse)"),
-        ("p", "Plot latency and images/s against batch size (a --batch-sizes sweep draws lines)"),
+        ("p", "Plot latency and samples/s against batch size (a --batch-sizes sweep draws lines)"),
     )),
 )
 

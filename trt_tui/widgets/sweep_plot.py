@@ -1,4 +1,4 @@
-"""A batch sweep in the terminal: one metric (p50 latency or images/s) against batch size, one line per row."""
+"""A batch sweep in the terminal: one metric (p50 latency or samples/s) against batch size, one line per row."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from textual_plotext import PlotextPlot
 
 from trt_tui.core.plot import Series, sweep_series
 
-METRICS = {"latency": (1, "p50 latency, ms (log)"), "throughput": (2, "images/s (log)")}
+METRICS = {"latency": (1, "p50 latency, ms (log)"), "throughput": (2, "samples/s (log)")}
 
 
 class SweepPlot(PlotextPlot):
