@@ -66,7 +66,8 @@ class RunContext:
         self.sweep = len(self.points) > 1
         self.store = results.ResultsStore(self.out, meta={"config": config.to_dict(), "timing": bench.TIMING_METHOD})
         # where the seconds go (meta.timeline): it sees every event before the rate limit
-        self.timeline = Timeline(batch=lambda: self.batch if self.sweep else None)
+        self.timeline = Timeline(batch=lambda: self.batch if self.sweep else None,
+                                 dims=lambda: self.rows.dims if self.sweep else "")
         self.emit = self.timeline.recording(Throttle(emit), self.store)
         if self.sweep:
             self.store.meta["batch_sizes"] = list(self.sizes)
