@@ -29,6 +29,8 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("↑ ↓  enter", "Pick a built-in model; then r runs it"),
         ("tab / shift+tab", "Move between the settings; errors show beside each"),
         ("space", "In the rows list: toggle a row"),
+        ("inputs", "Listed under Model: name [shape] dtype, values. The fields below take the CLI's syntax: "
+                   "input_ids:[128] · input_ids:int64 · input_ids:[0,999] · input_ids:1=seq · seq=64,128"),
     )),
     ("Export", (("y", "Copy the full error message"),)),
     ("Build", (
@@ -38,7 +40,8 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("Benchmark", (
         ("arrows", "Move the cursor; the line below describes the row"),
         ("s", "Sort by the column under the cursor (again: reverse)"),
-        ("p", "Plot latency and samples/s against batch size (a --batch-sizes sweep draws lines)"),
+        ("p", "Plot latency and samples/s against the swept size (batch sizes, or a dim: seq=64,128)"),
+        ("a", "Every layer's error of the highlighted FP16/INT8 row (a run with per-layer accuracy: ctrl+p)"),
     )),
 )
 
