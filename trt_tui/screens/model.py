@@ -122,7 +122,7 @@ class ModelScreen(RunScreen):
         for name, (title, placeholder, _, text) in INPUT_FIELDS.items():
             yield from self._field(name, title, Input(text(getattr(cfg, name)), placeholder=placeholder, id=name,
                                                       compact=True))
-        yield from self._field("iterations", "Iterations", Input(str(cfg.iterations), id="iterations", compact=True))
+        yield from self._field("iterations", "Iterations", Input("auto" if cfg.auto_iterations else str(cfg.iterations), id="iterations", compact=True))
         yield from self._field("warmup", "Warm-up", Input(str(cfg.warmup), id="warmup", compact=True))
         yield from self._field("calibrator", "INT8 calibrator", Select(
             [(CALIBRATOR_TITLES[c], c) for c in CALIBRATORS], value=cfg.calibrator, allow_blank=False,
@@ -247,12 +247,16 @@ class ModelScreen(RunScreen):
         except ValueError:
             bad["batch_size"] = ("whole numbers: 32, or 1,8,32 for a sweep" if get("batch_size")
                                  else "enter the batch size")
+        values["auto_iterations"] = get("iterations").lower() == "auto"  # as --iterations auto
         for name, title in (("iterations", "iterations"), ("warmup", "warm-up")):
             text = get(name)
+            if name == "iterations" and values["auto_iterations"]:
+                continue
             try:
                 values[name] = int(text)
             except ValueError:
-                bad[name] = f"{title} must be a whole number" if text else f"enter the {title}"
+                whole = "a whole number, or auto (until the p50's CI is tight)" if name == "iterations" else "a whole number"
+                bad[name] = f"{title} must be {whole}" if text else f"enter the {title}"
         values["rows"] = tuple(r for r in ALL_ROWS if r in self.query_one("#rows", SelectionList).selected)
         calibrator = self.query_one("#calibrator", Select).value
         values["calibrator"] = calibrator if isinstance(calibrator, str) else ""
