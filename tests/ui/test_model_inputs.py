@@ -227,3 +227,31 @@ def test_inputs_list_wraps_values_under_the_name_when_a_line_does_not_fit():
     assert all(len(line) <= 32 for line in narrow)
     wide = [line.plain for line in widget.lines(120)]
     assert len(wide) == 2 and wide[1] == "attention_mask [B,96] int64 ones (a mask: no padding)"
+
+
+def test_the_profile_field_sets_the_tensorrt_optimization_profile_as_the_cli_does():
+    from trt_tui.cli import build_parser, config_from_args
+
+    path = two_int_inputs_onnx(Path("enc.onnx").resolve())
+
+    async def scenario():
+        app = make_app(None)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            screen.query_one("#model", Input).value = str(path)
+            screen.query_one("#sweep", Input).value = "seq=64,128"
+            profile = screen.query_one("#profile", Input)
+            profile.value = "seq=16:512"
+            await pilot.pause()
+            _, lines = config_from_args(build_parser().parse_args(
+                ["run", "--model", str(path), "--sweep", "seq=64,128", "--profile", "seq=16:512"]))
+            assert error(screen, "profile") == "✘ " + lines[0].split(": ", 2)[2] and app.form[0] is None
+            profile.value = "seq=16:128:512"
+            await pilot.pause()
+            assert error(screen, "profile") == "" and app.form[0].profile == {"seq": (16, 128, 512)}
+            profile.value = "seq=100:128:120"  # the sweep's 64 falls outside: said under Sweep, as the CLI says it
+            await pilot.pause()
+            assert app.form[0] is None and (error(screen, "profile") or error(screen, "sweep"))
+
+    run(scenario)

@@ -30,7 +30,7 @@ from trt_tui.widgets.label_grid import LabelGrid
 CALIBRATOR_TITLES = {"entropy": "entropy", "minmax": "min-max"}
 
 # Fields in the order they are checked and shown; the error label under each is '#<field>-error'.
-FIELDS = ("model", "input_shape", "input_shapes", "input_dtypes", "val_ranges", "dynamic_dims", "sweep",
+FIELDS = ("model", "input_shape", "input_shapes", "input_dtypes", "val_ranges", "dynamic_dims", "sweep", "profile",
           "batch_size", "rows", "calibrator", "calib_data", "iterations", "warmup")
 # The inputs' fields: RunConfig field -> (title, placeholder, the CLI's parser, RunConfig value -> the text).
 INPUT_FIELDS: dict[str, tuple[str, str, Callable[[str], Any], Callable[[Any], str]]] = {
@@ -44,9 +44,11 @@ INPUT_FIELDS: dict[str, tuple[str, str, Callable[[str], Any], Callable[[Any], st
                      lambda v: ",".join(f"{n}:{a}={d}" for n, a, d in v)),
     "sweep": ("Sweep", "e.g. seq=64,128,256", inp.parse_sweep,
               lambda v: ";".join(f"{d}={','.join(map(str, s))}" for d, s in v.items())),
+    "profile": ("TRT profile", "e.g. seq=16:128:512 (min:opt:max)", inp.parse_profile,
+                lambda v: ",".join(f"{d}={lo}:{opt}:{hi}" for d, (lo, opt, hi) in v.items())),
 }
 # A problem of a RunConfig field without a field of its own is shown under this one.
-SHOWN_UNDER = {"batch_sizes": "batch_size", "profile": "sweep"}
+SHOWN_UNDER = {"batch_sizes": "batch_size"}
 
 
 def machine_rows(info: dict[str, Any] | None) -> list[tuple[str, str]]:
