@@ -29,7 +29,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Iterator
 
-from . import calibrate, graph_checks
+from . import calibrate, graph_checks, placement
 from .calibration import BatchSource
 from .inputs import named_feeds
 from .errors import TrtTuiError
@@ -211,28 +211,39 @@ def _ort_qdq(source: Path, partial: Path, method: str, providers: list[str], tmp
 
 
 def _modelopt_qdq(source: Path, partial: Path, method: str, providers: list[str], tmp: Path, info: dict[str, Any],
-                  progress: StepProgress, batch_source: BatchSource, input_name: list[str]) -> None:  # fmt: skip
+                  progress: StepProgress, batch_source: BatchSource, input_name: list[str],
+                  cache_dir: str | os.PathLike[str] | None = None) -> None:  # fmt: skip
     """ModelOpt's ONNX PTQ places the Q/DQ nodes (its TensorRT heuristics; FP32 elsewhere), fed one batch
     only; then trt-tui's ranges over all batches replace its activation scales, as ModelOpt itself does
     with a TensorRT calibration cache (``replace_scale_values``). Its cache option would still calibrate
-    through onnxruntime over the reader, and needs the tensor list before ModelOpt has chosen it."""
+    through onnxruntime over the reader, and needs the tensor list before ModelOpt has chosen it.
+    ``cache_dir``: ModelOpt's output is kept there (``placement``), keyed by everything it depends on, and
+    an ONNX it has seen is not placed again."""
     import onnx
     from modelopt.onnx import trt_utils
     from modelopt.onnx.quantization import quantize as mo_quantize
 
     # `import tensorrt` also succeeds for a stubs-only or broken install; ModelOpt then fails on trt.Logger
     trt_utils.TRT_PYTHON_AVAILABLE = hasattr(getattr(trt_utils, "trt", None), "Logger")
-    out = tmp / "modelopt.quant.onnx"
-    progress.set_phase("Q/DQ placement")
-    with _restore_ort_patches():
-        mo_quantize(
-            onnx_path=str(source), quantize_mode="int8",
-            calibration_data_reader=_OneBatch(batch_source, input_name, _dynamic_batch(source)),
-            calibration_method="max", calibration_eps=["cuda:0", "cpu"] if "CUDAExecutionProvider" in providers else ["cpu"],
-            output_path=str(out), high_precision_dtype="fp32", log_level="ERROR",
-        )  # fmt: skip
-    if not out.is_file():
-        raise RuntimeError("ModelOpt wrote no quantized model (no node it could quantize?)")
+    reader: Any = _OneBatch(batch_source, input_name, _dynamic_batch(source))  # __new__ gives ORT's reader
+    eps = ["cuda:0", "cpu"] if "CUDAExecutionProvider" in providers else ["cpu"]
+    cache = placement.open_cache(cache_dir, placement.placement_key(
+        source, reader.get_first(), calibration_eps=eps, trt_python=trt_utils.TRT_PYTHON_AVAILABLE))
+    out = cache.hit() if cache is not None else None
+    progress.set_phase(placement.CACHED_PHASE if out is not None else "Q/DQ placement")
+    if out is None:
+        out = tmp / "modelopt.quant.onnx"
+        with _restore_ort_patches():
+            mo_quantize(
+                onnx_path=str(source), quantize_mode="int8", calibration_data_reader=reader,
+                calibration_method="max", calibration_eps=eps,
+                output_path=str(out), high_precision_dtype="fp32", log_level="ERROR",
+            )  # fmt: skip
+        if not out.is_file():
+            raise RuntimeError("ModelOpt wrote no quantized model (no node it could quantize?)")
+        if cache is not None:
+            cache.store(out)
+    info["placement"] = cache.status if cache is not None else "not cached"
     model = onnx.load(str(out))
     scales = _activation_scales(model)
     amax, how = calibrate.tensor_ranges(source, list(scales), batch_source, input_name, method, providers=providers,
@@ -373,7 +384,8 @@ def stale_reason(derived, fp32_onnx) -> str:
 
 
 def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "entropy", *, tool: str = "auto",
-                 device: str = "cpu", preprocess: bool = True, on_progress: OnProgress | None = None) -> dict:  # fmt: skip
+                 device: str = "cpu", preprocess: bool = True, on_progress: OnProgress | None = None,
+                 placement_cache: str | os.PathLike[str] | None = None) -> dict:  # fmt: skip
     """Static INT8 Q/DQ quantization calibrated on ``batch_source``; returns what was done.
 
     ``tool``: 'auto' (ModelOpt when installed, else onnxruntime), 'modelopt' or 'onnxruntime'.
@@ -381,7 +393,9 @@ def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "
     ``preprocess`` (onnxruntime path): ``quant_pre_process`` first (shape inference + graph optimisation);
     if it fails the original graph is quantized and the record says so.
     Ranges come from trt-tui's own pass (``calibrate``: TensorRT's entropy or max |x|, on the GPU with
-    onnxruntime's CUDA provider); the tool only places Q/DQ. ``info['phase_seconds']`` and
+    onnxruntime's CUDA provider); the tool only places Q/DQ. ``placement_cache`` (ModelOpt path): a folder
+    where ModelOpt's placement is kept and found again for the same ONNX, data and settings
+    (``info['placement']``: cached | new | not cached). ``info['phase_seconds']`` and
     ``info['calibrate_seconds']`` say where the time went.
     ``on_progress(phase, step, total, eta_s)``: calibration batch i/N, then a heartbeat each second.
     The record's ``placement_problems`` lists quantized constants TensorRT would refuse (should be empty).
@@ -403,8 +417,8 @@ def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "
             source = _link_into(fp32_onnx, tmp)
             if preprocess and tool == "onnxruntime":
                 source = _preprocess(source, tmp, progress, info)
-            qdq = _modelopt_qdq if tool == "modelopt" else _ort_qdq
-            qdq(source, partial, method, providers, tmp, info, progress, batch_source, input_name)
+            qdq, extra = (_modelopt_qdq, [placement_cache]) if tool == "modelopt" else (_ort_qdq, [])
+            qdq(source, partial, method, providers, tmp, info, progress, batch_source, input_name, *extra)
             model, problems = _placement_checked(partial, progress)
             os.replace(partial, out_path)
         except Exception as e:
@@ -467,8 +481,9 @@ def qdq_note(info: dict[str, Any]) -> str:
     """One line for the INT8 rows: tool, method, samples, where the Q/DQ pairs are."""
     version = f" {info['tool_version']}" if info.get("tool_version") else ""
     ops = "/".join(info.get("quantized_op_types") or []) or "none"
+    cached = "; placement: cached" if info.get("placement") == "cached" else ""
     return (f"Q/DQ by {info['tool']}{version} ({info['method']}, {info['samples']} samples, ranges: trt-tui "
-            f"({info.get('calibration_device', 'cpu').upper()})): {ops} inputs")
+            f"({info.get('calibration_device', 'cpu').upper()})): {ops} inputs{cached}")
 
 
 def _ort_version() -> str:

@@ -16,7 +16,7 @@ import sys
 import threading
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from trt_tui.core import runclock, timeline
 from trt_tui.core.config import RunConfig
@@ -91,17 +91,40 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if finished.status == "ok" else 1
 
 
-def preload() -> None:
-    """What every run imports, done while a spare child waits: torch, torchvision, onnx, onnxruntime
-    and the pipeline. CUDA is not initialised: a waiting child holds no GPU memory."""
+# What a spare imports while it waits, in the order a run needs them: torch and the pipeline before the
+# first number; torchvision for torchvision models only; onnx and onnxruntime from the export on.
+PRELOAD = ("torch", "trt_tui.core.pipeline", "trt_tui.core.models", "trt_tui.core.bench", "trt_tui.core.torch_runners",
+           "torchvision", "onnx", "onnxruntime")
+
+
+def preload(names: tuple[str, ...] = PRELOAD, handed_over: Callable[[], bool] | None = None) -> list[str]:
+    """Import ``names`` while a spare child waits; returns those imported. CUDA is not initialised: a
+    waiting child holds no GPU memory. Stops as soon as its run is handed over (a line waits on stdin) or
+    the app has gone (stdin closed): the run then imports only what its model needs, as a fresh child
+    would, instead of finishing the list first (torchvision alone is seconds on a cold machine)."""
     import importlib
 
-    for name in ("torch", "torchvision", "onnx", "onnxruntime", "trt_tui.core.pipeline", "trt_tui.core.models",
-                 "trt_tui.core.bench", "trt_tui.core.torch_runners"):
+    ready = handed_over or _stdin_ready
+    done = []
+    for name in names:
+        if ready():
+            break
         try:
             importlib.import_module(name)
+            done.append(name)
         except Exception:  # noqa: BLE001 - the run imports it again and reports what is wrong
             pass
+    return done
+
+
+def _stdin_ready() -> bool:
+    """Whether stdin has something to read (the run's config, or its end) without blocking."""
+    import select
+
+    try:
+        return bool(select.select([sys.stdin], [], [], 0)[0])
+    except (OSError, ValueError):  # no selectable stdin: preload everything, as before
+        return False
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from trt_tui.core.errors import TrtTuiError
+from trt_tui.core.models import resolve_cache_dir
 from trt_tui.core.stages.context import RunContext
 
 
@@ -33,8 +34,12 @@ def make_qdq(ctx: RunContext, detail: dict[str, Any], *, trt_uses_qdq: bool, trt
         ctx.files.qdq = ctx.artifact("model_int8_qdq.onnx")
         info = detail["int8"] = ctx.step(
             "quantize", "int8-qdq", quantize.quantize_qdq, ctx.files.onnx, ctx.files.qdq, source,
-            method=ctx.cfg.calibrator, device=ctx.device, on_progress=ctx.progress("quantize", "int8-qdq"))
+            method=ctx.cfg.calibrator, device=ctx.device, on_progress=ctx.progress("quantize", "int8-qdq"),
+            placement_cache=resolve_cache_dir() / "placement")
         info["calibration_data"] = source.description
+        if info.get("placement") == "cached":
+            ctx.log("quantize", "int8-qdq placement: cached (ModelOpt placed this ONNX before with the same data "
+                    "and settings; trt-tui's calibration set the scales afresh)")
         ctx.notes["qdq"] = info["note"]
         if info["placement_problems"]:  # TensorRT's builder would refuse it; onnxruntime runs it
             reason = "Q/DQ placement TensorRT refuses: " + graph_checks.summary(info["placement_problems"])
