@@ -296,6 +296,7 @@ class ProgressPrinter:
         self.tty = out.isatty()
         self.last_plain: dict[str, float] = {}
         self.env_seen = False
+        self.settled: set[tuple[Any, ...]] = set()  # rows said once: a later update (speedups) is not news
 
     def line(self, text: str) -> None:
         if self.tty:
@@ -330,6 +331,10 @@ class ProgressPrinter:
             self.status(ev.task, f"   {ev.task}{phase}{count}{eta}{so_far}")
         elif isinstance(ev, RowEvent) and ev.row.get("status") in ("ok", "failed", "skipped"):
             r = ev.row
+            key = (r.get("row_id"), r.get("batch_size"), r.get("dims"), r["status"])
+            if key in self.settled:
+                return
+            self.settled.add(key)
             if r["status"] == "ok":
                 self.line(f"   {r['row_id']}: p50 {fmt_ms(r.get('latency_p50_ms'))} ms, "
                           f"{fmt_rate(r.get('throughput_per_s'))}/s")

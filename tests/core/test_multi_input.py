@@ -102,6 +102,11 @@ def test_torchscript_and_torch_export_files(tmp_path):
     rec = export.export_onnx(p.program, p.inputs, 2, tmp_path / "ep.onnx")
     got = export.ort_session(tmp_path / "ep.onnx", prefer_cuda=False).run(None, p.inputs.feeds(2, 0))
     assert got[0].shape == (2, 5)
+    # the program's module refuses eval(): the parity check and the PyTorch rows take it as it is
+    assert export.ort_parity(tmp_path / "ep.onnx", p.module, p.inputs.feeds(2, 0), prefer_cuda=False)["passed"]
+    half = bench.TorchRunner(p.module, p.inputs, device="cpu", half=True)
+    half.set_input(p.inputs.feeds(2, 0))
+    half.compute()
 
 
 BAD = {

@@ -24,7 +24,7 @@ import numpy as np
 
 from trt_tui.core import machine, noise, stats
 from trt_tui.core.inputs import Feeds, ModelInputs, feed_rows, named_feeds, single, slice_feeds
-from trt_tui.core.user_models import call, flatten_named
+from trt_tui.core.user_models import call, flatten_named, in_eval
 
 ProgressFn = Callable[[str, int, int], None]  # (phase, step, total)
 RunningFn = Callable[[int, float], None]  # (timed iterations so far, their p50 latency in ms)
@@ -422,7 +422,7 @@ def frozen_copy(module: Any, device: str, dtype: Any) -> Any:
         buf.seek(0)
         net = torch.jit.load(buf, map_location="cpu").to(device=device, dtype=dtype).eval()
     else:
-        net = copy.deepcopy(module).to(device=device, dtype=dtype).eval()
+        net = in_eval(copy.deepcopy(module).to(device=device, dtype=dtype))
     for p in net.parameters():
         p.requires_grad_(False)
     return net

@@ -257,7 +257,7 @@ def ort_parity(path, module, feeds, prefer_cuda: bool = True, atol: float = PARI
     convolutions/GEMMs: parity on CUDA is looser.)"""
     import torch
 
-    from .user_models import flatten_named
+    from .user_models import flatten_named, in_eval
 
     sess = ort_session(path, prefer_cuda)
     if not isinstance(feeds, dict):
@@ -269,7 +269,8 @@ def ort_parity(path, module, feeds, prefer_cuda: bool = True, atol: float = PARI
         with torch.no_grad():
             device = _module_device(module)
             x = {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in feeds.items()}
-            out = module.eval()(**x) if keyword else module.eval()(*x.values())
+            net = in_eval(module)
+            out = net(**x) if keyword else net(*x.values())
             ref = [t.detach().float().cpu().numpy() for _, t in flatten_named(out)]
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags

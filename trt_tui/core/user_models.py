@@ -73,6 +73,15 @@ def check_outputs(out: Any, where: str) -> list[tuple[str, Any]]:
 
 
 # -- calling ---------------------------------------------------------------------------------------
+def in_eval(module: Any) -> Any:
+    """``module.eval()``, or the module as it is where eval() is refused: a torch.export program's module
+    (its mode was fixed when it was exported; eval() raises NotImplementedError)."""
+    try:
+        return module.eval()
+    except NotImplementedError:
+        return module
+
+
 def call(module: Any, inputs: ModelInputs, tensors: dict[str, Any]) -> Any:
     """``module(*tensors)`` or, for keyword inputs, ``module(**tensors)``."""
     if inputs.keyword:
