@@ -166,3 +166,25 @@ def test_a_float_input_feeding_an_embedding_becomes_token_ids(tmp_path):
     assert (ranged.inputs.specs[0].dtype, ranged.inputs.specs[0].low, ranged.inputs.specs[0].high) == ("int64", 3, 9)
     with pytest.raises(ModelError, match=r"forward with tokens float32 \[1,12\], scale float32 \[1,1\] failed"):
         models.load_model(f"{p}:make", overrides=Overrides(shapes=shapes, dtypes={"tokens": "float32"}))
+
+
+def test_a_torchscript_file_shows_its_token_ids_in_its_graph(tmp_path):
+    """No hooks on a ScriptModule: the inlined graph's aten::embedding says which input is ids and the
+    table's rows, for a float-shaped input (retyped int64) and one the user typed int64 alike."""
+    p = tmp_path / "tok.py"
+    p.write_text(TOKENS_NO_EXAMPLE)
+    shapes = {"tokens": (12,), "scale": (1,)}
+    net = models.load_model(f"{p}:make", overrides=Overrides(shapes=shapes)).module
+    ts = tmp_path / "tok.pt"
+    torch.jit.trace(net, (torch.randint(0, 50, (2, 12)), torch.rand(2, 1))).save(str(ts))
+    for dtypes in ({}, {"tokens": "int64"}):
+        m = models.load_model(str(ts), overrides=Overrides(shapes=shapes, dtypes=dtypes))
+        tokens, scale = m.inputs.specs
+        assert (tokens.dtype, tokens.low, tokens.high, scale.dtype) == ("int64", 0, 49, "float32"), dtypes
+
+
+def test_a_float_mask_is_ones_too():
+    from trt_tui.core.inputs import InputSpec, default_generator
+
+    assert default_generator(InputSpec("attention_mask", (8,), "float32")).gen == "ones"
+    assert default_generator(InputSpec("pixels", (8,), "float32")).gen == "normal"

@@ -207,10 +207,10 @@ def is_mask(name: str, dtype: str) -> bool:
 def default_generator(spec: InputSpec, table_rows: int | None = None,
                       example_range: tuple[float, float] | None = None) -> InputSpec:
     """The spec with the default generator for its dtype and what the graph says of it (module doc)."""
+    if is_mask(spec.name, spec.dtype):  # a float mask too: 0/1 values, not noise
+        return replace(spec, gen="ones", low=None, high=None, note="a mask: no padding")
     if spec.is_float:
         return replace(spec, gen="normal", low=None, high=None, note="")
-    if is_mask(spec.name, spec.dtype):
-        return replace(spec, gen="ones", low=None, high=None, note="a mask: no padding")
     if table_rows:
         return replace(spec, gen="randint", low=0, high=table_rows - 1,
                        note=f"ids below the embedding table's {table_rows} rows")

@@ -163,7 +163,7 @@ class ForwardFailed(Exception):
 def probe(module: Any, inputs: ModelInputs, tensors: dict[str, Any]) -> tuple[Any, dict[str, int]]:
     """One forward (no grad) and what it showed: its output, and each input -> rows of the smallest
     ``nn.Embedding`` it reaches unchanged (hooks see the index tensors, matched by storage, so views and
-    reshapes count; a ScriptModule takes no hooks). Float inputs are watched too: one that reaches an
+    reshapes count; a ScriptModule's inlined graph is read instead). Float inputs are watched too: one that reaches an
     embedding is token ids fed as floats (the forward then fails: ForwardFailed carries what was seen)."""
     import torch
 
@@ -178,9 +178,11 @@ def probe(module: Any, inputs: ModelInputs, tensors: dict[str, Any]) -> tuple[An
             if idx.untyped_storage().data_ptr() == t.untyped_storage().data_ptr():
                 found[name] = min(found.get(name, mod.num_embeddings), mod.num_embeddings)
 
-    hooked = bool(watched) and not isinstance(module, torch.jit.ScriptModule)
+    scripted = isinstance(module, torch.jit.ScriptModule)
+    if scripted:  # no hooks on a ScriptModule: its graph says which input reaches an embedding
+        found.update({n: r for n, r in script_embedding_rows(module).items() if n in watched})
     handles = [m.register_forward_pre_hook(hook) for m in module.modules()
-               if hooked and isinstance(m, torch.nn.Embedding)]
+               if watched and not scripted and isinstance(m, torch.nn.Embedding)]
     try:
         with torch.no_grad():
             return call(module, inputs, tensors), found
@@ -189,6 +191,41 @@ def probe(module: Any, inputs: ModelInputs, tensors: dict[str, Any]) -> tuple[An
     finally:
         for h in handles:
             h.remove()
+
+
+# A value passes through these unchanged as far as the ids go (TorchScript graph kinds)
+_ID_PASSTHROUGH = {"aten::view", "aten::reshape", "aten::contiguous", "aten::to", "aten::flatten", "aten::squeeze",
+                   "aten::unsqueeze", "aten::clone", "aten::long", "aten::int"}
+
+
+def script_embedding_rows(module: Any) -> dict[str, int]:
+    """A ScriptModule's inputs -> rows of the smallest embedding table each reaches unchanged: every
+    ``aten::embedding`` of the inlined forward graph, its indices traced back to a graph input and its
+    weight to the parameter (a chain of ``prim::GetAttr``). Best effort: {} where the graph reads otherwise."""
+    import torch
+
+    try:
+        graph = module.forward.graph.copy()
+        torch._C._jit_pass_inline(graph)
+        names = {v.unique(): v.debugName().split(".")[0] for v in list(graph.inputs())[1:]}  # [0] is self
+        found: dict[str, int] = {}
+        for node in graph.findAllNodes("aten::embedding"):
+            weight, ids = list(node.inputs())[:2]
+            while ids.node().kind() in _ID_PASSTHROUGH:
+                ids = ids.node().inputsAt(0)
+            path = []
+            while weight.node().kind() == "prim::GetAttr":
+                path.append(weight.node().s("name"))
+                weight = weight.node().inputsAt(0)
+            table = module
+            for attr in reversed(path):
+                table = getattr(table, attr)
+            if ids.unique() in names and hasattr(table, "shape"):
+                name, rows = names[ids.unique()], int(table.shape[0])
+                found[name] = min(found.get(name, rows), rows)
+        return found
+    except Exception:  # noqa: BLE001 - a graph of another shape: no rows found, the defaults apply
+        return {}
 
 
 # -- artifacts -------------------------------------------------------------------------------------
