@@ -269,7 +269,22 @@ def apply(inputs: ModelInputs, ov: Overrides) -> ModelInputs:
         if any(sym in ov.sizes for sym in s.dims if sym):
             s = replace(s, shape=s.shape_at(ov.sizes))
         specs.append(s)
-    return inputs.with_specs(specs)
+    return inputs.with_specs(_share_dims(specs, ov))
+
+
+def _share_dims(specs: list[InputSpec], ov: Overrides) -> list[InputSpec]:
+    """One dim name, one size (ONNX's rule for a dim_param): the size a user's shape gives a named dim
+    is that dim's in every input that has it (``input_ids:[128]`` sizes attention_mask's sequence too);
+    two shapes giving one name two sizes is an InputError."""
+    given: dict[str, tuple[int, str]] = {}
+    for s in specs:
+        for d, sym in zip(s.shape, s.dims) if s.name in ov.shapes else ():
+            if sym and d >= 1 and given.setdefault(sym, (d, s.name))[0] != d:
+                raise InputError(f"input {s.name!r}: dim {sym} is {d} here but {given[sym][0]} in "
+                                 f"{given[sym][1]!r} (one dim name, one size)")
+    sizes = {sym: d for sym, (d, _) in given.items() if sym not in ov.sizes}
+    return [s if s.name in ov.shapes or not any(sym in sizes for sym in s.dims) else replace(s, shape=s.shape_at(sizes))
+            for s in specs]
 
 
 def fits(s: InputSpec, shape: tuple[int, ...]) -> bool:
@@ -319,9 +334,9 @@ def check_sizes(inputs: ModelInputs) -> None:
             if d < 1:
                 sym = s.dims[i] or "?"
                 example = ",".join("128" if x < 1 else str(x) for x in s.shape)
+                one = f" (or --input-shape {example})" if len(inputs) == 1 else ""
                 raise InputError(f"input {s.name!r} {s.shape_text('?')} has dynamic dims besides the batch ({sym}): "
-                                 f"give their sizes, e.g. --input-shapes {s.name}:[{example}] (or --input-shape {example} "
-                                 "for a one-input model)")
+                                 f"give their sizes, e.g. --input-shapes {s.name}:[{example}]{one}")
 
 
 # -- text forms ------------------------------------------------------------------------------------
