@@ -213,3 +213,20 @@ def test_the_progress_line_shows_the_median_so_far():
     ProgressPrinter(out)(Progress(stage="benchmark", task="pytorch-fp32", phase="timed", step=90, total=500,
                                   p50_ms=5.708))
     assert out.getvalue().strip() == "pytorch-fp32 [timed] 90/500  18% p50 so far 5.708 ms"
+
+
+def test_a_row_is_said_once_when_it_settles_and_again_at_another_point():
+    """A settled row's later updates (its speedup once the best PyTorch row is known) are not printed again;
+    the same row at another sweep point is."""
+    import io
+
+    from trt_tui.cli import ProgressPrinter
+    from trt_tui.core.events import RowEvent
+
+    out = io.StringIO()
+    say = ProgressPrinter(out)
+    row = {"row_id": "pytorch-fp32", "batch_size": 2, "dims": "seq=32", "status": "ok", "latency_p50_ms": 1.5,
+           "throughput_per_s": 600.0}
+    for r in (row, {**row, "speedup_vs_pytorch": 1.0}, {**row, "dims": "seq=64"}):
+        say(RowEvent(row=r))
+    assert out.getvalue().count("pytorch-fp32: p50 1.500 ms") == 2

@@ -193,8 +193,9 @@ def test_a_user_model_is_checked_before_anything_starts(files):
     assert code == 2
     assert err.splitlines() == [
         f"trt-tui run: --model {files['syntax']}:make: syntax error in {files['syntax']} line 1: invalid syntax",
-        "trt-tui run: --input-shape: a user model (file.py:factory) needs its input shape per sample, e.g. 3,224,224 "
-        "(or example_inputs(batch_size) in the file, or --input-shapes name:[dims])",
+        "trt-tui run: --input-shape: a user model (file.py:factory) needs its input shape per sample: 3,224,224 for "
+        "one input, or --input-shapes input_ids:[128] by name (token ids become int64), or example_inputs(batch_size) "
+        "in the file",
     ]
     code, err = run_main(["run", f"--model={files['good']}:build", "--input-shape=3,2,2"])
     assert (code, err) == (2, f"trt-tui run: --model {files['good']}:build: {files['good']} has no function 'build' "

@@ -93,7 +93,8 @@ class TrtTuiApp(App[None]):
     # One stylesheet per screen, beside its module; loaded once here so that switching screens does not
     # re-apply CSS (a screen's own CSS_PATH costs ~0.2 s per switch).
     CSS_PATH: ClassVar[list[str | PurePath]] = [
-        "app.tcss", *(f"screens/{name}.tcss" for name in ("model", "export", "build", "benchmark", "dialogs", "help"))
+        "app.tcss",
+        *(f"screens/{name}.tcss" for name in ("model", "export", "build", "benchmark", "dialogs", "help")),
     ]
     COMMANDS = App.COMMANDS | {TrtTuiCommands}
     MODES = {"model": ModelScreen, "export": _export_screen, "build": _build_screen, "benchmark": _benchmark_screen}
@@ -234,8 +235,16 @@ class TrtTuiApp(App[None]):
         self.job = None
         self.refresh_bindings()
         self._warm_jobs()
-        severity = "information" if finished.status == Status.OK else "warning" if finished.status == Status.CANCELLED else "error"
-        text = {Status.OK: "run finished", Status.CANCELLED: "run cancelled"}.get(finished.status, f"run {finished.status}")
+        severity = (
+            "information"
+            if finished.status == Status.OK
+            else "warning"
+            if finished.status == Status.CANCELLED
+            else "error"
+        )
+        text = {Status.OK: "run finished", Status.CANCELLED: "run cancelled"}.get(
+            finished.status, f"run {finished.status}"
+        )
         if finished.message and finished.status != Status.OK:
             text += f": {finished.message}"
         if finished.out_dir:
@@ -351,7 +360,9 @@ class TrtTuiApp(App[None]):
             if path is not None:
                 self.notify(f"saved {len(store.rows)} rows to {path}", timeout=6)
 
-        self.push_screen(SavePathScreen(f"Export the results as {kind.upper()}", self.default_export_path(kind), save), done)
+        self.push_screen(
+            SavePathScreen(f"Export the results as {kind.upper()}", self.default_export_path(kind), save), done
+        )
 
     def action_open_results(self) -> None:
         from trt_tui.screens.dialogs import OpenResultsScreen
@@ -372,8 +383,10 @@ class TrtTuiApp(App[None]):
             self.notify("no results to compare yet: run (r) or reopen (o) one first", severity="warning")
             return
         roots = [self.results_root] + ([self.state.out_dir.parent] if self.state.out_dir else [])
-        self.push_screen(OpenResultsScreen(list(dict.fromkeys(roots)), "Compare with another run (A; this run is B)"),
-                         self.compare_with)
+        self.push_screen(
+            OpenResultsScreen(list(dict.fromkeys(roots)), "Compare with another run (A; this run is B)"),
+            self.compare_with,
+        )
 
     def compare_with(self, folder: Path | None) -> None:
         if folder is None:
@@ -389,7 +402,9 @@ class TrtTuiApp(App[None]):
                 mine = compare.load(self.state.out_dir)
             except (OSError, ValueError, KeyError):
                 pass
-        self.push_screen(CompareScreen(compare.compare(other, mine), str(folder), str(self.state.out_dir or "this run")))
+        self.push_screen(
+            CompareScreen(compare.compare(other, mine), str(folder), str(self.state.out_dir or "this run"))
+        )
 
     def read_results(self, load: Any, folder: Path) -> Any:
         """``load(folder)`` (a results folder's store), or None after saying why it cannot be read."""

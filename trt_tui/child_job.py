@@ -44,8 +44,16 @@ def spawn(command: list[str], env: dict[str, str] | None, stdin: int) -> tuple[s
     env.setdefault("PYTHONUNBUFFERED", "1")
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    proc = subprocess.Popen(command, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            bufsize=1, env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        command,
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+        env=env,
+        start_new_session=True,
+    )
     tail: deque[str] = deque(maxlen=40)
     threading.Thread(target=_drain, args=(proc.stderr, tail), daemon=True).start()
     return proc, tail
@@ -96,8 +104,14 @@ class Spare:
 class JobProcess:
     """One run of the pipeline in a child process (a ``Spare`` one when given and still alive)."""
 
-    def __init__(self, config: RunConfig, *, python: str = sys.executable, env: dict[str, str] | None = None,
-                 spare: Spare | None = None) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        *,
+        python: str = sys.executable,
+        env: dict[str, str] | None = None,
+        spare: Spare | None = None,
+    ) -> None:
         self.config = config
         self.python = python
         self.env = env
@@ -148,7 +162,9 @@ class JobProcess:
             tail = "\n".join(self._stderr_tail)
             message = f"the pipeline process stopped unexpectedly: {describe_exit(code)}"
             yield ErrorEvent(stage="", message=message, detail=tail, fatal=True)
-            yield Finished(status=Status.CRASHED, exit_code=code, message=message, out_dir=str(self.config.resolved_out_dir()))
+            yield Finished(
+                status=Status.CRASHED, exit_code=code, message=message, out_dir=str(self.config.resolved_out_dir())
+            )
 
     def cancel(self, timeout: float = 5.0) -> None:
         """SIGTERM to the child's process group, SIGKILL if it has not gone after ``timeout``."""
@@ -241,7 +257,9 @@ def probe_machine() -> dict[str, str | None]:
     smi = shutil.which("nvidia-smi")
     if smi:
         try:
-            out = subprocess.run([smi, "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, timeout=5)
+            out = subprocess.run(
+                [smi, "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, timeout=5
+            )
             gpu = out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
         except (OSError, subprocess.TimeoutExpired, IndexError):
             gpu = None

@@ -65,22 +65,30 @@ def version_text() -> str:
                 continue
         return "not installed"
 
-    return (f"trt-tui {__version__} (Python {sys.version.split()[0]}, torch {dist('torch')}, "
-            f"onnxruntime {dist('onnxruntime', 'onnxruntime-gpu')}, "
-            f"TensorRT {(installed_distribution() or ('not installed',))[0]})")
+    return (
+        f"trt-tui {__version__} (Python {sys.version.split()[0]}, torch {dist('torch')}, "
+        f"onnxruntime {dist('onnxruntime', 'onnxruntime-gpu')}, "
+        f"TensorRT {(installed_distribution() or ('not installed',))[0]})"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="trt-tui", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=version_text())
     sub = parser.add_subparsers(dest="command", parser_class=OneLineParser)
-    run = sub.add_parser("run", help="run the pipeline headless and print the table",
-                         description="Run the pipeline headless and print the table. Every setting is checked "
-                                     "before anything starts; a bad one is one line and exit status 2.")
+    run = sub.add_parser(
+        "run",
+        help="run the pipeline headless and print the table",
+        description="Run the pipeline headless and print the table. Every setting is checked "
+        "before anything starts; a bad one is one line and exit status 2.",
+    )
     add_run_options(run)
-    cmp = sub.add_parser("compare", help="compare two runs row by row: faster / slower / same within noise",
-                         description="Compare two runs (results folders or results.json files) row by row and batch "
-                                     "size: B's p50 latency against A's, with a 95% CI, and a verdict.")
+    cmp = sub.add_parser(
+        "compare",
+        help="compare two runs row by row: faster / slower / same within noise",
+        description="Compare two runs (results folders or results.json files) row by row and batch "
+        "size: B's p50 latency against A's, with a 95% CI, and a verdict.",
+    )
     cmp.add_argument("a", help="the earlier run (A): a results folder or results.json")
     cmp.add_argument("b", help="the later run (B)")
     add_compare_options(cmp)
@@ -93,125 +101,213 @@ def build_parser() -> argparse.ArgumentParser:
 
 # RunConfig field -> the `trt-tui run` option that sets it (how a problem is named).
 OPTION = {
-    "model": "--model", "input_shape": "--input-shape", "input_shapes": "--input-shapes",
-    "input_dtypes": "--input-dtypes", "val_ranges": "--val-range", "dynamic_dims": "--dynamic", "sweep": "--sweep",
-    "profile": "--profile", "batch_size": "--batch-size", "batch_sizes": "--batch-sizes",
-    "rows": "--rows", "compile_mode": "--compile-mode",
-    "stages": "--stages", "iterations": "--iterations", "ci_target": "--ci-target", "warmup": "--warmup", "max_seconds": "--max-seconds",
-    "calibrator": "--calibrator", "calib_data": "--calib-data", "calib_samples": "--calib-samples",
+    "model": "--model",
+    "input_shape": "--input-shape",
+    "input_shapes": "--input-shapes",
+    "input_dtypes": "--input-dtypes",
+    "val_ranges": "--val-range",
+    "dynamic_dims": "--dynamic",
+    "sweep": "--sweep",
+    "profile": "--profile",
+    "batch_size": "--batch-size",
+    "batch_sizes": "--batch-sizes",
+    "rows": "--rows",
+    "compile_mode": "--compile-mode",
+    "stages": "--stages",
+    "iterations": "--iterations",
+    "ci_target": "--ci-target",
+    "warmup": "--warmup",
+    "max_seconds": "--max-seconds",
+    "calibrator": "--calibrator",
+    "calib_data": "--calib-data",
+    "calib_samples": "--calib-samples",
     "precision_keep_fp32": "--precision-keep-fp32",
-    "opset": "--opset", "exporter": "--exporter", "workspace_mib": "--workspace-mib", "device": "--device",
-    "out_dir": "--out", "seed": "--seed",
+    "opset": "--opset",
+    "exporter": "--exporter",
+    "workspace_mib": "--workspace-mib",
+    "device": "--device",
+    "out_dir": "--out",
+    "seed": "--seed",
 }
 
 
 def add_input_options(p: argparse.ArgumentParser) -> None:
     """The inputs by name (core/inputs.py), in Polygraphy's and trtexec's forms."""
-    p.add_argument("--input-shapes", metavar="NAME:[DIMS]", nargs="+",
-                   help="per-sample shape of each input by name, Polygraphy's form without the batch, e.g. "
-                        "'input_ids:[128],attention_mask:[128]' (default: the model's own: example_inputs, the ONNX graph)")
-    p.add_argument("--input-dtypes", metavar="NAME:DTYPE,...",
-                   help="dtype of inputs by name: float32, float16, int64, int32, bool, e.g. input_ids:int64 "
-                        "(default: the model's own, else float32)")
-    p.add_argument("--val-range", metavar="NAME:[LO,HI]", nargs="+", dest="val_ranges",
-                   help="value range of inputs by name, inclusive, as Polygraphy's --val-range, e.g. "
-                        "'input_ids:[0,999]' (default: floats normal, ids below their embedding table, masks ones)")
-    p.add_argument("--dynamic", metavar="NAME:AXIS[=DIM],...", dest="dynamic_dims",
-                   help="mark input dims dynamic (axis counts the batch as 0); inputs marked with one DIM name share "
-                        "its size, e.g. input_ids:1=seq,attention_mask:1=seq (default: an ONNX file's own dim_params)")
-    p.add_argument("--sweep", metavar="DIM=SIZES",
-                   help="measure every row at each size of a dynamic dim, from one engine per precision "
-                        "(a TensorRT optimization profile covering them), e.g. seq=64,128,256 (default: none)")
-    p.add_argument("--profile", metavar="DIM=MIN:OPT:MAX,...",
-                   help="TensorRT optimization profile of dynamic dims, like trtexec's --minShapes/--optShapes/"
-                        "--maxShapes, e.g. seq=16:128:512 (default: the smallest/first/largest size asked for)")
+    p.add_argument(
+        "--input-shapes",
+        metavar="NAME:[DIMS]",
+        nargs="+",
+        help="per-sample shape of each input by name, Polygraphy's form without the batch, e.g. "
+        "'input_ids:[128],attention_mask:[128]' (default: the model's own: example_inputs, the ONNX graph)",
+    )
+    p.add_argument(
+        "--input-dtypes",
+        metavar="NAME:DTYPE,...",
+        help="dtype of inputs by name: float32, float16, int64, int32, bool, e.g. input_ids:int64 "
+        "(default: the model's own, else float32)",
+    )
+    p.add_argument(
+        "--val-range",
+        metavar="NAME:[LO,HI]",
+        nargs="+",
+        dest="val_ranges",
+        help="value range of inputs by name, inclusive, as Polygraphy's --val-range, e.g. "
+        "'input_ids:[0,999]' (default: floats normal, ids below their embedding table, masks ones)",
+    )
+    p.add_argument(
+        "--dynamic",
+        metavar="NAME:AXIS[=DIM],...",
+        dest="dynamic_dims",
+        help="mark input dims dynamic (axis counts the batch as 0); inputs marked with one DIM name share "
+        "its size, e.g. input_ids:1=seq,attention_mask:1=seq (default: an ONNX file's own dim_params)",
+    )
+    p.add_argument(
+        "--sweep",
+        metavar="DIM=SIZES",
+        help="measure every row at each size of a dynamic dim, from one engine per precision "
+        "(a TensorRT optimization profile covering them), e.g. seq=64,128,256 (default: none)",
+    )
+    p.add_argument(
+        "--profile",
+        metavar="DIM=MIN:OPT:MAX,...",
+        help="TensorRT optimization profile of dynamic dims, like trtexec's --minShapes/--optShapes/"
+        "--maxShapes, e.g. seq=16:128:512 (default: the smallest/first/largest size asked for)",
+    )
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """Values are read as text and checked by config_from_args (core/validate.py), one line per problem."""
     d = RunConfig()
-    p.add_argument("--model", "-m", help="built-in name (see `trt-tui models`), path/to/file.py:factory, or "
-                   f"model.onnx (default: {d.model})")
-    p.add_argument("--input-shape", help="per-sample input shape, positive integers separated by commas or x, "
-                   "e.g. 3,224,224 (default: the model's own; needed for file.py:factory)")
+    p.add_argument(
+        "--model",
+        "-m",
+        help=f"built-in name (see `trt-tui models`), path/to/file.py:factory, or model.onnx (default: {d.model})",
+    )
+    p.add_argument(
+        "--input-shape",
+        help="per-sample input shape, positive integers separated by commas or x, "
+        "e.g. 3,224,224 (default: the model's own; needed for file.py:factory)",
+    )
     add_input_options(p)
     p.add_argument("--batch-size", "-b", help=f"batch size, >= 1 (default: {d.batch_size})")
-    p.add_argument("--batch-sizes", help="a sweep: every row at each size, e.g. 1,8,32,128 (one export and build "
-                   "per size; long-form results and plot.png) (default: --batch-size only)")
-    p.add_argument("--rows", help=f"comma-separated rows among: {', '.join(ALL_IDS)} "
-                   "(default: all but the torch.compile rows)")
-    p.add_argument("--compile", action="store_true",
-                   help="add the torch.compile rows (pytorch-compile-fp32/fp16; CUDA only; compiling takes a while) "
-                        "(default: off)")
-    p.add_argument("--compile-mode", choices=COMPILE_MODES,
-                   help=f"torch.compile mode of those rows (default: {d.compile_mode})")
+    p.add_argument(
+        "--batch-sizes",
+        help="a sweep: every row at each size, e.g. 1,8,32,128 (one export and build "
+        "per size; long-form results and plot.png) (default: --batch-size only)",
+    )
+    p.add_argument(
+        "--rows", help=f"comma-separated rows among: {', '.join(ALL_IDS)} (default: all but the torch.compile rows)"
+    )
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="add the torch.compile rows (pytorch-compile-fp32/fp16; CUDA only; compiling takes a while) "
+        "(default: off)",
+    )
+    p.add_argument(
+        "--compile-mode", choices=COMPILE_MODES, help=f"torch.compile mode of those rows (default: {d.compile_mode})"
+    )
     p.add_argument("--stages", help=f"comma-separated stages among: {', '.join(RUN_STAGES)} (default: all)")
     add_timing_options(p, d)
     add_build_options(p, d)
     p.add_argument("--device", choices=("auto", "cuda", "cpu"), help=f"where to run (default: {d.device})")
     p.add_argument("--out", "-o", help="results folder (default: ./trt-tui-results/<model>/)")
     p.add_argument("--seed", help=f"seed of the random inputs, >= 0 (default: {d.seed})")
-    p.add_argument("--explain-accuracy", action="store_true",
-                   help="per-layer FP16/INT8 errors against FP32 (onnxruntime, every tensor exposed): "
-                        "layers.json (default: off)")
-    p.add_argument("--against", metavar="RESULTS",
-                   help="compare this run with an earlier one (results folder or results.json), row by row, at the "
-                        "end (see trt-tui compare) (default: none)")
+    p.add_argument(
+        "--explain-accuracy",
+        action="store_true",
+        help="per-layer FP16/INT8 errors against FP32 (onnxruntime, every tensor exposed): layers.json (default: off)",
+    )
+    p.add_argument(
+        "--against",
+        metavar="RESULTS",
+        help="compare this run with an earlier one (results folder or results.json), row by row, at the "
+        "end (see trt-tui compare) (default: none)",
+    )
     add_compare_options(p)
     add_output_options(p)
 
 
 def add_timing_options(p: argparse.ArgumentParser, d: RunConfig) -> None:
     """How each row is timed: iterations (or auto), the CI target, warm-up, the time budget."""
-    p.add_argument("--iterations", "-n", help=f"timed iterations per row, >= 1, or auto: until the p50's 95%% CI is "
-                   f"within --ci-target (or --max-seconds, {AUTO_MAX_SECONDS:.0f} s if not given, ends it) "
-                   f"(default: {d.iterations})")
-    p.add_argument("--ci-target", help="the p50's 95%% CI half-width asked, in percent (e.g. 1%%): what "
-                   f"--iterations auto runs until, and beyond which a fixed count is called too few "
-                   f"(default: {d.ci_target * 100:.0f}%%)")
+    p.add_argument(
+        "--iterations",
+        "-n",
+        help=f"timed iterations per row, >= 1, or auto: until the p50's 95%% CI is "
+        f"within --ci-target (or --max-seconds, {AUTO_MAX_SECONDS:.0f} s if not given, ends it) "
+        f"(default: {d.iterations})",
+    )
+    p.add_argument(
+        "--ci-target",
+        help="the p50's 95%% CI half-width asked, in percent (e.g. 1%%): what "
+        f"--iterations auto runs until, and beyond which a fixed count is called too few "
+        f"(default: {d.ci_target * 100:.0f}%%)",
+    )
     p.add_argument("--warmup", help=f"warm-up iterations per row, >= 0 (default: {d.warmup})")
-    p.add_argument("--max-seconds", help="time budget per row in seconds, > 0: stop the timed loop early "
-                   "(default: none, run every iteration)")
+    p.add_argument(
+        "--max-seconds",
+        help="time budget per row in seconds, > 0: stop the timed loop early (default: none, run every iteration)",
+    )
 
 
 def add_build_options(p: argparse.ArgumentParser, d: RunConfig) -> None:
     """How the ONNX files and engines are made: INT8 calibration, FP16, the exporter, TensorRT's workspace, TF32."""
     lo, hi = opset_range(d.exporter)
-    p.add_argument("--calibrator", choices=[c.value for c in Calibration], help=f"INT8 calibrator (default: {d.calibrator})")
-    p.add_argument("--calib-data", help="calibration samples: .npy (N,C,H,W) or .npz "
-                   "(default: the model's own data, else random)")
+    p.add_argument(
+        "--calibrator", choices=[c.value for c in Calibration], help=f"INT8 calibrator (default: {d.calibrator})"
+    )
+    p.add_argument(
+        "--calib-data", help="calibration samples: .npy (N,C,H,W) or .npz (default: the model's own data, else random)"
+    )
     p.add_argument("--calib-samples", help=f"calibration samples used, >= 1 (default: {d.calib_samples})")
-    p.add_argument("--precision-keep-fp32", metavar="OP,...",
-                   help="ONNX op types kept in FP32 in the FP16 model (strongly typed TensorRT), e.g. Softmax,Pow "
-                   "(default: none)")
-    p.add_argument("--opset", help=f"ONNX opset, {lo} to {hi if hi else '…'} with the {d.exporter} exporter "
-                   f"(default: {d.opset})")
+    p.add_argument(
+        "--precision-keep-fp32",
+        metavar="OP,...",
+        help="ONNX op types kept in FP32 in the FP16 model (strongly typed TensorRT), e.g. Softmax,Pow (default: none)",
+    )
+    p.add_argument(
+        "--opset", help=f"ONNX opset, {lo} to {hi if hi else '…'} with the {d.exporter} exporter (default: {d.opset})"
+    )
     p.add_argument("--exporter", choices=EXPORTERS, help=f"torch.onnx exporter (default: {d.exporter})")
     p.add_argument("--dynamic-batch", action="store_true", help="export with a dynamic batch axis (default: off)")
     p.add_argument("--workspace-mib", help=f"TensorRT builder workspace in MiB, >= 1 (default: {d.workspace_mib})")
-    p.add_argument("--no-tf32", action="store_true",
-                   help="strict FP32: no TF32 in PyTorch or TensorRT (default: TF32 allowed)")
+    p.add_argument(
+        "--no-tf32", action="store_true", help="strict FP32: no TF32 in PyTorch or TensorRT (default: TF32 allowed)"
+    )
 
 
 def add_output_options(p: argparse.ArgumentParser) -> None:
     """How the run is shown: the timeline's full list, raw events, each error's detail."""
-    p.add_argument("--timeline", action="store_true",
-                   help="print every stage and phase of the run's timeline at the end, then its summary "
-                        "(results.json meta.timeline has them all) (default: the summary only)")
-    p.add_argument("--json", action="store_true",
-                   help="print the raw JSON events instead of progress and table (default: off)")
-    p.add_argument("--verbose", "-v", action="store_true",
-                   help="print each error's full detail (traceback, parser errors, TensorRT log lines) under it "
-                        "(default: off)")
+    p.add_argument(
+        "--timeline",
+        action="store_true",
+        help="print every stage and phase of the run's timeline at the end, then its summary "
+        "(results.json meta.timeline has them all) (default: the summary only)",
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print the raw JSON events instead of progress and table (default: off)"
+    )
+    p.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="print each error's full detail (traceback, parser errors, TensorRT log lines) under it (default: off)",
+    )
 
 
 def add_compare_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--min-change", default="2",
-                   help="percent: a p50 change whose 95%% CI stays within ±this is 'same within noise' (two runs of "
-                        "one engine differ by a little that no single run's CI shows) (default: 2)")
-    p.add_argument("--fail-on-regression", action="store_true",
-                   help=f"exit status {EXIT_REGRESSION} (compare: 1) when a row is slower beyond noise: for CI "
-                        "scripts (default: off)")
+    p.add_argument(
+        "--min-change",
+        default="2",
+        help="percent: a p50 change whose 95%% CI stays within ±this is 'same within noise' (two runs of "
+        "one engine differ by a little that no single run's CI shows) (default: 2)",
+    )
+    p.add_argument(
+        "--fail-on-regression",
+        action="store_true",
+        help=f"exit status {EXIT_REGRESSION} (compare: 1) when a row is slower beyond noise: for CI "
+        "scripts (default: off)",
+    )
 
 
 def parse_percent(text: str) -> float:
@@ -268,8 +364,9 @@ def config_from_args(args: argparse.Namespace) -> tuple[RunConfig | None, list[s
         values["out_dir"] = args.out
     if getattr(args, "precision_keep_fp32", None):
         values["precision_keep_fp32"] = tuple(op.strip() for op in args.precision_keep_fp32.split(",") if op.strip())
-    cfg = RunConfig(**values, dynamic_batch=args.dynamic_batch, tf32=not args.no_tf32,
-                    explain_accuracy=args.explain_accuracy)
+    cfg = RunConfig(
+        **values, dynamic_batch=args.dynamic_batch, tf32=not args.no_tf32, explain_accuracy=args.explain_accuracy
+    )
     for name, problem in cfg.problems().items():
         if name not in errors:
             raw = {"out_dir": args.out}.get(name, getattr(args, name, None))
@@ -307,6 +404,7 @@ class ProgressPrinter:
         self.tty = out.isatty()
         self.last_plain: dict[str, float] = {}
         self.env_seen = False
+        self.settled: set[tuple[Any, ...]] = set()  # rows said once: a later update (speedups) is not news
 
     def line(self, text: str) -> None:
         if self.tty:
@@ -316,7 +414,7 @@ class ProgressPrinter:
 
     def status(self, key: str, text: str) -> None:
         if self.tty:
-            self.out.write("\r\033[K" + text[: 119])
+            self.out.write("\r\033[K" + text[:119])
             self.out.flush()
         elif time.monotonic() - self.last_plain.get(key, 0.0) >= 2.0:  # plain: at most every 2 s per task
             self.last_plain[key] = time.monotonic()
@@ -341,9 +439,15 @@ class ProgressPrinter:
             self.status(ev.task, f"   {ev.task}{phase}{count}{eta}{so_far}")
         elif isinstance(ev, RowEvent) and ev.row.get("status") in (Status.OK, Status.FAILED, Status.SKIPPED):
             r = ev.row
+            key = (r.get("row_id"), r.get("batch_size"), r.get("dims"), r["status"])
+            if key in self.settled:
+                return
+            self.settled.add(key)
             if r["status"] == Status.OK:
-                self.line(f"   {r['row_id']}: p50 {fmt_ms(r.get('latency_p50_ms'))} ms, "
-                          f"{fmt_rate(r.get('throughput_per_s'))}/s")
+                self.line(
+                    f"   {r['row_id']}: p50 {fmt_ms(r.get('latency_p50_ms'))} ms, "
+                    f"{fmt_rate(r.get('throughput_per_s'))}/s"
+                )
             else:
                 self.line(f"   {r['row_id']}: {r['status']} — {r.get('reason')}")
         elif isinstance(ev, ErrorEvent):
@@ -355,8 +459,10 @@ class ProgressPrinter:
         elif isinstance(ev, EnvEvent) and not self.env_seen:  # again at the end, with the machine's state after
             self.env_seen = True
             e = ev.env
-            self.line(f"   device {e.get('device')} {e.get('gpu') or ''} | torch {e.get('torch')} | "
-                      f"onnxruntime {e.get('onnxruntime')} | TensorRT {e.get('tensorrt') or 'not installed'}")
+            self.line(
+                f"   device {e.get('device')} {e.get('gpu') or ''} | torch {e.get('torch')} | "
+                f"onnxruntime {e.get('onnxruntime')} | TensorRT {e.get('tensorrt') or 'not installed'}"
+            )
             if machine := machine_words(e):
                 self.line(f"   machine {machine}")
 
@@ -378,8 +484,12 @@ def results_table(store: Any) -> Any:
         best = " *" if key == store.best else ""
         label = store.sweep_label(r)
         name = r["row_id"] + (f" {label}" if label else "") + best
-        table.add_row(name, r.get("device") or "—", r.get("status") or "",
-                      *(dash(col.cell(r, wide=True)) for col in TABLE_COLUMNS))
+        table.add_row(
+            name,
+            r.get("device") or "—",
+            r.get("status") or "",
+            *(dash(col.cell(r, wide=True)) for col in TABLE_COLUMNS),
+        )
     return table
 
 
@@ -394,8 +504,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     job = JobProcess(cfg, env={**os.environ, **timeline.launch_env()})  # the timeline counts from this launch
     state = RunState()
     interrupted = follow_run(job, state, args)
-    fin = state.finished or Finished(status=Status.CANCELLED if interrupted else Status.FAILED,
-                                     out_dir=str(cfg.resolved_out_dir()), message="no result")
+    fin = state.finished or Finished(
+        status=Status.CANCELLED if interrupted else Status.FAILED,
+        out_dir=str(cfg.resolved_out_dir()),
+        message="no result",
+    )
     if not args.json:
         print_summary(state, fin, verbose=args.verbose, explain=cfg.explain_accuracy, full_timeline=args.timeline)
     if interrupted:
@@ -469,8 +582,9 @@ def follow_run(job: Any, state: Any, args: argparse.Namespace) -> bool:
     return False
 
 
-def print_summary(state: Any, fin: Finished, *, verbose: bool, explain: bool = False,
-                  full_timeline: bool = False) -> None:
+def print_summary(
+    state: Any, fin: Finished, *, verbose: bool, explain: bool = False, full_timeline: bool = False
+) -> None:
     """The table, each row's reason, the best row, the per-layer view, where the files are, where the
     time went (the timeline's summary, after every entry with ``full_timeline``)."""
     from rich.console import Console
@@ -536,19 +650,32 @@ def print_comparison(changes: list[Any], a: Any, b: Any, min_change: float) -> N
     from trt_tui.core import compare
 
     console = Console(width=None if sys.stdout.isatty() else 160)
-    table = Table(title=f"B against A (p50 latency, ms; same within noise: CI within ±{min_change:.0%})",
-                  header_style="bold")
+    table = Table(
+        title=f"B against A (p50 latency, ms; same within noise: CI within ±{min_change:.0%})", header_style="bold"
+    )
     for title in ("row", "batch", "A p50", "B p50", "change (95% CI)", "verdict"):
         table.add_column(title, justify="left" if title in ("row", "verdict") else "right")
     style = {compare.SLOWER: "red", compare.FASTER: "green"}
     for c in changes:
-        table.add_row(c.row_id, str(c.batch_size or ""), fmt_ms(c.a_p50), fmt_ms(c.b_p50), compare.fmt_change(c),
-                      c.verdict, style=style.get(c.verdict, ""))
+        table.add_row(
+            c.row_id,
+            str(c.batch_size or ""),
+            fmt_ms(c.a_p50),
+            fmt_ms(c.b_p50),
+            compare.fmt_change(c),
+            c.verdict,
+            style=style.get(c.verdict, ""),
+        )
     console.print(f"A: {a}\nB: {b}", markup=False, highlight=False)
     console.print(table)
     slower = compare.regressed(changes)
-    console.print(f"{len(slower)} slower beyond noise: {', '.join(c.row_id for c in slower)}" if slower
-                  else f"no row slower beyond noise ({len(changes)} compared)", markup=False, highlight=False)
+    console.print(
+        f"{len(slower)} slower beyond noise: {', '.join(c.row_id for c in slower)}"
+        if slower
+        else f"no row slower beyond noise ({len(changes)} compared)",
+        markup=False,
+        highlight=False,
+    )
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

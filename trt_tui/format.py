@@ -218,10 +218,21 @@ TABLE_COLUMNS: tuple[Column, ...] = (
     Column("gpu_compute_p50_ms", "GPU", 7, fmt_ms),  # the median, as trtexec reports GPU Compute Time
     Column("throughput_per_s", "thru/s", 7, fmt_rate),
     Column("latency_p50_ci", "p50 ±", 7, fmt_ms, in_app=False, row_fmt=lambda r, wide: fmt_p50_ci(r)),
-    Column("speedup_vs_pytorch", "speedup", 8, fmt_speedup,
-           row_fmt=lambda r, wide: fmt_speedup_ci(r, "speedup_vs_pytorch", wide)),
-    Column("speedup_vs_best_pytorch", "vs best PT", 10, fmt_speedup, in_app=False,
-           row_fmt=lambda r, wide: fmt_speedup_ci(r, "speedup_vs_best_pytorch", wide)),
+    Column(
+        "speedup_vs_pytorch",
+        "speedup",
+        8,
+        fmt_speedup,
+        row_fmt=lambda r, wide: fmt_speedup_ci(r, "speedup_vs_pytorch", wide),
+    ),
+    Column(
+        "speedup_vs_best_pytorch",
+        "vs best PT",
+        10,
+        fmt_speedup,
+        in_app=False,
+        row_fmt=lambda r, wide: fmt_speedup_ci(r, "speedup_vs_best_pytorch", wide),
+    ),
     Column("size_bytes", "size", 8, fmt_bytes),
     Column("max_abs_err", "max|Δ|", 8, fmt_err),
     Column("top1_agreement", "top-1", 7, fmt_frac),
@@ -258,7 +269,6 @@ def output_banner(rows: Any) -> list[str]:
     return list(lines)
 
 
-
 def _arrow(before: Any, after: Any, unit: str, fmt: str = "{}") -> str:
     if not is_num(before):
         return ""
@@ -283,7 +293,9 @@ def gpu_words(before: dict[str, Any], after: dict[str, Any]) -> str:
         bits.append(f"persistence {before['persistence']}")
     procs = {p.get("pid") for r in (before, after) for p in (r.get("processes") or [])}
     if before.get("processes") is not None:
-        bits.append(f"{len(procs)} other GPU process{'es' if len(procs) != 1 else ''}" if procs else "no other GPU process")
+        bits.append(
+            f"{len(procs)} other GPU process{'es' if len(procs) != 1 else ''}" if procs else "no other GPU process"
+        )
     return ", ".join(bits)
 
 

@@ -32,8 +32,14 @@ RECORDED_MACHINE: dict[str, Any] = {
 }
 
 
-def make_app(stream: str | Path | None = None, *, stop: Callable[[Event], bool] | None = None,
-             config: RunConfig | None = None, machine: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+def make_app(
+    stream: str | Path | None = None,
+    *,
+    stop: Callable[[Event], bool] | None = None,
+    config: RunConfig | None = None,
+    machine: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> Any:
     """A TrtTuiApp whose jobs replay ``stream`` (frozen clock, fixed machine probe)."""
     from trt_tui.app import TrtTuiApp
 
@@ -112,8 +118,10 @@ async def _build(pilot: Any) -> None:
     app = pilot.app
     await settle(pilot)
     await pilot.press("r")
-    await wait_until(pilot, lambda: app.state.engines.get("tensorrt-fp16") is not None
-                     and app.state.engines["tensorrt-fp16"].step == 2)
+    await wait_until(
+        pilot,
+        lambda: app.state.engines.get("tensorrt-fp16") is not None and app.state.engines["tensorrt-fp16"].step == 2,
+    )
     app.state.clock = lambda: FROZEN_CLOCK + 4.2  # the FP16 build has been running for 4 s
     await pilot.press("3")
     app._redraw()  # the screen may have followed the run here already, drawn at 0 s
@@ -126,8 +134,9 @@ async def _quantize(pilot: Any) -> None:
     app = pilot.app
     await settle(pilot)
     await pilot.press("r")
-    await wait_until(pilot, lambda: "int8-qdq" in app.state.quantize_steps
-                     and app.state.quantize_steps["int8-qdq"].step == 5)
+    await wait_until(
+        pilot, lambda: "int8-qdq" in app.state.quantize_steps and app.state.quantize_steps["int8-qdq"].step == 5
+    )
     app.state.clock = lambda: FROZEN_CLOCK + 37.0  # calibrating for 37 s
     app._redraw()
     await pilot.pause()
@@ -184,8 +193,12 @@ def scenarios(streams: Path) -> dict[str, tuple[Callable[[], Any], Callable[[Any
 SIZES: tuple[tuple[tuple[int, int], str], ...] = (((100, 30), ""), ((80, 24), "-80x24"))
 
 
-def save_screenshots(out_dir: str | Path = "screens", *, sizes: tuple[tuple[tuple[int, int], str], ...] = SIZES,
-                     streams_dir: str | Path | None = None) -> list[Path]:
+def save_screenshots(
+    out_dir: str | Path = "screens",
+    *,
+    sizes: tuple[tuple[tuple[int, int], str], ...] = SIZES,
+    streams_dir: str | Path | None = None,
+) -> list[Path]:
     """Save one SVG per screen and size into ``out_dir`` (``model.svg``, ``model-80x24.svg``, ...);
     returns the paths written."""
     import os
@@ -239,8 +252,9 @@ def measure_first_paint(runs: int = 5, python: str = sys.executable) -> dict[str
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     for _ in range(runs):
         start = time.time()
-        out = subprocess.run([python, "-c", _FIRST_PAINT_CHILD], capture_output=True, text=True, env=env,
-                             check=True, timeout=120)
+        out = subprocess.run(
+            [python, "-c", _FIRST_PAINT_CHILD], capture_output=True, text=True, env=env, check=True, timeout=120
+        )
         data = json.loads(out.stdout.strip().splitlines()[-1])
         times.append(data["first_paint"] - start)
         modules |= {m.split(".")[0] for m in data["modules"]}
@@ -253,13 +267,16 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m trt_tui.screenshots")
     parser.add_argument("--out", default="screens")
-    parser.add_argument("--first-paint", action="store_true",
-                        help="measure the time from process start to the first screen instead")
+    parser.add_argument(
+        "--first-paint", action="store_true", help="measure the time from process start to the first screen instead"
+    )
     args = parser.parse_args(argv)
     if args.first_paint:
         result = measure_first_paint()
-        print(f"first paint: median {result['median_s']:.3f} s, min {result['min_s']:.3f} s "
-              f"over {len(result['runs'])} runs: {', '.join(f'{t:.3f}' for t in result['runs'])}")
+        print(
+            f"first paint: median {result['median_s']:.3f} s, min {result['min_s']:.3f} s "
+            f"over {len(result['runs'])} runs: {', '.join(f'{t:.3f}' for t in result['runs'])}"
+        )
         return 0
     for path in save_screenshots(args.out):
         print(path)

@@ -115,3 +115,17 @@ def test_round_trip_through_json():
     found, _ = read_inputs(bert_like_onnx())
     sized = inp.apply(found, inp.Overrides(sizes={"seq": 16}))
     assert inp.ModelInputs.from_dict(sized.to_dict()) == sized
+
+
+def test_one_dim_name_has_one_size_across_inputs():
+    """An ONNX file's inputs sharing dim_param 'sequence_length': the size one shape gives it sizes the
+    other input too; two sizes for one name are refused naming both inputs."""
+    seq = ("sequence_length",)
+    found = inp.ModelInputs((inp.InputSpec("input_ids", (0,), "int64", dims=seq),
+                             inp.InputSpec("attention_mask", (0,), "int64", dims=seq)), origin="onnx")
+    got = inp.with_user(found, None, inp.Overrides(shapes={"input_ids": (128,)}))
+    assert [s.shape for s in got] == [(128,), (128,)]
+    with pytest.raises(inp.InputError, match=r"'attention_mask': dim sequence_length is 64 here but 128 in 'input_ids'"):
+        inp.with_user(found, None, inp.Overrides(shapes={"input_ids": (128,), "attention_mask": (64,)}))
+    with pytest.raises(inp.InputError, match=r"e\.g\. --input-shapes input_ids:\[128\]$"):  # no --input-shape hint: 2 inputs
+        inp.with_user(found, None, None)

@@ -102,6 +102,11 @@ def test_torchscript_and_torch_export_files(tmp_path):
     rec = export.export_onnx(p.program, p.inputs, 2, tmp_path / "ep.onnx")
     got = export.ort_session(tmp_path / "ep.onnx", prefer_cuda=False).run(None, p.inputs.feeds(2, 0))
     assert got[0].shape == (2, 5)
+    # the program's module refuses eval(): the parity check and the PyTorch rows take it as it is
+    assert export.ort_parity(tmp_path / "ep.onnx", p.module, p.inputs.feeds(2, 0), prefer_cuda=False)["passed"]
+    half = bench.TorchRunner(p.module, p.inputs, device="cpu", half=True)
+    half.set_input(p.inputs.feeds(2, 0))
+    half.compute()
 
 
 BAD = {
@@ -132,3 +137,54 @@ def test_bad_models_refused_at_load_with_one_line(case, tmp_path):
     with pytest.raises(ModelError, match=pattern) as info:
         models.load_model(f"{p}:make", input_shape=shape, overrides=Overrides(shapes=shapes or {}))
     assert "\n" not in info.value.message
+
+
+TOKENS_NO_EXAMPLE = """import torch
+class M(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = torch.nn.Embedding(50, 8)
+        self.head = torch.nn.Linear(8, 3)
+    def forward(self, tokens, scale):
+        return self.head(self.emb(tokens).mean(1) * scale)
+def make():
+    return M()
+"""
+
+
+def test_a_float_input_feeding_an_embedding_becomes_token_ids(tmp_path):
+    """No example_inputs, only shapes by name: the input the forward hands to nn.Embedding is ids (int64,
+    below the table's 50 rows, or in the user's range); the other stays float; a dtype the user set stays."""
+    p = tmp_path / "tok.py"
+    p.write_text(TOKENS_NO_EXAMPLE)
+    shapes = {"tokens": (12,), "scale": (1,)}
+    m = models.load_model(f"{p}:make", overrides=Overrides(shapes=shapes))
+    tokens, scale = m.inputs.specs
+    assert (tokens.dtype, tokens.gen, tokens.low, tokens.high) == ("int64", "randint", 0, 49)
+    assert "feeds an nn.Embedding" in tokens.note and scale.dtype == "float32"
+    ranged = models.load_model(f"{p}:make", overrides=Overrides(shapes=shapes, ranges={"tokens": (3, 9)}))
+    assert (ranged.inputs.specs[0].dtype, ranged.inputs.specs[0].low, ranged.inputs.specs[0].high) == ("int64", 3, 9)
+    with pytest.raises(ModelError, match=r"forward with tokens float32 \[1,12\], scale float32 \[1,1\] failed"):
+        models.load_model(f"{p}:make", overrides=Overrides(shapes=shapes, dtypes={"tokens": "float32"}))
+
+
+def test_a_torchscript_file_shows_its_token_ids_in_its_graph(tmp_path):
+    """No hooks on a ScriptModule: the inlined graph's aten::embedding says which input is ids and the
+    table's rows, for a float-shaped input (retyped int64) and one the user typed int64 alike."""
+    p = tmp_path / "tok.py"
+    p.write_text(TOKENS_NO_EXAMPLE)
+    shapes = {"tokens": (12,), "scale": (1,)}
+    net = models.load_model(f"{p}:make", overrides=Overrides(shapes=shapes)).module
+    ts = tmp_path / "tok.pt"
+    torch.jit.trace(net, (torch.randint(0, 50, (2, 12)), torch.rand(2, 1))).save(str(ts))
+    for dtypes in ({}, {"tokens": "int64"}):
+        m = models.load_model(str(ts), overrides=Overrides(shapes=shapes, dtypes=dtypes))
+        tokens, scale = m.inputs.specs
+        assert (tokens.dtype, tokens.low, tokens.high, scale.dtype) == ("int64", 0, 49, "float32"), dtypes
+
+
+def test_a_float_mask_is_ones_too():
+    from trt_tui.core.inputs import InputSpec, default_generator
+
+    assert default_generator(InputSpec("attention_mask", (8,), "float32")).gen == "ones"
+    assert default_generator(InputSpec("pixels", (8,), "float32")).gen == "normal"

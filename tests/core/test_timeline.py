@@ -112,6 +112,25 @@ def test_a_sweep_names_the_batch_of_each_entry(clock):
         ("model", None), ("benchmark", 1), ("load", 1), ("benchmark", 4), ("load", 4)]
 
 
+def test_a_sweep_over_a_dynamic_dim_names_the_size_of_each_entry(clock):
+    """One batch size, seq at 32 then 64: the two benchmark stages and their rows' phases say which size,
+    and a row settled at seq=32 does not close the phase of the same row at seq=64."""
+    seq = {"now": "seq=32"}
+    tl = timeline.Timeline(batch=lambda: 4, dims=lambda: seq["now"])
+    for dims, t in (("seq=32", 0), ("seq=64", 10)):
+        seq["now"] = dims
+        at(clock, t, tl, StageStarted(stage="benchmark"))
+        clock.now = 1000.0 + t + 1
+        tl.mark("onnxruntime-fp32", "timed")
+        at(clock, t + 2, tl, RowEvent(row={"row_id": "onnxruntime-fp32", "batch_size": 4, "dims": "seq=32",
+                                           "status": "ok"}))
+        at(clock, t + 3, tl, StageFinished(stage="benchmark", seconds=3))
+    got = [(e["name"], e.get("dims"), e["duration_s"]) for e in tl.entries if e["name"] != "startup"]
+    assert got == [("benchmark", "seq=32", 3.0), ("timed", "seq=32", 1.0), ("benchmark", "seq=64", 3.0),
+                   ("timed", "seq=64", 2.0)]
+    assert [label for label, _, _ in timeline.stage_rows(tl.entries)][1:] == ["benchmark b4 seq=32", "benchmark b4 seq=64"]
+
+
 def test_recording_keeps_the_store_current_and_sends_a_timeline_event_after_each_stage(clock, tmp_path):
     store = ResultsStore(tmp_path)
     sent = []

@@ -207,3 +207,35 @@ def test_calibration_cache_is_keyed_to_what_made_it(tmp_path, on_cpu, monkeypatc
     cache.with_name(cache.name + ".json").unlink()  # a cache of unknown origin is never trusted
     notes, fed = build(calib_samples=32, calib_data=str(data))
     assert fed == 32 and "differed in no record of what made it" in notes
+
+
+@pytest.mark.parametrize("version", ["10.13", "11.4"])
+def test_one_timing_cache_serves_every_precision_of_a_run(tmp_path, on_cpu, monkeypatch, version):
+    """FP32, FP16 and INT8 of one run build with one timing cache: each build starts from what the builds
+    before it saved (the fake's cache grows by one mark per build), and a second run starts from all of it.
+    Unverified on a real TensorRT until the GPU run (scripts/gpu-suite.sh timeline)."""
+    from trt_tui.core.events import StepFinished
+    from trt_tui.core.trt import calibrators
+
+    monkeypatch.setattr(calibrators, "torch_to_device", lambda a: (a, a.ctypes.data))  # no GPU here
+    sc = Scenario(**MLP_IO)
+    trt_rows = ("tensorrt-fp32", "tensorrt-fp16", "tensorrt-int8")
+    cache = tmp_path / "timing.cache"  # beside the results folder: shared by the runs made there
+
+    def build() -> dict[str, list[str]]:
+        pipe = FakeTrtPipeline(RunConfig(model="mlp", rows=trt_rows, exporter="torchscript", calib_samples=16,
+                                         stages=("export", "quantize", "build"), out_dir=str(tmp_path / "out")),
+                               (events := []).append)
+        pipe.fake = make_fake(version, sc)
+        assert pipe.run().status == "ok"
+        built = {e.step: e.detail.get("warnings", []) for e in events if isinstance(e, StepFinished) and e.stage == "build"}
+        assert sorted(built) == sorted(trt_rows)
+        return built
+
+    built = build()
+    assert cache.read_bytes() == b"TCACHE:" * 3  # one cache through the three builds
+    assert not any("timing cache" in w for w in built["tensorrt-fp32"])  # the first started a new one
+    for row in ("tensorrt-fp16", "tensorrt-int8"):
+        assert "timing cache timing.cache reused" in built[row]
+    built = build()
+    assert cache.read_bytes() == b"TCACHE:" * 6 and "timing cache timing.cache reused" in built["tensorrt-fp32"]

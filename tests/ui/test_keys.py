@@ -57,11 +57,11 @@ def test_tab_order_and_every_field_gives_the_focus_back_on_enter_and_escape():
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             order = []
-            for _ in range(15):
+            for _ in range(16):
                 await pilot.press("tab")
                 order.append(app.focused.id)
             assert order == ["model", "batch_size", "input_shape", "input_shapes", "input_dtypes", "val_ranges",
-                             "dynamic_dims", "sweep", "iterations", "warmup", "calibrator", "calib_data", "rows",
+                             "dynamic_dims", "sweep", "profile", "iterations", "warmup", "calibrator", "calib_data", "rows",
                              "builtin-models", "model"]
             for key in ("enter", "escape"):
                 for field in ("model", "batch_size", "input_shapes", "sweep", "calib_data"):

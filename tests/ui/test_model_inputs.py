@@ -200,7 +200,7 @@ def test_at_80x24_the_inputs_are_in_view_and_tab_brings_every_input_field_into_v
             machine = screen.query_one("#machine").region
             body = screen.query_one("#model-body").region
             listing = screen.query_one("#inputs-list").region
-            assert listing.height == 2 and listing.bottom <= machine.y
+            assert listing.height == 4 and listing.bottom <= machine.y  # two lines an input at 80 columns
             assert screen.query_one("#model-hint").region.bottom <= 23
             for name in ("input_shapes", "input_dtypes", "val_ranges", "dynamic_dims", "sweep", "calib_data"):
                 screen.query_one(f"#{name}", Input).focus()
@@ -209,5 +209,49 @@ def test_at_80x24_the_inputs_are_in_view_and_tab_brings_every_input_field_into_v
                 assert region.height == 1 and body.y <= region.y < body.bottom, name
                 await pilot.press("escape")
                 assert app.focused.id == "builtin-models"
+
+    run(scenario)
+
+
+def test_inputs_list_wraps_values_under_the_name_when_a_line_does_not_fit():
+    """At 80 columns the form's left side is ~32 cells: the names stay whole and the generator goes on its
+    own indented line, cut only at the width; wide enough, one aligned line per input."""
+    from trt_tui.widgets.inputs_list import InputRow, InputsList
+
+    widget = InputsList()
+    widget.show([InputRow("input_ids", "[B,96]", "int64", "randint [0, 2999] (ids below the table's 3000 rows)"),
+                 InputRow("attention_mask", "[B,96]", "int64", "ones (a mask: no padding)")])
+    narrow = [line.plain for line in widget.lines(32)]
+    assert narrow[0].startswith("input_ids ") and narrow[2].startswith("attention_mask [B,96] int64")
+    assert narrow[1].startswith("  randint [0, 2999]") and narrow[1].endswith("…") and narrow[3] == "  ones (a mask: no padding)"
+    assert all(len(line) <= 32 for line in narrow)
+    wide = [line.plain for line in widget.lines(120)]
+    assert len(wide) == 2 and wide[1] == "attention_mask [B,96] int64 ones (a mask: no padding)"
+
+
+def test_the_profile_field_sets_the_tensorrt_optimization_profile_as_the_cli_does():
+    from trt_tui.cli import build_parser, config_from_args
+
+    path = two_int_inputs_onnx(Path("enc.onnx").resolve())
+
+    async def scenario():
+        app = make_app(None)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            screen.query_one("#model", Input).value = str(path)
+            screen.query_one("#sweep", Input).value = "seq=64,128"
+            profile = screen.query_one("#profile", Input)
+            profile.value = "seq=16:512"
+            await pilot.pause()
+            _, lines = config_from_args(build_parser().parse_args(
+                ["run", "--model", str(path), "--sweep", "seq=64,128", "--profile", "seq=16:512"]))
+            assert error(screen, "profile") == "✘ " + lines[0].split(": ", 2)[2] and app.form[0] is None
+            profile.value = "seq=16:128:512"
+            await pilot.pause()
+            assert error(screen, "profile") == "" and app.form[0].profile == {"seq": (16, 128, 512)}
+            profile.value = "seq=100:128:120"  # the sweep's 64 falls outside: said under Sweep, as the CLI says it
+            await pilot.pause()
+            assert app.form[0] is None and (error(screen, "profile") or error(screen, "sweep"))
 
     run(scenario)

@@ -467,3 +467,23 @@ def test_the_batch_size_field_takes_one_size_or_a_sweep():
             assert app.form[1] and "batch_sizes" not in app.form[1]  # reported on the one field
 
     run(scenario)
+
+
+def test_the_iterations_field_takes_a_count_or_auto():
+    """As --iterations auto: the run times until the p50's CI is within --ci-target (or max-seconds)."""
+    async def scenario():
+        app = make_app(MLP)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            field = app.screen.query_one("#iterations", Input)
+            for text, auto, count in (("AUTO", True, None), ("300", False, 300), ("many", None, None)):
+                field.value = text
+                await pilot.pause()
+                config, bad = app.form
+                if auto is None:
+                    assert config is None and "a whole number, or auto" in bad["iterations"]
+                else:
+                    assert config is not None and config.auto_iterations is auto, text
+                    assert count is None or config.iterations == count
+
+    run(scenario)

@@ -66,8 +66,10 @@ def top1_uninformative(ref: Sequence[np.ndarray]) -> str:
     classes = np.unique(first.argmax(-1))
     if classes.size > 1:
         return ""
-    return (f"the reference gives class {int(classes[0])} for all {len(first)} samples (random weights?): "
-            "top-1 agreement says little here, judge the rows by cosine and max error")
+    return (
+        f"the reference gives class {int(classes[0])} for all {len(first)} samples (random weights?): "
+        "top-1 agreement says little here, judge the rows by cosine and max error"
+    )
 
 
 def compare(ref: Sequence[np.ndarray], out: Sequence[np.ndarray]) -> dict[str, Any]:
@@ -130,8 +132,11 @@ def trust_fields(ref: Sequence[np.ndarray], fields: dict[str, Any]) -> dict[str,
     ``accuracy_na`` (why the comparison is vacuous; then the accuracy columns are emptied, not 0 %)."""
     why = reference_problem(ref)
     if why:
-        return {**dict.fromkeys(ACCURACY_KEYS), "accuracy_na": f"{why}: nothing to compare against",
-                "output_warning": why if "NaN" in why else ""}
+        return {
+            **dict.fromkeys(ACCURACY_KEYS),
+            "accuracy_na": f"{why}: nothing to compare against",
+            "output_warning": why if "NaN" in why else "",
+        }
     nan, inf = fields.get("nan_count") or 0, fields.get("inf_count") or 0
     warning = f"this row's outputs hold {nan} NaN and {inf} Inf where the reference has none" if nan or inf else ""
     return {"output_warning": warning, "accuracy_na": ""}

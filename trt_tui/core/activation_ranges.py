@@ -50,8 +50,9 @@ def _float_tensors(model) -> set[str]:
     """Names of tensors known (graph inputs, value_info after shape inference, node outputs) to be float."""
     import onnx
 
-    typed = {v.name: v.type.tensor_type.elem_type for v in [*model.graph.input, *model.graph.value_info,
-                                                               *model.graph.output]}
+    typed = {
+        v.name: v.type.tensor_type.elem_type for v in [*model.graph.input, *model.graph.value_info, *model.graph.output]
+    }
     floats = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16}
     names = {n for n, t in typed.items() if t in floats}
     # without shape inference: every produced tensor not known to be something else
@@ -197,8 +198,17 @@ def _entropy_bins_chunk(h, quant_bins: int):
     return cand[C - 1 - rev]
 
 
-def tensor_ranges(model_path, tensors: list[str], batch_source: BatchSource, input_name: Any, method: str, *,
-                  providers: list[str], progress: StepProgress, tmp: Path) -> tuple[dict[str, float], dict]:
+def tensor_ranges(
+    model_path,
+    tensors: list[str],
+    batch_source: BatchSource,
+    input_name: Any,
+    method: str,
+    *,
+    providers: list[str],
+    progress: StepProgress,
+    tmp: Path,
+) -> tuple[dict[str, float], dict]:
     """amax per tensor of ``tensors`` over every calibration batch; and where/how it ran."""
     import torch
 
@@ -231,16 +241,25 @@ def tensor_ranges(model_path, tensors: list[str], batch_source: BatchSource, inp
     progress.set_phase("entropy thresholds" if method == "entropy" else "ranges")
     t0 = time.perf_counter()
     amax = collector.amaxes()
-    info = {"ranges_by": "trt-tui", "ranges_device": "cuda" if on_cuda else "cpu", "stats_device": stats_device,
-            "tensors_calibrated": len(amax), "entropy_bins": HIST_BINS if method == "entropy" else None,
-            "calibrate_seconds": {"inference": round(infer_s, 3), "statistics": round(stats_s, 3),
-                                  "thresholds": round(time.perf_counter() - t0, 3)}}
+    info = {
+        "ranges_by": "trt-tui",
+        "ranges_device": "cuda" if on_cuda else "cpu",
+        "stats_device": stats_device,
+        "tensors_calibrated": len(amax),
+        "entropy_bins": HIST_BINS if method == "entropy" else None,
+        "calibrate_seconds": {
+            "inference": round(infer_s, 3),
+            "statistics": round(stats_s, 3),
+            "thresholds": round(time.perf_counter() - t0, 3),
+        },
+    }
     del session
     return amax, info
 
 
-def _batch_outputs(session: Any, binding: Any, batch: dict[str, Any], out_names: list[str],
-                   where: str) -> tuple[dict[str, Any], Any]:
+def _batch_outputs(
+    session: Any, binding: Any, batch: dict[str, Any], out_names: list[str], where: str
+) -> tuple[dict[str, Any], Any]:
     """One calibration batch through the session: every exposed tensor (and the inputs) as torch tensors.
     Outputs stay where onnxruntime made them (the GPU with CUDA); torch reads them through DLPack, so the
     OrtValues returned beside them own the memory those views read: keep them until the views are used."""

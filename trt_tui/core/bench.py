@@ -10,7 +10,7 @@ Names follow trtexec:
   1.5x the enqueue time is queued (nvbench's "blocking kernel"), so the CPU has launched the whole
   compute before the GPU reaches it: the events then time the GPU's work, not the CPU's launch rate
   (which for eager PyTorch on a fast GPU is often the slower of the two).
-- Throughput: iterations / wall time of the latency loop (inferences/s); images/s = that x batch.
+- Throughput: iterations / wall time of the latency loop (inferences/s); samples/s (images_per_s, a sample being one image or one sequence) = that x batch.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 
 from trt_tui.core import machine, noise, stats
 from trt_tui.core.inputs import Feeds, ModelInputs, feed_rows, named_feeds, single, slice_feeds
-from trt_tui.core.user_models import call, flatten_named
+from trt_tui.core.user_models import call, flatten_named, in_eval
 
 ProgressFn = Callable[[str, int, int], None]  # (phase, step, total)
 RunningFn = Callable[[int, float], None]  # (timed iterations so far, their p50 latency in ms)
@@ -40,7 +40,7 @@ TIMING_METHOD = {
     "latency": "perf_counter around H2D (from pinned memory staged once) + compute + D2H + sync, per iteration",
     "enqueue": "perf_counter around the compute call alone (CUDA rows)",
     "gpu_compute": "CUDA events around the compute on its stream; 256 MiB L2 flush and a GPU spin of "
-                   "1.5x the p99 enqueue time queued before each iteration (launch hidden)",
+    "1.5x the p99 enqueue time queued before each iteration (launch hidden)",
     "throughput": "iterations / wall time of the latency loop",
 }
 
@@ -103,8 +103,10 @@ class Measurement:
     def note(self) -> str:
         """A warning when the GPU compute time includes CPU launch time in more than 5% of iterations."""
         if self.launch_exposed > 0.05 * self.iterations:
-            return (f"GPU compute includes CPU launch time in {self.launch_exposed}/{self.iterations} iterations "
-                    "(the GPU got past the spin ahead of them before the launch was done)")
+            return (
+                f"GPU compute includes CPU launch time in {self.launch_exposed}/{self.iterations} iterations "
+                "(the GPU got past the spin ahead of them before the launch was done)"
+            )
         return ""
 
     def row_fields(self, batch_size: int) -> dict[str, Any]:
@@ -161,12 +163,22 @@ def warm_up(runner: Runner, warmup: int, budget_s: float | None, progress: Progr
     return warmup
 
 
-def measure(runner: Runner, host_input: Feeds | np.ndarray, *, warmup: int, iterations: int,
-            on_progress: ProgressFn | None = None, max_seconds: float | None = None,
-            l2_flush: bool = True, hide_launch: bool = True,
-            on_latency: Callable[[Measurement], None] | None = None,
-            on_running: RunningFn | None = None, ci_target: float | None = None, auto: bool = False,
-            watch: machine.RowWatch | None = None) -> Measurement:
+def measure(
+    runner: Runner,
+    host_input: Feeds | np.ndarray,
+    *,
+    warmup: int,
+    iterations: int,
+    on_progress: ProgressFn | None = None,
+    max_seconds: float | None = None,
+    l2_flush: bool = True,
+    hide_launch: bool = True,
+    on_latency: Callable[[Measurement], None] | None = None,
+    on_running: RunningFn | None = None,
+    ci_target: float | None = None,
+    auto: bool = False,
+    watch: machine.RowWatch | None = None,
+) -> Measurement:
     """Warm up, then time ``iterations`` end-to-end inferences and (on CUDA) as many GPU computes.
     ``max_seconds`` ends the latency loop early (at least 10 iterations); the GPU loop then uses the
     same count, and the Measurement records how many ran. ``on_progress(phase, step, total)`` counts
@@ -190,36 +202,63 @@ def measure(runner: Runner, host_input: Feeds | np.ndarray, *, warmup: int, iter
     warmup = warm_up(runner, warmup, max_seconds / 4 if max_seconds else None, progress)
     if auto:
         iterations, max_seconds = AUTO_MAX_ITERATIONS, max_seconds or AUTO_MAX_SECONDS
-    lat, enq, wall, stopped = latency_loop(runner, iterations, max_seconds, progress, on_running,
-                                           ci_target if auto else None)
+    lat, enq, wall, stopped = latency_loop(
+        runner, iterations, max_seconds, progress, on_running, ci_target if auto else None
+    )
     watch.mark()
-    latency = Measurement(summarize(lat * 1e3), None, len(lat) / wall, wall, len(lat), warmup,
-                          enqueue_ms=summarize(enq * 1e3) if on_cuda else None, latency_samples=lat * 1e3,
-                          stopped_by=stopped)
+    latency = Measurement(
+        summarize(lat * 1e3),
+        None,
+        len(lat) / wall,
+        wall,
+        len(lat),
+        warmup,
+        enqueue_ms=summarize(enq * 1e3) if on_cuda else None,
+        latency_samples=lat * 1e3,
+        stopped_by=stopped,
+    )
     if on_latency:
         on_latency(latency)
     timed = gpu_loop(runner, len(lat), enq, progress, l2_flush=l2_flush, hide_launch=hide_launch) if on_cuda else None
     return with_gpu_half(latency, timed, watch.stop(), ci_target=ci_target, device="cuda" if on_cuda else "cpu")
 
 
-def with_gpu_half(latency: Measurement, timed: GpuTimes | None, readings: Any, *, ci_target: float | None,
-                  device: str) -> Measurement:
+def with_gpu_half(
+    latency: Measurement, timed: GpuTimes | None, readings: Any, *, ci_target: float | None, device: str
+) -> Measurement:
     """The whole Measurement: the latency half with the GPU-compute loop's times (None off CUDA) and the
     noise warning from both and the machine's readings."""
     lat = latency.latency_samples
     assert lat is not None
-    wall, iterations, warmup, enqueue, stopped = (latency.wall_s, latency.iterations, latency.warmup,
-                                                  latency.enqueue_ms, latency.stopped_by)
+    wall, iterations, warmup, enqueue, stopped = (
+        latency.wall_s,
+        latency.iterations,
+        latency.warmup,
+        latency.enqueue_ms,
+        latency.stopped_by,
+    )
     gpu_ms = np.asarray(timed.ms) if timed else None
     warning = noise.noise_warning(lat, gpu_ms, readings, ci_target=ci_target, stopped_by=stopped, device=device)
-    return Measurement(latency.latency_ms, summarize(gpu_ms) if gpu_ms is not None else None,
-                       iterations / wall, wall, iterations, warmup, enqueue_ms=enqueue,
-                       launch_exposed=timed.launch_exposed if timed else 0, latency_samples=lat,
-                       gpu_samples=gpu_ms, readings=readings, noise_warning=warning, stopped_by=stopped)
+    return Measurement(
+        latency.latency_ms,
+        summarize(gpu_ms) if gpu_ms is not None else None,
+        iterations / wall,
+        wall,
+        iterations,
+        warmup,
+        enqueue_ms=enqueue,
+        launch_exposed=timed.launch_exposed if timed else 0,
+        latency_samples=lat,
+        gpu_samples=gpu_ms,
+        readings=readings,
+        noise_warning=warning,
+        stopped_by=stopped,
+    )
 
 
-def gpu_loop(runner: Runner, iterations: int, enq: np.ndarray, progress: ProgressFn, *, l2_flush: bool,
-             hide_launch: bool) -> GpuTimes:
+def gpu_loop(
+    runner: Runner, iterations: int, enq: np.ndarray, progress: ProgressFn, *, l2_flush: bool, hide_launch: bool
+) -> GpuTimes:
     """The GPU-compute loop of ``measure``, its spin sized from the latency loop's enqueue times."""
     lead_ms = 1.5 * float(np.percentile(enq, 99)) * 1e3 + 0.02 if hide_launch else 0.0
     done = 0
@@ -232,9 +271,14 @@ def gpu_loop(runner: Runner, iterations: int, enq: np.ndarray, progress: Progres
     return gpu_compute_times(runner, iterations, tick, l2_flush=l2_flush, lead_ms=lead_ms)
 
 
-def latency_loop(runner: Runner, iterations: int, max_seconds: float | None, progress: ProgressFn,
-                 on_running: RunningFn | None,
-                 ci_target: float | None = None) -> tuple[np.ndarray, np.ndarray, float, str]:
+def latency_loop(
+    runner: Runner,
+    iterations: int,
+    max_seconds: float | None,
+    progress: ProgressFn,
+    on_running: RunningFn | None,
+    ci_target: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, float, str]:
     """Host latency: one synchronous inference at a time, as a caller sees it. Returns the latency and
     enqueue times (s) of the iterations run, the loop's wall time and what ended it: "count" (all
     ``iterations``), "time" (``max_seconds``) or "ci" (with ``ci_target``: the p50's CI half-width,
@@ -257,7 +301,11 @@ def latency_loop(runner: Runner, iterations: int, max_seconds: float | None, pro
         if deadline is not None and i >= 9 and time.perf_counter() > deadline:
             stopped = "time"
             break
-        if ci_target is not None and n >= AUTO_MIN_ITERATIONS and (n == AUTO_MIN_ITERATIONS or lat[i] + t0 >= next_check):
+        if (
+            ci_target is not None
+            and n >= AUTO_MIN_ITERATIONS
+            and (n == AUTO_MIN_ITERATIONS or lat[i] + t0 >= next_check)
+        ):
             c0 = time.perf_counter()
             hw = stats.relative_halfwidth(lat[:n])
             if hw <= ci_target:
@@ -299,8 +347,14 @@ def spin_cycles_per_ms() -> float:
     return 2_000_000 / best
 
 
-def gpu_compute_times(runner: Runner, iterations: int, tick: Callable[[int], None] | None = None, *,
-                      l2_flush: bool = True, lead_ms: float = 0.0) -> GpuTimes:
+def gpu_compute_times(
+    runner: Runner,
+    iterations: int,
+    tick: Callable[[int], None] | None = None,
+    *,
+    l2_flush: bool = True,
+    lead_ms: float = 0.0,
+) -> GpuTimes:
     """Per-iteration GPU time in ms from CUDA events around ``compute()`` on the runner's stream.
     Before each iteration, outside the events: with ``l2_flush`` a 256 MiB buffer is zeroed (cold
     L2, triton.testing.do_bench's method); with ``lead_ms`` a GPU spin that long is queued, so the
@@ -426,7 +480,7 @@ def frozen_copy(module: Any, device: str, dtype: Any) -> Any:
         buf.seek(0)
         net = torch.jit.load(buf, map_location="cpu").to(device=device, dtype=dtype).eval()
     else:
-        net = copy.deepcopy(module).to(device=device, dtype=dtype).eval()
+        net = in_eval(copy.deepcopy(module).to(device=device, dtype=dtype))
     for p in net.parameters():
         p.requires_grad_(False)
     return net

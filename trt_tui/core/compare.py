@@ -41,9 +41,16 @@ class RowChange:
         return self.ratio - 1.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"row_id": self.row_id, "batch_size": self.batch_size, "a_p50_ms": self.a_p50, "b_p50_ms": self.b_p50,
-                "change": self.change, "change_ci_low": None if self.low is None else self.low - 1,
-                "change_ci_high": None if self.high is None else self.high - 1, "verdict": self.verdict}
+        return {
+            "row_id": self.row_id,
+            "batch_size": self.batch_size,
+            "a_p50_ms": self.a_p50,
+            "b_p50_ms": self.b_p50,
+            "change": self.change,
+            "change_ci_low": None if self.low is None else self.low - 1,
+            "change_ci_high": None if self.high is None else self.high - 1,
+            "verdict": self.verdict,
+        }
 
 
 def load(path: str | Path) -> ResultsStore:
@@ -78,8 +85,15 @@ def interval(a: ResultsStore, ka: str, b: ResultsStore, kb: str) -> tuple[float 
     if sa and sb and (ci := stats.ratio_ci(sb, sa)) is not None:
         return ci
     ra, rb = a.rows[ka], b.rows[kb]
-    lo_a, hi_a, lo_b, hi_b = (r.get(c) for r, c in ((ra, "latency_p50_ci_low_ms"), (ra, "latency_p50_ci_high_ms"),
-                                                     (rb, "latency_p50_ci_low_ms"), (rb, "latency_p50_ci_high_ms")))
+    lo_a, hi_a, lo_b, hi_b = (
+        r.get(c)
+        for r, c in (
+            (ra, "latency_p50_ci_low_ms"),
+            (ra, "latency_p50_ci_high_ms"),
+            (rb, "latency_p50_ci_low_ms"),
+            (rb, "latency_p50_ci_high_ms"),
+        )
+    )
     if all(isinstance(v, (int, float)) and v > 0 for v in (lo_a, hi_a, lo_b, hi_b)):
         return float(lo_b) / float(hi_a), float(hi_b) / float(lo_a)  # type: ignore[arg-type]  # numbers: all() above checked (mypy does not narrow through all())
     return None, None
@@ -98,8 +112,9 @@ def compare(a: ResultsStore, b: ResultsStore, min_change: float = MIN_CHANGE) ->
         if ra.get("status") != Status.OK or rb.get("status") != Status.OK or not pa or not pb:
             continue
         low, high = interval(a, ka, b, kb)
-        out.append(RowChange(rb["row_id"], rb.get("batch_size"), pa, pb, pb / pa, low, high,
-                             verdict(low, high, min_change)))
+        out.append(
+            RowChange(rb["row_id"], rb.get("batch_size"), pa, pb, pb / pa, low, high, verdict(low, high, min_change))
+        )
     return out
 
 
@@ -109,6 +124,7 @@ def regressed(changes: list[RowChange]) -> list[RowChange]:
 
 def fmt_change(c: RowChange) -> str:
     """'+3.2% (+2.9–+3.6%)' ('−' for faster)."""
+
     def pct(v: float) -> str:
         return f"{v * 100:+.1f}%".replace("-", "−")
 

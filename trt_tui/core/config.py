@@ -108,8 +108,10 @@ class RunConfig:
                 continue
             if problem := v.number_problem(name, value):
                 bad[name] = problem
-        if self.input_shape is not None and (not self.input_shape or any(
-                not isinstance(d, int) or not 1 <= d <= v.SHAPE_DIM_MAX for d in self.input_shape)):
+        if self.input_shape is not None and (
+            not self.input_shape
+            or any(not isinstance(d, int) or not 1 <= d <= v.SHAPE_DIM_MAX for d in self.input_shape)
+        ):
             bad["input_shape"] = "input shape needs positive dimensions, e.g. 3,224,224"
         if any(v.number_problem("batch_size", b) for b in self.batch_sizes):
             bad["batch_sizes"] = "batch sizes must be whole numbers >= 1, e.g. 1,8,32,128"

@@ -40,7 +40,9 @@ def collect(device: str) -> dict[str, Any]:
     }
     from trt_tui.core import machine
 
-    env["machine_before"] = machine.snapshot(device)  # clocks, temperature, load, GPU tenants (machine_after at the end)
+    env["machine_before"] = machine.snapshot(
+        device
+    )  # clocks, temperature, load, GPU tenants (machine_after at the end)
     if device == "cuda":
         props = torch.cuda.get_device_properties(0)
         env["gpu"] = props.name
@@ -61,8 +63,12 @@ def _driver_version() -> str | None:
         import subprocess
 
         try:
-            out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                                 capture_output=True, text=True, timeout=10)
+            out = subprocess.run(
+                ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
             return out.stdout.strip().splitlines()[0] if out.returncode == 0 else None
         except (OSError, subprocess.TimeoutExpired, IndexError):
             return None

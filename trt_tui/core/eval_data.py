@@ -18,8 +18,9 @@ def timing_feeds(inputs: ModelInputs, batch: int, seed: int, dims: Mapping[str, 
     return inputs.feeds(batch, seed, dims)
 
 
-def eval_set(model: Any, inputs: ModelInputs, batch: int, samples: int, seed: int,
-             dims: Mapping[str, int]) -> tuple[Feeds, np.ndarray | None]:
+def eval_set(
+    model: Any, inputs: ModelInputs, batch: int, samples: int, seed: int, dims: Mapping[str, int]
+) -> tuple[Feeds, np.ndarray | None]:
     """Inputs (a whole number of batches) for the accuracy columns, and labels where the model has
     them (its ``data``: the digits model's held-out split); else ``samples`` drawn with ``seed + 1``."""
     data = getattr(model, "data", None)

@@ -145,8 +145,18 @@ class TimelineEvent(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
-    for cls in (StageStarted, StageFinished, StepFinished, Progress, Log, RowEvent, ErrorEvent, EnvEvent, Finished,
-                TimelineEvent)
+    for cls in (
+        StageStarted,
+        StageFinished,
+        StepFinished,
+        Progress,
+        Log,
+        RowEvent,
+        ErrorEvent,
+        EnvEvent,
+        Finished,
+        TimelineEvent,
+    )
 }
 
 Emit = Callable[[Event], None]

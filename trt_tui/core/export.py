@@ -61,8 +61,16 @@ def _external_files(path: Path) -> list[str]:
     return sorted(files)
 
 
-def export_onnx(module, inputs, batch_size: int, path, opset: int = 18, exporter: str = "dynamo",
-                dynamic_batch: bool = False, dim_ranges: dict[str, tuple[int, int, int]] | None = None) -> dict:
+def export_onnx(
+    module,
+    inputs,
+    batch_size: int,
+    path,
+    opset: int = 18,
+    exporter: str = "dynamo",
+    dynamic_batch: bool = False,
+    dim_ranges: dict[str, tuple[int, int, int]] | None = None,
+) -> dict:
     """Export ``module`` (in eval mode; a torch.export program too) to ``path``; returns the export record.
     ``inputs``: the model's ModelInputs (or one float input's per-sample shape); its named dynamic dims
     become dynamic ONNX dims (``dim_ranges``: their min/opt/max, bounds for torch.export). ModelError on failure."""
@@ -98,8 +106,17 @@ def export_onnx(module, inputs, batch_size: int, path, opset: int = 18, exporter
     return _export_record(path, exporter, opset, batch_size, dynamic_batch, inputs, outputs, seconds, caught)
 
 
-def _export_record(path: Path, exporter: str, opset: int, batch_size: int, dynamic_batch: bool, inputs: Any,
-                   outputs: list[str], seconds: float, caught: list[Any]) -> dict[str, Any]:
+def _export_record(
+    path: Path,
+    exporter: str,
+    opset: int,
+    batch_size: int,
+    dynamic_batch: bool,
+    inputs: Any,
+    outputs: list[str],
+    seconds: float,
+    caught: list[Any],
+) -> dict[str, Any]:
     """What the export made (the export step's detail): the file, names, sizes, the exporter's warnings."""
     import onnx
     import torch
@@ -130,7 +147,11 @@ def _write_export(model: Any, args: tuple[Any, ...], path: Path, kwargs: dict[st
     whose file is named after the ONNX file."""
     import torch
 
-    writing = contextlib.nullcontext(path) if kwargs.get("external_data") else atomic.replacing(path, atomic.partial_onnx(path))
+    writing = (
+        contextlib.nullcontext(path)
+        if kwargs.get("external_data")
+        else atomic.replacing(path, atomic.partial_onnx(path))
+    )
     log = io.StringIO()
     try:
         with writing as target, warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(log):
@@ -138,13 +159,22 @@ def _write_export(model: Any, args: tuple[Any, ...], path: Path, kwargs: dict[st
             with torch.no_grad():
                 torch.onnx.export(model, args, str(target), **kwargs)
     except Exception as e:
-        raise ModelError(f"{exporter} export failed: {_root_cause_line(e)}",
-                         detail=_ANSI.sub("", traceback.format_exc()) + log.getvalue()) from e
+        raise ModelError(
+            f"{exporter} export failed: {_root_cause_line(e)}",
+            detail=_ANSI.sub("", traceback.format_exc()) + log.getvalue(),
+        ) from e
     return list(caught)
 
 
-def _export_kwargs(module: Any, inputs: Any, outputs: list[str], opset: int, exporter: str, dynamic_batch: bool,
-                   dim_ranges: dict[str, tuple[int, int, int]]) -> dict[str, Any]:
+def _export_kwargs(
+    module: Any,
+    inputs: Any,
+    outputs: list[str],
+    opset: int,
+    exporter: str,
+    dynamic_batch: bool,
+    dim_ranges: dict[str, tuple[int, int, int]],
+) -> dict[str, Any]:
     """torch.onnx.export's options: names, opset, and per exporter the dynamic axes (the batch, the named
     dims; one torch.export Dim per name, so inputs that share a name share its size) and (dynamo)
     external data for a model too big for one protobuf."""
@@ -152,20 +182,26 @@ def _export_kwargs(module: Any, inputs: Any, outputs: list[str], opset: int, exp
 
     param_bytes = sum(p.numel() * p.element_size() for p in module.parameters())
     kwargs: dict[str, Any] = dict(input_names=inputs.names, output_names=outputs, opset_version=opset, verbose=False)
-    axes = {s.name: ({0: "batch"} if dynamic_batch else {}) | {i + 1: d for i, d in enumerate(s.dims) if d}
-            for s in inputs}
+    axes = {
+        s.name: ({0: "batch"} if dynamic_batch else {}) | {i + 1: d for i, d in enumerate(s.dims) if d} for s in inputs
+    }
     if exporter == "dynamo":
         kwargs.update(dynamo=True, external_data=param_bytes > EXTERNAL_DATA_BYTES)
         if any(axes.values()):
-            dims = {name: torch.export.Dim(name, max=dim_ranges[name][2]) if dim_ranges.get(name, (0, 0, 0))[2] > 2
-                    else torch.export.Dim(name) for name in {d for a in axes.values() for d in a.values()}}
+            dims = {
+                name: torch.export.Dim(name, max=dim_ranges[name][2])
+                if dim_ranges.get(name, (0, 0, 0))[2] > 2
+                else torch.export.Dim(name)
+                for name in {d for a in axes.values() for d in a.values()}
+            }
             shapes = {n: {i: dims[d] for i, d in a.items()} or None for n, a in axes.items()}
             kwargs["dynamic_shapes"] = shapes if inputs.keyword else tuple(shapes.values())
     else:
         kwargs.update(dynamo=False)
         if any(axes.values()):
             kwargs["dynamic_axes"] = {n: a for n, a in axes.items() if a} | (
-                {o: {0: "batch"} for o in outputs} if dynamic_batch else {})
+                {o: {0: "batch"} for o in outputs} if dynamic_batch else {}
+            )
     return kwargs
 
 
@@ -177,8 +213,9 @@ def check_onnx(path) -> dict:
     try:
         onnx.checker.check_model(str(path), full_check=True)
     except Exception as e:
-        raise TrtTuiError(f"ONNX checker failed on {Path(path).name}: {_root_cause_line(e)}",
-                          detail=traceback.format_exc()) from e
+        raise TrtTuiError(
+            f"ONNX checker failed on {Path(path).name}: {_root_cause_line(e)}", detail=traceback.format_exc()
+        ) from e
     return {"ok": True, "seconds": round(time.perf_counter() - t0, 3)}
 
 
@@ -237,8 +274,9 @@ def ort_session(path, prefer_cuda: bool = True):
     try:
         return ort.InferenceSession(str(path), providers=providers)
     except Exception as e:
-        raise TrtTuiError(f"onnxruntime cannot load {Path(path).name}: {_root_cause_line(e)}",
-                          detail=traceback.format_exc()) from e
+        raise TrtTuiError(
+            f"onnxruntime cannot load {Path(path).name}: {_root_cause_line(e)}", detail=traceback.format_exc()
+        ) from e
 
 
 def ort_cuda_problem() -> str:
@@ -252,15 +290,22 @@ def ort_cuda_problem() -> str:
     return "onnxruntime's CUDA provider did not load (the CUDA/cuDNN libraries it needs are missing)"
 
 
-def ort_parity(path, module, feeds, prefer_cuda: bool = True, atol: float = PARITY_ATOL,
-               rtol: float = PARITY_RTOL, keyword: bool = False) -> dict:
+def ort_parity(
+    path,
+    module,
+    feeds,
+    prefer_cuda: bool = True,
+    atol: float = PARITY_ATOL,
+    rtol: float = PARITY_RTOL,
+    keyword: bool = False,
+) -> dict:
     """onnxruntime vs PyTorch FP32 (TF32 off) on the same inputs (``feeds``: name -> array, or the one
     input's array): accuracy.compare() figures, the provider, and pass/fail: every element within
     ``atol + rtol * |torch|`` and no NaN/Inf. (onnxruntime's CUDA provider may use TF32 for FP32
     convolutions/GEMMs: parity on CUDA is looser.)"""
     import torch
 
-    from .user_models import flatten_named
+    from .user_models import flatten_named, in_eval
 
     sess = ort_session(path, prefer_cuda)
     if not isinstance(feeds, dict):
@@ -272,13 +317,16 @@ def ort_parity(path, module, feeds, prefer_cuda: bool = True, atol: float = PARI
         with torch.no_grad():
             device = _module_device(module)
             x = {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in feeds.items()}
-            out = module.eval()(**x) if keyword else module.eval()(*x.values())
+            net = in_eval(module)
+            out = net(**x) if keyword else net(*x.values())
             ref = [t.detach().float().cpu().numpy() for _, t in flatten_named(out)]
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags
     result = compare(ref, got)
-    passed = result["nan_count"] == 0 and result["inf_count"] == 0 and all(
-        np.allclose(o, r, atol=atol, rtol=rtol) for r, o in zip(ref, got)
+    passed = (
+        result["nan_count"] == 0
+        and result["inf_count"] == 0
+        and all(np.allclose(o, r, atol=atol, rtol=rtol) for r, o in zip(ref, got))
     )
     return {
         **result,

@@ -18,8 +18,14 @@ from torch import nn
 class GeluMLP(nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(64, 128), nn.GELU(), nn.Linear(128, 128),
-                                 nn.GELU(approximate="tanh"), nn.Linear(128, 10))
+        self.net = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(64, 128),
+            nn.GELU(),
+            nn.Linear(128, 128),
+            nn.GELU(approximate="tanh"),
+            nn.Linear(128, 10),
+        )
 
     def forward(self, x):
         return self.net(x)
@@ -29,8 +35,9 @@ class LayerNormMLP(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.inp = nn.Linear(32, 64)
-        self.blocks = nn.ModuleList(nn.Sequential(nn.LayerNorm(64), nn.Linear(64, 128), nn.GELU(), nn.Linear(128, 64))
-                                    for _ in range(2))
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.LayerNorm(64), nn.Linear(64, 128), nn.GELU(), nn.Linear(128, 64)) for _ in range(2)
+        )
         self.norm, self.head = nn.LayerNorm(64), nn.Linear(64, 10)
 
     def forward(self, x):  # x: (B, 16 tokens, 32)
@@ -44,10 +51,18 @@ class GroupInstanceNormNet(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(3, 16, 3, padding=1), nn.GroupNorm(4, 16), nn.SiLU(),
-            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.InstanceNorm2d(32, affine=True), nn.ReLU(),
-            nn.Conv2d(32, 32, 3, padding=1), nn.GroupNorm(8, 32), nn.GELU(),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10),
+            nn.Conv2d(3, 16, 3, padding=1),
+            nn.GroupNorm(4, 16),
+            nn.SiLU(),
+            nn.Conv2d(16, 32, 3, stride=2, padding=1),
+            nn.InstanceNorm2d(32, affine=True),
+            nn.ReLU(),
+            nn.Conv2d(32, 32, 3, padding=1),
+            nn.GroupNorm(8, 32),
+            nn.GELU(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(32, 10),
         )
 
     def forward(self, x):
@@ -61,10 +76,16 @@ class DepthwiseBNNet(nn.Module):
         super().__init__()
 
         def block(c: int, e: int) -> nn.Sequential:
-            return nn.Sequential(nn.Conv2d(c, c * e, 1, bias=False), nn.BatchNorm2d(c * e), nn.ReLU6(),
-                                 nn.Conv2d(c * e, c * e, 3, padding=1, groups=c * e, bias=False),
-                                 nn.BatchNorm2d(c * e), nn.ReLU6(), nn.Conv2d(c * e, c, 1, bias=False),
-                                 nn.BatchNorm2d(c))
+            return nn.Sequential(
+                nn.Conv2d(c, c * e, 1, bias=False),
+                nn.BatchNorm2d(c * e),
+                nn.ReLU6(),
+                nn.Conv2d(c * e, c * e, 3, padding=1, groups=c * e, bias=False),
+                nn.BatchNorm2d(c * e),
+                nn.ReLU6(),
+                nn.Conv2d(c * e, c, 1, bias=False),
+                nn.BatchNorm2d(c),
+            )
 
         self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU6())
         self.blocks = nn.ModuleList([block(16, 4), block(16, 4)])
@@ -83,8 +104,9 @@ class SqueezeExciteHardswish(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.conv1 = nn.Sequential(nn.Conv2d(3, 24, 3, stride=2, padding=1), nn.BatchNorm2d(24), nn.Hardswish())
-        self.se = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(24, 8, 1), nn.ReLU(), nn.Conv2d(8, 24, 1),
-                                nn.Hardsigmoid())
+        self.se = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Conv2d(24, 8, 1), nn.ReLU(), nn.Conv2d(8, 24, 1), nn.Hardsigmoid()
+        )
         self.conv2 = nn.Sequential(nn.Conv2d(24, 32, 3, padding=1), nn.Hardswish())
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))
 
@@ -101,8 +123,9 @@ class TransformerEncoder(nn.Module):
         self.patch = nn.Conv2d(3, 64, 8, stride=8)  # 32x32 -> 4x4 = 16 tokens
         self.cls = nn.Parameter(torch.randn(1, 1, 64) * 0.02)
         self.pos = nn.Parameter(torch.randn(1, 17, 64) * 0.02)
-        layer = nn.TransformerEncoderLayer(64, 4, 128, dropout=0.0, activation="gelu", batch_first=True,
-                                           norm_first=True)
+        layer = nn.TransformerEncoderLayer(
+            64, 4, 128, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+        )
         self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
         self.norm, self.head = nn.LayerNorm(64), nn.Linear(64, 10)
 
@@ -117,9 +140,15 @@ class TwoOutputs(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.trunk = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
-                                   nn.Conv2d(16, 16, 3, stride=2, padding=1), nn.ReLU(),
-                                   nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.trunk = nn.Sequential(
+            nn.Conv2d(3, 16, 3, padding=1),
+            nn.BatchNorm2d(16),
+            nn.ReLU(),
+            nn.Conv2d(16, 16, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        )
         self.cls, self.box = nn.Linear(16, 10), nn.Sequential(nn.Linear(16, 4), nn.Sigmoid())
 
     def forward(self, x):
@@ -133,8 +162,9 @@ class Conv1dSequence(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.inp = nn.Conv1d(8, 32, 5, padding=2)
-        self.body = nn.Sequential(nn.Conv1d(32, 32, 3, padding=2, dilation=2), nn.BatchNorm1d(32), nn.GELU(),
-                                  nn.Conv1d(32, 32, 3, padding=1))
+        self.body = nn.Sequential(
+            nn.Conv1d(32, 32, 3, padding=2, dilation=2), nn.BatchNorm1d(32), nn.GELU(), nn.Conv1d(32, 32, 3, padding=1)
+        )
         self.head = nn.Linear(32, 6)
 
     def forward(self, x):
@@ -150,16 +180,19 @@ class Family:
     input_shape: tuple[int, ...]  # per sample
 
 
-FAMILIES: dict[str, Family] = {f.name: f for f in (
-    Family("gelu-mlp", GeluMLP, (1, 8, 8)),
-    Family("layernorm-mlp", LayerNormMLP, (16, 32)),
-    Family("group-instance-norm", GroupInstanceNormNet, (3, 32, 32)),
-    Family("depthwise-bn", DepthwiseBNNet, (3, 32, 32)),
-    Family("se-hardswish", SqueezeExciteHardswish, (3, 32, 32)),
-    Family("transformer-encoder", TransformerEncoder, (3, 32, 32)),
-    Family("two-outputs", TwoOutputs, (3, 32, 32)),
-    Family("conv1d-sequence", Conv1dSequence, (8, 64)),
-)}
+FAMILIES: dict[str, Family] = {
+    f.name: f
+    for f in (
+        Family("gelu-mlp", GeluMLP, (1, 8, 8)),
+        Family("layernorm-mlp", LayerNormMLP, (16, 32)),
+        Family("group-instance-norm", GroupInstanceNormNet, (3, 32, 32)),
+        Family("depthwise-bn", DepthwiseBNNet, (3, 32, 32)),
+        Family("se-hardswish", SqueezeExciteHardswish, (3, 32, 32)),
+        Family("transformer-encoder", TransformerEncoder, (3, 32, 32)),
+        Family("two-outputs", TwoOutputs, (3, 32, 32)),
+        Family("conv1d-sequence", Conv1dSequence, (8, 64)),
+    )
+}
 
 
 def build(name: str, seed: int = 0) -> nn.Module:

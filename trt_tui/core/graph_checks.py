@@ -68,7 +68,9 @@ def int8_placement_problems(model_or_path: Any) -> list[str]:
                 for out in consumer.output:
                     reaches_weight_op(out, via, depth + 1)
                 continue
-            problems.append(f"quantized constant {via} reaches {_label(consumer)} (only Conv/ConvTranspose/Gemm/MatMul)")
+            problems.append(
+                f"quantized constant {via} reaches {_label(consumer)} (only Conv/ConvTranspose/Gemm/MatMul)"
+            )
 
     for name in sorted(quantized):
         for node, idx in uses.get(name, []):
@@ -129,15 +131,22 @@ def mixed_float_nodes(model_or_path: Any) -> list[str]:
 
     model = _load(model_or_path)
     floats = {TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.BFLOAT16, TensorProto.DOUBLE}
-    names: dict[int, str] = {TensorProto.FLOAT: "float", TensorProto.FLOAT16: "half", TensorProto.BFLOAT16: "bfloat16",
-             TensorProto.DOUBLE: "double"}
+    names: dict[int, str] = {
+        TensorProto.FLOAT: "float",
+        TensorProto.FLOAT16: "half",
+        TensorProto.BFLOAT16: "bfloat16",
+        TensorProto.DOUBLE: "double",
+    }
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 18)
     types = _tensor_types(model)
     problems: list[str] = []
     for node in model.graph.node:
         for group in _type_groups(node, opset):
-            seen = {types[node.input[i]] for i in group
-                    if i < len(node.input) and node.input[i] and types.get(node.input[i]) in floats}
+            seen = {
+                types[node.input[i]]
+                for i in group
+                if i < len(node.input) and node.input[i] and types.get(node.input[i]) in floats
+            }
             if len(seen) > 1:
                 kinds = "/".join(sorted(names[t] for t in seen))
                 problems.append(f"{_label(node)} mixes {kinds} inputs")

@@ -34,8 +34,13 @@ import numpy as np
 DTYPES = ("float32", "float16", "int64", "int32", "bool")
 FLOATS = ("float32", "float16")
 GENERATORS = ("normal", "uniform", "randint", "ones")
-DTYPE_LIMITS = {"int64": (-(2**63), 2**63 - 1), "int32": (-(2**31), 2**31 - 1), "bool": (0, 1),
-                "float16": (-65504.0, 65504.0), "float32": (-3.4e38, 3.4e38)}
+DTYPE_LIMITS = {
+    "int64": (-(2**63), 2**63 - 1),
+    "int32": (-(2**31), 2**31 - 1),
+    "bool": (0, 1),
+    "float16": (-65504.0, 65504.0),
+    "float32": (-3.4e38, 3.4e38),
+}
 DEFAULT_NAME = "input"  # the one input of a built-in model or a --input-shape model
 Feeds = dict[str, np.ndarray]  # one batch: input name -> array (batch first), in the model's input order
 
@@ -106,9 +111,16 @@ class InputSpec:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> InputSpec:
-        return cls(name=d["name"], shape=tuple(d["shape"]), dtype=d.get("dtype", "float32"),
-                   gen=d.get("gen", "normal"), low=d.get("low"), high=d.get("high"),
-                   dims=tuple(d.get("dims") or ()), note=d.get("note", ""))
+        return cls(
+            name=d["name"],
+            shape=tuple(d["shape"]),
+            dtype=d.get("dtype", "float32"),
+            gen=d.get("gen", "normal"),
+            low=d.get("low"),
+            high=d.get("high"),
+            dims=tuple(d.get("dims") or ()),
+            note=d.get("note", ""),
+        )
 
 
 @dataclass(frozen=True)
@@ -205,19 +217,22 @@ def is_mask(name: str, dtype: str) -> bool:
     return dtype == "bool" or "mask" in name.lower()
 
 
-def default_generator(spec: InputSpec, table_rows: int | None = None,
-                      example_range: tuple[float, float] | None = None) -> InputSpec:
+def default_generator(
+    spec: InputSpec, table_rows: int | None = None, example_range: tuple[float, float] | None = None
+) -> InputSpec:
     """The spec with the default generator for its dtype and what the graph says of it (module doc)."""
+    if is_mask(spec.name, spec.dtype):  # a float mask too: 0/1 values, not noise
+        return replace(spec, gen="ones", low=None, high=None, note="a mask: no padding")
     if spec.is_float:
         return replace(spec, gen="normal", low=None, high=None, note="")
-    if is_mask(spec.name, spec.dtype):
-        return replace(spec, gen="ones", low=None, high=None, note="a mask: no padding")
     if table_rows:
-        return replace(spec, gen="randint", low=0, high=table_rows - 1,
-                       note=f"ids below the embedding table's {table_rows} rows")
+        return replace(
+            spec, gen="randint", low=0, high=table_rows - 1, note=f"ids below the embedding table's {table_rows} rows"
+        )
     if example_range is not None:
-        return replace(spec, gen="randint", low=example_range[0], high=example_range[1],
-                       note="the range of example_inputs")
+        return replace(
+            spec, gen="randint", low=example_range[0], high=example_range[1], note="the range of example_inputs"
+        )
     return replace(spec, gen="randint", low=0, high=1, note="no embedding found in the graph: {0, 1}")
 
 
@@ -243,8 +258,10 @@ def with_user(found: ModelInputs, shape: tuple[int, ...] | None, ov: Overrides |
     ov = ov or Overrides()
     if shape is not None:
         if len(found) != 1:
-            raise InputError(f"--input-shape sets one input; this model has {len(found)} "
-                             f"({', '.join(found.names)}): use --input-shapes name:[dims]")
+            raise InputError(
+                f"--input-shape sets one input; this model has {len(found)} "
+                f"({', '.join(found.names)}): use --input-shapes name:[dims]"
+            )
         ov = replace(ov, shapes={**ov.shapes, found.names[0]: tuple(shape)})
     out = apply(found, ov)
     check_sizes(out)
@@ -266,24 +283,44 @@ def apply(inputs: ModelInputs, ov: Overrides) -> ModelInputs:
             if name == s.name:
                 s = _with_dynamic(s, axis, sym)
         if s.name in ov.ranges:
-            s = _with_range(s, *ov.ranges[s.name])
+            s = with_range(s, *ov.ranges[s.name])
         if any(sym in ov.sizes for sym in s.dims if sym):
             s = replace(s, shape=s.shape_at(ov.sizes))
         specs.append(s)
-    return inputs.with_specs(specs)
+    return inputs.with_specs(_share_dims(specs, ov))
+
+
+def _share_dims(specs: list[InputSpec], ov: Overrides) -> list[InputSpec]:
+    """One dim name, one size (ONNX's rule for a dim_param): the size a user's shape gives a named dim
+    is that dim's in every input that has it (``input_ids:[128]`` sizes attention_mask's sequence too);
+    two shapes giving one name two sizes is an InputError."""
+    given: dict[str, tuple[int, str]] = {}
+    for s in specs:
+        for d, sym in zip(s.shape, s.dims) if s.name in ov.shapes else ():
+            if sym and d >= 1 and given.setdefault(sym, (d, s.name))[0] != d:
+                raise InputError(
+                    f"input {s.name!r}: dim {sym} is {d} here but {given[sym][0]} in "
+                    f"{given[sym][1]!r} (one dim name, one size)"
+                )
+    sizes = {sym: d for sym, (d, _) in given.items() if sym not in ov.sizes}
+    return [
+        s if s.name in ov.shapes or not any(sym in sizes for sym in s.dims) else replace(s, shape=s.shape_at(sizes))
+        for s in specs
+    ]
 
 
 def fits(s: InputSpec, shape: tuple[int, ...]) -> bool:
     """Whether ``shape`` keeps the fixed dims of an input read from a graph (dims of size 0 or named are free)."""
-    return len(shape) == len(s.shape) and all(
-        sym or d < 1 or d == g for d, g, sym in zip(s.shape, shape, s.dims))
+    return len(shape) == len(s.shape) and all(sym or d < 1 or d == g for d, g, sym in zip(s.shape, shape, s.dims))
 
 
 def _with_shape(s: InputSpec, shape: tuple[int, ...], strict: bool) -> InputSpec:
     """``strict``: an input read from a graph, whose fixed dims cannot change (a PyTorch model's can)."""
     if s.shape and len(shape) != len(s.shape):
-        raise InputError(f"input {s.name!r}: shape {list(shape)} has {len(shape)} dims per sample, "
-                         f"the model's has {len(s.shape)} ({s.shape_text()})")
+        raise InputError(
+            f"input {s.name!r}: shape {list(shape)} has {len(shape)} dims per sample, "
+            f"the model's has {len(s.shape)} ({s.shape_text()})"
+        )
     if strict and not fits(s, shape):
         raise InputError(f"input {s.name!r}: shape {list(shape)} does not fit the graph input {s.shape_text('?')}")
     return replace(s, shape=tuple(shape), dims=s.dims if len(s.dims) == len(shape) else ())
@@ -299,7 +336,7 @@ def _with_dynamic(s: InputSpec, axis: int, sym: str) -> InputSpec:
     return replace(s, dims=tuple(dims))
 
 
-def _with_range(s: InputSpec, low: float, high: float) -> InputSpec:
+def with_range(s: InputSpec, low: float, high: float) -> InputSpec:
     if low > high:
         raise InputError(f"input {s.name!r}: range [{low:g}, {high:g}] is empty (low > high)")
     lo_lim, hi_lim = DTYPE_LIMITS[s.dtype]
@@ -320,9 +357,11 @@ def check_sizes(inputs: ModelInputs) -> None:
             if d < 1:
                 sym = s.dims[i] or "?"
                 example = ",".join("128" if x < 1 else str(x) for x in s.shape)
-                raise InputError(f"input {s.name!r} {s.shape_text('?')} has dynamic dims besides the batch ({sym}): "
-                                 f"give their sizes, e.g. --input-shapes {s.name}:[{example}] (or --input-shape {example} "
-                                 "for a one-input model)")
+                one = f" (or --input-shape {example})" if len(inputs) == 1 else ""
+                raise InputError(
+                    f"input {s.name!r} {s.shape_text('?')} has dynamic dims besides the batch ({sym}): "
+                    f"give their sizes, e.g. --input-shapes {s.name}:[{example}]{one}"
+                )
 
 
 # -- text forms ------------------------------------------------------------------------------------
@@ -427,8 +466,9 @@ def parse_profile(text: str) -> dict[str, tuple[int, int, int]]:
     return out
 
 
-def profile_ranges(inputs: ModelInputs, sweep: Mapping[str, tuple[int, ...]],
-                   profile: Mapping[str, tuple[int, int, int]]) -> dict[str, tuple[int, int, int]]:
+def profile_ranges(
+    inputs: ModelInputs, sweep: Mapping[str, tuple[int, ...]], profile: Mapping[str, tuple[int, int, int]]
+) -> dict[str, tuple[int, int, int]]:
     """min/opt/max per named dynamic dim: the user's, else from the sizes asked for (the sweep's
     smallest/first/largest, or the one size)."""
     out = {}

@@ -38,8 +38,10 @@ from trt_tui.core import artifacts
 from trt_tui.core.vocab import OnnxVariant, Status
 
 FILE = artifacts.LAYERS
-NOTE = ("per-layer errors from onnxruntime (CPU, graph optimizations off) on the ONNX files TensorRT builds "
-        "from: TensorRT cannot mark every layer as an output cheaply (it stops the fusions)")
+NOTE = (
+    "per-layer errors from onnxruntime (CPU, graph optimizations off) on the ONNX files TensorRT builds "
+    "from: TensorRT cannot mark every layer as an output cheaply (it stops the fusions)"
+)
 # Which result rows each variant explains.
 VARIANT_ROWS = {"fp16": ("tensorrt-fp16",), "int8": ("tensorrt-int8", "onnxruntime-int8")}
 VARIANT_FILES = {"fp16": artifacts.ONNX[OnnxVariant.FP16], "int8": artifacts.ONNX[OnnxVariant.QDQ]}
@@ -77,7 +79,9 @@ def _typed(model: Any) -> dict[str, tuple[int, list[Any]]]:
     for v in [*g.input, *g.value_info, *g.output]:
         t = v.type.tensor_type
         if t.elem_type:
-            dims = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim] if t.HasField("shape") else []
+            dims = (
+                [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim] if t.HasField("shape") else []
+            )
             types[v.name] = (t.elem_type, dims)
     return types
 
@@ -166,8 +170,11 @@ def _stored_in_type(model: Any, types: dict[str, tuple[int, list[Any]]]) -> Any:
             if name in renamed:
                 node.input[i] = renamed[name]
         nodes.append(node)
-        nodes.extend(onnx.helper.make_node("Identity", [o], [renamed[o]], name=f"{o}__store")
-                     for o in node.output if o in renamed)
+        nodes.extend(
+            onnx.helper.make_node("Identity", [o], [renamed[o]], name=f"{o}__store")
+            for o in node.output
+            if o in renamed
+        )
     del m.graph.node[:]
     m.graph.node.extend(nodes)
     return m
@@ -249,17 +256,27 @@ def tensor_errors(ref: np.ndarray, out: np.ndarray) -> dict[str, Any]:
 
 def _problem(e: dict[str, Any]) -> str:
     if e.get("inf") or e.get("nan"):
-        return (f"overflow: {e['inf']} inf, {e['nan']} NaN where FP32 is finite"
-                f" (FP32 |max| {e['fp32_absmax']:.3g})" if e.get("fp32_absmax") is not None else "overflow")
+        return (
+            f"overflow: {e['inf']} inf, {e['nan']} NaN where FP32 is finite (FP32 |max| {e['fp32_absmax']:.3g})"
+            if e.get("fp32_absmax") is not None
+            else "overflow"
+        )
     if e.get("all_zero"):
         return "underflow: all zeros where FP32 is not"
     return ""
 
 
 # -- one variant --------------------------------------------------------------------------------
-def compare_variant(fp32_path: Path, variant_path: Path, x: Any, *, top: int = 10,
-                    max_bytes: int = DEFAULT_MAX_BYTES, on_progress: Callable[[int, int], None] | None = None,
-                    tmp: Path | None = None) -> dict[str, Any]:
+def compare_variant(
+    fp32_path: Path,
+    variant_path: Path,
+    x: Any,
+    *,
+    top: int = 10,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    on_progress: Callable[[int, int], None] | None = None,
+    tmp: Path | None = None,
+) -> dict[str, Any]:
     """Per-node errors of ``variant_path`` against ``fp32_path`` on the batch ``x`` (feeds by input name,
     or the one input's array)."""
     fp32, variant = _load(Path(fp32_path)), _load(Path(variant_path))
@@ -324,8 +341,13 @@ def _int8_inputs(variant: Any) -> dict[str, list[str]]:
     return out
 
 
-def _node_rows(fp32: Any, pairs: dict[str, str], errors: dict[str, dict[str, Any]],
-               int8_inputs: dict[str, list[str]], floats: set[str]) -> list[dict[str, Any]]:
+def _node_rows(
+    fp32: Any,
+    pairs: dict[str, str],
+    errors: dict[str, dict[str, Any]],
+    int8_inputs: dict[str, list[str]],
+    floats: set[str],
+) -> list[dict[str, Any]]:
     """One entry per (node, compared output), in graph order, with growth over its inputs."""
     # Loss reaching each tensor: measured where compared; else carried from the node's inputs (a
     # tensor a converter fused away hands its inputs' loss on, so the next compared node is charged
@@ -342,9 +364,17 @@ def _node_rows(fp32: Any, pairs: dict[str, str], errors: dict[str, dict[str, Any
                 continue
             e = errors[out]
             module, module_class = _module_of(node)
-            row = {"node": node.name or out, "op": node.op_type, "module": module, "module_class": module_class,
-                   "tensor": out, "variant_tensor": pairs[out], "int8_inputs": int8_inputs.get(pairs[out], []),
-                   "graph_output": out in graph_outputs, **e}
+            row = {
+                "node": node.name or out,
+                "op": node.op_type,
+                "module": module,
+                "module_class": module_class,
+                "tensor": out,
+                "variant_tensor": pairs[out],
+                "int8_inputs": int8_inputs.get(pairs[out], []),
+                "graph_output": out in graph_outputs,
+                **e,
+            }
             if "loss" in e:
                 row["input_loss"] = in_loss
                 row["growth"] = e["loss"] - in_loss
@@ -363,8 +393,11 @@ def _summarize(nodes: list[dict[str, Any]], top: int) -> dict[str, Any]:
     return {
         "first_jumps": jumps,
         "top_growth": [n["node"] for n in ranked[:top] if n["growth"] > 0],
-        "overflow": [{"node": n["node"], "module": n["module"], "module_class": n["module_class"], "problem": n["problem"]}
-                     for n in scored if n.get("problem")],
+        "overflow": [
+            {"node": n["node"], "module": n["module"], "module_class": n["module_class"], "problem": n["problem"]}
+            for n in scored
+            if n.get("problem")
+        ],
         "output_loss": max((n["loss"] for n in final), default=None),
     }
 
@@ -374,14 +407,23 @@ def _feeds(x: Any, names: list[str]) -> dict[str, np.ndarray]:
     from trt_tui.core.inputs import named_feeds
 
     x = named_feeds(x, names)
-    return {k: np.ascontiguousarray(v, dtype=np.float32 if np.issubdtype(v.dtype, np.floating) else v.dtype)
-            for k, v in x.items()}
+    return {
+        k: np.ascontiguousarray(v, dtype=np.float32 if np.issubdtype(v.dtype, np.floating) else v.dtype)
+        for k, v in x.items()
+    }
 
 
 # -- the whole view -------------------------------------------------------------------------------
-def explain(fp32_onnx: str | Path, variants: Mapping[str, str | Path | None], x: Any, *,
-            max_samples: int = DEFAULT_MAX_SAMPLES, top: int = 10, max_bytes: int = DEFAULT_MAX_BYTES,
-            on_progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+def explain(
+    fp32_onnx: str | Path,
+    variants: Mapping[str, str | Path | None],
+    x: Any,
+    *,
+    max_samples: int = DEFAULT_MAX_SAMPLES,
+    top: int = 10,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Any]:
     """Per-layer comparison of each variant ('fp16', 'int8' -> ONNX path, or None when it is missing)
     against ``fp32_onnx`` on the first samples of ``x``. One variant's failure is recorded, not raised."""
     from trt_tui.core.inputs import tile_feeds
@@ -410,10 +452,17 @@ def explain(fp32_onnx: str | Path, variants: Mapping[str, str | Path | None], x:
         else:
             try:
                 progress = (lambda s, t, _n=name: on_progress(_n, s, t)) if on_progress else None
-                entry.update(status=Status.OK, **compare_variant(Path(fp32_onnx), Path(path), sample, top=top,
-                                                            max_bytes=max_bytes, on_progress=progress))
+                entry.update(
+                    status=Status.OK,
+                    **compare_variant(
+                        Path(fp32_onnx), Path(path), sample, top=top, max_bytes=max_bytes, on_progress=progress
+                    ),
+                )
             except Exception as exc:  # noqa: BLE001 - one variant's failure must not stop the other
-                entry.update(status=Status.FAILED, reason=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
+                entry.update(
+                    status=Status.FAILED,
+                    reason=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
+                )
         entry["seconds"] = round(time.perf_counter() - t0, 3)
         data["variants"][name] = entry
     return data
@@ -465,8 +514,10 @@ def describe(n: dict[str, Any]) -> str:
     where = f"{where_of(n)} {n['op']}"
     if "growth" not in n:
         return f"{where}: {n.get('error', 'not compared')}"
-    text = (f"{where}: +{n['growth']:.3g} (in {n['input_loss']:.3g} -> out {n['loss']:.3g}), "
-            f"cos {n['cosine']:.4f}, max abs {_g(n.get('max_abs_err'))}")
+    text = (
+        f"{where}: +{n['growth']:.3g} (in {n['input_loss']:.3g} -> out {n['loss']:.3g}), "
+        f"cos {n['cosine']:.4f}, max abs {_g(n.get('max_abs_err'))}"
+    )
     acts = [i for i in n.get("int8_inputs", []) if i != n.get("tensor")]
     if acts:
         text += f", reads INT8 {', '.join(acts[:3])}"
@@ -485,15 +536,19 @@ def _g(v: Any) -> str:
 
 def summary_lines(data: dict[str, Any], top: int = 5) -> list[str]:
     """What the CLI prints: per variant, the overflow/underflow, the first jumps and the top growth."""
-    lines = [f"per-layer accuracy on {data.get('samples')} samples — onnxruntime on the same ONNX files "
-             "(TensorRT cannot mark every layer cheaply); + = relative error a node adds:"]
+    lines = [
+        f"per-layer accuracy on {data.get('samples')} samples — onnxruntime on the same ONNX files "
+        "(TensorRT cannot mark every layer cheaply); + = relative error a node adds:"
+    ]
     for name, entry in data.get("variants", {}).items():
         if entry.get("status") != Status.OK:
             lines.append(f"  {name}: {entry.get('status')} — {entry.get('reason')}")
             continue
         nodes = by_node(entry)
-        lines.append(f"  {name}: {entry['tensors_compared']} tensors compared, output rel err "
-                     f"{_g(entry.get('output_loss'))}; first jump: {', '.join(entry['first_jumps'][:3]) or 'none'}")
+        lines.append(
+            f"  {name}: {entry['tensors_compared']} tensors compared, output rel err "
+            f"{_g(entry.get('output_loss'))}; first jump: {', '.join(entry['first_jumps'][:3]) or 'none'}"
+        )
         for o in entry.get("overflow", [])[:top]:
             lines.append(f"    ! {where_of(o)}: {o['problem']}")
         for node in entry.get("top_growth", [])[:top]:
@@ -512,8 +567,10 @@ def rows_view(data: dict[str, Any] | None, row_id: str) -> tuple[str, dict[str, 
 
 
 def variant_paths(out_dir: Path, fp16: Path | None, int8: Path | None) -> dict[str, Path | None]:
-    return {"fp16": fp16 or _existing(out_dir / VARIANT_FILES["fp16"]),
-            "int8": int8 or _existing(out_dir / VARIANT_FILES["int8"])}
+    return {
+        "fp16": fp16 or _existing(out_dir / VARIANT_FILES["fp16"]),
+        "int8": int8 or _existing(out_dir / VARIANT_FILES["int8"]),
+    }
 
 
 def _existing(path: Path) -> Path | None:

@@ -19,8 +19,13 @@ from typing import Any
 
 NVML_MISSING = "nvidia-ml-py is not installed (pip install nvidia-ml-py)"
 # nvmlClocksEventReason* bits that mean the GPU is held below the clock it could run at.
-SLOWDOWN_BITS = {0x4: "power cap", 0x8: "hardware slowdown", 0x20: "thermal (software)", 0x40: "thermal (hardware)",
-                 0x80: "power brake"}
+SLOWDOWN_BITS = {
+    0x4: "power cap",
+    0x8: "hardware slowdown",
+    0x20: "thermal (software)",
+    0x40: "thermal (hardware)",
+    0x80: "power brake",
+}
 GPU_IDLE_BIT = 0x1
 
 _nvml_state: dict[str, Any] = {}
@@ -58,7 +63,8 @@ def _try(fn: Any, *args: Any) -> Any:
 
 def _reasons(pynvml: Any, h: Any) -> int | None:
     fn = getattr(pynvml, "nvmlDeviceGetCurrentClocksEventReasons", None) or getattr(
-        pynvml, "nvmlDeviceGetCurrentClocksThrottleReasons", None)  # the old name on old drivers
+        pynvml, "nvmlDeviceGetCurrentClocksThrottleReasons", None
+    )  # the old name on old drivers
     return _try(fn, h) if fn else None
 
 
@@ -75,9 +81,15 @@ def gpu_processes(pynvml: Any, h: Any) -> list[dict[str, Any]] | None:
     if procs is None:
         return None
     me = os.getpid()
-    return [{"pid": p.pid, "name": process_name(p.pid),
-             "mib": round(p.usedGpuMemory / 2**20) if getattr(p, "usedGpuMemory", None) else None}
-            for p in procs if p.pid != me]
+    return [
+        {
+            "pid": p.pid,
+            "name": process_name(p.pid),
+            "mib": round(p.usedGpuMemory / 2**20) if getattr(p, "usedGpuMemory", None) else None,
+        }
+        for p in procs
+        if p.pid != me
+    ]
 
 
 def gpu_reading() -> dict[str, Any]:
@@ -97,13 +109,16 @@ def gpu_reading() -> dict[str, Any]:
         temp = _try(pynvml.nvmlDeviceGetTemperature, h, pynvml.NVML_TEMPERATURE_GPU)
     power, limit = _try(pynvml.nvmlDeviceGetPowerUsage, h), _try(pynvml.nvmlDeviceGetEnforcedPowerLimit, h)
     return {
-        "sm_mhz": _try(pynvml.nvmlDeviceGetClockInfo, h, sm), "sm_max_mhz": _try(pynvml.nvmlDeviceGetMaxClockInfo, h, sm),
+        "sm_mhz": _try(pynvml.nvmlDeviceGetClockInfo, h, sm),
+        "sm_max_mhz": _try(pynvml.nvmlDeviceGetMaxClockInfo, h, sm),
         "mem_mhz": _try(pynvml.nvmlDeviceGetClockInfo, h, mem),
         "mem_max_mhz": _try(pynvml.nvmlDeviceGetMaxClockInfo, h, mem),
-        "temp_c": temp, "power_w": power / 1000 if power is not None else None,
+        "temp_c": temp,
+        "power_w": power / 1000 if power is not None else None,
         "power_limit_w": limit / 1000 if limit is not None else None,
         "persistence": {1: "on", 0: "off"}.get(_try(pynvml.nvmlDeviceGetPersistenceMode, h)),
-        "reasons": _reasons(pynvml, h), "processes": gpu_processes(pynvml, h),
+        "reasons": _reasons(pynvml, h),
+        "processes": gpu_processes(pynvml, h),
     }
 
 
@@ -133,8 +148,13 @@ def loadavg() -> list[float] | None:
 
 def snapshot(device: str) -> dict[str, Any]:
     """The machine's state for the environment record (before and after the run)."""
-    snap: dict[str, Any] = {"time": round(time.time(), 1), "cpu_model": cpu_model(), "cpu_governor": cpu_governor(),
-                            "cpu_count": os.cpu_count(), "loadavg": loadavg()}
+    snap: dict[str, Any] = {
+        "time": round(time.time(), 1),
+        "cpu_model": cpu_model(),
+        "cpu_governor": cpu_governor(),
+        "cpu_count": os.cpu_count(),
+        "loadavg": loadavg(),
+    }
     if device == "cuda":
         snap["gpu"] = gpu_reading()
     return snap

@@ -34,6 +34,7 @@ from .inputs import (
     default_generator,
     is_mask,
     single,
+    with_range,
     with_user,
 )
 
@@ -150,7 +151,9 @@ def _seeded(build, seed: int = WEIGHT_SEED):
 def _mlp():
     from torch import nn
 
-    return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10)
+    )
 
 
 def _cnn():
@@ -174,9 +177,17 @@ def _digits_arch():
     from torch import nn
 
     return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
-        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(32 * 4 * 4, 64), nn.ReLU(), nn.Linear(64, 10),
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.BatchNorm2d(32),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32 * 4 * 4, 64),
+        nn.ReLU(),
+        nn.Linear(64, 10),
     )
 
 
@@ -232,8 +243,15 @@ def _load_digits_cnn(cache: Path) -> tuple[Any, LabelledData, dict[str, Any]]:
         info.update(cache="trained", train_seconds=round(time.perf_counter() - t0, 3))
         cache.mkdir(parents=True, exist_ok=True)
         with atomic.replacing(path) as tmp:  # a concurrent run never reads half a file
-            torch.save({"recipe_hash": _recipe_hash(), "recipe": DIGITS_RECIPE, "state_dict": net.state_dict(),
-                        "train_seconds": info["train_seconds"]}, tmp)
+            torch.save(
+                {
+                    "recipe_hash": _recipe_hash(),
+                    "recipe": DIGITS_RECIPE,
+                    "state_dict": net.state_dict(),
+                    "train_seconds": info["train_seconds"],
+                },
+                tmp,
+            )
     net.eval()
     with torch.no_grad():
         logits = net(torch.from_numpy(data.x_test)).numpy()
@@ -288,8 +306,11 @@ def _load_user_module(path: Path, factory: str):
             sys.path.remove(folder)
     fn = getattr(module, factory, None)
     if fn is None or not callable(fn):
-        found = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
-                       and getattr(v, "__module__", None) == mod_name)
+        found = sorted(
+            n
+            for n, v in vars(module).items()
+            if callable(v) and not n.startswith("_") and getattr(v, "__module__", None) == mod_name
+        )
         what = "no function" if fn is None else "no callable"
         raise ModelError(f"{path} has {what} {factory!r} (functions there: {', '.join(found) or 'none'})")
     try:
@@ -302,9 +323,13 @@ def _load_user_module(path: Path, factory: str):
     return net, example if callable(example) else None
 
 
-def _check_forward(net: Any, inputs: ModelInputs, where: str, batch: int = 1) -> tuple[Any, dict[str, int]]:
+def _check_forward(
+    net: Any, inputs: ModelInputs, where: str, batch: int = 1, ov: Overrides | None = None
+) -> tuple[Any, dict[str, int], ModelInputs]:
     """One forward with a batch of the inputs (seeded); ModelError naming the failure or an output without
-    a float tensor. Returns the output and the embedding tables the integer inputs index (user_models.probe)."""
+    a float tensor. Returns the output, the embedding tables the integer inputs index (user_models.probe)
+    and the inputs: a float input that feeds an ``nn.Embedding`` is token ids, retyped int64 (the user's
+    --val-range kept) and tried again, unless the user set its dtype."""
     import torch
 
     from . import user_models
@@ -312,14 +337,27 @@ def _check_forward(net: Any, inputs: ModelInputs, where: str, batch: int = 1) ->
     feeds = {k: torch.from_numpy(v) for k, v in inputs.feeds(batch, seed=0).items()}
     try:
         out, rows = user_models.probe(net, inputs, feeds)
-    except Exception as e:
+    except user_models.ForwardFailed as e:
+        ov = ov or Overrides()
+        ids = {s.name for s in inputs if s.is_float and s.name in e.rows and s.name not in ov.dtypes}
+        if ids:
+            retyped = inputs.with_specs([_as_ids(s, e.rows[s.name], ov) if s.name in ids else s for s in inputs])
+            out, rows, retyped = _check_forward(net, retyped, where, batch, ov)
+            return out, {n: r for n, r in rows.items() if n not in ids}, retyped  # their generator is set
         if inputs.single_float:  # the one-input wording of before
             shapes = f"input shape {(batch, *inputs.specs[0].shape)}"
         else:
             shapes = ", ".join(f"{s.name} {s.dtype} {s.shape_text(batch)}" for s in inputs)
-        raise ModelError(f"forward with {shapes} failed: {_first_line(e)}", detail=traceback.format_exc()) from e
+        raise ModelError(f"forward with {shapes} failed: {_first_line(e.cause)}", detail=traceback.format_exc()) from e
     user_models.check_outputs(out, where)
-    return out, rows
+    return out, {n: r for n, r in rows.items() if n in {s.name for s in inputs if not s.is_float}}, inputs
+
+
+def _as_ids(spec: InputSpec, rows: int, ov: Overrides) -> InputSpec:
+    """A float input found feeding an embedding: int64 ids below its rows (or in the user's range)."""
+    ids = default_generator(replace(spec, dtype="int64"), rows)
+    ids = with_range(ids, *ov.ranges[spec.name]) if spec.name in ov.ranges else ids
+    return replace(ids, note=f"{ids.note}; int64: it feeds an nn.Embedding")
 
 
 def _classes_of(out: Any) -> int | None:
@@ -361,12 +399,21 @@ def _load_onnx(path: Path, input_shape: tuple[int, ...] | None, ov: Overrides | 
         odims = [d.dim_value for d in outs[0].type.tensor_type.shape.dim]
         num_classes = odims[-1] if len(odims) == 2 and odims[-1] > 0 else None
     spec = ModelSpec(path.stem, inputs.specs[0].shape, f"ONNX file {path.name}", num_classes)
-    return LoadedModel(spec.name, spec, spec.input_shape, onnx_path=str(path), source="onnx", onnx_batch=batch,
-                       inputs=inputs, info={"input_names": inputs.names})
+    return LoadedModel(
+        spec.name,
+        spec,
+        spec.input_shape,
+        onnx_path=str(path),
+        source="onnx",
+        onnx_batch=batch,
+        inputs=inputs,
+        info={"input_names": inputs.names},
+    )
 
 
-def _user_inputs(net: Any, example_fn: Any, shape: tuple[int, ...] | None, ov: Overrides | None,
-                 where: str) -> ModelInputs:
+def _user_inputs(
+    net: Any, example_fn: Any, shape: tuple[int, ...] | None, ov: Overrides | None, where: str
+) -> ModelInputs:
     """A module's inputs: its file's example_inputs, else --input-shape / --input-shapes (names from forward)."""
     from . import user_models
 
@@ -374,15 +421,19 @@ def _user_inputs(net: Any, example_fn: Any, shape: tuple[int, ...] | None, ov: O
         try:
             example = example_fn(user_models.PROBE_BATCH)
         except Exception as e:
-            raise ModelError(f"example_inputs({user_models.PROBE_BATCH}) in {where} raised {_first_line(e)}",
-                             detail=traceback.format_exc()) from e
+            raise ModelError(
+                f"example_inputs({user_models.PROBE_BATCH}) in {where} raised {_first_line(e)}",
+                detail=traceback.format_exc(),
+            ) from e
         found = user_models.read_example(example, net, f"example_inputs() in {where}")
     else:
         params = user_models.forward_params(net) or [DEFAULT_NAME]
         named = dict(ov.shapes) if ov is not None else {}
         if shape is None and not named:
-            raise ModelError(f"{where}: user models need an input shape per sample (--input-shape 3,224,224, or "
-                             "--input-shapes name:[dims] per input), or example_inputs(batch_size) beside the factory")
+            raise ModelError(
+                f"{where}: user models need an input shape per sample (--input-shape 3,224,224, or "
+                "--input-shapes name:[dims] per input), or example_inputs(batch_size) beside the factory"
+            )
         if named:
             unknown = [n for n in named if n not in params]
             if unknown and params:
@@ -399,19 +450,38 @@ def _user_inputs(net: Any, example_fn: Any, shape: tuple[int, ...] | None, ov: O
 def _embedding_defaults(inputs: ModelInputs, rows: dict[str, int], ov: Overrides | None) -> ModelInputs:
     """Integer inputs the user gave no range for: below the embedding table they index."""
     ranged = set(ov.ranges) if ov is not None else set()
-    specs = [default_generator(s, rows[s.name], None) if s.name in rows and s.name not in ranged
-             and not is_mask(s.name, s.dtype) else s for s in inputs]
+    specs = [
+        default_generator(s, rows[s.name], None)
+        if s.name in rows and s.name not in ranged and not is_mask(s.name, s.dtype)
+        else s
+        for s in inputs
+    ]
     return inputs.with_specs(specs)
 
 
-def _loaded_module(net: Any, inputs: ModelInputs, ov: Overrides | None, name: str, description: str, source: str,
-                   batch: int | None = None) -> LoadedModel:
+def _loaded_module(
+    net: Any,
+    inputs: ModelInputs,
+    ov: Overrides | None,
+    name: str,
+    description: str,
+    source: str,
+    batch: int | None = None,
+) -> LoadedModel:
     """The checked module with its inputs; the checking forward also finds the embedding tables."""
-    out, rows = _check_forward(net, inputs, description, batch or 1)
+    out, rows, inputs = _check_forward(net, inputs, description, batch or 1, ov)
     inputs = _embedding_defaults(inputs, rows, ov)
     spec = ModelSpec(name, inputs.specs[0].shape, description, _classes_of(out))
-    return LoadedModel(spec.name, spec, spec.input_shape, module=net, source=source, inputs=inputs,
-                       onnx_batch=batch, info={"outputs": _output_names(out)})
+    return LoadedModel(
+        spec.name,
+        spec,
+        spec.input_shape,
+        module=net,
+        source=source,
+        inputs=inputs,
+        onnx_batch=batch,
+        info={"outputs": _output_names(out)},
+    )
 
 
 def _output_names(out: Any) -> list[str]:
@@ -420,8 +490,12 @@ def _output_names(out: Any) -> list[str]:
     return output_names(out)
 
 
-def load_model(name: str, input_shape: tuple | None = None, cache_dir: str | os.PathLike | None = None,
-               overrides: Overrides | None = None) -> LoadedModel:
+def load_model(
+    name: str,
+    input_shape: tuple | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    overrides: Overrides | None = None,
+) -> LoadedModel:
     """A built-in name, ``path/to/file.py:factory`` (runs that file's code), a TorchScript ``.pt``, a
     torch.export ``.pt2`` or an ``.onnx``; ``overrides``: what the user said about the inputs by name.
     Every failure raises ModelError naming the cause (and the input) in one line."""
@@ -453,8 +527,9 @@ def load_model(name: str, input_shape: tuple | None = None, cache_dir: str | os.
         found, batch = user_models.exported_inputs(program, example)
         net = program.module()
         inputs = _with_overrides(found, shape, overrides)
-        loaded = _loaded_module(net, inputs, overrides, path.stem, f"torch.export program {path.name}", "exported",
-                                batch)
+        loaded = _loaded_module(
+            net, inputs, overrides, path.stem, f"torch.export program {path.name}", "exported", batch
+        )
         loaded.program = program
         return loaded
     if ":" in text and text.rsplit(":", 1)[0].endswith(".py"):
@@ -463,9 +538,10 @@ def load_model(name: str, input_shape: tuple | None = None, cache_dir: str | os.
         net, example_fn = _load_user_module(path, factory)
         net = net.eval()
         inputs = _user_inputs(net, example_fn, shape, overrides, f"{path.name}")
-        return _loaded_module(net, inputs, overrides, f"{path.stem}:{factory}", f"{factory}() from {path.name}",
-                              "file")
+        return _loaded_module(net, inputs, overrides, f"{path.stem}:{factory}", f"{factory}() from {path.name}", "file")
     if text.endswith(".py"):
         raise ModelError(f"{text}: name the factory function too, as {text}:make_model")
-    raise ModelError(f"unknown model {text!r}; built-ins: {', '.join(BUILTINS)}, or file.py:factory, "
-                     "net.pt (TorchScript), net.pt2 (torch.export) or model.onnx")
+    raise ModelError(
+        f"unknown model {text!r}; built-ins: {', '.join(BUILTINS)}, or file.py:factory, "
+        "net.pt (TorchScript), net.pt2 (torch.export) or model.onnx"
+    )

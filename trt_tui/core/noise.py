@@ -73,8 +73,10 @@ def iterations_problem(lat_ms: Samples, ci_target: float | None, stopped_by: str
     if hw <= ci_target:
         return ""
     if stopped_by == "time":
-        return (f"--max-seconds ended the loop at p50 ±{hw:.1%}, short of the ±{ci_target:.1%} asked: "
-                "a longer --max-seconds")
+        return (
+            f"--max-seconds ended the loop at p50 ±{hw:.1%}, short of the ±{ci_target:.1%} asked: "
+            "a longer --max-seconds"
+        )
     return f"p50 only ±{hw:.1%} at {n} iterations (±{ci_target:.1%} asked): more --iterations, or --iterations auto"
 
 
@@ -82,8 +84,10 @@ def cpu_problem(readings: dict[str, Any]) -> str:
     others, cores = readings.get("other_cpu_cores"), int(readings.get("cpu_count") or 1)
     if others is None or others < cpu_busy_threshold(cores):
         return ""
-    return (f"CPU busy: other processes kept {others:.1f} of {cores} cores busy during the row: stop them "
-            "(top shows which) or measure on an idle machine")
+    return (
+        f"CPU busy: other processes kept {others:.1f} of {cores} cores busy during the row: stop them "
+        "(top shows which) or measure on an idle machine"
+    )
 
 
 def process_words(p: dict[str, Any]) -> str:
@@ -103,36 +107,55 @@ def gpu_problems(readings: dict[str, Any]) -> list[str]:
         bits |= int(r.get("reasons") or 0)
     slow = [name for bit, name in machine.SLOWDOWN_BITS.items() if bits & bit]
     if slow:
-        bad.append(f"GPU throttled ({', '.join(slow)}) during the row: check cooling and the power limit "
-                   "(nvidia-smi -q -d PERFORMANCE), or lock the clocks below it (nvidia-smi -lgc, root)")
-    busy = [r for r in loaded if not int(r.get("reasons") or 0) & machine.GPU_IDLE_BIT
-            and r.get("sm_mhz") and r.get("sm_max_mhz")]
+        bad.append(
+            f"GPU throttled ({', '.join(slow)}) during the row: check cooling and the power limit "
+            "(nvidia-smi -q -d PERFORMANCE), or lock the clocks below it (nvidia-smi -lgc, root)"
+        )
+    busy = [
+        r
+        for r in loaded
+        if not int(r.get("reasons") or 0) & machine.GPU_IDLE_BIT and r.get("sm_mhz") and r.get("sm_max_mhz")
+    ]
     if not slow and busy and min(r["sm_mhz"] / r["sm_max_mhz"] for r in busy) < CLOCK_FRACTION_MIN:
         low = min(busy, key=lambda r: r["sm_mhz"] / r["sm_max_mhz"])
-        bad.append(f"GPU SM clock {low['sm_mhz']}/{low['sm_max_mhz']} MHz under load: lock the clocks "
-                   "(nvidia-smi -lgc, root) so runs compare")
+        bad.append(
+            f"GPU SM clock {low['sm_mhz']}/{low['sm_max_mhz']} MHz under load: lock the clocks "
+            "(nvidia-smi -lgc, root) so runs compare"
+        )
     others = {p["pid"]: p for r in gpu for p in (r.get("processes") or [])}
     if others:
         names = ", ".join(process_words(p) for p in list(others.values())[:3])
-        bad.append(f"{len(others)} other process{'es' if len(others) > 1 else ''} on the GPU: {names}: close "
-                   f"{'them' if len(others) > 1 else 'it'}")
+        bad.append(
+            f"{len(others)} other process{'es' if len(others) > 1 else ''} on the GPU: {names}: close "
+            f"{'them' if len(others) > 1 else 'it'}"
+        )
     temps = [r["temp_c"] for r in gpu if r.get("temp_c") is not None]
     if len(temps) >= 2 and temps[-1] - temps[0] >= TEMP_RISE_MAX_C:
         bad.append(f"GPU temperature rose {temps[0]}→{temps[-1]} °C during the row: a longer --warmup lets it settle")
     return bad
 
 
-def noise_warning(lat_ms: Samples, gpu_ms: Samples | None,
-                  readings: dict[str, Any] | None = None, *, ci_target: float | None = None,
-                  stopped_by: str = "count", device: str = "cpu") -> str:
+def noise_warning(
+    lat_ms: Samples,
+    gpu_ms: Samples | None,
+    readings: dict[str, Any] | None = None,
+    *,
+    ci_target: float | None = None,
+    stopped_by: str = "count",
+    device: str = "cpu",
+) -> str:
     """The one line for a row: each disturbance with its cause and what to do; '' when stable."""
     readings = readings or {}
     causes = [c for c in (cpu_problem(readings),) if c] + gpu_problems(readings)
     parts = []
     if spread := timing_problems(lat_ms, gpu_ms):
-        fix = ("see the causes named" if causes else
-               "rerun on an idle machine; lock the GPU clocks (nvidia-smi -lgc, root) as trtexec advises"
-               if device == "cuda" else "rerun on an idle machine (pin it with taskset)")
+        fix = (
+            "see the causes named"
+            if causes
+            else "rerun on an idle machine; lock the GPU clocks (nvidia-smi -lgc, root) as trtexec advises"
+            if device == "cuda"
+            else "rerun on an idle machine (pin it with taskset)"
+        )
         parts.append(f"unstable timing ({', '.join(spread)}): {fix}")
     parts += causes
     if few := iterations_problem(lat_ms, ci_target, stopped_by):

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from . import activation_ranges, atomic, graph_checks
+from . import activation_ranges, atomic, graph_checks, placement
 from .calib_batches import BatchSource
 from .errors import TrtTuiError
 from .heartbeat import OnProgress, StepProgress
@@ -43,8 +43,20 @@ TOOLS = ("auto", "modelopt", "onnxruntime")
 TRT_INT8_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 # Ops onnxruntime's float16 converter leaves with mixed float/half inputs (index/scatter data paths,
 # shape-like float inputs); kept in FP32 on the fallback path.
-ORT_FP16_BLOCK = ("ScatterND", "ScatterElements", "Scatter", "GatherElements", "Range", "Resize", "Upsample",
-                  "RandomNormalLike", "RandomUniformLike", "EyeLike", "CumSum", "Einsum")
+ORT_FP16_BLOCK = (
+    "ScatterND",
+    "ScatterElements",
+    "Scatter",
+    "GatherElements",
+    "Range",
+    "Resize",
+    "Upsample",
+    "RandomNormalLike",
+    "RandomUniformLike",
+    "EyeLike",
+    "CumSum",
+    "Einsum",
+)
 
 
 def modelopt_version() -> str | None:
@@ -73,10 +85,17 @@ def _count_qdq(model) -> dict[str, int]:
     q = sum(n.op_type == "QuantizeLinear" for n in model.graph.node)
     dq = [n for n in model.graph.node if n.op_type == "DequantizeLinear"]
     dq_out = {o for n in dq for o in n.output}
-    quantized = [n.op_type for n in model.graph.node
-                 if n.op_type not in ("QuantizeLinear", "DequantizeLinear") and any(i in dq_out for i in n.input)]
-    return {"quantize_nodes": q, "dequantize_nodes": len(dq), "nodes_quantized": len(quantized),
-            "quantized_op_types": sorted(set(quantized))}
+    quantized = [
+        n.op_type
+        for n in model.graph.node
+        if n.op_type not in ("QuantizeLinear", "DequantizeLinear") and any(i in dq_out for i in n.input)
+    ]
+    return {
+        "quantize_nodes": q,
+        "dequantize_nodes": len(dq),
+        "nodes_quantized": len(quantized),
+        "quantized_op_types": sorted(set(quantized)),
+    }
 
 
 def zero_points(path) -> list[int]:
@@ -86,8 +105,11 @@ def zero_points(path) -> list[int]:
 
     model = onnx.load(str(path))
     inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
-    consts = {n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in model.graph.node
-              if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value"}
+    consts = {
+        n.output[0]: numpy_helper.to_array(n.attribute[0].t)
+        for n in model.graph.node
+        if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value"
+    }
     values: list[int] = []
     for n in model.graph.node:
         if n.op_type in ("QuantizeLinear", "DequantizeLinear") and len(n.input) > 2 and n.input[2]:
@@ -115,10 +137,17 @@ def _quiet() -> Iterator[io.StringIO]:
 
     noise = io.StringIO()
     # ModelOpt's loggers hold a StreamHandler on the stdout of the moment they were configured
-    loggers = [logging.getLogger()] + [lg for name, lg in logging.root.manager.loggerDict.items()
-                                       if isinstance(lg, logging.Logger) and name.startswith("modelopt")]
-    swapped = [(h, h.stream) for lg in loggers for h in lg.handlers
-               if isinstance(h, logging.StreamHandler) and h.stream in (sys.stdout, sys.__stdout__)]
+    loggers = [logging.getLogger()] + [
+        lg
+        for name, lg in logging.root.manager.loggerDict.items()
+        if isinstance(lg, logging.Logger) and name.startswith("modelopt")
+    ]
+    swapped = [
+        (h, h.stream)
+        for lg in loggers
+        for h in lg.handlers
+        if isinstance(h, logging.StreamHandler) and h.stream in (sys.stdout, sys.__stdout__)
+    ]
     for h, _ in swapped:
         h.setStream(noise)
     try:
@@ -139,7 +168,9 @@ def _restore_ort_patches() -> Iterator[None]:
     classes += [qdq_quantizer.QDQQuantizer, base_quantizer.BaseQuantizer]
     saved_classes = [(c, dict(vars(c))) for c in classes]
     saved_module = dict(vars(calibrate))
-    registries = [(r, dict(r)) for r in (registry.QDQRegistry, registry.QLinearOpsRegistry, registry.IntegerOpsRegistry)]
+    registries = [
+        (r, dict(r)) for r in (registry.QDQRegistry, registry.QLinearOpsRegistry, registry.IntegerOpsRegistry)
+    ]
     try:
         yield
     finally:
@@ -179,8 +210,17 @@ def _link_into(src: Path, folder: Path) -> Path:
     return dst
 
 
-def _ort_qdq(source: Path, partial: Path, method: str, providers: list[str], tmp: Path, info: dict[str, Any],
-             progress: StepProgress, batch_source: BatchSource, input_name: list[str]) -> None:
+def _ort_qdq(
+    source: Path,
+    partial: Path,
+    method: str,
+    providers: list[str],
+    tmp: Path,
+    info: dict[str, Any],
+    progress: StepProgress,
+    batch_source: BatchSource,
+    input_name: list[str],
+) -> None:
     """onnxruntime: trt-tui's ranges for the Conv/ConvTranspose/Gemm/MatMul inputs, handed to
     ``quantize_static`` as its calibration cache, so it only writes the Q/DQ nodes (no second pass)."""
     import numpy as np
@@ -189,21 +229,31 @@ def _ort_qdq(source: Path, partial: Path, method: str, providers: list[str], tmp
     from onnxruntime.quantization.calibrate import TensorData, TensorsData, save_tensors_data
 
     if "calibration_cache_path" not in inspect.signature(quantize_static).parameters:
-        raise TrtTuiError("this onnxruntime is too old for INT8 Q/DQ: its quantize_static takes no calibration_cache_path (pip install -U onnxruntime)")
+        raise TrtTuiError(
+            "this onnxruntime is too old for INT8 Q/DQ: its quantize_static takes no calibration_cache_path (pip install -U onnxruntime)"
+        )
     ort_method = CalibrationMethod.Entropy if method == Calibration.ENTROPY else CalibrationMethod.MinMax
-    tensors = activation_ranges.activation_tensors(onnx.load(str(source), load_external_data=False), TRT_INT8_OPS,
-                                         outputs=True)
-    amax, how = activation_ranges.tensor_ranges(source, tensors, batch_source, input_name, method, providers=providers,
-                                        progress=progress, tmp=tmp)
+    tensors = activation_ranges.activation_tensors(
+        onnx.load(str(source), load_external_data=False), TRT_INT8_OPS, outputs=True
+    )
+    amax, how = activation_ranges.tensor_ranges(
+        source, tensors, batch_source, input_name, method, providers=providers, progress=progress, tmp=tmp
+    )
     info.update(how)
     progress.set_phase("writing Q/DQ")
     cache = tmp / "calibration.json"
     ranges = {t: TensorData(lowest=np.float32(-a), highest=np.float32(a)) for t, a in amax.items()}
     save_tensors_data(TensorsData(ort_method, ranges), cache)
     quantize_static(
-        str(source), str(partial), None, calibration_cache_path=str(cache),
-        quant_format=QuantFormat.QDQ, op_types_to_quantize=list(TRT_INT8_OPS),
-        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=True,
+        str(source),
+        str(partial),
+        None,
+        calibration_cache_path=str(cache),
+        quant_format=QuantFormat.QDQ,
+        op_types_to_quantize=list(TRT_INT8_OPS),
+        activation_type=QuantType.QInt8,
+        weight_type=QuantType.QInt8,
+        per_channel=True,
         calibrate_method=ort_method,
         # QuantizeBias=False: TensorRT's parser rejects DequantizeLinear on the INT32 biases ORT writes
         # by default (onnx-tensorrt#850); TensorRT fuses a float bias itself.
@@ -211,38 +261,82 @@ def _ort_qdq(source: Path, partial: Path, method: str, providers: list[str], tmp
     )
 
 
-def _modelopt_qdq(source: Path, partial: Path, method: str, providers: list[str], tmp: Path, info: dict[str, Any],
-                  progress: StepProgress, batch_source: BatchSource, input_name: list[str]) -> None:
+def _modelopt_qdq(
+    source: Path,
+    partial: Path,
+    method: str,
+    providers: list[str],
+    tmp: Path,
+    info: dict[str, Any],
+    progress: StepProgress,
+    batch_source: BatchSource,
+    input_name: list[str],
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> None:
     """ModelOpt's ONNX PTQ places the Q/DQ nodes (its TensorRT heuristics; FP32 elsewhere), fed one batch
     only; then trt-tui's ranges over all batches replace its activation scales, as ModelOpt itself does
     with a TensorRT calibration cache (``replace_scale_values``). Its cache option would still calibrate
-    through onnxruntime over the reader, and needs the tensor list before ModelOpt has chosen it."""
+    through onnxruntime over the reader, and needs the tensor list before ModelOpt has chosen it.
+    ``cache_dir``: ModelOpt's output is kept there (``placement``), keyed by everything it depends on, and
+    an ONNX it has seen is not placed again."""
     import onnx
-    from modelopt.onnx import trt_utils
-    from modelopt.onnx.quantization import quantize as mo_quantize
 
-    # `import tensorrt` also succeeds for a stubs-only or broken install; ModelOpt then fails on trt.Logger
-    trt_utils.TRT_PYTHON_AVAILABLE = hasattr(getattr(trt_utils, "trt", None), "Logger")
-    out = tmp / "modelopt.quant.onnx"
-    progress.set_phase("Q/DQ placement")
-    with _restore_ort_patches():
-        mo_quantize(
-            onnx_path=str(source), quantize_mode="int8",
-            calibration_data_reader=_OneBatch(batch_source, input_name, _dynamic_batch(source)),
-            calibration_method="max", calibration_eps=["cuda:0", "cpu"] if "CUDAExecutionProvider" in providers else ["cpu"],
-            output_path=str(out), high_precision_dtype="fp32", log_level="ERROR",
-        )
-    if not out.is_file():
-        raise RuntimeError("ModelOpt wrote no quantized model (no node it could quantize?)")
+    reader: Any = _OneBatch(batch_source, input_name, _dynamic_batch(source))  # __new__ gives ORT's reader
+    eps = ["cuda:0", "cpu"] if "CUDAExecutionProvider" in providers else ["cpu"]
+    out = _modelopt_placement(source, reader, eps, tmp, info, progress, cache_dir)
     model = onnx.load(str(out))
     scales = _activation_scales(model)
-    amax, how = activation_ranges.tensor_ranges(source, list(scales), batch_source, input_name, method, providers=providers,
-                                        progress=progress, tmp=tmp)
+    amax, how = activation_ranges.tensor_ranges(
+        source, list(scales), batch_source, input_name, method, providers=providers, progress=progress, tmp=tmp
+    )
     info.update(how)
     progress.set_phase("writing Q/DQ")
     info["scale_groups"] = _share_concat_scales(source, model, amax)
     _set_scales(model, scales, amax)
     onnx.save(model, str(partial))
+
+
+def _modelopt_placement(
+    source: Path,
+    reader: Any,
+    eps: list[str],
+    tmp: Path,
+    info: dict[str, Any],
+    progress: StepProgress,
+    cache_dir: str | os.PathLike[str] | None,
+) -> Path:
+    """ModelOpt's Q/DQ placement of ``source`` (its quantized ONNX), from the placement cache when it has
+    placed this ONNX with these data and settings before; ``info['placement']`` says which."""
+    from modelopt.onnx import trt_utils
+    from modelopt.onnx.quantization import quantize as mo_quantize
+
+    # `import tensorrt` also succeeds for a stubs-only or broken install; ModelOpt then fails on trt.Logger
+    trt_utils.TRT_PYTHON_AVAILABLE = hasattr(getattr(trt_utils, "trt", None), "Logger")
+    key = placement.placement_key(
+        source, reader.get_first(), calibration_eps=eps, trt_python=trt_utils.TRT_PYTHON_AVAILABLE
+    )
+    cache = placement.open_cache(cache_dir, key)
+    out = cache.hit() if cache is not None else None
+    progress.set_phase(placement.CACHED_PHASE if out is not None else "Q/DQ placement")
+    if out is None:
+        out = tmp / "modelopt.quant.onnx"
+        with _restore_ort_patches():
+            mo_quantize(
+                onnx_path=str(source),
+                quantize_mode="int8",
+                calibration_data_reader=reader,
+                calibration_method="max",
+                calibration_eps=eps,
+                output_path=str(out),
+                high_precision_dtype="fp32",
+                log_level="ERROR",
+            )
+        if not out.is_file():
+            raise RuntimeError("ModelOpt wrote no quantized model (no node it could quantize?)")
+        if cache is not None:
+            cache.store(out)
+    info["placement"] = cache.status if cache is not None else "not cached"
+    return out
 
 
 def _dynamic_batch(path: Path) -> bool:
@@ -296,7 +390,9 @@ def _activation_scales(model) -> dict[str, list[str]]:
     for n in model.graph.node:
         if n.op_type == "QuantizeLinear" and n.input[0] not in inits:
             names = scales.setdefault(n.input[0], [])
-            for s in [n.input[1]] + [d.input[1] for d in consumers.get(n.output[0], []) if d.op_type == "DequantizeLinear"]:
+            for s in [n.input[1]] + [
+                d.input[1] for d in consumers.get(n.output[0], []) if d.op_type == "DequantizeLinear"
+            ]:
                 if s in inits and s not in names:
                     names.append(s)
     return scales
@@ -343,8 +439,18 @@ def source_identity(fp32_onnx) -> dict[str, str]:
     return {"source_onnx": str(fp32_onnx), "source_sha256": file_sha256(fp32_onnx)}
 
 
-PROVENANCE_KEYS = ("source_onnx", "source_sha256", "tool", "tool_version", "method", "samples", "calibration",
-                   "calibration_id", "entropy_bins", "keep_fp32")
+PROVENANCE_KEYS = (
+    "source_onnx",
+    "source_sha256",
+    "tool",
+    "tool_version",
+    "method",
+    "samples",
+    "calibration",
+    "calibration_id",
+    "entropy_bins",
+    "keep_fp32",
+)
 
 
 def provenance_path(derived) -> Path:
@@ -373,8 +479,18 @@ def stale_reason(derived, fp32_onnx) -> str:
     return ""
 
 
-def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "entropy", *, tool: str = "auto",
-                 device: str = "cpu", preprocess: bool = True, on_progress: OnProgress | None = None) -> dict:
+def quantize_qdq(
+    fp32_onnx,
+    out_path,
+    batch_source: BatchSource,
+    method: str = "entropy",
+    *,
+    tool: str = "auto",
+    device: str = "cpu",
+    preprocess: bool = True,
+    on_progress: OnProgress | None = None,
+    placement_cache: str | os.PathLike[str] | None = None,
+) -> dict:
     """Static INT8 Q/DQ quantization calibrated on ``batch_source``; returns what was done.
 
     ``tool``: 'auto' (ModelOpt when installed, else onnxruntime), 'modelopt' or 'onnxruntime'.
@@ -382,7 +498,9 @@ def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "
     ``preprocess`` (onnxruntime path): ``quant_pre_process`` first (shape inference + graph optimisation);
     if it fails the original graph is quantized and the record says so.
     Ranges come from trt-tui's own pass (``activation_ranges``: TensorRT's entropy or max |x|, on the GPU with
-    onnxruntime's CUDA provider); the tool only places Q/DQ. ``info['phase_seconds']`` and
+    onnxruntime's CUDA provider); the tool only places Q/DQ. ``placement_cache`` (ModelOpt path): a folder
+    where ModelOpt's placement is kept and found again for the same ONNX, data and settings
+    (``info['placement']``: cached | new | not cached). ``info['phase_seconds']`` and
     ``info['calibrate_seconds']`` say where the time went.
     ``on_progress(phase, step, total, eta_s)``: calibration batch i/N, then a heartbeat each second.
     The record's ``placement_problems`` lists quantized constants TensorRT would refuse (should be empty).
@@ -395,51 +513,71 @@ def quantize_qdq(fp32_onnx, out_path, batch_source: BatchSource, method: str = "
     input_name = _input_names(fp32_onnx)
     providers = calibration_providers(device)
     t0 = time.perf_counter()
-    info: dict[str, Any] = {"tool": tool, "tool_version": modelopt_version() if tool == "modelopt" else _ort_version(),
-                            "preprocessed": False}
+    info: dict[str, Any] = {
+        "tool": tool,
+        "tool_version": modelopt_version() if tool == "modelopt" else _ort_version(),
+        "preprocessed": False,
+    }
     progress = StepProgress(on_progress)
     with scratch_dir("trt-tui-quant-", parent=out_path.parent) as tmp, _quiet() as noise, progress:
         try:
             source = _link_into(fp32_onnx, tmp)
             if preprocess and tool == "onnxruntime":
                 source = _preprocess(source, tmp, progress, info)
-            qdq = _modelopt_qdq if tool == "modelopt" else _ort_qdq
+            qdq, extra = (_modelopt_qdq, [placement_cache]) if tool == "modelopt" else (_ort_qdq, [])
             with atomic.replacing(out_path, atomic.partial_onnx(out_path)) as partial:  # renamed once whole
-                qdq(source, partial, method, providers, tmp, info, progress, batch_source, input_name)
+                qdq(source, partial, method, providers, tmp, info, progress, batch_source, input_name, *extra)
                 model, problems = _placement_checked(partial, progress)
         except Exception as e:
-            raise TrtTuiError(f"INT8 quantization failed ({tool}): {type(e).__name__}: {e}".splitlines()[0],
-                              detail=traceback.format_exc() + noise.getvalue()[-20000:]) from e
+            raise TrtTuiError(
+                f"INT8 quantization failed ({tool}): {type(e).__name__}: {e}".splitlines()[0],
+                detail=traceback.format_exc() + noise.getvalue()[-20000:],
+            ) from e
     info["phase_seconds"] = progress.seconds
     info["seconds"] = round(time.perf_counter() - t0, 3)
     return _qdq_record(info, fp32_onnx, out_path, batch_source, method, tool, model, problems)
 
 
-def _qdq_record(info: dict[str, Any], fp32_onnx: Path, out_path: Path, batch_source: BatchSource, method: str,
-                tool: str, model: Any, problems: list[str]) -> dict[str, Any]:
+def _qdq_record(
+    info: dict[str, Any],
+    fp32_onnx: Path,
+    out_path: Path,
+    batch_source: BatchSource,
+    method: str,
+    tool: str,
+    model: Any,
+    problems: list[str],
+) -> dict[str, Any]:
     """The Q/DQ file's record: how it was calibrated, what was quantized, where TensorRT would refuse it."""
     seconds = info.pop("seconds")
-    info.update({
-        "path": str(out_path),
-        "method": method,
-        "samples": batch_source.num_samples,
-        "batches": batch_source.num_batches,
-        "calibration": batch_source.description,
-        "calibration_kind": batch_source.kind,
-        "calibration_device": info.get("ranges_device", "cpu"),
-        "seconds": seconds,
-        "size_bytes": out_path.stat().st_size,
-        "placement_problems": problems,
-        **_count_qdq(model),
-        **source_identity(fp32_onnx),
-    })
+    info.update(
+        {
+            "path": str(out_path),
+            "method": method,
+            "samples": batch_source.num_samples,
+            "batches": batch_source.num_batches,
+            "calibration": batch_source.description,
+            "calibration_kind": batch_source.kind,
+            "calibration_device": info.get("ranges_device", "cpu"),
+            "seconds": seconds,
+            "size_bytes": out_path.stat().st_size,
+            "placement_problems": problems,
+            **_count_qdq(model),
+            **source_identity(fp32_onnx),
+        }
+    )
     return _with_identity(info, batch_source, method, tool)
 
 
 def _with_identity(info: dict[str, Any], batch_source: BatchSource, method: str, tool: str) -> dict[str, Any]:
     """The record's identity (what a cache of it is keyed to), its note, and its provenance file."""
-    info["calibration_id"] = fingerprint(method=method, tool=tool, samples=batch_source.num_samples,
-                                         calibration=batch_source.description, bins=info.get("entropy_bins"))
+    info["calibration_id"] = fingerprint(
+        method=method,
+        tool=tool,
+        samples=batch_source.num_samples,
+        calibration=batch_source.description,
+        bins=info.get("entropy_bins"),
+    )
     info["note"] = qdq_note(info)
     _record_provenance(info)
     return info
@@ -474,8 +612,11 @@ def qdq_note(info: dict[str, Any]) -> str:
     """One line for the INT8 rows: tool, method, samples, where the Q/DQ pairs are."""
     version = f" {info['tool_version']}" if info.get("tool_version") else ""
     ops = "/".join(info.get("quantized_op_types") or []) or "none"
-    return (f"Q/DQ by {info['tool']}{version} ({info['method']}, {info['samples']} samples, ranges: trt-tui "
-            f"({info.get('calibration_device', 'cpu').upper()})): {ops} inputs")
+    cached = "; placement: cached" if info.get("placement") == "cached" else ""
+    return (
+        f"Q/DQ by {info['tool']}{version} ({info['method']}, {info['samples']} samples, ranges: trt-tui "
+        f"({info.get('calibration_device', 'cpu').upper()})): {ops} inputs{cached}"
+    )
 
 
 def _ort_version() -> str:
@@ -484,8 +625,14 @@ def _ort_version() -> str:
     return onnxruntime.__version__
 
 
-def convert_fp16(fp32_onnx, out_path, *, keep_fp32: tuple[str, ...] | list[str] = (), tool: str = "auto",
-                 on_progress: OnProgress | None = None) -> dict:
+def convert_fp16(
+    fp32_onnx,
+    out_path,
+    *,
+    keep_fp32: tuple[str, ...] | list[str] = (),
+    tool: str = "auto",
+    on_progress: OnProgress | None = None,
+) -> dict:
     """FP16 ONNX with FP32 graph inputs/outputs for strongly typed TensorRT.
 
     ``keep_fp32``: op types pinned to FP32 (the user's ``--precision-keep-fp32``). ``tool``: 'auto'
@@ -518,12 +665,21 @@ def convert_fp16(fp32_onnx, out_path, *, keep_fp32: tuple[str, ...] | list[str] 
             with atomic.replacing(out_path, atomic.partial_onnx(out_path)) as partial:  # renamed once whole
                 onnx.save(model, str(partial))
         except Exception as e:
-            raise TrtTuiError(f"FP16 conversion failed ({tool}): {type(e).__name__}: {e}".splitlines()[0],
-                              detail=traceback.format_exc() + noise.getvalue()[-20000:]) from e
+            raise TrtTuiError(
+                f"FP16 conversion failed ({tool}): {type(e).__name__}: {e}".splitlines()[0],
+                detail=traceback.format_exc() + noise.getvalue()[-20000:],
+            ) from e
     casts = sum(n.op_type == "Cast" for n in model.graph.node)
-    info.update({"path": str(out_path), "seconds": round(time.perf_counter() - t0, 3),
-                 "size_bytes": out_path.stat().st_size, "casts": casts, "mixed_nodes": mixed,
-                 **source_identity(fp32_onnx)})
+    info.update(
+        {
+            "path": str(out_path),
+            "seconds": round(time.perf_counter() - t0, 3),
+            "size_bytes": out_path.stat().st_size,
+            "casts": casts,
+            "mixed_nodes": mixed,
+            **source_identity(fp32_onnx),
+        }
+    )
     kept = f", FP32 kept: {','.join(keep)}" if keep else ""
     info["note"] = f"FP16 by {tool} {info.get('tool_version') or ''}".rstrip() + kept
     _record_provenance(info)
@@ -541,8 +697,9 @@ def _ort_fp16(model, keep: list[str]):
     present = {n.op_type for n in model.graph.node}
     nodes: list[str] = []
     for _ in range(4):
-        converted = convert_float_to_float16(copy.deepcopy(model), keep_io_types=True, op_block_list=op_block,
-                                             node_block_list=nodes)
+        converted = convert_float_to_float16(
+            copy.deepcopy(model), keep_io_types=True, op_block_list=op_block, node_block_list=nodes
+        )
         mixed = graph_checks.mixed_float_nodes(converted)
         names = [p.split(" ", 2)[1] for p in mixed if p.split(" ", 2)[1] not in nodes]
         if not names:

@@ -19,9 +19,16 @@ import numpy as np
 from trt_tui.core.errors import TrtTuiError
 from trt_tui.core.inputs import named_feeds
 
-ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
-             "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(int8)": np.int8, "tensor(uint8)": np.uint8,
-             "tensor(bool)": np.bool_}
+ORT_TYPES = {
+    "tensor(float)": np.float32,
+    "tensor(float16)": np.float16,
+    "tensor(double)": np.float64,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+    "tensor(int8)": np.int8,
+    "tensor(uint8)": np.uint8,
+    "tensor(bool)": np.bool_,
+}
 
 
 def cuda_session(path: str | Path, stream: Any) -> Any:
@@ -33,7 +40,9 @@ def cuda_session(path: str | Path, stream: Any) -> Any:
     try:
         return ort.InferenceSession(str(path), providers=[("CUDAExecutionProvider", options), "CPUExecutionProvider"])
     except Exception as exc:
-        raise TrtTuiError(f"onnxruntime cannot load {Path(path).name} on CUDA: {str(exc).strip().splitlines()[0]}") from exc
+        raise TrtTuiError(
+            f"onnxruntime cannot load {Path(path).name} on CUDA: {str(exc).strip().splitlines()[0]}"
+        ) from exc
 
 
 class OrtBoundRunner:
@@ -41,8 +50,9 @@ class OrtBoundRunner:
     buffers live on the GPU and everything is ordered on ``stream``; on the CPU the same binding logic
     runs on host tensors (what the CPU tests exercise)."""
 
-    def __init__(self, session: Any, shapes: Mapping[str, tuple[int, ...]] | tuple[int, ...], *, device: str,
-                 stream: Any = None) -> None:
+    def __init__(
+        self, session: Any, shapes: Mapping[str, tuple[int, ...]] | tuple[int, ...], *, device: str, stream: Any = None
+    ) -> None:
         import onnxruntime as ort
         import torch
 
@@ -68,8 +78,14 @@ class OrtBoundRunner:
 
     def _bind(self, name: str, tensor: Any, output: bool) -> None:
         bind = self.binding.bind_output if output else self.binding.bind_input
-        bind(name, self.device, self.device_id, np.dtype(str(tensor.dtype).removeprefix("torch.")).type,
-             tuple(tensor.shape), tensor.data_ptr())
+        bind(
+            name,
+            self.device,
+            self.device_id,
+            np.dtype(str(tensor.dtype).removeprefix("torch.")).type,
+            tuple(tensor.shape),
+            tensor.data_ptr(),
+        )
 
     def _alloc(self, shapes: dict[str, tuple[int, ...]]) -> None:
         torch = self.torch

@@ -77,7 +77,8 @@ class Pipeline:
         ctx = self.ctx
         for row in rows.select(ctx.cfg.rows):
             missing = (row.is_tensorrt and row.id not in ctx.files.plans) or (
-                row.is_onnxruntime and ctx.files.onnx_variant(row.onnx) is None)
+                row.is_onnxruntime and ctx.files.onnx_variant(row.onnx) is None
+            )
             there = ctx.store.rows.get(ctx.store.key(row.id, ctx.batch, ctx.files.made_at or None), {})
             if missing and there.get("status") in (Status.SKIPPED, Status.FAILED) and ctx.rows.status(row.id) in OPEN:
                 ctx.rows.set(row.id, status=there["status"], reason=there.get("reason") or "")

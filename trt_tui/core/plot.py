@@ -40,7 +40,7 @@ def sweep_series(rows: Iterable[dict[str, Any]]) -> Series:
 
 
 def figure(series: Series, title: str = "", xlabel: str = "batch size") -> Any:
-    """The matplotlib Figure: p50 latency (ms) and images/s against batch size, log-log, one line per row."""
+    """The matplotlib Figure: p50 latency (ms) and samples/s against batch size, log-log, one line per row."""
     from matplotlib.figure import Figure  # the object API: no pyplot, no display backend
 
     fig = Figure(figsize=(11, 4.5), layout="constrained")
@@ -50,7 +50,7 @@ def figure(series: Series, title: str = "", xlabel: str = "batch size") -> Any:
         lat_ax.plot(bs, [p[1] for p in points], marker="o", label=rid)
         ips_ax.plot(bs, [p[2] for p in points], marker="o", label=rid)
     sizes = sorted({p[0] for points in series.values() for p in points})
-    for ax, ylabel in ((lat_ax, "p50 latency (ms, incl. copies)"), (ips_ax, "throughput (images/s)")):
+    for ax, ylabel in ((lat_ax, "p50 latency (ms, incl. copies)"), (ips_ax, "throughput (samples/s)")):
         ax.set_xscale("log", base=2)
         if sizes:  # ticks at the batch sizes measured, written as numbers (not 2^k)
             ax.set_xticks(sizes, [str(s) for s in sizes])

@@ -26,4 +26,3 @@ def fingerprint(**parts: Any) -> str:
     """A short stable hash of named settings (JSON with sorted keys; paths and the like via str)."""
     text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-

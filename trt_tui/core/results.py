@@ -84,8 +84,10 @@ COLUMNS: tuple[str, ...] = (
     "output_warning",  # NaN/Inf in the reference, or in this row where the reference has none
     "accuracy_na",  # why the accuracy columns are empty: a vacuous comparison ('' when they are valid)
 )
-SPEEDUP_CI = {"speedup_vs_pytorch": ("speedup_ci_low", "speedup_ci_high"),
-              "speedup_vs_best_pytorch": ("speedup_best_ci_low", "speedup_best_ci_high")}
+SPEEDUP_CI = {
+    "speedup_vs_pytorch": ("speedup_ci_low", "speedup_ci_high"),
+    "speedup_vs_best_pytorch": ("speedup_best_ci_low", "speedup_best_ci_high"),
+}
 
 NUMERIC = {
     c
@@ -96,8 +98,9 @@ NUMERIC = {
 }
 
 
-def row_key(row_id: str, batch_size: int | None, base_batch: int | None, dims: str | None = None,
-            base_dims: str | None = None) -> str:
+def row_key(
+    row_id: str, batch_size: int | None, base_batch: int | None, dims: str | None = None, base_dims: str | None = None
+) -> str:
     """The store key of a row: ``row_id`` at the base batch size (and dim sizes), ``row_id@b<size>`` at
     another batch size, ``…@seq=128`` at other dim sizes of a sweep over dynamic dims."""
     key = row_id
@@ -205,7 +208,9 @@ def overlap(a: tuple[Any, Any], b: tuple[Any, Any]) -> bool:
 RatioCI = Callable[[str, str], "tuple[float, float] | None"]  # (reference key, row key) -> CI of the speedup
 
 
-def update_speedups(rows: dict[str, dict[str, Any]] | Iterable[dict[str, Any]], ratio_ci: RatioCI | None = None) -> None:
+def update_speedups(
+    rows: dict[str, dict[str, Any]] | Iterable[dict[str, Any]], ratio_ci: RatioCI | None = None
+) -> None:
     """Fill both speedup columns, comparing rows of the same batch size only: against eager PyTorch
     FP32 and against the fastest ok PyTorch row (eager, CUDA graph or torch.compile, any precision).
     With ``rows`` keyed by store key and ``ratio_ci`` (the store's bootstrap over its samples) each
@@ -218,15 +223,19 @@ def update_speedups(rows: dict[str, dict[str, Any]] | Iterable[dict[str, Any]], 
     for group in groups.values():
         ok = [(k, r) for k, r in group if r.get("status") == Status.OK and r.get("latency_p50_ms")]
         base = next(((k, r) for k, r in ok if r["row_id"] == BASELINE_ID), None)
-        best = min(((k, r) for k, r in ok if is_pytorch(str(r["row_id"]))), key=lambda kr: kr[1]["latency_p50_ms"],
-                   default=None)
+        best = min(
+            ((k, r) for k, r in ok if is_pytorch(str(r["row_id"]))),
+            key=lambda kr: kr[1]["latency_p50_ms"],
+            default=None,
+        )
         for key, r in group:
             for col, ref in (("speedup_vs_pytorch", base), ("speedup_vs_best_pytorch", best)):
                 set_speedup(r, key, col, ref, ratio_ci if isinstance(rows, dict) else None)
 
 
-def set_speedup(r: dict[str, Any], key: str, col: str, ref: tuple[str, dict[str, Any]] | None,
-                ratio_ci: RatioCI | None) -> None:
+def set_speedup(
+    r: dict[str, Any], key: str, col: str, ref: tuple[str, dict[str, Any]] | None, ratio_ci: RatioCI | None
+) -> None:
     lat, (lo_col, hi_col) = r.get("latency_p50_ms"), SPEEDUP_CI[col]
     old = r.get(col)
     r[col] = ref[1]["latency_p50_ms"] / lat if ref and lat else None
@@ -284,8 +293,9 @@ def point_label(row: dict[str, Any], batches: bool = True, dims: bool = True) ->
     return " ".join(parts)
 
 
-def best_ties(rows: Iterable[dict[str, Any]], best: str, min_top1: float = 0.99,
-              max_label_drop: float = 0.01) -> list[str]:
+def best_ties(
+    rows: Iterable[dict[str, Any]], best: str, min_top1: float = 0.99, max_label_drop: float = 0.01
+) -> list[str]:
     """The qualifying rows (same batch size as the best) whose p50 CI overlaps the best row's: the data
     cannot tell them apart from it."""
     rows = main_batch(rows)
@@ -295,8 +305,13 @@ def best_ties(rows: Iterable[dict[str, Any]], best: str, min_top1: float = 0.99,
     base = next((r for r in rows if r["row_id"] == BASELINE_ID), None)
     base_acc = base.get("label_accuracy") if base else None
     ci = (top.get("latency_p50_ci_low_ms"), top.get("latency_p50_ci_high_ms"))
-    return [r["row_id"] for r in rows if r is not top and qualifies(r, min_top1, base_acc, max_label_drop)
-            and overlap(ci, (r.get("latency_p50_ci_low_ms"), r.get("latency_p50_ci_high_ms")))]
+    return [
+        r["row_id"]
+        for r in rows
+        if r is not top
+        and qualifies(r, min_top1, base_acc, max_label_drop)
+        and overlap(ci, (r.get("latency_p50_ci_low_ms"), r.get("latency_p50_ci_high_ms")))
+    ]
 
 
 class ResultsStore:
@@ -445,7 +460,9 @@ class ResultsStore:
         store.env = data.get("env", {})
         for row in data.get("rows", []):
             store._see_base(row)
-            store.rows[store.key(row["row_id"], row.get("batch_size"), row.get("dims"))] = {c: row.get(c) for c in COLUMNS}
+            store.rows[store.key(row["row_id"], row.get("batch_size"), row.get("dims"))] = {
+                c: row.get(c) for c in COLUMNS
+            }
         store.best, store.best_rule = data.get("best", ""), data.get("best_rule", "")
         store.load_samples(out_dir / artifacts.SAMPLES)
         store.out_dir = out_dir

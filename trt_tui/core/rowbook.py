@@ -15,10 +15,28 @@ from trt_tui.core.vocab import OPEN, Status
 
 # Row fields a benchmark fills in, and those a TensorRT build fills in.
 MEASURED = tuple(c for c in results.COLUMNS if c.startswith(("latency_", "gpu_compute_", "throughput", "images_"))) + (
-    "speedup_vs_pytorch", "speedup_vs_best_pytorch", "max_abs_err", "mean_abs_err", "max_rel_err", "cosine_sim",
-    "top1_agreement", "nan_count", "inf_count", "label_accuracy", "iterations", "warmup", "speedup_ci_low",
-    "speedup_ci_high", "speedup_best_ci_low", "speedup_best_ci_high", "stopped_by", "other_cpu_cores", "noise_warning",
-    "output_warning", "accuracy_na")
+    "speedup_vs_pytorch",
+    "speedup_vs_best_pytorch",
+    "max_abs_err",
+    "mean_abs_err",
+    "max_rel_err",
+    "cosine_sim",
+    "top1_agreement",
+    "nan_count",
+    "inf_count",
+    "label_accuracy",
+    "iterations",
+    "warmup",
+    "speedup_ci_low",
+    "speedup_ci_high",
+    "speedup_best_ci_low",
+    "speedup_best_ci_high",
+    "stopped_by",
+    "other_cpu_cores",
+    "noise_warning",
+    "output_warning",
+    "accuracy_na",
+)
 BUILT = ("size_bytes", "build_time_s", "artifact", "notes")
 SPEEDUPS = ("speedup_vs_pytorch", "speedup_vs_best_pytorch", *(c for pair in results.SPEEDUP_CI.values() for c in pair))
 
@@ -73,8 +91,9 @@ class RowBook:
         """Close every row still pending or running, at every batch size."""
         for row in list(self.store.rows.values()):
             if row.get("status") in OPEN:
-                self.set(row["row_id"], batch_size=row.get("batch_size"), dims=row.get("dims"), status=status,
-                         reason=reason)
+                self.set(
+                    row["row_id"], batch_size=row.get("batch_size"), dims=row.get("dims"), status=status, reason=reason
+                )
 
     def load_earlier(self, wanted: tuple[str, ...]) -> None:
         """A step run alone starts from the rows an earlier run saved in this folder."""

@@ -22,7 +22,9 @@ class Row:
     # which ONNX file an onnxruntime row runs: fp32 | qdq; a TensorRT row's comes from the adapter's
     # PrecisionPlan (it depends on the TensorRT version); PyTorch rows need none
     onnx: OnnxVariant | None = None
-    opt_in: bool = field(default=False, kw_only=True)  # not in the default selection (torch.compile: it compiles a while)
+    opt_in: bool = field(
+        default=False, kw_only=True
+    )  # not in the default selection (torch.compile: it compiles a while)
     cuda_only: bool = field(default=False, kw_only=True)  # skipped with a reason on a machine without a CUDA GPU
 
     @property
@@ -48,8 +50,9 @@ class Row:
         return self.backend == Backend.PYTORCH and self.mode == "eager" and self.precision == Precision.FP32
 
 
-def _pytorch(mode: str, precision: Precision, title: str, short: str, *, cuda_only: bool = False,
-             opt_in: bool = False) -> Row:
+def _pytorch(
+    mode: str, precision: Precision, title: str, short: str, *, cuda_only: bool = False, opt_in: bool = False
+) -> Row:
     rid = f"pytorch-{precision}" if mode == "eager" else f"pytorch-{mode}-{precision}"
     return Row(rid, Backend.PYTORCH, precision, title, short, mode=mode, cuda_only=cuda_only, opt_in=opt_in)
 

@@ -50,7 +50,10 @@ class FirstRow:
         if self.record is not None or row.get("status") != Status.OK:
             return None
         age = process_age_s()
-        self.record = {"row_id": row.get("row_id"), "batch_size": row.get("batch_size"),
-                       "seconds_since_pipeline_start": round(time.perf_counter() - self.t0, 3),
-                       "seconds_since_process_start": round(age, 3) if age is not None else None}
+        self.record = {
+            "row_id": row.get("row_id"),
+            "batch_size": row.get("batch_size"),
+            "seconds_since_pipeline_start": round(time.perf_counter() - self.t0, 3),
+            "seconds_since_process_start": round(age, 3) if age is not None else None,
+        }
         return self.record

@@ -27,8 +27,9 @@ def scratch_dir(prefix: str = "trt-tui-", parent: str | Path | None = None) -> I
     process killed mid-quantize (SIGKILL cannot be caught) leaves nothing in /tmp, and the next run in
     that folder removes what it left. None: the system's temp folder."""
     hidden = parent is not None
-    path = Path(tempfile.mkdtemp(prefix=f".{prefix}" if hidden else prefix, suffix=SUFFIX if hidden else "",
-                                 dir=parent))
+    path = Path(
+        tempfile.mkdtemp(prefix=f".{prefix}" if hidden else prefix, suffix=SUFFIX if hidden else "", dir=parent)
+    )
     saved_default, saved_env = tempfile.tempdir, {k: os.environ.get(k) for k in _ENV}
     tempfile.tempdir = str(path)
     for k in _ENV:

@@ -71,8 +71,13 @@ def bootstrap_medians(samples: Sequence[float] | np.ndarray, draws: int, rng: np
     return x[np.minimum(idx, n - 1)]
 
 
-def ratio_ci(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, conf: float = CONFIDENCE,
-             draws: int = BOOTSTRAP_DRAWS, seed: int = SEED) -> tuple[float, float] | None:
+def ratio_ci(
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray,
+    conf: float = CONFIDENCE,
+    draws: int = BOOTSTRAP_DRAWS,
+    seed: int = SEED,
+) -> tuple[float, float] | None:
     """Percentile-bootstrap CI of median(a) / median(b) (independent samples); None when either has
     fewer than 6 values or a median <= 0."""
     if len(a) < 6 or len(b) < 6:

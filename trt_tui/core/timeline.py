@@ -3,7 +3,8 @@
 Each entry is ``{name, kind, start_s, duration_s}``, ``start_s`` counted from the launch (below), with
 ``row`` on a phase: the row or task it belongs to (a row id for its build and benchmark phases,
 ``int8-qdq`` / ``fp16-convert`` for the quantize steps, ``export`` for the export steps, ``imports`` for
-the import of a heavy package), ``batch`` in a batch sweep, and ``title`` / ``status`` on a stage.
+the import of a heavy package), ``batch`` in a batch sweep, ``dims`` (``seq=128``) in a sweep over a dynamic
+dim, and ``title`` / ``status`` on a stage.
 
 - **stage**: ``launch`` (the `trt-tui run` process until its job process started), ``startup`` (the job
   process until the pipeline starts: interpreter, imports), then every ``ctx.stage()`` of the pipeline.
@@ -54,7 +55,13 @@ from trt_tui.core.vocab import Status
 LAUNCH_ENV = "TRT_TUI_LAUNCHED_AT"  # time.time() when `trt-tui run` started, set for its job process
 LAUNCH_ORIGIN = "the launch of trt-tui run"  # t = 0 then (meta.timeline_origin)
 DERIVED = ("benchmark", "quantize")  # stages whose Progress phases are timeline phases
-SETTLED = (Status.OK, Status.FAILED, Status.SKIPPED, Status.CANCELLED, Status.BUILT)  # a row status that ends the row's phase
+SETTLED = (
+    Status.OK,
+    Status.FAILED,
+    Status.SKIPPED,
+    Status.CANCELLED,
+    Status.BUILT,
+)  # a row status that ends the row's phase
 IMPORT_MIN_S = 0.05  # imports shorter than this are not worth a line
 JOB_PROCESS = False  # set by job_process(): this process runs one pipeline, t = 0 is its launch
 
@@ -88,8 +95,11 @@ def launch_env() -> dict[str, str]:
 
 
 # -- imports --------------------------------------------------------------------------------------
-FILE_LOADERS = (importlib.machinery.SourceFileLoader, importlib.machinery.SourcelessFileLoader,
-                importlib.machinery.ExtensionFileLoader)  # one loader object per module
+FILE_LOADERS = (
+    importlib.machinery.SourceFileLoader,
+    importlib.machinery.SourcelessFileLoader,
+    importlib.machinery.ExtensionFileLoader,
+)  # one loader object per module
 IMPORTS: list[tuple[str, float, float]] = []  # (module, perf_counter start, end), outermost only
 
 
@@ -108,8 +118,16 @@ class ImportClock(importlib.abc.MetaPathFinder):
             return None
         self.finding = True
         try:
-            spec = next((s for f in sys.meta_path if f is not self and hasattr(f, "find_spec")
-                         and (s := f.find_spec(fullname, path, target)) is not None), None)
+            spec = next(
+                (
+                    s
+                    for f in sys.meta_path
+                    if f is not self
+                    and hasattr(f, "find_spec")
+                    and (s := f.find_spec(fullname, path, target)) is not None
+                ),
+                None,
+            )
         except Exception:  # noqa: BLE001 - the import system asks the other finders itself and reports
             return None
         finally:
@@ -161,18 +179,19 @@ class Open:
     last: float | None = None  # its latest Progress event, where it ends if the next phase comes a step late
 
 
-Lane = tuple[str, "int | None"]  # (row or task, batch size in a sweep)
+Lane = tuple[str, "int | None", str]  # (row or task, batch size in a sweep, dims label in a dim sweep)
 
 
 class Timeline:
     """Records the stages and phases of one run from its events and a few explicit marks."""
 
-    def __init__(self, *, batch: Callable[[], int | None] = lambda: None) -> None:
+    def __init__(self, *, batch: Callable[[], int | None] = lambda: None, dims: Callable[[], str] = lambda: "") -> None:
         self.origin, start, self.origin_note = launch_origin()
         self.batch = batch  # the batch size being worked on in a sweep, else None
+        self.dims = dims  # the swept dynamic dims' sizes being worked on ('seq=128'), else ""
         self.entries: list[dict[str, Any]] = []  # closed, ordered by start
         self.pending: list[dict[str, Any]] = []  # closed, not yet sent in a TimelineEvent
-        self.stage: tuple[StageStarted, float, int | None] | None = None
+        self.stage: tuple[StageStarted, float, tuple[int | None, str]] | None = None
         self.lanes: dict[Lane, Open] = {}
         self.seen: set[Lane] = set()  # lanes that had a phase
         self.imports_taken = 0
@@ -186,7 +205,7 @@ class Timeline:
         """Phase ``name`` of ``row`` begins now (the phase under way ends here); no-op if it is on."""
         now = time.perf_counter()
         with self.lock:
-            key = (row, self.batch())
+            key = (row, *self.point())
             lane = self.lanes.get(key)
             if lane is not None and lane.name == name:
                 return
@@ -198,7 +217,7 @@ class Timeline:
     def end(self, row: str) -> None:
         """The phase under way of ``row`` ends now."""
         with self.lock:
-            key = (row, self.batch())
+            key = (row, *self.point())
             if key in self.lanes:
                 self._close(key, time.perf_counter())
 
@@ -212,23 +231,32 @@ class Timeline:
                     self._progress(ev, now)
             elif isinstance(ev, StageStarted):
                 if self.startup is not None:
-                    self._add("startup", "stage", self.startup, now, title="the job process until the first stage: "
-                              "interpreter, imports, config")
+                    self._add(
+                        "startup",
+                        "stage",
+                        self.startup,
+                        now,
+                        title="the job process until the first stage: interpreter, imports, config",
+                    )
                     self.startup = None
-                self.stage = (ev, now, self.batch() if ev.stage not in ("env", "model") else None)
+                self.stage = (ev, now, self.point() if ev.stage not in ("env", "model") else (None, ""))
             elif isinstance(ev, StageFinished):
                 self._stage_end(ev, now)
                 return True
             elif isinstance(ev, StepFinished):
                 self._step_end(ev, now)
             elif isinstance(ev, RowEvent) and ev.row.get("status") in SETTLED and ev.row.get("row_id"):
-                key = (str(ev.row["row_id"]), ev.row.get("batch_size") if self.batch() is not None else None)
+                key = (
+                    str(ev.row["row_id"]),
+                    ev.row.get("batch_size") if self.batch() is not None else None,
+                    str(ev.row.get("dims") or "") if self.dims() else "",
+                )
                 if key in self.lanes:
                     self._close(key, now)
         return False
 
     def _progress(self, ev: Progress, now: float) -> None:
-        key = (ev.task, self.batch())
+        key = (ev.task, *self.point())
         lane = self.lanes.get(key)
         if lane is not None and lane.name == ev.phase:
             lane.last = now
@@ -246,29 +274,54 @@ class Timeline:
     def _stage_end(self, ev: StageFinished, now: float) -> None:
         for key in list(self.lanes):
             self._close(key, now)
-        started, start, batch = self.stage if self.stage and self.stage[0].stage == ev.stage else (None, now - ev.seconds, None)
-        self._add(ev.stage, "stage", start, now, batch=batch, title=started.title if started else "", status=ev.status)
+        started, start, (batch, dims) = (
+            self.stage if self.stage and self.stage[0].stage == ev.stage else (None, now - ev.seconds, (None, ""))
+        )
+        self._add(
+            ev.stage,
+            "stage",
+            start,
+            now,
+            batch=batch,
+            dims=dims,
+            title=started.title if started else "",
+            status=ev.status,
+        )
         self.stage = None
 
     def _step_end(self, ev: StepFinished, now: float) -> None:
-        key = (ev.step, self.batch())
+        key = (ev.step, *self.point())
         if key in self.lanes:
             self._close(key, now)
         elif key not in self.seen:  # a step with no phases of its own (the export steps)
-            self._add(ev.step, "phase", now - ev.seconds, now, row=ev.stage, batch=key[1])
+            self._add(ev.step, "phase", now - ev.seconds, now, row=ev.stage, batch=key[1], dims=key[2])
 
     def _close(self, key: Lane, at: float) -> None:
         lane = self.lanes.pop(key)
-        self._add(lane.name, "phase", lane.start, max(at, lane.start), row=key[0], batch=key[1])
+        self._add(lane.name, "phase", lane.start, max(at, lane.start), row=key[0], batch=key[1], dims=key[2])
 
-    def _add(self, name: str, kind: str, start: float, end: float, *, row: str | None = None,
-             batch: int | None = None, **extra: Any) -> None:
-        entry = {**self._entry(name, kind, start, end, row, batch), **extra}
+    def point(self) -> tuple[int | None, str]:
+        """The sweep point being worked on: (batch size or None, dims label or '')."""
+        return self.batch(), self.dims()
+
+    def _add(
+        self,
+        name: str,
+        kind: str,
+        start: float,
+        end: float,
+        *,
+        row: str | None = None,
+        batch: int | None = None,
+        dims: str = "",
+        **extra: Any,
+    ) -> None:
+        entry = {**self._entry(name, kind, start, end, row, (batch, dims)), **extra}
         bisect.insort(self.entries, entry, key=order)
         self.pending.append(entry)
 
     def _take_imports(self) -> None:
-        for name, t0, t1 in IMPORTS[self.imports_taken:]:
+        for name, t0, t1 in IMPORTS[self.imports_taken :]:
             if t1 > self.origin:  # a spare's imports before its hand-over are not part of the run
                 self._add(f"import {name}", "phase", max(t0, self.origin), t1, row="imports")
         self.imports_taken = len(IMPORTS)
@@ -288,17 +341,24 @@ class Timeline:
             self._take_imports()
             out = list(self.entries)
             if self.stage is not None:
-                started, start, batch = self.stage
-                out.append(dict(self._entry(started.stage, "stage", start, now, None, batch),
-                                title=started.title, open=True))
-            out += [dict(self._entry(lane.name, "phase", lane.start, now, key[0], key[1]), open=True)
-                    for key, lane in self.lanes.items()]
+                started, start, point = self.stage
+                out.append(
+                    dict(self._entry(started.stage, "stage", start, now, None, point), title=started.title, open=True)
+                )
+            out += [
+                dict(self._entry(lane.name, "phase", lane.start, now, key[0], key[1:]), open=True)
+                for key, lane in self.lanes.items()
+            ]
         return sorted(out, key=order)
 
-    def _entry(self, name: str, kind: str, start: float, end: float, row: str | None, batch: int | None) -> dict[str, Any]:
+    def _entry(
+        self, name: str, kind: str, start: float, end: float, row: str | None, point: tuple[int | None, str]
+    ) -> dict[str, Any]:
         entry: dict[str, Any] = {"name": name, "kind": kind, **({"row": row} if kind == "phase" else {})}
-        if batch is not None:
-            entry["batch"] = batch
+        if point[0] is not None:
+            entry["batch"] = point[0]
+        if point[1]:
+            entry["dims"] = point[1]
         return {**entry, "start_s": round(start - self.origin, 3), "duration_s": round(max(0.0, end - start), 3)}
 
     def recording(self, downstream: Emit, store: Any) -> Emit:
@@ -341,8 +401,13 @@ def bar(fraction: float, width: int) -> str:
     return "█" * full + (BLOCKS[part] if part else "")
 
 
+def point_suffix(e: dict[str, Any]) -> str:
+    """' b32', ' seq=128', ' b32 seq=128' or '': an entry's sweep point."""
+    return (f" b{e['batch']}" if e.get("batch") is not None else "") + (f" {e['dims']}" if e.get("dims") else "")
+
+
 def stage_label(e: dict[str, Any]) -> str:
-    label = e["name"] + (f" b{e['batch']}" if e.get("batch") is not None else "")
+    label = e["name"] + point_suffix(e)
     return label + (f" ({e['status']})" if e.get("status") not in (None, Status.OK) else "")
 
 
@@ -369,8 +434,7 @@ def phase_groups(entries: Sequence[dict[str, Any]]) -> list[tuple[str, int, floa
         is_import = e.get("row") == "imports"
         name = "import" if is_import else e["name"]
         who = e["name"].removeprefix("import ") if is_import else str(e.get("row") or "")
-        if e.get("batch") is not None:
-            who += f" b{e['batch']}"
+        who += point_suffix(e)
         n, took, big, big_s = groups.get(name, (0, 0.0, "", -1.0))
         if e["duration_s"] > big_s:
             big, big_s = who, e["duration_s"]
@@ -378,8 +442,14 @@ def phase_groups(entries: Sequence[dict[str, Any]]) -> list[tuple[str, int, floa
     return sorted(((k, *v) for k, v in groups.items()), key=lambda g: -g[2])
 
 
-def summary_lines(entries: Sequence[dict[str, Any]], origin: str = "", *, wall_s: float | None = None,
-                  phases: int = 6, bar_width: int = 16) -> list[str]:
+def summary_lines(
+    entries: Sequence[dict[str, Any]],
+    origin: str = "",
+    *,
+    wall_s: float | None = None,
+    phases: int = 6,
+    bar_width: int = 16,
+) -> list[str]:
     """Where the time went, on one 80x24 screen: each stage with its share of the whole, then the
     phases summed over rows (largest first) with the largest of each. ``wall_s``: the seconds from
     t = 0 to now where the caller knows them (`trt-tui run`: what came after the last stage counts too)."""
@@ -388,8 +458,10 @@ def summary_lines(entries: Sequence[dict[str, Any]], origin: str = "", *, wall_s
         return ["timeline: none recorded"]
     total = max(span, wall_s or 0.0)
     pct = lambda s: f"{100 * s / total:5.1f}%"  # noqa: E731 - a one-line local format, read beside its uses
-    lines = [f"timeline: {total:.1f} s from {origin or 'the start'}",
-             f"  {'stage':<20}{'start s':>9}{'took s':>9}{'share':>7}"]
+    lines = [
+        f"timeline: {total:.1f} s from {origin or 'the start'}",
+        f"  {'stage':<20}{'start s':>9}{'took s':>9}{'share':>7}",
+    ]
     stages = stage_rows(entries)
     for label, start, took in stages:
         lines.append(f"  {label[:20]:<20}{start:>9.1f}{took:>9.1f}{pct(took):>7} {bar(took / total, bar_width)}")
@@ -411,7 +483,7 @@ def entry_lines(entries: Sequence[dict[str, Any]]) -> list[str]:
         if e["kind"] == "stage":
             what = stage_label(e) + (" (under way)" if e.get("open") else "")
         else:
-            row = str(e.get("row") or "") + (f" b{e['batch']}" if e.get("batch") is not None else "")
+            row = str(e.get("row") or "") + point_suffix(e)
             what = f"  {e['name']} · {row}" + (" (under way)" if e.get("open") else "")
         lines.append(f"{e['start_s']:>9.3f}{e['duration_s']:>9.3f}  {what}")
     return lines

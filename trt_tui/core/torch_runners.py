@@ -92,8 +92,16 @@ class CompiledRunner(TorchRunner):
 
     COMPILE_CALLS = 3  # cudagraph trees warm up, record, then replay: the third call is a steady one
 
-    def __init__(self, module: Any, inputs: ModelInputs | tuple[int, ...], *, device: str, half: bool = False,
-                 mode: str = "default", backend: str = "inductor") -> None:
+    def __init__(
+        self,
+        module: Any,
+        inputs: ModelInputs | tuple[int, ...],
+        *,
+        device: str,
+        half: bool = False,
+        mode: str = "default",
+        backend: str = "inductor",
+    ) -> None:
         super().__init__(module, inputs, device=device, half=half)
         import torch
 
@@ -132,8 +140,15 @@ class CompiledRunner(TorchRunner):
             pass
 
 
-def make(row: Row, module: Any, inputs: ModelInputs | tuple[int, ...], *, device: str, params: int,
-         compile_mode: str = "default") -> tuple[TorchRunner, dict[str, Any]]:
+def make(
+    row: Row,
+    module: Any,
+    inputs: ModelInputs | tuple[int, ...],
+    *,
+    device: str,
+    params: int,
+    compile_mode: str = "default",
+) -> tuple[TorchRunner, dict[str, Any]]:
     """The runner for a PyTorch row and the row fields it fixes (size, notes)."""
     half = row.precision == "fp16"
     fields: dict[str, Any] = {"size_bytes": params * (2 if half else 4)}

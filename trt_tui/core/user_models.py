@@ -73,6 +73,15 @@ def check_outputs(out: Any, where: str) -> list[tuple[str, Any]]:
 
 
 # -- calling ---------------------------------------------------------------------------------------
+def in_eval(module: Any) -> Any:
+    """``module.eval()``, or the module as it is where eval() is refused: a torch.export program's module
+    (its mode was fixed when it was exported; eval() raises NotImplementedError)."""
+    try:
+        return module.eval()
+    except NotImplementedError:
+        return module
+
+
 def call(module: Any, inputs: ModelInputs, tensors: dict[str, Any]) -> Any:
     """``module(*tensors)`` or, for keyword inputs, ``module(**tensors)``."""
     if inputs.keyword:
@@ -128,47 +137,120 @@ def _spec_of(name: str, t: Any, where: str, batch: int) -> InputSpec:
     if dtype not in DTYPES:
         raise ModelError(f"{where}: input {name!r} is {dtype}; trt-tui feeds float32, float16, int64, int32, bool")
     if t.dim() < 1 or t.shape[0] != batch:
-        raise ModelError(f"{where}: input {name!r} has shape {list(t.shape)}; with batch_size={batch} its "
-                         f"first dim must be {batch} (batch first)")
+        raise ModelError(
+            f"{where}: input {name!r} has shape {list(t.shape)}; with batch_size={batch} its "
+            f"first dim must be {batch} (batch first)"
+        )
     spec = InputSpec(name, tuple(t.shape[1:]), dtype)
     values = t.detach().cpu()
     if spec.is_float:
         mean, std = float(values.float().mean()), float(values.float().std())
         if np.isfinite(mean) and np.isfinite(std) and std > 0:
-            return spec if abs(mean) < 1e-9 and abs(std - 1) < 0.5 else InputSpec(
-                name, spec.shape, dtype, "normal", round(mean, 6), round(std, 6),
-                note="mean and std of example_inputs")
+            return (
+                spec
+                if abs(mean) < 1e-9 and abs(std - 1) < 0.5
+                else InputSpec(
+                    name,
+                    spec.shape,
+                    dtype,
+                    "normal",
+                    round(mean, 6),
+                    round(std, 6),
+                    note="mean and std of example_inputs",
+                )
+            )
         return spec
     lo, hi = int(values.min()), int(values.max())
     return default_generator(spec, example_range=(lo, hi))
 
 
+class ForwardFailed(Exception):
+    """The probing forward raised (``cause``); ``rows``: what the hooks saw before it did."""
+
+    def __init__(self, cause: BaseException, rows: dict[str, int]) -> None:
+        super().__init__(str(cause))
+        self.cause, self.rows = cause, rows
+
+
 def probe(module: Any, inputs: ModelInputs, tensors: dict[str, Any]) -> tuple[Any, dict[str, int]]:
-    """One forward (no grad) and what it showed: its output, and each integer input -> rows of the smallest
+    """One forward (no grad) and what it showed: its output, and each input -> rows of the smallest
     ``nn.Embedding`` it reaches unchanged (hooks see the index tensors, matched by storage, so views and
-    reshapes count; a ScriptModule takes no hooks). A failing forward raises as it is."""
+    reshapes count; a ScriptModule's inlined graph is read instead). Float inputs are watched too: one that reaches an
+    embedding is token ids fed as floats (the forward then fails: ForwardFailed carries what was seen)."""
     import torch
 
-    ints = {n: t for n, t in tensors.items() if not t.is_floating_point() and t.dtype != torch.bool}
+    watched = {n: t for n, t in tensors.items() if t.dtype != torch.bool}
     found: dict[str, int] = {}
 
     def hook(mod: Any, args: tuple[Any, ...]) -> None:
         idx = args[0] if args else None
         if not isinstance(idx, torch.Tensor):
             return
-        for name, t in ints.items():
+        for name, t in watched.items():
             if idx.untyped_storage().data_ptr() == t.untyped_storage().data_ptr():
                 found[name] = min(found.get(name, mod.num_embeddings), mod.num_embeddings)
 
-    hooked = bool(ints) and not isinstance(module, torch.jit.ScriptModule)
-    handles = [m.register_forward_pre_hook(hook) for m in module.modules()
-               if hooked and isinstance(m, torch.nn.Embedding)]
+    scripted = isinstance(module, torch.jit.ScriptModule)
+    if scripted:  # no hooks on a ScriptModule: its graph says which input reaches an embedding
+        found.update({n: r for n, r in script_embedding_rows(module).items() if n in watched})
+    handles = [
+        m.register_forward_pre_hook(hook)
+        for m in module.modules()
+        if watched and not scripted and isinstance(m, torch.nn.Embedding)
+    ]
     try:
         with torch.no_grad():
             return call(module, inputs, tensors), found
+    except Exception as e:
+        raise ForwardFailed(e, found) from e
     finally:
         for h in handles:
             h.remove()
+
+
+# A value passes through these unchanged as far as the ids go (TorchScript graph kinds)
+_ID_PASSTHROUGH = {
+    "aten::view",
+    "aten::reshape",
+    "aten::contiguous",
+    "aten::to",
+    "aten::flatten",
+    "aten::squeeze",
+    "aten::unsqueeze",
+    "aten::clone",
+    "aten::long",
+    "aten::int",
+}
+
+
+def script_embedding_rows(module: Any) -> dict[str, int]:
+    """A ScriptModule's inputs -> rows of the smallest embedding table each reaches unchanged: every
+    ``aten::embedding`` of the inlined forward graph, its indices traced back to a graph input and its
+    weight to the parameter (a chain of ``prim::GetAttr``). Best effort: {} where the graph reads otherwise."""
+    import torch
+
+    try:
+        graph = module.forward.graph.copy()
+        torch._C._jit_pass_inline(graph)
+        names = {v.unique(): v.debugName().split(".")[0] for v in list(graph.inputs())[1:]}  # [0] is self
+        found: dict[str, int] = {}
+        for node in graph.findAllNodes("aten::embedding"):
+            weight, ids = list(node.inputs())[:2]
+            while ids.node().kind() in _ID_PASSTHROUGH:
+                ids = ids.node().inputsAt(0)
+            path = []
+            while weight.node().kind() == "prim::GetAttr":
+                path.append(weight.node().s("name"))
+                weight = weight.node().inputsAt(0)
+            table = module
+            for attr in reversed(path):
+                table = getattr(table, attr)
+            if ids.unique() in names and hasattr(table, "shape"):
+                name, rows = names[ids.unique()], int(table.shape[0])
+                found[name] = min(found.get(name, rows), rows)
+        return found
+    except Exception:  # noqa: BLE001 - a graph of another shape: no rows found, the defaults apply
+        return {}
 
 
 # -- artifacts -------------------------------------------------------------------------------------
@@ -180,8 +262,9 @@ def load_torchscript(path: Path) -> Any:
     try:
         return torch.jit.load(str(path), map_location="cpu").eval()
     except Exception as e:
-        raise ModelError(f"{path} is not a TorchScript file torch.jit.load reads: {first_line(e)}",
-                         detail=traceback.format_exc()) from e
+        raise ModelError(
+            f"{path} is not a TorchScript file torch.jit.load reads: {first_line(e)}", detail=traceback.format_exc()
+        ) from e
 
 
 def load_exported(path: Path) -> tuple[Any, Any]:
@@ -193,8 +276,10 @@ def load_exported(path: Path) -> tuple[Any, Any]:
     try:
         program = torch.export.load(str(path))
     except Exception as e:
-        raise ModelError(f"{path} is not a torch.export program torch.export.load reads: {first_line(e)}",
-                         detail=traceback.format_exc()) from e
+        raise ModelError(
+            f"{path} is not a torch.export program torch.export.load reads: {first_line(e)}",
+            detail=traceback.format_exc(),
+        ) from e
     example = getattr(program, "example_inputs", None)
     if not example:
         raise ModelError(f"{path}: the program was saved without example inputs; export it with torch.export.export")

@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# Said when a model's input shapes are unknown: an image's and a text model's forms (ids are found at load)
+SHAPE_HINT = "3,224,224 for one input, or --input-shapes input_ids:[128] by name (token ids become int64)"
+
 
 @dataclass(frozen=True)
 class Number:
@@ -256,10 +259,16 @@ def input_problems(cfg: Any) -> dict[str, str]:
     except OSError:
         return bad
     ov = cfg.overrides()
-    problem, dims = _onnx_input_problem(str(path), (st.st_mtime_ns, st.st_size), cfg.input_shape,
-                                        tuple(sorted(cfg.input_shapes.items())), tuple(sorted(cfg.input_dtypes.items())),
-                                        tuple(sorted(cfg.val_ranges.items())), cfg.dynamic_dims,
-                                        tuple(sorted(ov.sizes.items())))
+    problem, dims = _onnx_input_problem(
+        str(path),
+        (st.st_mtime_ns, st.st_size),
+        cfg.input_shape,
+        tuple(sorted(cfg.input_shapes.items())),
+        tuple(sorted(cfg.input_dtypes.items())),
+        tuple(sorted(cfg.val_ranges.items())),
+        cfg.dynamic_dims,
+        tuple(sorted(ov.sizes.items())),
+    )
     if problem:
         return {"input_shapes": problem}
     return _dim_problems(cfg, dims)
@@ -282,8 +291,9 @@ def _dim_problems(cfg: Any, known: tuple[str, ...] | None) -> dict[str, str]:
 
 
 @functools.lru_cache(maxsize=32)
-def _onnx_input_problem(path: str, stamp: tuple[int, int], shape: Any, shapes: Any, dtypes: Any, ranges: Any,
-                        dynamic: Any, sizes: Any) -> tuple[str, tuple[str, ...]]:
+def _onnx_input_problem(
+    path: str, stamp: tuple[int, int], shape: Any, shapes: Any, dtypes: Any, ranges: Any, dynamic: Any, sizes: Any
+) -> tuple[str, tuple[str, ...]]:
     """('' or the one-line problem, the names of the model's dynamic dims) for an ONNX file and the options."""
     try:
         import onnx
@@ -313,8 +323,9 @@ def is_user_model(model: str) -> bool:
     return ":" in text and text.rsplit(":", 1)[0].endswith(".py")
 
 
-def model_problems(model: str, input_shape: tuple[int, ...] | None, builtins: Iterable[str] | None = None,
-                   named: bool = False) -> dict[str, str]:
+def model_problems(
+    model: str, input_shape: tuple[int, ...] | None, builtins: Iterable[str] | None = None, named: bool = False
+) -> dict[str, str]:
     """Field -> problem for the model and its input shape, as load_model would find them, without
     importing torch or running the user's code. ``named``: the inputs are given by name (--input-shapes)."""
     text = model.strip()
@@ -326,8 +337,7 @@ def model_problems(model: str, input_shape: tuple[int, ...] | None, builtins: It
         if not _is_file(path):
             return {"model": f"{FILE_KINDS[suffix]} file not found: {shown(str(path))}"}
         if suffix == ".pt" and input_shape is None and not named:
-            return {"input_shape": "a TorchScript model needs its input shape per sample, e.g. 3,224,224 "
-                                   "(or --input-shapes name:[dims] per input)"}
+            return {"input_shape": f"a TorchScript model needs its input shape per sample: {SHAPE_HINT}"}
         return {}
     if is_user_model(text):
         file, factory = text.rsplit(":", 1)
@@ -346,8 +356,10 @@ def model_problems(model: str, input_shape: tuple[int, ...] | None, builtins: It
             if problem:
                 bad["model"] = problem
         if input_shape is None and not named and not defines(str(path), "example_inputs"):
-            bad["input_shape"] = ("a user model (file.py:factory) needs its input shape per sample, e.g. 3,224,224 "
-                                  "(or example_inputs(batch_size) in the file, or --input-shapes name:[dims])")
+            bad["input_shape"] = (
+                f"a user model (file.py:factory) needs its input shape per sample: {SHAPE_HINT}, "
+                "or example_inputs(batch_size) in the file"
+            )
         return bad
     if text.endswith(".py"):
         return {"model": f"name the factory function too, as {shown(text + ':make_model')}"}

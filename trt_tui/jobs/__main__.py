@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m trt_tui.jobs")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the pipeline and stream events")
-    run.add_argument("--config", required=True,
-                     help="RunConfig as JSON, @path to a JSON file, or - (preload, then one line on stdin)")
+    run.add_argument(
+        "--config",
+        required=True,
+        help="RunConfig as JSON, @path to a JSON file, or - (preload, then one line on stdin)",
+    )
     args = parser.parse_args(argv)
     timeline.job_process()  # meta.timeline counts from this launch and times the imports ('import torch', ...)
 
@@ -83,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         finished = Pipeline(config, emit, cancel).run()
     except Cancelled:
-        finished = Finished(status=Status.CANCELLED, out_dir=str(config.resolved_out_dir()), message="cancelled by the user")
+        finished = Finished(
+            status=Status.CANCELLED, out_dir=str(config.resolved_out_dir()), message="cancelled by the user"
+        )
     except Exception as exc:  # noqa: BLE001 - report, never a bare traceback on the event stream
         message = TrtTuiError(f"internal error: {type(exc).__name__}: {exc}").message  # one line
         emit(ErrorEvent(stage="", message=message, detail=traceback.format_exc(), fatal=True))
@@ -92,17 +98,48 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if finished.status == Status.OK else 1
 
 
-def preload() -> None:
-    """What every run imports, done while a spare child waits: torch, torchvision, onnx, onnxruntime
-    and the pipeline. CUDA is not initialised: a waiting child holds no GPU memory."""
+# What a spare imports while it waits, in the order a run needs them: torch and the pipeline before the
+# first number; torchvision for torchvision models only; onnx and onnxruntime from the export on.
+PRELOAD = (
+    "torch",
+    "trt_tui.core.pipeline",
+    "trt_tui.core.models",
+    "trt_tui.core.bench",
+    "trt_tui.core.torch_runners",
+    "torchvision",
+    "onnx",
+    "onnxruntime",
+)
+
+
+def preload(names: tuple[str, ...] = PRELOAD, handed_over: Callable[[], bool] | None = None) -> list[str]:
+    """Import ``names`` while a spare child waits; returns those imported. CUDA is not initialised: a
+    waiting child holds no GPU memory. Stops as soon as its run is handed over (a line waits on stdin) or
+    the app has gone (stdin closed): the run then imports only what its model needs, as a fresh child
+    would, instead of finishing the list first (torchvision alone is seconds on a cold machine)."""
     import importlib
 
-    for name in ("torch", "torchvision", "onnx", "onnxruntime", "trt_tui.core.pipeline", "trt_tui.core.models",
-                 "trt_tui.core.bench", "trt_tui.core.torch_runners"):
+    ready = handed_over or _stdin_ready
+    done = []
+    for name in names:
+        if ready():
+            break
         try:
             importlib.import_module(name)
+            done.append(name)
         except Exception:  # noqa: BLE001 - the run imports it again and reports what is wrong
             pass
+    return done
+
+
+def _stdin_ready() -> bool:
+    """Whether stdin has something to read (the run's config, or its end) without blocking."""
+    import select
+
+    try:
+        return bool(select.select([sys.stdin], [], [], 0)[0])
+    except (OSError, ValueError):  # no selectable stdin: preload everything, as before
+        return False
 
 
 if __name__ == "__main__":

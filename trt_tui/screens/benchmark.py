@@ -48,8 +48,18 @@ APP_KEYS = tuple(c.key for c in APP_COLUMNS)
 ROW_WIDTH, STATUS_WIDTH = 15, 8  # 15 + 8 + 71 = 94 cells: every column fits a 100-column terminal
 # On a narrower terminal the columns that fit are taken in this order (shown in APP_COLUMNS order), so
 # that at 80 columns latency, speedup, size and both accuracy columns stay without scrolling.
-COLUMN_PRIORITY = ("latency_p50_ms", "speedup_vs_pytorch", "size_bytes", "max_abs_err", "top1_agreement",
-                   "label_accuracy", "throughput_per_s", "gpu_compute_p50_ms", "latency_p99_ms", "latency_mean_ms")
+COLUMN_PRIORITY = (
+    "latency_p50_ms",
+    "speedup_vs_pytorch",
+    "size_bytes",
+    "max_abs_err",
+    "top1_agreement",
+    "label_accuracy",
+    "throughput_per_s",
+    "gpu_compute_p50_ms",
+    "latency_p99_ms",
+    "latency_mean_ms",
+)
 
 
 def columns_for(width: int, row_width: int = ROW_WIDTH) -> tuple[str, ...]:
@@ -79,11 +89,16 @@ def reason_groups(rows: list[tuple[str, dict[str, Any]]], width: int = 200, max_
     for (status, reason), names in groups.items():
         look = status_look(status)
         icon = look.icon
-        style = "$text-error" if status in (Status.FAILED, Status.CRASHED) else "$text-warning" if status == Status.CANCELLED else "$text-muted"
+        style = (
+            "$text-error"
+            if status in (Status.FAILED, Status.CRASHED)
+            else "$text-warning"
+            if status == Status.CANCELLED
+            else "$text-muted"
+        )
         head = f"{icon} {', '.join(names)}: {look.word} — "
         reason = ellipsize(reason, max(20, max_lines * width - len(head) - 2))
-        lines.append(f"[{style}]{icon} [b]{escape(', '.join(names))}[/b]: {look.word}[/] — "
-                     f"{escape(reason)}")
+        lines.append(f"[{style}]{icon} [b]{escape(', '.join(names))}[/b]: {look.word}[/] — {escape(reason)}")
     return lines
 
 
@@ -103,8 +118,9 @@ def warning_groups(rows: list[tuple[str, dict[str, Any]]], width: int = 200, max
     return lines
 
 
-def row_cells(row: dict[str, Any], title: str, is_best: bool, progress: BenchProgress | None,
-              shown: tuple[str, ...] = APP_KEYS) -> tuple[SortableText, ...]:
+def row_cells(
+    row: dict[str, Any], title: str, is_best: bool, progress: BenchProgress | None, shown: tuple[str, ...] = APP_KEYS
+) -> tuple[SortableText, ...]:
     rid = row["row_id"]
     status = row.get("status") or Status.PENDING
     is_best = is_best and status == Status.OK
@@ -140,10 +156,20 @@ def row_detail(row: dict[str, Any] | None, width: int = 200) -> str:
     elif hint := host_bound(row):
         bits.append(f"[$warning]{escape(hint)}[/]")
     bits += uncertainty_bits(row)
-    for key, title in (("device", "device"), ("tf32", "TF32"), ("batch_size", "batch"), ("iterations", "iters"),
-                       ("images_per_s", "images/s"), ("latency_p90_ms", "p90"), ("gpu_compute_p50_ms", "GPU p50"),
-                       ("enqueue_p50_ms", "enqueue p50"), ("cosine_sim", "cosine"), ("build_time_s", "build"),
-                       ("notes", ""), ("artifact", "")):
+    for key, title in (
+        ("device", "device"),
+        ("tf32", "TF32"),
+        ("batch_size", "batch"),
+        ("iterations", "iters"),
+        ("images_per_s", "samples/s"),
+        ("latency_p90_ms", "p90"),
+        ("gpu_compute_p50_ms", "GPU p50"),
+        ("enqueue_p50_ms", "enqueue p50"),
+        ("cosine_sim", "cosine"),
+        ("build_time_s", "build"),
+        ("notes", ""),
+        ("artifact", ""),
+    ):
         value = row.get(key)
         if value in (None, ""):
             continue
@@ -245,8 +271,9 @@ class BenchmarkScreen(RunScreen):
         table = self.query_one("#bench", DataTable)
         room = table.scrollable_content_region.width
         # the titles carry the point of a sweep (row_title: ' b32', ' seq=128'): the column widens by it
-        row_width = ROW_WIDTH + max((len(label) + 1 for r in store.rows.values() if (label := store.sweep_label(r))),
-                                    default=0)
+        row_width = ROW_WIDTH + max(
+            (len(label) + 1 for r in store.rows.values() if (label := store.sweep_label(r))), default=0
+        )
         if room > 0 and (columns_for(room, row_width) != self.shown or row_width != self.row_width):
             self.row_width = row_width  # the columns that fit without scrolling
             self._set_columns(columns_for(room, row_width))
@@ -271,26 +298,37 @@ class BenchmarkScreen(RunScreen):
         warn.update("\n".join(f"[$text-warning]{escape(line)}[/]" for line in banner))
         warn.display = bool(banner)
         box = self.query_one("#bench-reasons", Static)
-        reasons = reason_groups([(row_title(store, r), store.rows[r]) for r in wanted if r in store.rows],
-                                (box.size.width or self.size.width) - 2)
+        reasons = reason_groups(
+            [(row_title(store, r), store.rows[r]) for r in wanted if r in store.rows],
+            (box.size.width or self.size.width) - 2,
+        )
         box.update("\n".join(reasons))
         box.display = bool(reasons)
         self._sync_bottom(state)
         title = "Benchmark (latency: host end-to-end, GPU: compute only, ms)"
         if self.sort_by:
-            title += f" — sorted by {table.columns[ColumnKey(self.sort_by)].label.plain} {'↓' if self.sort_reverse else '↑'}"
+            title += (
+                f" — sorted by {table.columns[ColumnKey(self.sort_by)].label.plain} {'↓' if self.sort_reverse else '↑'}"
+            )
         table.border_title = title
 
     def _sync_bottom(self, state: RunView) -> None:
         store = state.store
-        chart_rows = [(row_title(store, rid), store.rows[rid].get("speedup_vs_pytorch")) for rid in table_rows(state)
-                      if rid in store.rows and store.rows[rid].get("status") == Status.OK]
+        chart_rows = [
+            (row_title(store, rid), store.rows[rid].get("speedup_vs_pytorch"))
+            for rid in table_rows(state)
+            if rid in store.rows and store.rows[rid].get("status") == Status.OK
+        ]
         best_title = row_title(store, store.best)
         self.query_one(SpeedupChart).show(chart_rows if any(is_num(v) for _, v in chart_rows) else [], best_title)
         best = store.best
         if best:
             ties = store.ties()
-            tie = f" [$warning]a tie within noise with {escape(', '.join(row_title(store, t) for t in ties))}[/]" if ties else ""
+            tie = (
+                f" [$warning]a tie within noise with {escape(', '.join(row_title(store, t) for t in ties))}[/]"
+                if ties
+                else ""
+            )
             text = f"[b $success]★ best: {escape(row_title(store, best))}[/]{tie} [dim]{escape(store.best_rule)}[/]"
         elif state.finished is not None or not state.running:
             text = f"[dim]no best row yet{f' ({escape(store.best_rule)})' if store.best_rule else ''}[/]"
@@ -372,5 +410,7 @@ def env_line(state: RunView) -> str:
         bits.append(("machine", machine))
     if state.source.startswith("reopened"):
         bits.append(("", state.source))
-    text = "  ".join(f"[dim]{k}[/] {escape(str(v))}" if k else f"[dim]{escape(str(v))}[/]" for k, v in bits if v not in (None, ""))
+    text = "  ".join(
+        f"[dim]{k}[/] {escape(str(v))}" if k else f"[dim]{escape(str(v))}[/]" for k, v in bits if v not in (None, "")
+    )
     return text or "[dim]no results yet: press r to run all, o to reopen earlier results[/]"

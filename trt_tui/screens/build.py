@@ -60,7 +60,9 @@ class BuildScreen(RunScreen):
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="engines"):
             yield Static("", id="build-summary")
-        yield RichLog(id="build-log", max_lines=2000, min_width=20, auto_scroll=True, wrap=True, markup=False, highlight=False)
+        yield RichLog(
+            id="build-log", max_lines=2000, min_width=20, auto_scroll=True, wrap=True, markup=False, highlight=False
+        )
         with VerticalScroll(id="build-timeline-pane"):
             yield Static("", id="build-timeline", markup=False)
 
@@ -119,10 +121,15 @@ class BuildScreen(RunScreen):
         stage = state.stages.get("build")
         quantize = state.stages.get("quantize")
         lines = []
-        if quantize is not None and quantize.status == Status.RUNNING and not any(
-                s.status == Status.RUNNING for s in state.quantize_steps.values()):
+        if (
+            quantize is not None
+            and quantize.status == Status.RUNNING
+            and not any(s.status == Status.RUNNING for s in state.quantize_steps.values())
+        ):
             since = state.elapsed(state.quantize_idle_since or quantize.started_at)
-            lines.append(f"[b $accent]▶[/] {escape(quantize.title or 'quantize')} [dim]— running[/] {fmt_elapsed(since)}")
+            lines.append(
+                f"[b $accent]▶[/] {escape(quantize.title or 'quantize')} [dim]— running[/] {fmt_elapsed(since)}"
+            )
         if stage is not None and stage.status == Status.SKIPPED:
             lines.append(f"[b $warning]build skipped[/]: {escape(stage.reason)}")
         elif not state.engines and not state.quantize_steps:

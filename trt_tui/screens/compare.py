@@ -40,8 +40,9 @@ class CompareScreen(Screen[None]):
     """
     BINDINGS = [Binding("escape,q", "close", "Back", id="compare.close")]
 
-    def __init__(self, changes: list[compare.RowChange], a: str, b: str,
-                 min_change: float = compare.MIN_CHANGE) -> None:
+    def __init__(
+        self, changes: list[compare.RowChange], a: str, b: str, min_change: float = compare.MIN_CHANGE
+    ) -> None:
         super().__init__(id="compare-screen")
         self.changes, self.a, self.b, self.min_change = changes, a, b, min_change
 
@@ -60,10 +61,15 @@ class CompareScreen(Screen[None]):
             table.add_column(Text(title, justify="right"), key=key)
         table.add_column("verdict", key="verdict")
         for c in self.changes:
-            table.add_row(short(c.row_id), Text(str(c.batch_size or ""), justify="right"),
-                          Text(fmt_ms(c.a_p50), justify="right"), Text(fmt_ms(c.b_p50), justify="right"),
-                          Text(compare.fmt_change(c), justify="right"),
-                          Text(VERDICT_SHORT[c.verdict], style=VERDICT_STYLE[c.verdict]), key=f"{c.row_id}@{c.batch_size}")
+            table.add_row(
+                short(c.row_id),
+                Text(str(c.batch_size or ""), justify="right"),
+                Text(fmt_ms(c.a_p50), justify="right"),
+                Text(fmt_ms(c.b_p50), justify="right"),
+                Text(compare.fmt_change(c), justify="right"),
+                Text(VERDICT_SHORT[c.verdict], style=VERDICT_STYLE[c.verdict]),
+                key=f"{c.row_id}@{c.batch_size}",
+            )
         table.focus()
 
     def action_close(self) -> None:

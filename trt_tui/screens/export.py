@@ -57,7 +57,10 @@ def step_result(step: StepState) -> str:
 
 def parity_outputs(detail: dict[str, Any]) -> list[dict[str, Any]]:
     """Per-output parity records, wherever the detail keeps them."""
-    for candidate in (detail.get("outputs"), (detail.get("parity") or {}).get("outputs") if isinstance(detail.get("parity"), dict) else None):
+    for candidate in (
+        detail.get("outputs"),
+        (detail.get("parity") or {}).get("outputs") if isinstance(detail.get("parity"), dict) else None,
+    ):
         if isinstance(candidate, list):
             return [o for o in candidate if isinstance(o, dict)]
     return []
@@ -69,7 +72,9 @@ def onnx_summary(d: dict[str, Any], width: int = 200) -> str:
     if not d:
         return "[dim]the ONNX report appears once the model is exported[/]"
     ops = d.get("ops")
-    ops_text = " ".join(f"{k}×{v}" for k, v in sorted(ops.items(), key=lambda kv: -kv[1])[:6]) if isinstance(ops, dict) else ""
+    ops_text = (
+        " ".join(f"{k}×{v}" for k, v in sorted(ops.items(), key=lambda kv: -kv[1])[:6]) if isinstance(ops, dict) else ""
+    )
     items = [
         ("file", d.get("path")),
         ("size", fmt_bytes(d.get("size_bytes"))),
@@ -137,8 +142,14 @@ class ExportScreen(RunScreen):
         steps.add_column("Time", key="time", width=8)
         steps.add_column("Result", key="result")
         parity = self.query_one("#parity", DataTable)
-        for key, title in (("name", "Output"), ("max_abs_err", "max |Δ|"), ("mean_abs_err", "mean |Δ|"),
-                           ("max_rel_err", "max rel"), ("cosine_sim", "cosine"), ("verdict", "within tol.")):
+        for key, title in (
+            ("name", "Output"),
+            ("max_abs_err", "max |Δ|"),
+            ("mean_abs_err", "mean |Δ|"),
+            ("max_rel_err", "max rel"),
+            ("cosine_sim", "cosine"),
+            ("verdict", "within tol."),
+        ):
             parity.add_column(title, key=key)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -176,7 +187,13 @@ class ExportScreen(RunScreen):
         passed = parity_detail.get("passed")
         for i, out in enumerate(outputs):
             ok = out.get("passed", out.get("ok", passed if len(outputs) == 1 else None))
-            verdict = Text("✔ yes", style="green") if ok is True else Text("✘ no", style="bold red") if ok is False else Text("")
+            verdict = (
+                Text("✔ yes", style="green")
+                if ok is True
+                else Text("✘ no", style="bold red")
+                if ok is False
+                else Text("")
+            )
             name = out.get("name") or (names[i] if i < len(names) else f"output {i}")
             shape = "×".join(map(str, out.get("shape") or []))
             out_cells = (
@@ -187,7 +204,12 @@ class ExportScreen(RunScreen):
                 Text(f"{out['cosine_sim']:.6f}" if is_num(out.get("cosine_sim")) else ""),
                 verdict,
             )
-            upsert_row(parity, f"out{i}", ("name", "max_abs_err", "mean_abs_err", "max_rel_err", "cosine_sim", "verdict"), out_cells)
+            upsert_row(
+                parity,
+                f"out{i}",
+                ("name", "max_abs_err", "mean_abs_err", "max_rel_err", "cosine_sim", "verdict"),
+                out_cells,
+            )
         tolerance = parity_detail.get("tolerance")
         parity.border_subtitle = f"{parity_detail.get('provider', '')}  tol. {tolerance}" if tolerance else ""
 
@@ -210,4 +232,3 @@ class ExportScreen(RunScreen):
         if self._shown_error:
             self.app.copy_to_clipboard(self._shown_error)
             self.notify("error message copied to the clipboard (OSC 52)", timeout=3)
-

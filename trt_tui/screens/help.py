@@ -13,33 +13,51 @@ from textual.widgets import Static
 from trt_tui.widgets.label_grid import LabelGrid
 
 KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
-    ("Anywhere (in a text field these keys type: enter or esc leaves it)", (
-        ("1 2 3 4", "Model · Export · Build · Benchmark screen"),
-        ("r", "Run all: export → build → benchmark; the screens follow the run"),
-        ("ctrl+r", "Run all, even from inside a text field"),
-        ("x / b / m", "Run the export / build / benchmark step alone"),
-        ("c", "Cancel the running job; the rows so far are kept"),
-        ("e / j", "Save the results as CSV / JSON (asks for a path)"),
-        ("o", "Reopen an earlier results folder"),
-        ("ctrl+p", "Command palette: every action by name"),
-        ("?", "This help (any key above also closes it and acts)"),
-        ("ctrl+q", "Quit; a running job is cancelled first"),
-    )),
-    ("Model", (
-        ("↑ ↓  enter", "Pick a built-in model; then r runs it"),
-        ("tab / shift+tab", "Move between the settings; errors show beside each"),
-        ("space", "In the rows list: toggle a row"),
-    )),
+    (
+        "Anywhere (in a text field these keys type: enter or esc leaves it)",
+        (
+            ("1 2 3 4", "Model · Export · Build · Benchmark screen"),
+            ("r", "Run all: export → build → benchmark; the screens follow the run"),
+            ("ctrl+r", "Run all, even from inside a text field"),
+            ("x / b / m", "Run the export / build / benchmark step alone"),
+            ("c", "Cancel the running job; the rows so far are kept"),
+            ("e / j", "Save the results as CSV / JSON (asks for a path)"),
+            ("o", "Reopen an earlier results folder"),
+            ("ctrl+p", "Command palette: every action by name"),
+            ("?", "This help (any key above also closes it and acts)"),
+            ("ctrl+q", "Quit; a running job is cancelled first"),
+        ),
+    ),
+    (
+        "Model",
+        (
+            ("↑ ↓  enter", "Pick a built-in model; then r runs it"),
+            ("tab / shift+tab", "Move between the settings; errors show beside each"),
+            ("space", "In the rows list: toggle a row"),
+            (
+                "inputs",
+                "Listed under Model: name [shape] dtype, values. The fields below take the CLI's syntax: "
+                "input_ids:[128] · input_ids:int64 · input_ids:[0,999] · input_ids:1=seq · seq=64,128",
+            ),
+        ),
+    ),
     ("Export", (("y", "Copy the full error message"),)),
-    ("Build", (
-        ("l", "Cycle the log level filter"),
-        ("t", "Log or timeline: where the run's seconds went (the timeline shows once the run ends)"),
-    )),
-    ("Benchmark", (
-        ("arrows", "Move the cursor; the line below describes the row"),
-        ("s", "Sort by the column under the cursor (again: reverse)"),
-        ("p", "Plot latency and images/s against batch size (a --batch-sizes sweep draws lines)"),
-    )),
+    (
+        "Build",
+        (
+            ("l", "Cycle the log level filter"),
+            ("t", "Log or timeline: where the run's seconds went (the timeline shows once the run ends)"),
+        ),
+    ),
+    (
+        "Benchmark",
+        (
+            ("arrows", "Move the cursor; the line below describes the row"),
+            ("s", "Sort by the column under the cursor (again: reverse)"),
+            ("p", "Plot latency and samples/s against the swept size (batch sizes, or a dim: seq=64,128)"),
+            ("a", "Every layer's error of the highlighted FP16/INT8 row (a run with per-layer accuracy: ctrl+p)"),
+        ),
+    ),
 )
 
 INTRO = (

@@ -78,11 +78,15 @@ def open_list(screen: Any, out_dir: Path | None, row_id: str | None) -> None:
     if row_id not in ROWS:
         screen.notify("per layer: highlight an FP16 or INT8 row (tensorrt-fp16, tensorrt-int8, onnxruntime-int8)")
     elif not found:
-        screen.notify("no per-layer view in this results folder: ctrl+p → Run all with per-layer accuracy "
-                      "(or `trt-tui run … --explain-accuracy`, then reopen the folder with o)", severity="warning")
+        screen.notify(
+            "no per-layer view in this results folder: ctrl+p → Run all with per-layer accuracy "
+            "(or `trt-tui run … --explain-accuracy`, then reopen the folder with o)",
+            severity="warning",
+        )
     elif found[1].get("status") != Status.OK:
-        screen.notify(f"per layer ({found[0].upper()}): {found[1].get('reason') or found[1].get('status')}",
-                      severity="warning")
+        screen.notify(
+            f"per layer ({found[0].upper()}): {found[1].get('reason') or found[1].get('status')}", severity="warning"
+        )
     else:
         screen.app.push_screen(LayersScreen(found[0], found[1]))
 
@@ -110,22 +114,41 @@ class LayersScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         e = self.entry
         with Vertical(id="layers-box"):
-            yield Static(f"[b]Per layer: {self.variant.upper()} against FP32[/]  [dim]{e.get('tensors_compared')} "
-                         f"tensors, output rel. error {layers._g(e.get('output_loss'))}[/]", classes="dialog-title")
+            yield Static(
+                f"[b]Per layer: {self.variant.upper()} against FP32[/]  [dim]{e.get('tensors_compared')} "
+                f"tensors, output rel. error {layers._g(e.get('output_loss'))}[/]",
+                classes="dialog-title",
+            )
             table: DataTable[Any] = DataTable(id="layers-table", cursor_type="row", zebra_stripes=True)
             yield table
-            yield Static("[dim]onnxruntime's view of the ONNX file (TensorRT cannot mark every layer cheaply) · "
-                         "added = relative error over the node's inputs' · escape closes[/]", classes="dialog-hint")
+            yield Static(
+                "[dim]onnxruntime's view of the ONNX file (TensorRT cannot mark every layer cheaply) · "
+                "added = relative error over the node's inputs' · escape closes[/]",
+                classes="dialog-hint",
+            )
 
     def on_mount(self) -> None:
         table = self.query_one("#layers-table", DataTable)
-        for title, key in (("node [module]", "node"), ("op", "op"), ("added", "growth"), ("rel err", "loss"),
-                           ("cosine", "cosine"), ("max |Δ|", "max"), ("note", "note")):
+        for title, key in (
+            ("node [module]", "node"),
+            ("op", "op"),
+            ("added", "growth"),
+            ("rel err", "loss"),
+            ("cosine", "cosine"),
+            ("max |Δ|", "max"),
+            ("note", "note"),
+        ):
             table.add_column(title, key=key)
         nodes = [n for n in self.entry.get("nodes", []) if "growth" in n]
         for n in sorted(nodes, key=lambda n: n["growth"], reverse=True):
             note = n.get("problem") or (f"reads INT8 {', '.join(n['int8_inputs'][:2])}" if n.get("int8_inputs") else "")
-            table.add_row(Text(layers.where_of(n)), n["op"], _num(n["growth"], "+.3g"), _num(n["loss"], ".3g"),
-                          _num(n["cosine"], ".4f"), _num(n.get("max_abs_err"), ".3g"),
-                          Text(note, style="bold red" if n.get("problem") else "dim"))
+            table.add_row(
+                Text(layers.where_of(n)),
+                n["op"],
+                _num(n["growth"], "+.3g"),
+                _num(n["loss"], ".3g"),
+                _num(n["cosine"], ".4f"),
+                _num(n.get("max_abs_err"), ".3g"),
+                Text(note, style="bold red" if n.get("problem") else "dim"),
+            )
         table.focus()

@@ -32,23 +32,63 @@ from trt_tui.widgets.markup import fit_markup
 CALIBRATOR_TITLES = {Calibration.ENTROPY: "entropy", Calibration.MINMAX: "min-max"}
 
 # Fields in the order they are checked and shown; the error label under each is '#<field>-error'.
-FIELDS = ("model", "input_shape", "input_shapes", "input_dtypes", "val_ranges", "dynamic_dims", "sweep",
-          "batch_size", "rows", "calibrator", "calib_data", "iterations", "warmup")
+FIELDS = (
+    "model",
+    "input_shape",
+    "input_shapes",
+    "input_dtypes",
+    "val_ranges",
+    "dynamic_dims",
+    "sweep",
+    "profile",
+    "batch_size",
+    "rows",
+    "calibrator",
+    "calib_data",
+    "iterations",
+    "warmup",
+)
 # The inputs' fields: RunConfig field -> (title, placeholder, the CLI's parser, RunConfig value -> the text).
 INPUT_FIELDS: dict[str, tuple[str, str, Callable[[str], Any], Callable[[Any], str]]] = {
-    "input_shapes": ("Input shapes", "e.g. input_ids:[128]", inp.parse_input_shapes,
-                     lambda v: ",".join(f"{n}:[{','.join(map(str, d))}]" for n, d in v.items())),
-    "input_dtypes": ("Input dtypes", "e.g. input_ids:int64", inp.parse_dtypes,
-                     lambda v: ",".join(f"{n}:{d}" for n, d in v.items())),
-    "val_ranges": ("Value ranges", "e.g. input_ids:[0,999]", inp.parse_val_ranges,
-                   lambda v: ",".join(f"{n}:[{lo:g},{hi:g}]" for n, (lo, hi) in v.items())),
-    "dynamic_dims": ("Dynamic dims", "e.g. input_ids:1=seq", inp.parse_dynamic,
-                     lambda v: ",".join(f"{n}:{a}={d}" for n, a, d in v)),
-    "sweep": ("Sweep", "e.g. seq=64,128,256", inp.parse_sweep,
-              lambda v: ";".join(f"{d}={','.join(map(str, s))}" for d, s in v.items())),
+    "input_shapes": (
+        "Input shapes",
+        "e.g. input_ids:[128]",
+        inp.parse_input_shapes,
+        lambda v: ",".join(f"{n}:[{','.join(map(str, d))}]" for n, d in v.items()),
+    ),
+    "input_dtypes": (
+        "Input dtypes",
+        "e.g. input_ids:int64",
+        inp.parse_dtypes,
+        lambda v: ",".join(f"{n}:{d}" for n, d in v.items()),
+    ),
+    "val_ranges": (
+        "Value ranges",
+        "e.g. input_ids:[0,999]",
+        inp.parse_val_ranges,
+        lambda v: ",".join(f"{n}:[{lo:g},{hi:g}]" for n, (lo, hi) in v.items()),
+    ),
+    "dynamic_dims": (
+        "Dynamic dims",
+        "e.g. input_ids:1=seq",
+        inp.parse_dynamic,
+        lambda v: ",".join(f"{n}:{a}={d}" for n, a, d in v),
+    ),
+    "sweep": (
+        "Sweep",
+        "e.g. seq=64,128,256",
+        inp.parse_sweep,
+        lambda v: ";".join(f"{d}={','.join(map(str, s))}" for d, s in v.items()),
+    ),
+    "profile": (
+        "TRT profile",
+        "e.g. seq=16:128:512 (min:opt:max)",
+        inp.parse_profile,
+        lambda v: ",".join(f"{d}={lo}:{opt}:{hi}" for d, (lo, opt, hi) in v.items()),
+    ),
 }
 # A problem of a RunConfig field without a field of its own is shown under this one.
-SHOWN_UNDER = {"batch_sizes": "batch_size", "profile": "sweep"}
+SHOWN_UNDER = {"batch_sizes": "batch_size"}
 
 
 def machine_rows(info: dict[str, Any] | None) -> list[tuple[str, str]]:
@@ -112,25 +152,56 @@ class ModelScreen(RunScreen):
     def _fields(self, cfg: RunConfig) -> ComposeResult:
         """The form, top down: the model and batch, its inputs (listed, then edited in the CLI's syntax),
         then timing and INT8 settings."""
-        yield from self._field("model", "Model", Input(
-            cfg.model, placeholder="name, file.py:factory, .onnx, .pt or .pt2", id="model", compact=True))
-        yield from self._field("batch_size", "Batch size", Input(
-            ",".join(map(str, cfg.sizes())), placeholder="32, or 1,8,32 for a sweep", id="batch_size", compact=True))
+        yield from self._field(
+            "model",
+            "Model",
+            Input(cfg.model, placeholder="name, file.py:factory, .onnx, .pt or .pt2", id="model", compact=True),
+        )
+        yield from self._field(
+            "batch_size",
+            "Batch size",
+            Input(
+                ",".join(map(str, cfg.sizes())), placeholder="32, or 1,8,32 for a sweep", id="batch_size", compact=True
+            ),
+        )
         yield Label("Inputs", classes="field-label")
         yield InputsList(id="inputs-list")
-        yield from self._field("input_shape", "Input shape", Input(
-            ",".join(map(str, cfg.input_shape)) if cfg.input_shape else "",
-            placeholder="one input, e.g. 3,224,224", id="input_shape", compact=True))
+        yield from self._field(
+            "input_shape",
+            "Input shape",
+            Input(
+                ",".join(map(str, cfg.input_shape)) if cfg.input_shape else "",
+                placeholder="one input, e.g. 3,224,224",
+                id="input_shape",
+                compact=True,
+            ),
+        )
         for name, (title, placeholder, _, text) in INPUT_FIELDS.items():
-            yield from self._field(name, title, Input(text(getattr(cfg, name)), placeholder=placeholder, id=name,
-                                                      compact=True))
-        yield from self._field("iterations", "Iterations", Input(str(cfg.iterations), id="iterations", compact=True))
+            yield from self._field(
+                name, title, Input(text(getattr(cfg, name)), placeholder=placeholder, id=name, compact=True)
+            )
+        yield from self._field(
+            "iterations",
+            "Iterations",
+            Input("auto" if cfg.auto_iterations else str(cfg.iterations), id="iterations", compact=True),
+        )
         yield from self._field("warmup", "Warm-up", Input(str(cfg.warmup), id="warmup", compact=True))
-        yield from self._field("calibrator", "INT8 calibrator", Select(
-            [(CALIBRATOR_TITLES[c], c) for c in Calibration], value=cfg.calibrator, allow_blank=False,
-            id="calibrator", compact=True))
-        yield from self._field("calib_data", "Calib. data", Input(
-            cfg.calib_data or "", placeholder=".npy/.npz (or empty)", id="calib_data", compact=True))
+        yield from self._field(
+            "calibrator",
+            "INT8 calibrator",
+            Select(
+                [(CALIBRATOR_TITLES[c], c) for c in Calibration],
+                value=cfg.calibrator,
+                allow_blank=False,
+                id="calibrator",
+                compact=True,
+            ),
+        )
+        yield from self._field(
+            "calib_data",
+            "Calib. data",
+            Input(cfg.calib_data or "", placeholder=".npy/.npz (or empty)", id="calib_data", compact=True),
+        )
 
     def _field(self, name: str, title: str, widget: Any) -> ComposeResult:
         # two cells of the #form grid: the label, then the widget with its error under it (hidden while none)
@@ -247,14 +318,23 @@ class ModelScreen(RunScreen):
             sizes = parse_sizes(get("batch_size"))
             values.update(batch_size=sizes[0], batch_sizes=sizes if len(sizes) > 1 else ())
         except ValueError:
-            bad["batch_size"] = ("whole numbers: 32, or 1,8,32 for a sweep" if get("batch_size")
-                                 else "enter the batch size")
+            bad["batch_size"] = (
+                "whole numbers: 32, or 1,8,32 for a sweep" if get("batch_size") else "enter the batch size"
+            )
+        values["auto_iterations"] = get("iterations").lower() == "auto"  # as --iterations auto
         for name, title in (("iterations", "iterations"), ("warmup", "warm-up")):
             text = get(name)
+            if name == "iterations" and values["auto_iterations"]:
+                continue
             try:
                 values[name] = int(text)
             except ValueError:
-                bad[name] = f"{title} must be a whole number" if text else f"enter the {title}"
+                whole = (
+                    "a whole number, or auto (until the p50's CI is tight)"
+                    if name == "iterations"
+                    else "a whole number"
+                )
+                bad[name] = f"{title} must be {whole}" if text else f"enter the {title}"
         values["rows"] = tuple(r for r in ALL_IDS if r in self.query_one("#rows", SelectionList).selected)
         calibrator = self.query_one("#calibrator", Select).value
         values["calibrator"] = calibrator if isinstance(calibrator, str) else ""
@@ -292,17 +372,27 @@ class ModelScreen(RunScreen):
         self.query_one("#inputs-list", InputsList).show(rows, note)
 
 
-FIELD_TITLES = {"model": "Model", "input_shape": "Input shape", "batch_size": "Batch size", "rows": "Rows",
-                "calibrator": "INT8 calibrator", "calib_data": "Calib. data", "iterations": "Iterations",
-                "warmup": "Warm-up"} | {name: title for name, (title, *_) in INPUT_FIELDS.items()}
+FIELD_TITLES = {
+    "model": "Model",
+    "input_shape": "Input shape",
+    "batch_size": "Batch size",
+    "rows": "Rows",
+    "calibrator": "INT8 calibrator",
+    "calib_data": "Calib. data",
+    "iterations": "Iterations",
+    "warmup": "Warm-up",
+} | {name: title for name, (title, *_) in INPUT_FIELDS.items()}
 
 
 def next_step_hint(focused: Any, form: tuple[RunConfig | None, dict[str, str]], running: bool, width: int) -> str:
     """One line under the form saying what to do next (markup; the longest variant that fits ``width``)."""
     config, bad = form
     if isinstance(focused, Input) and focused.id in FIELD_TITLES:
-        variants = [f"editing [b]{FIELD_TITLES[focused.id]}[/]: [b]enter[/] or [b]esc[/] when done, then [b]r[/] runs "
-                    "· [b]ctrl+r[/] runs now", "[b]enter[/]/[b]esc[/]: done editing · [b]ctrl+r[/]: run now"]
+        variants = [
+            f"editing [b]{FIELD_TITLES[focused.id]}[/]: [b]enter[/] or [b]esc[/] when done, then [b]r[/] runs "
+            "· [b]ctrl+r[/] runs now",
+            "[b]enter[/]/[b]esc[/]: done editing · [b]ctrl+r[/]: run now",
+        ]
     elif running:
         variants = ["a run is going: [b]2 3 4[/] show its steps · [b]c[/] cancels it"]
     elif config is None:
@@ -310,10 +400,12 @@ def next_step_hint(focused: Any, form: tuple[RunConfig | None, dict[str, str]], 
         variants = [f"[$text-error]✘ fix [b]{FIELD_TITLES.get(name, name)}[/b] first: {escape(problem)}[/]"]
     else:
         model = escape(config.model)
-        variants = [f"[b]r[/] runs [b]{model}[/] (export → build → benchmark) · [b]↑↓ enter[/] picks a model "
-                    "· [b]tab[/] edits the settings",
-                    f"[b]r[/] runs [b]{model}[/] · [b]↑↓ enter[/] picks a model · [b]tab[/] edits the settings",
-                    f"[b]r[/] runs [b]{model}[/] · [b]enter[/] picks a model"]
+        variants = [
+            f"[b]r[/] runs [b]{model}[/] (export → build → benchmark) · [b]↑↓ enter[/] picks a model "
+            "· [b]tab[/] edits the settings",
+            f"[b]r[/] runs [b]{model}[/] · [b]↑↓ enter[/] picks a model · [b]tab[/] edits the settings",
+            f"[b]r[/] runs [b]{model}[/] · [b]enter[/] picks a model",
+        ]
     return fit_markup(variants, width)
 
 
@@ -344,7 +436,10 @@ def _onnx_inputs(path: str, stamp: tuple[int, int]) -> tuple[inp.ModelInputs | N
 
         return read_inputs(onnx.load(path, load_external_data=False), Path(path).name)[0], ""
     except Exception as exc:  # noqa: BLE001 - a file onnx cannot read: said in the list, the run reports it
-        return None, f"cannot read the inputs of {Path(path).name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        return (
+            None,
+            f"cannot read the inputs of {Path(path).name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+        )
 
 
 def onnx_inputs(model: str) -> tuple[inp.ModelInputs | None, str]:
@@ -398,7 +493,9 @@ def with_overrides(inputs: inp.ModelInputs, cfg: RunConfig) -> inp.ModelInputs:
         return inputs
 
 
-def inputs_view(cfg: RunConfig | None, catalog: list[Any], reported: tuple[str, list[str]]) -> tuple[list[InputRow], str]:
+def inputs_view(
+    cfg: RunConfig | None, catalog: list[Any], reported: tuple[str, list[str]]
+) -> tuple[list[InputRow], str]:
     """What the Inputs list shows for the form's model: rows and a note (markup)."""
     model = cfg.model.strip() if cfg is not None else ""
     if cfg is None or not model:
@@ -422,14 +519,20 @@ def file_inputs(model: str, cfg: RunConfig) -> tuple[list[InputRow], str]:
     from trt_tui.core.validate import defines, is_user_model
 
     file = model.rsplit(":", 1)[0] if is_user_model(model) else model
-    own = model.lower().endswith(".pt2") or (is_user_model(model) and defines(os.path.expanduser(file), "example_inputs"))
+    own = model.lower().endswith(".pt2") or (
+        is_user_model(model) and defines(os.path.expanduser(file), "example_inputs")
+    )
     if own and not (cfg.input_shape or cfg.input_shapes):
         source = "its example_inputs" if is_user_model(model) else "the exported program"
         return [], f"[dim]read from {escape(Path(file).name)} ({source}) when the run starts[/]"
     if cfg.input_shape is not None:
         return input_rows(with_overrides(inp.single(cfg.input_shape, "--input-shape"), cfg)), ""
     if cfg.input_shapes:
-        named = inp.ModelInputs(tuple(inp.default_generator(inp.InputSpec(n, d, cfg.input_dtypes.get(n, "float32")))
-                                      for n, d in cfg.input_shapes.items()))
+        named = inp.ModelInputs(
+            tuple(
+                inp.default_generator(inp.InputSpec(n, d, cfg.input_dtypes.get(n, "float32")))
+                for n, d in cfg.input_shapes.items()
+            )
+        )
         return input_rows(with_overrides(named, cfg)), "[dim]as the fields give them; the model may say more[/]"
     return [], "[dim]give Input shape (one input) or Input shapes (by name)[/]"

@@ -32,7 +32,16 @@ from trt_tui.format import fmt_elapsed, step_title
 
 EXPORT_STEPS = ("export", "checker", "parity")
 LOG_LEVELS = ("verbose", "info", "warning", "error")
-_LEVEL_RANK = {"verbose": 0, "debug": 0, "info": 1, "warning": 2, "warn": 2, "error": 3, "internal_error": 3, "critical": 3}
+_LEVEL_RANK = {
+    "verbose": 0,
+    "debug": 0,
+    "info": 1,
+    "warning": 2,
+    "warn": 2,
+    "error": 3,
+    "internal_error": 3,
+    "critical": 3,
+}
 
 
 def level_rank(level: str) -> int:
@@ -51,7 +60,9 @@ class RunView(runstate.RunState):
     """Everything the screens show about the current (or reopened) run: the core run state (rows,
     errors, the end) and, on top, the stages, steps, engines, progress and log the screens draw."""
 
-    def __init__(self, config: RunConfig | None = None, *, clock: Callable[[], float] | None = None, max_logs: int = 5000) -> None:
+    def __init__(
+        self, config: RunConfig | None = None, *, clock: Callable[[], float] | None = None, max_logs: int = 5000
+    ) -> None:
         import time
 
         super().__init__()
@@ -123,7 +134,11 @@ class RunView(runstate.RunState):
 
     def reopen(self, store: ResultsStore) -> None:
         """Show an earlier run's results folder (read from its results.json)."""
-        cfg = RunConfig.from_dict(store.meta.get("config", {})) if isinstance(store.meta.get("config"), dict) else RunConfig()
+        cfg = (
+            RunConfig.from_dict(store.meta.get("config", {}))
+            if isinstance(store.meta.get("config"), dict)
+            else RunConfig()
+        )
         self.reset(cfg)
         self.store = store
         self.out_dir = store.out_dir
@@ -134,7 +149,11 @@ class RunView(runstate.RunState):
                 eng = self.engines[rid]
                 eng.status = Status.OK if row.get("status") != Status.SKIPPED else Status.SKIPPED
                 eng.seconds = row.get("build_time_s")
-                eng.detail = {"plan": row.get("artifact"), "size_bytes": row.get("size_bytes"), "build_time_s": row.get("build_time_s")}
+                eng.detail = {
+                    "plan": row.get("artifact"),
+                    "size_bytes": row.get("size_bytes"),
+                    "build_time_s": row.get("build_time_s"),
+                }
         self.version += 1
 
     # -- events ----------------------------------------------------------------------------------
@@ -163,7 +182,9 @@ class RunView(runstate.RunState):
             if event.stage == "build":
                 for eng in self.engines.values():
                     if eng.status in (Status.PENDING, Status.RUNNING):
-                        eng.status = Status.SKIPPED if event.status != Status.OK or eng.status == Status.PENDING else eng.status
+                        eng.status = (
+                            Status.SKIPPED if event.status != Status.OK or eng.status == Status.PENDING else eng.status
+                        )
                         eng.reason = eng.reason or event.reason
         elif isinstance(event, StepFinished):
             self._apply_step(event, now)
@@ -194,14 +215,22 @@ class RunView(runstate.RunState):
         eng = self.engines.setdefault(rid, StepState(rid))
         if status == Status.RUNNING and row.get("reason") == "building" and eng.status == Status.PENDING:
             eng.status, eng.started_at = Status.RUNNING, now
-        elif status in (Status.SKIPPED, Status.FAILED, Status.CANCELLED) and eng.status in (Status.PENDING, Status.RUNNING):
+        elif status in (Status.SKIPPED, Status.FAILED, Status.CANCELLED) and eng.status in (
+            Status.PENDING,
+            Status.RUNNING,
+        ):
             eng.status, eng.reason = status, row.get("reason") or eng.reason
 
     def _apply_step(self, event: StepFinished, now: float) -> None:
         if event.stage == "export":
             key = _export_key(event.step)
             step = self.export_steps.setdefault(key, StepState(key))
-            step.status, step.seconds, step.reason, step.detail = event.status, event.seconds, event.reason, dict(event.detail)
+            step.status, step.seconds, step.reason, step.detail = (
+                event.status,
+                event.seconds,
+                event.reason,
+                dict(event.detail),
+            )
             # the next export step starts when this one ends
             if event.status in (Status.OK, Status.SKIPPED):
                 for nxt in self.export_steps.values():
@@ -210,12 +239,22 @@ class RunView(runstate.RunState):
                         break
         elif event.stage == "quantize":
             step = self.quantize_steps.setdefault(event.step, StepState(event.step))
-            step.status, step.seconds, step.reason, step.detail = event.status, event.seconds, event.reason, dict(event.detail)
+            step.status, step.seconds, step.reason, step.detail = (
+                event.status,
+                event.seconds,
+                event.reason,
+                dict(event.detail),
+            )
             step.eta_s = None
             self.quantize_idle_since = now  # the next step (if any) starts now
         elif event.stage == "build":
             eng = self.engines.setdefault(event.step, StepState(event.step))
-            eng.status, eng.seconds, eng.reason, eng.detail = event.status, event.seconds, event.reason, dict(event.detail)
+            eng.status, eng.seconds, eng.reason, eng.detail = (
+                event.status,
+                event.seconds,
+                event.reason,
+                dict(event.detail),
+            )
             if event.status == Status.OK and eng.total:
                 eng.step = eng.total
 
@@ -226,15 +265,25 @@ class RunView(runstate.RunState):
                 eng.status, eng.started_at = Status.RUNNING, now
             eng.phase, eng.step, eng.total = event.phase, event.step, event.total
         elif event.stage == "benchmark":
-            key = next((k for k, r in self.store.rows.items()  # in a sweep: the row at the size running
-                        if r.get("row_id") == event.task and r.get("status") == Status.RUNNING), event.task)
+            key = next(
+                (
+                    k
+                    for k, r in self.store.rows.items()  # in a sweep: the row at the size running
+                    if r.get("row_id") == event.task and r.get("status") == Status.RUNNING
+                ),
+                event.task,
+            )
             last = self.bench_progress.get(key)
-            p50 = event.p50_ms if event.p50_ms is not None else (last.p50_ms if last and event.phase == "timed" else None)
+            p50 = (
+                event.p50_ms if event.p50_ms is not None else (last.p50_ms if last and event.phase == "timed" else None)
+            )
             self.bench_progress[key] = BenchProgress(event.step, event.total, p50)
         elif event.stage == "quantize":
             step = self.quantize_steps.get(event.task)
             if step is None or step.status != Status.RUNNING:
-                step = self.quantize_steps[event.task] = StepState(event.task, Status.RUNNING, started_at=self.quantize_idle_since or now)
+                step = self.quantize_steps[event.task] = StepState(
+                    event.task, Status.RUNNING, started_at=self.quantize_idle_since or now
+                )
             step.phase, step.step, step.total, step.eta_s = event.phase, event.step, event.total, event.eta_s
 
     # -- derived ---------------------------------------------------------------------------------
@@ -285,7 +334,12 @@ class RunView(runstate.RunState):
             return head, detail
         if self.finished is not None:
             fin = self.finished
-            head = {Status.OK: "finished", Status.FAILED: "failed", Status.CANCELLED: "cancelled", Status.CRASHED: "crashed"}.get(fin.status, fin.status)
+            head = {
+                Status.OK: "finished",
+                Status.FAILED: "failed",
+                Status.CANCELLED: "cancelled",
+                Status.CRASHED: "crashed",
+            }.get(fin.status, fin.status)
             return head, (fin.message if fin.message and fin.status != Status.OK else str(self.out_dir or ""))
         return self.source or "idle", ""
 

@@ -32,9 +32,12 @@ class SweepScreen(ModalScreen[None]):
             yield SweepPlot("latency", id="sweep-latency")
             yield SweepPlot("throughput", id="sweep-throughput")
             sizes = self.store.batch_sizes()
-            note = (f"batch sizes {', '.join(map(str, sizes))}" if len(sizes) > 1 else
-                    "one batch size in this run: 1,8,32 in the Model screen's Batch size (or trt-tui run "
-                    "--batch-sizes 1,8,32) draws lines")
+            note = (
+                f"batch sizes {', '.join(map(str, sizes))}"
+                if len(sizes) > 1
+                else "one batch size in this run: 1,8,32 in the Model screen's Batch size (or trt-tui run "
+                "--batch-sizes 1,8,32) draws lines"
+            )
             yield Static(note + " · escape closes", id="sweep-note")
 
     def on_mount(self) -> None:

@@ -19,8 +19,8 @@ class InputRow(NamedTuple):
 
 
 class InputsList(Static):
-    """Plain lines, never focused; the owner calls ``show(rows, note)``. Each line fits the width:
-    the values column is cut first (with an ellipsis), then the name."""
+    """Plain lines, never focused; the owner calls ``show(rows, note)``. Each line fits the width
+    (``lines``: one per input, or two where one does not fit)."""
 
     DEFAULT_CSS = """
     InputsList { height: auto; width: 100%; }
@@ -50,19 +50,27 @@ class InputsList(Static):
         return Content("\n").join(self.lines(width)) if (self.rows or self.note) else Content.from_markup("[dim]–[/]")
 
     def lines(self, width: int) -> list[Content]:
-        """One line per input, each at most ``width`` cells, then the note."""
-        out = []
-        name_w = min(max((len(r.name) for r in self.rows), default=0), max(8, width // 3))
+        """Each input in at most ``width`` cells, then the note: one aligned line per input where they all
+        fit, else (a narrow terminal, long names or values) name/shape/dtype on one line and the values
+        indented on the next, so neither the name nor the generator is cut to a stub."""
         shape_w = max((len(r.shape) for r in self.rows), default=0)
         dtype_w = max((len(r.dtype) for r in self.rows), default=0)
+        name_w = max((len(r.name) for r in self.rows), default=0)
+        one_line = all(name_w + shape_w + dtype_w + len(r.values) + 3 <= width for r in self.rows)
+        name_w = min(name_w, max(8, width - shape_w - dtype_w - 2))
+        out = []
         for r in self.rows:
-            room = width - name_w - shape_w - dtype_w - 3
-            parts: list[tuple[str, str] | str] = [
-                (ellipsize(r.name, name_w).ljust(name_w), "bold"), " ",
-                (r.shape, "$warning" if r.unsized else ""), " " * (shape_w - len(r.shape) + 1), r.dtype.ljust(dtype_w)]
-            if room > 4:
-                parts += [" ", (ellipsize(r.values, room), "dim")]
-            out.append(Content.assemble(*parts))
+            head = Content.assemble(
+                (ellipsize(r.name, name_w).ljust(name_w), "bold"),
+                " ",
+                (r.shape, "$warning" if r.unsized else ""),
+                " " * (shape_w - len(r.shape) + 1),
+                r.dtype.ljust(dtype_w),
+            )
+            if one_line:
+                out.append(Content.assemble(head, " ", (r.values, "dim")))
+            else:
+                out += [head, Content.assemble("  ", (ellipsize(r.values, max(4, width - 2)), "dim"))]
         if self.note:
             out.append(Content.from_markup(self.note))
         return out

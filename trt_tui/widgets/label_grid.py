@@ -22,8 +22,14 @@ class LabelGrid(Grid):
     LabelGrid > .label { color: $text-muted; }
     """
 
-    def __init__(self, label_width: int, rows: list[tuple[str, str]] | None = None, *, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(
+        self,
+        label_width: int,
+        rows: list[tuple[str, str]] | None = None,
+        *,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(id=id, classes=classes)
         self.styles.grid_columns = f"{label_width} 1fr"
         self._shown: list[tuple[str, str]] | None = list(rows) if rows is not None else None

@@ -13,8 +13,11 @@ if TYPE_CHECKING:
 # (title, action on the App, help)
 PALETTE_ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Run all", "run_all", "Model → export → build → benchmark, following each screen"),
-    ("Run all with per-layer accuracy", "run_all(True)",
-     "Run all, then find the layers where FP16 and INT8 diverge (a on the Benchmark screen lists them)"),
+    (
+        "Run all with per-layer accuracy",
+        "run_all(True)",
+        "Run all, then find the layers where FP16 and INT8 diverge (a on the Benchmark screen lists them)",
+    ),
     ("Export", "run_stage('export')", "Run the ONNX export step alone (export, checker, parity)"),
     ("Build", "run_stage('build')", "Build the TensorRT engines alone (reuses the exported ONNX)"),
     ("Benchmark", "run_stage('benchmark')", "Run the benchmark alone (reuses the built engines)"),
@@ -22,8 +25,11 @@ PALETTE_ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Export CSV", "export_csv", "Save the results as CSV (asks for a path)"),
     ("Export JSON", "export_json", "Save the results as JSON (asks for a path)"),
     ("Open results folder", "open_results", "Reopen an earlier run's results in the Benchmark screen"),
-    ("Compare with another run", "compare_runs",
-     "Open an earlier run beside this one: per row the change in p50 with its CI, faster / slower / same within noise"),
+    (
+        "Compare with another run",
+        "compare_runs",
+        "Open an earlier run beside this one: per row the change in p50 with its CI, faster / slower / same within noise",
+    ),
     ("Show model screen", "show('model')", "Model selection and settings"),
     ("Show export screen", "show('export')", "The ONNX export steps"),
     ("Show build screen", "show('build')", "The TensorRT engine builds and log"),

@@ -62,7 +62,10 @@ class SpeedupChart(Widget):
                 lines.append(
                     Content.from_markup(
                         f"$mark $rid[{style}]$bar[/] $val",
-                        mark=mark, rid=rid.ljust(label_w - 1), bar=bar(v, scale, width), val=fmt_speedup(v),
+                        mark=mark,
+                        rid=rid.ljust(label_w - 1),
+                        bar=bar(v, scale, width),
+                        val=fmt_speedup(v),
                     )
                 )
             else:

@@ -1,4 +1,4 @@
-"""A batch sweep in the terminal: one metric (p50 latency or images/s) against batch size, one line per row."""
+"""A batch sweep in the terminal: one metric (p50 latency or samples/s) against batch size, one line per row."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from textual_plotext import PlotextPlot
 
 from trt_tui.core.plot import Series, sweep_series
 
-METRICS = {"latency": (1, "p50 latency, ms (log)"), "throughput": (2, "images/s (log)")}
+METRICS = {"latency": (1, "p50 latency, ms (log)"), "throughput": (2, "samples/s (log)")}
 
 
 class SweepPlot(PlotextPlot):
@@ -40,7 +40,7 @@ class SweepPlot(PlotextPlot):
             plt.xticks([math.log2(b) for b in batches], [str(b) for b in batches])
             values = [y for _, ys in self.lines.values() for y in ys if y > 0]
             lo, hi = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
-            plt.yticks(list(range(lo, hi + 1)), [f"{10.0 ** k:g}" for k in range(lo, hi + 1)])
+            plt.yticks(list(range(lo, hi + 1)), [f"{10.0**k:g}" for k in range(lo, hi + 1)])
         plt.title(title)
         plt.xlabel("batch size")
         self.refresh()

@@ -75,8 +75,9 @@ class Benchmark:
     def eval_context(self, ctx: RunContext) -> tuple[Feeds, np.ndarray | None, list[np.ndarray] | None]:
         """Eval inputs, labels and the accuracy reference, made once per point (at first need)."""
         if self.eval is None:
-            x, labels = eval_data.eval_set(ctx.model, ctx.inputs, ctx.batch, ctx.cfg.eval_samples, ctx.cfg.seed,
-                                           ctx.dims)
+            x, labels = eval_data.eval_set(
+                ctx.model, ctx.inputs, ctx.batch, ctx.cfg.eval_samples, ctx.cfg.seed, ctx.dims
+            )
             try:
                 ref, ref_name = reference_outputs(ctx, x)
             except Exception as exc:  # noqa: BLE001 - e.g. out of memory: rows still run, without accuracy
@@ -88,14 +89,22 @@ class Benchmark:
             self.eval = (x, labels, ref)
         return self.eval
 
-    def describe_reference(self, ctx: RunContext, x: Feeds, labels: np.ndarray | None, ref: list[np.ndarray] | None,
-                           ref_name: str) -> None:
+    def describe_reference(
+        self, ctx: RunContext, x: Feeds, labels: np.ndarray | None, ref: list[np.ndarray] | None, ref_name: str
+    ) -> None:
         names = output_names(ctx)
-        self.info.update(reference=ref_name, eval_samples=feed_rows(x), labelled=labels is not None,
-                         accuracy_output=names[0] if names else "the first output")
+        self.info.update(
+            reference=ref_name,
+            eval_samples=feed_rows(x),
+            labelled=labels is not None,
+            accuracy_output=names[0] if names else "the first output",
+        )
         extra = f" (of {len(ref)} outputs)" if ref is not None and len(ref) > 1 else ""
-        ctx.log("benchmark", f"accuracy reference: {ref_name} on {feed_rows(x)} samples; the accuracy columns "
-                             f"compare output {self.info['accuracy_output']!r}{extra}")
+        ctx.log(
+            "benchmark",
+            f"accuracy reference: {ref_name} on {feed_rows(x)} samples; the accuracy columns "
+            f"compare output {self.info['accuracy_output']!r}{extra}",
+        )
         if ref is not None and (why := accuracy.top1_uninformative(ref)):
             ctx.log("benchmark", why, "warning")
             self.info.update(top1_note=why)
@@ -148,17 +157,30 @@ def timed(ctx: RunContext, feeds: Feeds, row_id: str, runner: Any) -> bench.Meas
         report(phase, step, of)
 
     def running(step: int, p50_ms: float) -> None:
-        ctx.emit(Progress(stage="benchmark", task=row_id, phase="timed", step=step, total=total["timed"],
-                          p50_ms=p50_ms))
+        ctx.emit(
+            Progress(stage="benchmark", task=row_id, phase="timed", step=step, total=total["timed"], p50_ms=p50_ms)
+        )
 
     def latency(part: bench.Measurement) -> None:
-        ctx.rows.set(row_id, reason="timing GPU compute" if runner.device == "cuda" else "checking accuracy",
-                     **{k: v for k, v in part.row_fields(ctx.batch).items() if v is not None},
-                     **torch_runners.build_fields(runner))  # a capture or compile ran in the first set_input
+        ctx.rows.set(
+            row_id,
+            reason="timing GPU compute" if runner.device == "cuda" else "checking accuracy",
+            **{k: v for k, v in part.row_fields(ctx.batch).items() if v is not None},
+            **torch_runners.build_fields(runner),
+        )  # a capture or compile ran in the first set_input
 
-    return bench.measure(runner, feeds, warmup=cfg.warmup, iterations=cfg.iterations,
-                         max_seconds=cfg.max_seconds, on_progress=progress,
-                         on_latency=latency, on_running=running, ci_target=cfg.ci_target, auto=cfg.auto_iterations)
+    return bench.measure(
+        runner,
+        feeds,
+        warmup=cfg.warmup,
+        iterations=cfg.iterations,
+        max_seconds=cfg.max_seconds,
+        on_progress=progress,
+        on_latency=latency,
+        on_running=running,
+        ci_target=cfg.ci_target,
+        auto=cfg.auto_iterations,
+    )
 
 
 def output_names(ctx: RunContext) -> list[str]:
@@ -176,8 +198,18 @@ def accuracy_fields(ref: list[np.ndarray] | None, outs: list[np.ndarray], labels
     fields: dict[str, Any] = {}
     if ref is not None:
         acc = accuracy.compare(ref[:1], outs[:1])
-        fields = {k: acc.get(k) for k in ("max_abs_err", "mean_abs_err", "max_rel_err", "cosine_sim",
-                                          "top1_agreement", "nan_count", "inf_count")}
+        fields = {
+            k: acc.get(k)
+            for k in (
+                "max_abs_err",
+                "mean_abs_err",
+                "max_rel_err",
+                "cosine_sim",
+                "top1_agreement",
+                "nan_count",
+                "inf_count",
+            )
+        }
         fields.update(accuracy.trust_fields(ref, fields))  # NaN/Inf said so; a vacuous comparison n/a
     if labels is not None:
         fields["label_accuracy"] = accuracy.label_accuracy(outs[0], labels)

@@ -49,8 +49,10 @@ def build_one(ctx: RunContext, row: Row, detail: dict[str, Any]) -> None:
         ctx.step_failed("build", row.id, exc, t0)
         reason = exc.message
         if is_out_of_memory(f"{exc.message}\n{exc.detail}"):
-            reason = (f"out of GPU memory building at batch size {ctx.batch}: try a smaller "
-                      f"--batch-size or --workspace-mib — {exc.message}")
+            reason = (
+                f"out of GPU memory building at batch size {ctx.batch}: try a smaller "
+                f"--batch-size or --workspace-mib — {exc.message}"
+            )
         ctx.error("build", f"{row.id}: {reason}", exc.detail)
         ctx.rows.set(row.id, status=Status.FAILED, reason=reason)
         return
@@ -65,9 +67,16 @@ def build_one(ctx: RunContext, row: Row, detail: dict[str, Any]) -> None:
     ctx.files.plans[row.id] = plan_path
     detail[row.id] = info
     ctx.emit(StepFinished(stage="build", step=row.id, seconds=time.perf_counter() - t0, detail=info))
-    ctx.rows.set(row.id, status=Status.PENDING if "benchmark" in ctx.cfg.stages else Status.BUILT, reason="",
-                 size_bytes=info.get("size_bytes"), build_time_s=info.get("build_time_s"), artifact=str(plan_path),
-                 tf32=info.get("tf32") or "n/a", notes=notes)
+    ctx.rows.set(
+        row.id,
+        status=Status.PENDING if "benchmark" in ctx.cfg.stages else Status.BUILT,
+        reason="",
+        size_bytes=info.get("size_bytes"),
+        build_time_s=info.get("build_time_s"),
+        artifact=str(plan_path),
+        tf32=info.get("tf32") or "n/a",
+        notes=notes,
+    )
 
 
 def make_calibrator(ctx: RunContext, plan: PrecisionPlan, onnx: Any) -> tuple[Any, Any]:
@@ -81,10 +90,19 @@ def make_calibrator(ctx: RunContext, plan: PrecisionPlan, onnx: Any) -> tuple[An
     source = ctx.calibration_source()
     calib_cache = caches.open_keyed(  # a cache from another model/data/seed is deleted here
         ctx.out / artifacts.calibration_cache(cfg.calibrator),
-        caches.calibration_key(onnx, source, method=cfg.calibrator, samples=cfg.calib_samples, seed=cfg.seed,
-                               calib_data=cfg.calib_data, trt_label=features.label))
-    return int8_calibrators.make_calibrator(trt_module, cfg.calibrator, source, calib_cache.path,
-                                       int64=features.has_int64), calib_cache
+        caches.calibration_key(
+            onnx,
+            source,
+            method=cfg.calibrator,
+            samples=cfg.calib_samples,
+            seed=cfg.seed,
+            calib_data=cfg.calib_data,
+            trt_label=features.label,
+        ),
+    )
+    return int8_calibrators.make_calibrator(
+        trt_module, cfg.calibrator, source, calib_cache.path, int64=features.has_int64
+    ), calib_cache
 
 
 def engine(ctx: RunContext, row: Row, plan: PrecisionPlan, onnx: Any, plan_path: Any, calibrator: Any) -> Any:
@@ -92,12 +110,16 @@ def engine(ctx: RunContext, row: Row, plan: PrecisionPlan, onnx: Any, plan_path:
 
     trt_module, features = ctx.trt.require()
     options = builder.BuildOptions(
-        batch_shape=ctx.profile_shapes(), workspace_mib=ctx.cfg.workspace_mib, tf32=ctx.cfg.tf32,
-        timing_cache_path=ctx.timing_cache_path(), calibrator=calibrator,
+        batch_shape=ctx.profile_shapes(),
+        workspace_mib=ctx.cfg.workspace_mib,
+        tf32=ctx.cfg.tf32,
+        timing_cache_path=ctx.timing_cache_path(),
+        calibrator=calibrator,
         on_log=lambda level, msg: ctx.emit(Log(stage="build", level=level.lower(), message=msg, source="tensorrt")),
         on_progress=lambda phase, parent, step, total: ctx.emit(
-            Progress(stage="build", task=row.id, step=step, total=total, phase=phase)),
+            Progress(stage="build", task=row.id, step=step, total=total, phase=phase)
+        ),
         on_phase=lambda name: ctx.timeline.mark(row.id, name),
-        cancel=ctx.cancel)
+        cancel=ctx.cancel,
+    )
     return builder.build_engine(trt_module, features, onnx, plan_path, plan, options)
-

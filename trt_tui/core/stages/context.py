@@ -59,7 +59,11 @@ class Artifacts:
         """The ONNX file a PrecisionPlan or an onnxruntime row names (an OnnxVariant); None for none."""
         if variant is None:
             return None
-        files: dict[str, Path | None] = {OnnxVariant.FP32: self.onnx, OnnxVariant.FP16: self.fp16, OnnxVariant.QDQ: self.qdq}
+        files: dict[str, Path | None] = {
+            OnnxVariant.FP32: self.onnx,
+            OnnxVariant.FP16: self.fp16,
+            OnnxVariant.QDQ: self.qdq,
+        }
         return files[variant]
 
 
@@ -73,7 +77,9 @@ class RunContext:
         self.sweep = len(self.points) > 1
         self.store = results.ResultsStore(self.out, meta={"config": config.to_dict(), "timing": bench.TIMING_METHOD})
         # where the seconds go (meta.timeline): it sees every event before the rate limit
-        self.timeline = Timeline(batch=lambda: self.batch if self.sweep else None)
+        self.timeline = Timeline(
+            batch=lambda: self.batch if self.sweep else None, dims=lambda: self.rows.dims if self.sweep else ""
+        )
         self.emit = self.timeline.recording(Throttle(emit), self.store)
         if self.sweep:
             self.store.meta["batch_sizes"] = list(self.sizes)
@@ -129,8 +135,10 @@ class RunContext:
         from trt_tui.core.inputs import profile_ranges
 
         ranges = profile_ranges(self.inputs, self.cfg.sweep, self.cfg.profile)
-        return {s.name: tuple((self.batch, *s.shape_at({d: r[k] for d, r in ranges.items()})) for k in range(3))
-                for s in self.inputs}
+        return {
+            s.name: tuple((self.batch, *s.shape_at({d: r[k] for d, r in ranges.items()})) for k in range(3))
+            for s in self.inputs
+        }
 
     def artifact(self, name: str) -> Path:
         """A file in the results folder; in a sweep its name carries the batch size (model_fp16_b32.plan)."""
@@ -167,8 +175,14 @@ class RunContext:
     def calibration_source(self) -> Any:
         from trt_tui.core.calib_batches import BatchSource
 
-        return BatchSource.for_model(self.model, batch_size=self.batch, calib_data=self.cfg.calib_data,
-                                     max_samples=self.cfg.calib_samples, seed=self.cfg.seed, sizes=self.dims)
+        return BatchSource.for_model(
+            self.model,
+            batch_size=self.batch,
+            calib_data=self.cfg.calib_data,
+            max_samples=self.cfg.calib_samples,
+            seed=self.cfg.seed,
+            sizes=self.dims,
+        )
 
     # -- announcing ------------------------------------------------------------------------------
     def log(self, stage: str, message: str, level: str = "info") -> None:
@@ -180,7 +194,8 @@ class RunContext:
     def progress(self, stage: str, task: str) -> Any:
         """A (phase, step, total[, eta_s]) callback that emits Progress events for ``task``."""
         return lambda phase, step, total, eta_s=None: self.emit(
-            Progress(stage=stage, task=task, step=step, total=total, phase=phase, eta_s=eta_s))
+            Progress(stage=stage, task=task, step=step, total=total, phase=phase, eta_s=eta_s)
+        )
 
     def check_cancel(self) -> None:
         if self.cancel.is_set():
@@ -200,16 +215,27 @@ class RunContext:
         try:
             yield detail
         except Cancelled:
-            self.emit(StageFinished(stage=name, status=Status.CANCELLED, seconds=time.perf_counter() - t0, reason="cancelled"))
+            self.emit(
+                StageFinished(stage=name, status=Status.CANCELLED, seconds=time.perf_counter() - t0, reason="cancelled")
+            )
             raise
         except TrtTuiError as exc:
             self.error(name, exc.message, exc.detail)
-            self.emit(StageFinished(stage=name, status=Status.FAILED, seconds=time.perf_counter() - t0,
-                                    reason=exc.message, detail=detail))
+            self.emit(
+                StageFinished(
+                    stage=name,
+                    status=Status.FAILED,
+                    seconds=time.perf_counter() - t0,
+                    reason=exc.message,
+                    detail=detail,
+                )
+            )
             raise
         status = detail.pop("_status", Status.OK)
         reason = detail.pop("_reason", "")
-        self.emit(StageFinished(stage=name, status=status, seconds=time.perf_counter() - t0, reason=reason, detail=detail))
+        self.emit(
+            StageFinished(stage=name, status=status, seconds=time.perf_counter() - t0, reason=reason, detail=detail)
+        )
 
     def step(self, stage: str, step: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run one named step and announce its result (detail = the dict it returns)."""
@@ -219,10 +245,21 @@ class RunContext:
         except TrtTuiError as exc:
             self.step_failed(stage, step, exc, t0)
             raise
-        self.emit(StepFinished(stage=stage, step=step, seconds=time.perf_counter() - t0,
-                               detail=out if isinstance(out, dict) else {}))
+        self.emit(
+            StepFinished(
+                stage=stage, step=step, seconds=time.perf_counter() - t0, detail=out if isinstance(out, dict) else {}
+            )
+        )
         return out
 
     def step_failed(self, stage: str, step: str, exc: TrtTuiError, t0: float) -> None:
-        self.emit(StepFinished(stage=stage, step=step, status=Status.FAILED, seconds=time.perf_counter() - t0,
-                               reason=exc.message, detail={"error": exc.detail}))
+        self.emit(
+            StepFinished(
+                stage=stage,
+                step=step,
+                status=Status.FAILED,
+                seconds=time.perf_counter() - t0,
+                reason=exc.message,
+                detail={"error": exc.detail},
+            )
+        )

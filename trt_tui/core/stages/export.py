@@ -24,23 +24,38 @@ def run(ctx: RunContext) -> None:
         try:
             if module is None:
                 ctx.files.onnx = Path(ctx.model.onnx_path)
-                ctx.emit(StepFinished(stage="export", step="export", status=Status.SKIPPED,
-                                      reason="the model is an ONNX file already"))
+                ctx.emit(
+                    StepFinished(
+                        stage="export", step="export", status=Status.SKIPPED, reason="the model is an ONNX file already"
+                    )
+                )
             else:
                 ctx.files.onnx = ctx.artifact(artifacts.MODEL_ONNX)
                 from trt_tui.core.inputs import profile_ranges
 
                 source = ctx.model.program if ctx.model.program is not None else module
-                detail.update(ctx.step("export", "export", export.export_onnx, source, ctx.inputs,
-                                       ctx.batch, ctx.files.onnx, opset=ctx.cfg.opset, exporter=ctx.cfg.exporter,
-                                       dynamic_batch=ctx.cfg.dynamic_batch,
-                                       dim_ranges=profile_ranges(ctx.inputs, ctx.cfg.sweep, ctx.cfg.profile)))
+                detail.update(
+                    ctx.step(
+                        "export",
+                        "export",
+                        export.export_onnx,
+                        source,
+                        ctx.inputs,
+                        ctx.batch,
+                        ctx.files.onnx,
+                        opset=ctx.cfg.opset,
+                        exporter=ctx.cfg.exporter,
+                        dynamic_batch=ctx.cfg.dynamic_batch,
+                        dim_ranges=profile_ranges(ctx.inputs, ctx.cfg.sweep, ctx.cfg.profile),
+                    )
+                )
             ctx.step("export", "checker", export.check_onnx, ctx.files.onnx)
             detail.update(export.onnx_stats(ctx.files.onnx))
             if module is not None:
                 feeds = eval_data.timing_feeds(ctx.inputs, ctx.batch, ctx.cfg.seed, ctx.dims)  # the benchmark's
-                detail["parity"] = ctx.step("export", "parity", export.ort_parity, ctx.files.onnx, module, feeds,
-                                            keyword=ctx.inputs.keyword)
+                detail["parity"] = ctx.step(
+                    "export", "parity", export.ort_parity, ctx.files.onnx, module, feeds, keyword=ctx.inputs.keyword
+                )
         except TrtTuiError as exc:
             # Without a valid ONNX the PyTorch rows still run; the others cannot.
             ctx.rows.fail(ctx.onnx_rows(), f"ONNX export failed: {exc.message}")
@@ -75,6 +90,9 @@ def drop_stale_derived(ctx: RunContext) -> None:
         setattr(ctx.files, attr, None)
         reason += ": not used (run the quantize stage again)"
         ctx.log("quantize", reason, "warning")
-        uses = {"onnxruntime-int8": "qdq", "tensorrt-int8": getattr(ctx.trt_plan("int8"), "onnx", ""),
-                "tensorrt-fp16": getattr(ctx.trt_plan("fp16"), "onnx", "")}
+        uses = {
+            "onnxruntime-int8": "qdq",
+            "tensorrt-int8": getattr(ctx.trt_plan("int8"), "onnx", ""),
+            "tensorrt-fp16": getattr(ctx.trt_plan("fp16"), "onnx", ""),
+        }
         ctx.rows.fail([r for r in row_ids if r in ctx.cfg.rows and uses[r] in ("qdq", "fp16")], reason)

@@ -20,8 +20,14 @@ def run(ctx: RunContext) -> None:
             x, _ = eval_data.eval_set(ctx.model, ctx.inputs, ctx.batch, ctx.cfg.eval_samples, ctx.cfg.seed, ctx.dims)
             paths = layers.variant_paths(ctx.out, ctx.files.fp16, ctx.files.qdq)
             try:
-                data = layers.explain(ctx.files.onnx, paths, x, on_progress=lambda name, step, total: ctx.emit(
-                    Progress(stage="layers", task=f"layers-{name}", step=step, total=total)))
+                data = layers.explain(
+                    ctx.files.onnx,
+                    paths,
+                    x,
+                    on_progress=lambda name, step, total: ctx.emit(
+                        Progress(stage="layers", task=f"layers-{name}", step=step, total=total)
+                    ),
+                )
             except Exception as exc:
                 msg = f"per-layer view failed: {type(exc).__name__}: {exc}".splitlines()[0]
                 raise TrtTuiError(msg, traceback.format_exc()) from exc
@@ -30,9 +36,15 @@ def run(ctx: RunContext) -> None:
             path = layers.write(ctx.out, data)
             for line in layers.summary_lines(data):
                 ctx.log("layers", line)
-            detail.update(path=str(path), **{name: {k: e.get(k) for k in ("status", "reason", "first_jumps",
-                                                                          "top_growth", "output_loss") if k in e}
-                                             for name, e in data["variants"].items()})
+            detail.update(
+                path=str(path),
+                **{
+                    name: {
+                        k: e.get(k) for k in ("status", "reason", "first_jumps", "top_growth", "output_loss") if k in e
+                    }
+                    for name, e in data["variants"].items()
+                },
+            )
     except TrtTuiError:
         pass  # the stage has reported it; the rows stand
 

@@ -17,16 +17,24 @@ def run(ctx: RunContext) -> None:
         ctx.model = models.load_model(cfg.model, cfg.input_shape, overrides=cfg.overrides())
         fixed = getattr(ctx.model, "onnx_batch", None)
         if fixed and fixed != cfg.batch_size:  # an ONNX file with a fixed batch runs at that batch
-            ctx.log("model", f"{cfg.model} has a fixed batch size of {fixed}: using it instead of "
-                             f"{cfg.batch_size}", "warning")
+            ctx.log(
+                "model",
+                f"{cfg.model} has a fixed batch size of {fixed}: using it instead of {cfg.batch_size}",
+                "warning",
+            )
             ctx.use_fixed_batch(fixed)
             detail["effective_batch_size"] = fixed
         lines = ctx.inputs.describe()
         for line in lines:  # the generator of each input, said once
             ctx.log("model", f"input {line}")
         ctx.store.meta["inputs"] = ctx.inputs.to_dict()
-        detail.update(name=ctx.model.name, input_shape=list(ctx.model.input_shape), inputs=lines,
-                      description=getattr(ctx.model, "description", ""), parameters=ctx.param_count())
+        detail.update(
+            name=ctx.model.name,
+            input_shape=list(ctx.model.input_shape),
+            inputs=lines,
+            description=getattr(ctx.model, "description", ""),
+            parameters=ctx.param_count(),
+        )
     open_rows(ctx)
     for batch, dims in ctx.points:
         ctx.move_to(batch, dims)
@@ -51,10 +59,17 @@ def open_rows(ctx: RunContext) -> None:
             keep_build = row.is_tensorrt and "build" not in ctx.cfg.stages
             cleared = {c: None for c in MEASURED + (() if keep_build else BUILT)}
             torch_fp32 = row.is_pytorch and row.precision == "fp32" and ctx.device == "cuda"
-            ctx.rows.set(row.id, **cleared, backend=row.backend, precision=row.precision, batch_size=batch,
-                         status=Status.PENDING, reason="",
-                         device=ctx.device_label() if not row.is_onnxruntime else None,
-                         tf32=("on" if ctx.cfg.tf32 else "off") if torch_fp32 else "n/a")
+            ctx.rows.set(
+                row.id,
+                **cleared,
+                backend=row.backend,
+                precision=row.precision,
+                batch_size=batch,
+                status=Status.PENDING,
+                reason="",
+                device=ctx.device_label() if not row.is_onnxruntime else None,
+                tf32=("on" if ctx.cfg.tf32 else "off") if torch_fp32 else "n/a",
+            )
 
 
 def touched_rows(ctx: RunContext) -> list[str]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from trt_tui.core import artifacts
 from trt_tui.core.errors import TrtTuiError
+from trt_tui.core.models import resolve_cache_dir
 from trt_tui.core.stages.context import RunContext
 from trt_tui.core.vocab import OnnxVariant
 
@@ -20,8 +21,12 @@ def run(ctx: RunContext) -> None:
         return
     with ctx.stage("quantize", "Quantize (Q/DQ INT8) and convert (FP16)") as detail:
         if need_qdq:
-            make_qdq(ctx, detail, trt_uses_qdq=int8_plan is not None and int8_plan.onnx == "qdq",
-                     trt_int8=int8_plan is not None)
+            make_qdq(
+                ctx,
+                detail,
+                trt_uses_qdq=int8_plan is not None and int8_plan.onnx == "qdq",
+                trt_int8=int8_plan is not None,
+            )
         if need_fp16:
             make_fp16(ctx, detail)
 
@@ -34,9 +39,24 @@ def make_qdq(ctx: RunContext, detail: dict[str, Any], *, trt_uses_qdq: bool, trt
         source = ctx.calibration_source()
         ctx.files.qdq = ctx.artifact(artifacts.ONNX[OnnxVariant.QDQ])
         info = detail["int8"] = ctx.step(
-            "quantize", "int8-qdq", onnx_variants.quantize_qdq, ctx.files.onnx, ctx.files.qdq, source,
-            method=ctx.cfg.calibrator, device=ctx.device, on_progress=ctx.progress("quantize", "int8-qdq"))
+            "quantize",
+            "int8-qdq",
+            onnx_variants.quantize_qdq,
+            ctx.files.onnx,
+            ctx.files.qdq,
+            source,
+            method=ctx.cfg.calibrator,
+            device=ctx.device,
+            on_progress=ctx.progress("quantize", "int8-qdq"),
+            placement_cache=resolve_cache_dir() / "placement",
+        )
         info["calibration_data"] = source.description
+        if info.get("placement") == "cached":
+            ctx.log(
+                "quantize",
+                "int8-qdq placement: cached (ModelOpt placed this ONNX before with the same data "
+                "and settings; trt-tui's calibration set the scales afresh)",
+            )
         ctx.notes["qdq"] = info["note"]
         if info["placement_problems"]:  # TensorRT's builder would refuse it; onnxruntime runs it
             reason = "Q/DQ placement TensorRT refuses: " + graph_checks.summary(info["placement_problems"])
@@ -55,12 +75,23 @@ def make_fp16(ctx: RunContext, detail: dict[str, Any]) -> None:
     try:
         ctx.files.fp16 = ctx.artifact(artifacts.ONNX[OnnxVariant.FP16])
         info = detail["fp16"] = ctx.step(
-            "quantize", "fp16-convert", onnx_variants.convert_fp16, ctx.files.onnx, ctx.files.fp16,
-            keep_fp32=ctx.cfg.precision_keep_fp32, on_progress=ctx.progress("quantize", "fp16-convert"))
+            "quantize",
+            "fp16-convert",
+            onnx_variants.convert_fp16,
+            ctx.files.onnx,
+            ctx.files.fp16,
+            keep_fp32=ctx.cfg.precision_keep_fp32,
+            on_progress=ctx.progress("quantize", "fp16-convert"),
+        )
         ctx.notes["fp16"] = info["note"]
         if info["mixed_nodes"]:
-            ctx.log("quantize", "FP16 graph TensorRT may refuse: " + graph_checks.summary(info["mixed_nodes"])
-                    + " (pin the op with --precision-keep-fp32)", "warning")
+            ctx.log(
+                "quantize",
+                "FP16 graph TensorRT may refuse: "
+                + graph_checks.summary(info["mixed_nodes"])
+                + " (pin the op with --precision-keep-fp32)",
+                "warning",
+            )
     except TrtTuiError as exc:
         ctx.files.fp16 = None
         ctx.rows.fail(["tensorrt-fp16"], f"FP16 conversion failed: {exc.message}")

@@ -24,8 +24,14 @@ def make_runner(ctx: RunContext, row: Row) -> Made:
 def pytorch_runner(ctx: RunContext, row: Row) -> Made:
     if ctx.model.module is None:
         raise TrtTuiError(NO_PYTORCH_MODULE)
-    return torch_runners.make(row, ctx.model.module, ctx.inputs, device=ctx.device,
-                              params=ctx.param_count() or 0, compile_mode=ctx.cfg.compile_mode)
+    return torch_runners.make(
+        row,
+        ctx.model.module,
+        ctx.inputs,
+        device=ctx.device,
+        params=ctx.param_count() or 0,
+        compile_mode=ctx.cfg.compile_mode,
+    )
 
 
 def onnxruntime_runner(ctx: RunContext, row: Row) -> Made:
@@ -41,14 +47,22 @@ def onnxruntime_runner(ctx: RunContext, row: Row) -> Made:
 
         try:
             bound = ort_runners.cuda_runner(path, ctx.batch_shape)
-            return bound, {"size_bytes": size, "device": ctx.device_label(), "artifact": str(path),
-                           "notes": "CUDAExecutionProvider, IOBinding" +
-                                    ("; Q/DQ " + ctx.cfg.calibrator if row.precision == "int8" else "")}
+            return bound, {
+                "size_bytes": size,
+                "device": ctx.device_label(),
+                "artifact": str(path),
+                "notes": "CUDAExecutionProvider, IOBinding"
+                + ("; Q/DQ " + ctx.cfg.calibrator if row.precision == "int8" else ""),
+            }
         except ort_runners.CudaProviderMissing:
             pass  # the session.run path below finds the same and says why on the row
         except TrtTuiError as exc:
-            ctx.log("benchmark", f"{row.id}: onnxruntime on CUDA through IOBinding failed ({exc.message}); "
-                                 "measuring session.run instead", "warning")
+            ctx.log(
+                "benchmark",
+                f"{row.id}: onnxruntime on CUDA through IOBinding failed ({exc.message}); "
+                "measuring session.run instead",
+                "warning",
+            )
     return ort_session_runner(ctx, row, path, size, quantized)
 
 

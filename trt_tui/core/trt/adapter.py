@@ -38,8 +38,12 @@ RTX_INSTALL_HINT = (
 
 # pip distributions that install each flavour, in the order looked up (metadata only, no import)
 DISTRIBUTIONS: tuple[tuple[str, str], ...] = (
-    ("tensorrt", FLAVOUR_TRT), ("tensorrt-cu13", FLAVOUR_TRT), ("tensorrt-cu12", FLAVOUR_TRT),
-    ("tensorrt-rtx", FLAVOUR_RTX), ("tensorrt-rtx-cu13-bindings", FLAVOUR_RTX), ("tensorrt-rtx-cu12-bindings", FLAVOUR_RTX),
+    ("tensorrt", FLAVOUR_TRT),
+    ("tensorrt-cu13", FLAVOUR_TRT),
+    ("tensorrt-cu12", FLAVOUR_TRT),
+    ("tensorrt-rtx", FLAVOUR_RTX),
+    ("tensorrt-rtx-cu13-bindings", FLAVOUR_RTX),
+    ("tensorrt-rtx-cu12-bindings", FLAVOUR_RTX),
 )
 
 
@@ -314,11 +318,22 @@ def precision_plan(features: Features, precision: str, int8_mode: str = Calibrat
     no_calib = () if int8_mode == FORCE_QDQ else (f"{features.label} has no INT8 calibrators; using Q/DQ",)
     if strong_only or not features.has_int8_flag:
         return PrecisionPlan(
-            "int8", "qdq", True, (), None, "Q/DQ ONNX, strongly typed", no_calib,
+            "int8",
+            "qdq",
+            True,
+            (),
+            None,
+            "Q/DQ ONNX, strongly typed",
+            no_calib,
         )
     if int8_mode == FORCE_QDQ or not features.has_calibrators:
         return PrecisionPlan(
-            "int8", "qdq", False, ("INT8",), None, "Q/DQ ONNX + BuilderFlag.INT8 (weakly typed)",
+            "int8",
+            "qdq",
+            False,
+            ("INT8",),
+            None,
+            "Q/DQ ONNX + BuilderFlag.INT8 (weakly typed)",
             no_calib,
         )
     cls = "IInt8EntropyCalibrator2" if int8_mode == Calibration.ENTROPY else "IInt8MinMaxCalibrator"
@@ -326,7 +341,12 @@ def precision_plan(features: Features, precision: str, int8_mode: str = Calibrat
     dep = _since(features, (10, 1), "deprecated since 10.1")
     fallback = " with FP16 fallback" if "FP16" in flags else ""
     return PrecisionPlan(
-        "int8", "fp32", False, flags, int8_mode, f"{cls}{dep}, BuilderFlag.INT8{fallback} (weakly typed)",
+        "int8",
+        "fp32",
+        False,
+        flags,
+        int8_mode,
+        f"{cls}{dep}, BuilderFlag.INT8{fallback} (weakly typed)",
     )
 
 

@@ -337,7 +337,9 @@ class _BuildSteps:
     def finish_config(self, config: tensorrt.IBuilderConfig) -> None:
         """Progress monitor (it also cancels), calibrator (on the profile), then the caller's ``configure``."""
         trt, features, opts = self.trt, self.features, self.opts
-        self.monitor = make_progress_monitor(trt, opts.on_progress, opts.cancel) if features.has_progress_monitor else None
+        self.monitor = (
+            make_progress_monitor(trt, opts.on_progress, opts.cancel) if features.has_progress_monitor else None
+        )
         if self.monitor is not None:
             config.progress_monitor = self._hold(self.monitor)
         elif opts.cancel is not None:
@@ -382,8 +384,9 @@ class _BuildSteps:
         except Exception as exc:  # noqa: BLE001 - a timing cache that cannot be saved is a note, not a failed build
             self.notes.append(f"timing cache not saved: {exc}")
 
-    def write(self, serialized: Any, build_time: float, onnx_path: Path, plan_path: Path,
-              shapes: dict[str, Any]) -> BuildResult:
+    def write(
+        self, serialized: Any, build_time: float, onnx_path: Path, plan_path: Path, shapes: dict[str, Any]
+    ) -> BuildResult:
         """Sidecar first, then the plan: a crash between the two leaves a sidecar without a plan,
         never the reverse."""
         side = sidecar_path(plan_path)

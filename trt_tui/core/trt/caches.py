@@ -62,8 +62,16 @@ def open_keyed(path: str | os.PathLike[str], key: dict[str, Any]) -> KeyedCache:
     return KeyedCache(p, key, STALE, changed)
 
 
-def calibration_key(onnx_path: str | os.PathLike[str], source: Any, *, method: str, samples: int, seed: int,
-                    calib_data: str | None, trt_label: str) -> dict[str, Any]:
+def calibration_key(
+    onnx_path: str | os.PathLike[str],
+    source: Any,
+    *,
+    method: str,
+    samples: int,
+    seed: int,
+    calib_data: str | None,
+    trt_label: str,
+) -> dict[str, Any]:
     """What an INT8 calibration cache depends on: the model, the data (content hash of a user file), how
     many samples in which batches, the calibrator, the seed (random data), the TensorRT that wrote it."""
     return {

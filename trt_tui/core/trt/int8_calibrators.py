@@ -85,9 +85,15 @@ class TrtTuiCalibrator:
                 return None
             # floats as float32 (the FP32 network's inputs); integer ids and masks keep an integer type,
             # int32 where this TensorRT has no INT64 I/O (8.6's parser makes int64 inputs INT32)
-            arrays = [np.ascontiguousarray(a, dtype=np.float32 if np.issubdtype(a.dtype, np.floating) else
-                                           (a.dtype if self.int64 or a.dtype == np.bool_ else np.int32))
-                      for a in self._arrays(batch, list(names))]
+            arrays = [
+                np.ascontiguousarray(
+                    a,
+                    dtype=np.float32
+                    if np.issubdtype(a.dtype, np.floating)
+                    else (a.dtype if self.int64 or a.dtype == np.bool_ else np.int32),
+                )
+                for a in self._arrays(batch, list(names))
+            ]
             bs = self.get_batch_size()
             if any(a.shape[0] != bs for a in arrays):
                 self.note = f"stopped at a partial batch of {arrays[0].shape[0]} (batch size {bs})"

@@ -24,8 +24,9 @@ ALIGNMENT = 256  # bytes; what setTensorAddress requires
 RawAlloc = Callable[[int, int], Any]
 
 
-def aligned_empty(torch: Any, shape: tuple[int, ...], dtype: Any, device: str, pin_memory: bool = False,
-                  alignment: int = ALIGNMENT) -> Any:
+def aligned_empty(
+    torch: Any, shape: tuple[int, ...], dtype: Any, device: str, pin_memory: bool = False, alignment: int = ALIGNMENT
+) -> Any:
     """``torch.empty`` whose data pointer is ``alignment``-aligned (CUDA's caching allocator already
     is; CPU tensors, used with fake engines and for host-resident shape tensors, may not be)."""
     t = torch.empty(shape, dtype=dtype, device=device, pin_memory=pin_memory)
@@ -39,7 +40,7 @@ def aligned_empty(torch: Any, shape: tuple[int, ...], dtype: Any, device: str, p
     nbytes = count * itemsize
     raw = torch.empty(nbytes + alignment, dtype=torch.uint8, device=device, pin_memory=pin_memory)
     off = (-int(raw.data_ptr())) % alignment
-    return raw[off: off + nbytes].view(dtype).view(shape)
+    return raw[off : off + nbytes].view(dtype).view(shape)
 
 
 class TrtTuiOutputAllocator:

@@ -161,8 +161,13 @@ class TrtTuiProgress:
 
     _trt_base: Any = None
 
-    def __init__(self, callback: ProgressCallback | None, cancel: threading.Event | None, min_interval: float,
-                 clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        callback: ProgressCallback | None,
+        cancel: threading.Event | None,
+        min_interval: float,
+        clock: Callable[[], float],
+    ) -> None:
         self._trt_base.__init__(self)  # required: the binding segfaults without it
         self.callback = callback
         self.cancel = cancel

@@ -141,12 +141,14 @@ class TrtRunner:
         self.sidecar = read_sidecar(self.plan_path)
         if self.sidecar is None:
             if source_onnx is not None:
-                raise PlanMismatch(f"refusing {name}: it has no sidecar, so which ONNX it was built from is unknown; "
-                                   "build it again")
+                raise PlanMismatch(
+                    f"refusing {name}: it has no sidecar, so which ONNX it was built from is unknown; build it again"
+                )
             self.notes.append("no sidecar: TensorRT version and GPU not checked before loading")
             return
-        reason = mismatch_reason(self.sidecar, self.features.version_str, self.features.flavour,
-                                 gpu_identity(device_index))
+        reason = mismatch_reason(
+            self.sidecar, self.features.version_str, self.features.flavour, gpu_identity(device_index)
+        )
         if reason:
             raise PlanMismatch(f"refusing {name}: {reason}", detail=str(self.sidecar))
         recorded = self.sidecar.get("size_bytes")
@@ -154,7 +156,9 @@ class TrtRunner:
         if isinstance(recorded, int) and size is not None and size != recorded:
             raise PlanMismatch(
                 f"refusing {name}: it is {size} bytes, its sidecar recorded {recorded}: truncated or "
-                "replaced since it was built; build it again", detail=str(self.sidecar))
+                "replaced since it was built; build it again",
+                detail=str(self.sidecar),
+            )
         self._check_source(source_onnx)
 
     def _check_source(self, source_onnx: str | Path | None) -> None:
@@ -167,7 +171,9 @@ class TrtRunner:
         if recorded != current:
             raise PlanMismatch(
                 f"refusing {self.plan_path.name}: it was built from another {Path(source_onnx).name} (sha256 "
-                f"{str(recorded)[:12]}, now {current[:12]}); build it again", detail=str(self.sidecar))
+                f"{str(recorded)[:12]}, now {current[:12]}); build it again",
+                detail=str(self.sidecar),
+            )
 
     # -- setup ---------------------------------------------------------------------------------
     def _init_cuda(self, device_index: int) -> Any:
@@ -285,11 +291,15 @@ class TrtRunner:
         except Exception as exc:
             lines = self._sink.error_lines()
             said = lines[-1] if lines else f"{type(exc).__name__}: {exc}"
-            raise TrtTuiError(f"TensorRT cannot infer the output shapes of {name} for input {self._given_shapes()}: "
-                              f"{said}", detail="\n".join([*lines, f"{type(exc).__name__}: {exc}"])) from exc
+            raise TrtTuiError(
+                f"TensorRT cannot infer the output shapes of {name} for input {self._given_shapes()}: {said}",
+                detail="\n".join([*lines, f"{type(exc).__name__}: {exc}"]),
+            ) from exc
         if missing:
-            raise TrtTuiError(f"TensorRT cannot infer the output shapes of {name}: no shape set for input(s) "
-                              f"{missing}; set every dynamic input's shape")
+            raise TrtTuiError(
+                f"TensorRT cannot infer the output shapes of {name}: no shape set for input(s) "
+                f"{missing}; set every dynamic input's shape"
+            )
 
     def _raw_alloc(self, nbytes: int, alignment: int) -> Any:
         return aligned_empty(self._torch, (nbytes,), self._torch.uint8, self.device, alignment=alignment)
@@ -298,8 +308,10 @@ class TrtRunner:
         shapes = {n: list(_dims(self.context.get_tensor_shape(n))) for n in self.dynamic_outputs}
         alloc = make_output_allocator(self.trt, self._raw_alloc)
         if alloc is None:
-            raise TrtTuiError(f"{self.plan_path.name}: output(s) {shapes} have data-dependent shapes and "
-                              f"{self.features.label} has no IOutputAllocator to size them")
+            raise TrtTuiError(
+                f"{self.plan_path.name}: output(s) {shapes} have data-dependent shapes and "
+                f"{self.features.label} has no IOutputAllocator to size them"
+            )
         self.output_allocator = alloc
         for n in self.dynamic_outputs:
             if not self.context.set_output_allocator(n, alloc):
@@ -311,8 +323,9 @@ class TrtRunner:
         shape = alloc.shapes.get(n)
         if shape is None or n not in alloc.buffers:
             why = alloc.error.strip().splitlines()[-1] if alloc.error else "no shape notified"
-            raise TrtTuiError(f"TensorRT gave no memory/shape for the data-dependent output {n!r}: {why}",
-                              detail=alloc.error or "")
+            raise TrtTuiError(
+                f"TensorRT gave no memory/shape for the data-dependent output {n!r}: {why}", detail=alloc.error or ""
+            )
         dtype = torch_dtype(self.engine.get_tensor_dtype(n))
         count = int(np.prod(shape)) if shape else 1
         nbytes = count * self._torch.empty((), dtype=dtype).element_size()
@@ -451,8 +464,10 @@ class TrtRunner:
                 }
             )
         mem = None
-        for attr in ("device_memory_size_v2", "device_memory_size") if self.features.has_device_memory_v2 else (
-            "device_memory_size",
+        for attr in (
+            ("device_memory_size_v2", "device_memory_size")
+            if self.features.has_device_memory_v2
+            else ("device_memory_size",)
         ):
             if hasattr(e, attr):
                 try:
@@ -469,5 +484,7 @@ class TrtRunner:
             "num_layers": getattr(e, "num_layers", None),
             "num_optimization_profiles": getattr(e, "num_optimization_profiles", None),
             "io": io,
-            "built": {k: self.sidecar.get(k) for k in ("precision", "mechanism", "tf32", "gpu")} if self.sidecar else None,
+            "built": {k: self.sidecar.get(k) for k in ("precision", "mechanism", "tf32", "gpu")}
+            if self.sidecar
+            else None,
         }

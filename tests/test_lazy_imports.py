@@ -1,0 +1,79 @@
+"""Heavy packages are imported only where a run needs them (issue 22): a built-in model that is not a
+torchvision one runs load, baselines, export and an onnxruntime row without torchvision, transformers,
+ModelOpt, onnxruntime.quantization, matplotlib or scikit-learn; a spare child stops preloading once its
+run is handed over, so the run imports what its own model needs and nothing more."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = str(Path(__file__).resolve().parent.parent)
+HEAVY = ("torchvision", "transformers", "modelopt", "onnxruntime.quantization", "matplotlib", "sklearn")
+
+
+def python(code: str, stdin: str | None = None) -> dict:
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], input=stdin, capture_output=True, text=True, check=False,
+                         cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT}, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_a_non_torchvision_model_runs_without_the_heavy_packages(tmp_path):
+    found = python(f"""
+        import json, sys
+        import trt_tui.cli  # what `trt-tui run` imports, then what its job process runs
+        from trt_tui.core.config import RunConfig
+        from trt_tui.core.pipeline import Pipeline
+        cfg = RunConfig(model="cnn", rows=("pytorch-fp32", "onnxruntime-fp32"), iterations=3, warmup=1,
+                        max_seconds=1, device="cpu", eval_samples=8, out_dir={str(tmp_path / "run")!r})
+        done = Pipeline(cfg, lambda event: None).run()
+        print(json.dumps({{"status": done.status, "loaded": [m for m in {HEAVY!r} if m in sys.modules],
+                           "torch": "torch" in sys.modules, "onnx": "onnx" in sys.modules}}))
+    """)
+    assert found["status"] == "ok" and found["torch"] and found["onnx"]  # it did run, export included
+    assert found["loaded"] == []
+
+
+def test_a_torchvision_model_does_import_torchvision(tmp_path):
+    found = python("""
+        import json, sys
+        from trt_tui.core.models import load_model
+        load_model("resnet18")
+        print(json.dumps({"torchvision": "torchvision" in sys.modules}))
+    """)
+    assert found["torchvision"]
+
+
+def test_a_spare_stops_preloading_once_its_run_is_handed_over():
+    # the config is already waiting on stdin when the spare starts: nothing is preloaded
+    found = python("""
+        import json, sys
+        from trt_tui.jobs.__main__ import preload
+        done = preload()
+        print(json.dumps({"done": done, "line": sys.stdin.readline().strip(), "torchvision": "torchvision" in sys.modules}))
+    """, stdin='{"model": "mlp"}\n')
+    assert found == {"done": [], "line": '{"model": "mlp"}', "torchvision": False}
+
+    # handed over after the first import: the rest of the list is left to the run
+    found = python("""
+        import json, sys
+        from trt_tui.jobs.__main__ import preload
+        asked = []
+        done = preload(("colorsys", "wave"), handed_over=lambda: asked.append(1) or len(asked) > 1)
+        print(json.dumps({"done": done, "wave": "wave" in sys.modules}))
+    """)
+    assert found == {"done": ["colorsys"], "wave": False}
+
+
+def test_an_idle_spare_preloads_the_whole_list():
+    found = python("""
+        import json, sys
+        from trt_tui.jobs.__main__ import preload
+        print(json.dumps({"done": preload(("colorsys", "wave"), handed_over=lambda: False)}))
+    """)
+    assert found == {"done": ["colorsys", "wave"]}
