@@ -215,7 +215,7 @@ def test_one_timing_cache_serves_every_precision_of_a_run(tmp_path, on_cpu, monk
     before it saved (the fake's cache grows by one mark per build), and a second run starts from all of it.
     Unverified on a real TensorRT until the GPU run (scripts/gpu-suite.sh timeline)."""
     from trt_tui.core.events import StepFinished
-    from trt_tui.core.trt import calibrators
+    from trt_tui.core.trt import int8_calibrators as calibrators
 
     monkeypatch.setattr(calibrators, "torch_to_device", lambda a: (a, a.ctypes.data))  # no GPU here
     sc = Scenario(**MLP_IO)
