@@ -2,9 +2,12 @@
 
 env → model → benchmark of the PyTorch rows (numbers early, and nothing else on the GPU while they
 are timed) → export → quantize → build → benchmark of the others; a batch sweep repeats export to
-benchmark per batch size. A failure in one row or stage is reported (ErrorEvent + the row's
-status/reason) and the rest still runs where it can: without ONNX the PyTorch rows still run, without
-TensorRT the other rows still run. Each stage is a module of ``core/stages``.
+benchmark per batch size. Each stage takes what it reads and returns what it makes; this module
+passes one stage's output to the next and is the only code that keeps them in the context
+(``ctx.device``/``ctx.trt``, ``ctx.model``, ``ctx.files``, ``ctx.notes``), where the run-wide readers
+(the runner factory, ``settle_unmade``) find them. A failure in one row or stage is reported
+(ErrorEvent + the row's status/reason) and the rest still runs where it can: without ONNX the PyTorch
+rows still run, without TensorRT the other rows still run. Each stage is a module of ``core/stages``.
 """
 
 from __future__ import annotations
@@ -38,13 +41,14 @@ class Pipeline:
         out = str(ctx.out)
         try:
             self.prepare()
-            env.run(ctx, self.detect_tensorrt)
-            model.run(ctx)
+            found = env.run(ctx, self.detect_tensorrt)
+            ctx.device, ctx.trt = found.device, found.trt
+            ctx.model = model.run(ctx)
             self.baselines()
             for i, (batch, dims) in enumerate(ctx.points):  # one export and build per batch size
                 self.engines_and_benchmark(batch, dims)
                 if ctx.cfg.explain_accuracy and i == 0:  # one layers.json, at the first point
-                    layers.run(ctx)
+                    layers.run(ctx, ctx.model, ctx.files.onnx, fp16=ctx.files.fp16, qdq=ctx.files.qdq)
             if ctx.sweep:
                 benchmark.write_sweep_plot(ctx)
         except Cancelled:
@@ -100,21 +104,28 @@ class Pipeline:
     def engines_and_benchmark(self, batch: int, dims: dict[str, int]) -> None:
         ctx = self.ctx
         ctx.move_to(batch, dims)
-        stages = ctx.cfg.stages
-        if ctx.files.onnx is not None:  # another size of a dynamic dim: the engines cover it (one profile)
+        stages, files = ctx.cfg.stages, ctx.files  # files: this batch size's
+        if files.onnx is not None:  # another size of a dynamic dim: the engines cover it (one profile)
             self.settle_unmade()
             if "benchmark" in stages:
-                self.bench.run(ctx)
+                self.bench.run(ctx, files.onnx)
             return
-        ctx.files.made_at = ctx.rows.dims
-        if export.needed(ctx):
-            if "export" in stages or ctx.model.module is None:
-                export.run(ctx)
-            else:
-                export.reuse_artifacts(ctx)
+        files.made_at = ctx.rows.dims
+        exported = self.onnx_files() if export.needed(ctx, ctx.model) else export.Exported()
+        files.onnx, files.qdq, files.fp16 = exported.onnx, exported.qdq, exported.fp16
+        variants = quantize.Variants(qdq=exported.qdq, fp16=exported.fp16)
         if "quantize" in stages:
-            quantize.run(ctx)
+            variants = quantize.run(ctx, exported.onnx, variants)
+            files.qdq, files.fp16 = variants.qdq, variants.fp16
+            ctx.notes.update(variants.notes)  # run-wide: the onnxruntime INT8 row's notes read it
         if "build" in stages:
-            build.run(ctx)
+            files.plans = build.run(ctx, variants.onnx_files(exported.onnx), variants.notes)
         if "benchmark" in stages:
-            self.bench.run(ctx)
+            self.bench.run(ctx, exported.onnx)
+
+    def onnx_files(self) -> export.Exported:
+        """model.onnx made now, or (a later stage run alone) the ONNX files an earlier run left."""
+        ctx = self.ctx
+        if "export" in ctx.cfg.stages or ctx.model.module is None:
+            return export.run(ctx, ctx.model)
+        return export.reuse_artifacts(ctx)

@@ -9,6 +9,7 @@ and the accuracy reference are made when the first row needs them, after that ro
 from __future__ import annotations
 
 import traceback
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -52,10 +53,12 @@ class Benchmark:
         with ctx.stage("benchmark", "Benchmark PyTorch (before export and builds)") as detail:
             for row_id in todo:
                 ctx.check_cancel()
-                bench_one(ctx, self.at(ctx), row_id)
+                bench_one(ctx, self.at(ctx), row_id, onnx=None)
             detail.update(self.info)
 
-    def run(self, ctx: RunContext) -> None:
+    def run(self, ctx: RunContext, onnx: Path | None) -> None:
+        """Every other row still to measure; ``onnx`` (model.onnx, None when not made) gives the output
+        names and, for an ONNX model, the reference. Each row's Runner comes from runners.make_runner."""
         todo = [r for r in ctx.cfg.rows if ctx.rows.current(r)["status"] in READY]
         if not todo and ctx.batch in self.baseline_batches:
             return  # every row was measured with the PyTorch ones (or cannot run)
@@ -63,7 +66,7 @@ class Benchmark:
             for row_id in todo:
                 ctx.check_cancel()
                 if ctx.rows.current(row_id)["status"] in READY:
-                    bench_one(ctx, self.at(ctx), row_id)
+                    bench_one(ctx, self.at(ctx), row_id, onnx)
             detail.update(self.info)
 
     def timing_input(self, ctx: RunContext) -> Feeds:
@@ -72,27 +75,34 @@ class Benchmark:
             self.timing = eval_data.timing_feeds(ctx.inputs, ctx.batch, ctx.cfg.seed, ctx.dims)
         return self.timing
 
-    def eval_context(self, ctx: RunContext) -> tuple[Feeds, np.ndarray | None, list[np.ndarray] | None]:
+    def eval_context(
+        self, ctx: RunContext, onnx: Path | None
+    ) -> tuple[Feeds, np.ndarray | None, list[np.ndarray] | None]:
         """Eval inputs, labels and the accuracy reference, made once per point (at first need)."""
         if self.eval is None:
             x, labels = eval_data.eval_set(
                 ctx.model, ctx.inputs, ctx.batch, ctx.cfg.eval_samples, ctx.cfg.seed, ctx.dims
             )
             try:
-                ref, ref_name = reference_outputs(ctx, x)
+                ref, ref_name = reference_outputs(ctx, x, onnx)
             except Exception as exc:  # noqa: BLE001 - e.g. out of memory: rows still run, without accuracy
                 reason = describe_failure(exc, ctx.batch)
                 ctx.error("benchmark", f"accuracy reference failed: {reason}", traceback.format_exc())
                 ref, ref_name = None, f"none ({reason})"
                 release_gpu_memory()
-            self.describe_reference(ctx, x, labels, ref, ref_name)
+            self.describe_reference(ctx, x, labels, ref, ref_name, output_names(ctx, onnx))
             self.eval = (x, labels, ref)
         return self.eval
 
     def describe_reference(
-        self, ctx: RunContext, x: Feeds, labels: np.ndarray | None, ref: list[np.ndarray] | None, ref_name: str
+        self,
+        ctx: RunContext,
+        x: Feeds,
+        labels: np.ndarray | None,
+        ref: list[np.ndarray] | None,
+        ref_name: str,
+        names: list[str],
     ) -> None:
-        names = output_names(ctx)
         self.info.update(
             reference=ref_name,
             eval_samples=feed_rows(x),
@@ -110,7 +120,7 @@ class Benchmark:
             self.info.update(top1_note=why)
 
 
-def bench_one(ctx: RunContext, bench_: Benchmark, row_id: str) -> None:
+def bench_one(ctx: RunContext, bench_: Benchmark, row_id: str, onnx: Path | None) -> None:
     row = rows.get(row_id)
     ctx.rows.set(row_id, status=Status.RUNNING, reason="compiling" if row.mode == "compile" else "measuring")
     runner = None
@@ -121,7 +131,7 @@ def bench_one(ctx: RunContext, bench_: Benchmark, row_id: str) -> None:
         ctx.timeline.mark(row_id, "warm-up")
         m = timed(ctx, bench_.timing_input(ctx), row_id, runner)
         ctx.timeline.mark(row_id, "reference" if bench_.eval is None else "accuracy")  # eval set: once per size
-        x, labels, ref = bench_.eval_context(ctx)
+        x, labels, ref = bench_.eval_context(ctx, onnx)
         ctx.timeline.mark(row_id, "accuracy")
         done = {**m.row_fields(ctx.batch), "samples": m.samples(), **torch_runners.build_fields(runner)}
         done.update(accuracy_fields(ref, bench.run_batches(runner, x, ctx.batch), labels))
@@ -183,13 +193,13 @@ def timed(ctx: RunContext, feeds: Feeds, row_id: str, runner: Any) -> bench.Meas
     )
 
 
-def output_names(ctx: RunContext) -> list[str]:
+def output_names(ctx: RunContext, onnx_path: Path | None) -> list[str]:
     """The model's output names in order (those its export gives; an ONNX file's graph outputs)."""
     names = ctx.model.info.get("outputs")
-    if not names and ctx.files.onnx is not None:
+    if not names and onnx_path is not None:
         import onnx
 
-        names = [o.name for o in onnx.load(str(ctx.files.onnx), load_external_data=False).graph.output]
+        names = [o.name for o in onnx.load(str(onnx_path), load_external_data=False).graph.output]
     return list(names or [])
 
 
@@ -216,14 +226,14 @@ def accuracy_fields(ref: list[np.ndarray] | None, outs: list[np.ndarray], labels
     return fields
 
 
-def reference_outputs(ctx: RunContext, x: Feeds) -> tuple[list[np.ndarray], str]:
+def reference_outputs(ctx: RunContext, x: Feeds, onnx: Path | None) -> tuple[list[np.ndarray], str]:
     """PyTorch FP32 with TF32 off (strict FP32) on the run device; onnxruntime FP32 for ONNX models."""
     import torch
 
     from trt_tui.core import export
 
     if ctx.model.module is None:
-        session = export.ort_session(ctx.files.onnx, prefer_cuda=False)
+        session = export.ort_session(onnx, prefer_cuda=False)
         return bench.run_batches(bench.OrtRunner(session), x, ctx.batch), "onnxruntime FP32 (CPU)"
     saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False

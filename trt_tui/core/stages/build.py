@@ -4,6 +4,8 @@ says for this TensorRT (flags, strongly typed ONNX, calibrator or Q/DQ)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from trt_tui.core import artifacts, rows
@@ -14,27 +16,38 @@ from trt_tui.core.stages.context import RunContext
 from trt_tui.core.trt.adapter import PrecisionPlan
 from trt_tui.core.vocab import Backend, Status
 
+Sources = Mapping[str, Path | None]  # OnnxVariant -> its ONNX file (None: not made)
 
-def run(ctx: RunContext) -> None:
+
+def run(ctx: RunContext, sources: Sources, notes: Mapping[str, str]) -> dict[str, Path]:
+    """One engine per selected TensorRT row from the ONNX file its PrecisionPlan names in ``sources``
+    (``notes``: how the Q/DQ / FP16 files were made, said on the rows built from them); returns the
+    plans built, by row id."""
+    plans: dict[str, Path] = {}
     trt_rows = rows.select(ctx.cfg.rows, backend=Backend.TENSORRT)
     if not trt_rows:
-        return
+        return plans
     with ctx.stage("build", "Build TensorRT engines") as detail:
         if not ctx.trt.usable:
             ctx.rows.fail([r.id for r in trt_rows], ctx.trt.reason, status=Status.SKIPPED)
             detail.update(_status=Status.SKIPPED, _reason=ctx.trt.reason)
-            return
+            return plans
         for row in trt_rows:
             ctx.check_cancel()
             if ctx.rows.current(row.id)["status"] != Status.PENDING:
                 continue  # already failed upstream (export/quantize)
-            build_one(ctx, row, detail)
+            if (plan_path := build_one(ctx, row, sources, notes, detail)) is not None:
+                plans[row.id] = plan_path
+    return plans
 
 
-def build_one(ctx: RunContext, row: Row, detail: dict[str, Any]) -> None:
+def build_one(
+    ctx: RunContext, row: Row, sources: Sources, notes: Mapping[str, str], detail: dict[str, Any]
+) -> Path | None:
+    """Build one row's engine; its plan file, or None when the build failed (the row says why)."""
     plan = ctx.trt_plan(row.precision)
     assert plan is not None  # TensorRT is usable and the row is selected
-    onnx = ctx.files.onnx_variant(plan.onnx)
+    onnx = sources.get(plan.onnx)
     plan_path = ctx.artifact(artifacts.plan(row.precision))
     ctx.rows.set(row.id, status=Status.RUNNING, reason="building", notes=plan.mechanism)
     calib_cache = None
@@ -55,16 +68,15 @@ def build_one(ctx: RunContext, row: Row, detail: dict[str, Any]) -> None:
             )
         ctx.error("build", f"{row.id}: {reason}", exc.detail)
         ctx.rows.set(row.id, status=Status.FAILED, reason=reason)
-        return
+        return None
     info = result.to_dict()
-    notes = plan.mechanism + (f"; {ctx.notes[plan.onnx]}" if plan.onnx in ctx.notes else "")
+    row_notes = plan.mechanism + (f"; {notes[plan.onnx]}" if plan.onnx in notes else "")
     if calib_cache is not None:
         from trt_tui.core.trt import caches
 
         calib_cache.record()
         info["calibration_cache"] = caches.calibration_note(calib_cache, result.calibration_batches)
-        notes += "; " + info["calibration_cache"]
-    ctx.files.plans[row.id] = plan_path
+        row_notes += "; " + info["calibration_cache"]
     detail[row.id] = info
     ctx.emit(StepFinished(stage="build", step=row.id, seconds=time.perf_counter() - t0, detail=info))
     ctx.rows.set(
@@ -75,8 +87,9 @@ def build_one(ctx: RunContext, row: Row, detail: dict[str, Any]) -> None:
         build_time_s=info.get("build_time_s"),
         artifact=str(plan_path),
         tf32=info.get("tf32") or "n/a",
-        notes=notes,
+        notes=row_notes,
     )
+    return plan_path
 
 
 def make_calibrator(ctx: RunContext, plan: PrecisionPlan, onnx: Any) -> tuple[Any, Any]:

@@ -67,6 +67,11 @@ class Artifacts:
         return files[variant]
 
 
+def param_count(module: Any) -> int | None:
+    """The parameters of a PyTorch module; None for none (an ONNX model)."""
+    return int(sum(p.numel() for p in module.parameters())) if module is not None else None
+
+
 class RunContext:
     def __init__(self, config: RunConfig, emit: Emit, cancel: threading.Event | None = None) -> None:
         self.cfg = config  # validated by the caller; read, never written
@@ -159,8 +164,7 @@ class RunContext:
         return f"cuda:0 ({self.store.env.get('gpu')})" if self.device == "cuda" else "cpu"
 
     def param_count(self) -> int | None:
-        module = self.model.module
-        return int(sum(p.numel() for p in module.parameters())) if module is not None else None
+        return param_count(self.model.module)
 
     # -- TensorRT --------------------------------------------------------------------------------
     def trt_plan(self, precision: str) -> PrecisionPlan | None:

@@ -3,7 +3,9 @@ later stage run alone, the ONNX files an earlier run left in the results folder.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from trt_tui.core import artifacts, eval_data
 from trt_tui.core.errors import TrtTuiError
@@ -12,82 +14,102 @@ from trt_tui.core.stages.context import RunContext
 from trt_tui.core.vocab import OnnxVariant, Status
 
 
-def needed(ctx: RunContext) -> bool:
-    return bool(ctx.onnx_rows()) or ctx.model.module is None
+@dataclass(frozen=True)
+class Exported:
+    """The ONNX files this stage gives: model.onnx (None: export failed, or no row needs ONNX) and, for a
+    later stage run alone (``reuse_artifacts``), the Q/DQ and FP16 files an earlier run left."""
+
+    onnx: Path | None = None
+    qdq: Path | None = None
+    fp16: Path | None = None
 
 
-def run(ctx: RunContext) -> None:
+def needed(ctx: RunContext, model: Any) -> bool:
+    return bool(ctx.onnx_rows()) or model.module is None
+
+
+def run(ctx: RunContext, model: Any) -> Exported:
+    """Export ``model`` (a models.LoadedModel; an ONNX model is its own file), check it, compare it with
+    PyTorch. A failure fails the ONNX rows and gives ``Exported(None)``; for an ONNX model it is raised."""
     from trt_tui.core import export
 
-    module = ctx.model.module
+    module = model.module
+    onnx: Path | None = None
     with ctx.stage("export", "Export to ONNX") as detail:
         try:
             if module is None:
-                ctx.files.onnx = Path(ctx.model.onnx_path)
+                onnx = Path(model.onnx_path)
                 ctx.emit(
                     StepFinished(
                         stage="export", step="export", status=Status.SKIPPED, reason="the model is an ONNX file already"
                     )
                 )
             else:
-                ctx.files.onnx = ctx.artifact(artifacts.MODEL_ONNX)
+                onnx = ctx.artifact(artifacts.MODEL_ONNX)
                 from trt_tui.core.inputs import profile_ranges
 
-                source = ctx.model.program if ctx.model.program is not None else module
+                source = model.program if model.program is not None else module
                 detail.update(
                     ctx.step(
                         "export",
                         "export",
                         export.export_onnx,
                         source,
-                        ctx.inputs,
+                        model.inputs,
                         ctx.batch,
-                        ctx.files.onnx,
+                        onnx,
                         opset=ctx.cfg.opset,
                         exporter=ctx.cfg.exporter,
                         dynamic_batch=ctx.cfg.dynamic_batch,
-                        dim_ranges=profile_ranges(ctx.inputs, ctx.cfg.sweep, ctx.cfg.profile),
+                        dim_ranges=profile_ranges(model.inputs, ctx.cfg.sweep, ctx.cfg.profile),
                     )
                 )
-            ctx.step("export", "checker", export.check_onnx, ctx.files.onnx)
-            detail.update(export.onnx_stats(ctx.files.onnx))
+            ctx.step("export", "checker", export.check_onnx, onnx)
+            detail.update(export.onnx_stats(onnx))
             if module is not None:
-                feeds = eval_data.timing_feeds(ctx.inputs, ctx.batch, ctx.cfg.seed, ctx.dims)  # the benchmark's
+                feeds = eval_data.timing_feeds(model.inputs, ctx.batch, ctx.cfg.seed, ctx.dims)  # the benchmark's
                 detail["parity"] = ctx.step(
-                    "export", "parity", export.ort_parity, ctx.files.onnx, module, feeds, keyword=ctx.inputs.keyword
+                    "export", "parity", export.ort_parity, onnx, module, feeds, keyword=model.inputs.keyword
                 )
         except TrtTuiError as exc:
             # Without a valid ONNX the PyTorch rows still run; the others cannot.
             ctx.rows.fail(ctx.onnx_rows(), f"ONNX export failed: {exc.message}")
-            ctx.files.onnx = None
+            onnx = None
             if module is None:
                 raise
             detail.update(_status=Status.FAILED, _reason=exc.message)
             ctx.error("export", exc.message, exc.detail)
+    return Exported(onnx=onnx)
 
 
-def reuse_artifacts(ctx: RunContext) -> None:
+def reuse_artifacts(ctx: RunContext) -> Exported:
     """A later stage run alone: take the ONNX files an earlier run left in out_dir. A Q/DQ or FP16
     file made from another model.onnx (e.g. left by a cancelled run) is never used."""
-    for attr, variant in (("onnx", OnnxVariant.FP32), ("qdq", OnnxVariant.QDQ), ("fp16", OnnxVariant.FP16)):
+    found: dict[str, Path | None] = {}
+    for variant in (OnnxVariant.FP32, OnnxVariant.QDQ, OnnxVariant.FP16):
         path = ctx.artifact(artifacts.ONNX[variant])
-        if path.is_file():
-            setattr(ctx.files, attr, path)
-    if ctx.files.onnx is None:
+        found[variant] = path if path.is_file() else None
+    onnx = found[OnnxVariant.FP32]
+    if onnx is None:
         raise TrtTuiError(f"no exported model in {ctx.out}: run the export stage first")
     if "quantize" not in ctx.cfg.stages:  # else the quantize stage remakes them
-        drop_stale_derived(ctx)
+        drop_stale_derived(ctx, onnx, found)
+    return Exported(onnx=onnx, qdq=found[OnnxVariant.QDQ], fp16=found[OnnxVariant.FP16])
 
 
-def drop_stale_derived(ctx: RunContext) -> None:
+def drop_stale_derived(ctx: RunContext, onnx: Path, found: dict[str, Path | None]) -> None:
+    """Drop (set to None in ``found``) a Q/DQ or FP16 file not made from ``onnx``, failing its rows."""
     from trt_tui.core.onnx_variants import stale_reason
 
-    for attr, row_ids in (("qdq", ["onnxruntime-int8", "tensorrt-int8"]), ("fp16", ["tensorrt-fp16"])):
-        path = getattr(ctx.files, attr)
-        reason = stale_reason(path, ctx.files.onnx) if path is not None and ctx.files.onnx is not None else ""
+    for variant, row_ids in (
+        (OnnxVariant.QDQ, ["onnxruntime-int8", "tensorrt-int8"]),
+        (OnnxVariant.FP16, ["tensorrt-fp16"]),
+    ):
+        path = found[variant]
+        reason = stale_reason(path, onnx) if path is not None else ""
         if not reason:
             continue
-        setattr(ctx.files, attr, None)
+        found[variant] = None
         reason += ": not used (run the quantize stage again)"
         ctx.log("quantize", reason, "warning")
         uses = {

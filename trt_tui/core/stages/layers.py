@@ -5,6 +5,8 @@ layers.json in the results folder, its top 5 per variant logged. A failure here 
 from __future__ import annotations
 
 import traceback
+from pathlib import Path
+from typing import Any
 
 from trt_tui.core import eval_data, layers
 from trt_tui.core.errors import TrtTuiError
@@ -12,16 +14,17 @@ from trt_tui.core.events import Progress
 from trt_tui.core.stages.context import RunContext
 
 
-def run(ctx: RunContext) -> None:
-    if ctx.files.onnx is None:
+def run(ctx: RunContext, model: Any, onnx: Path | None, *, fp16: Path | None, qdq: Path | None) -> None:
+    """Compare ``fp16`` and ``qdq`` with ``onnx`` layer by layer on ``model``'s eval set; writes layers.json."""
+    if onnx is None:
         return
     try:
         with ctx.stage("layers", "Per-layer accuracy (onnxruntime)") as detail:
-            x, _ = eval_data.eval_set(ctx.model, ctx.inputs, ctx.batch, ctx.cfg.eval_samples, ctx.cfg.seed, ctx.dims)
-            paths = layers.variant_paths(ctx.out, ctx.files.fp16, ctx.files.qdq)
+            x, _ = eval_data.eval_set(model, model.inputs, ctx.batch, ctx.cfg.eval_samples, ctx.cfg.seed, ctx.dims)
+            paths = layers.variant_paths(ctx.out, fp16, qdq)
             try:
                 data = layers.explain(
-                    ctx.files.onnx,
+                    onnx,
                     paths,
                     x,
                     on_progress=lambda name, step, total: ctx.emit(

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from trt_tui.core import rows, torch_runners
 from trt_tui.core.errors import NO_PYTORCH_MODULE
 from trt_tui.core.rowbook import BUILT, MEASURED
-from trt_tui.core.stages.context import RunContext
+from trt_tui.core.stages.context import RunContext, param_count
 from trt_tui.core.vocab import Backend, Status
 
+if TYPE_CHECKING:
+    from trt_tui.core.models import LoadedModel
 
-def run(ctx: RunContext) -> None:
+
+def run(ctx: RunContext) -> LoadedModel:
+    """Load the model and open its rows; returns the model (the pipeline keeps it as ``ctx.model``)."""
     from trt_tui.core import models
 
     cfg = ctx.cfg
     with ctx.stage("model", "Load model") as detail:
-        ctx.model = models.load_model(cfg.model, cfg.input_shape, overrides=cfg.overrides())
-        fixed = getattr(ctx.model, "onnx_batch", None)
+        loaded = models.load_model(cfg.model, cfg.input_shape, overrides=cfg.overrides())
+        fixed = getattr(loaded, "onnx_batch", None)
         if fixed and fixed != cfg.batch_size:  # an ONNX file with a fixed batch runs at that batch
             ctx.log(
                 "model",
@@ -24,26 +30,27 @@ def run(ctx: RunContext) -> None:
             )
             ctx.use_fixed_batch(fixed)
             detail["effective_batch_size"] = fixed
-        lines = ctx.inputs.describe()
+        lines = loaded.inputs.describe()
         for line in lines:  # the generator of each input, said once
             ctx.log("model", f"input {line}")
-        ctx.store.meta["inputs"] = ctx.inputs.to_dict()
+        ctx.store.meta["inputs"] = loaded.inputs.to_dict()
         detail.update(
-            name=ctx.model.name,
-            input_shape=list(ctx.model.input_shape),
+            name=loaded.name,
+            input_shape=list(loaded.input_shape),
             inputs=lines,
-            description=getattr(ctx.model, "description", ""),
-            parameters=ctx.param_count(),
+            description=getattr(loaded, "description", ""),
+            parameters=param_count(loaded.module),
         )
     open_rows(ctx)
     for batch, dims in ctx.points:
         ctx.move_to(batch, dims)
-        if ctx.model.module is None:
+        if loaded.module is None:
             ctx.rows.fail(ctx.selected(Backend.PYTORCH), NO_PYTORCH_MODULE, status=Status.SKIPPED)
         for row in rows.select(ctx.selected(Backend.PYTORCH)):
             if why := torch_runners.unavailable_reason(row, ctx.device):
                 ctx.rows.fail([row.id], why, status=Status.SKIPPED)
     ctx.move_to(*ctx.points[0])
+    return loaded
 
 
 def open_rows(ctx: RunContext) -> None:
