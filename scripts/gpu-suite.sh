@@ -13,6 +13,7 @@
 #   slice per call: FAMILIES_ARGS='--models families' | '--models resnet50,mobilenet_v3_small,efficientnet_b0' |
 #   '--models convnext_tiny,vit_b_16,swin_t' | '--models none --timing resnet50:512,vit_b_16:128' (quantize-stage time).
 #   ModelOpt: stage its wheels too (README, INT8 and FP16); onnxruntime-gpu for CUDA calibration: stage-split.sh.
+# inputs: INPUT_MODELS (default "hf_bert hf_gpt2"), INPUT_ITERS (300), INPUT_COMPILE= (empty: no torch.compile rows).
 # Extra arguments per part: BASELINE_ARGS, FAMILIES_ARGS, MATRIX_ARGS, MAX_SECONDS, FIDELITY_ARGS, PERTURBATION_ARGS, TESTS_ARGS (pytest -k ...).
 # Logs and JSON land in $OUT (or ./gpu-out when OUT is unset).
 set -uo pipefail
@@ -45,10 +46,10 @@ for part in $parts; do
     inputs) # issue 19: HF BERT and a GPT-2 causal LM (int64 ids + masks), one optimization profile over two
          # sequence lengths per precision (TensorRT-RTX builds; running them is refused on CC 9.0), PyTorch
          # eager/graph/compile rows with integer inputs, onnxruntime rows
-         for m in hf_bert hf_gpt2; do
+         for m in ${INPUT_MODELS:-hf_bert hf_gpt2}; do  # INPUT_MODELS=hf_bert: one model in a short lease
            if [[ $m == hf_bert ]]; then dyn=input_ids:1=seq,attention_mask:1=seq,token_type_ids:1=seq; else dyn=input_ids:1=seq,attention_mask:1=seq; fi
            python3 -m trt_tui.cli run --model assets/models/$m.py:build --batch-size 8 --dynamic $dyn --sweep seq=64,128 \
-             --compile --iterations ${INPUT_ITERS:-300} --calib-samples 64 --out /tmp/inputs-$m > "$OUT/inputs-$m.log" 2>&1
+             ${INPUT_COMPILE---compile} --iterations ${INPUT_ITERS:-300} --calib-samples 64 --out /tmp/inputs-$m > "$OUT/inputs-$m.log" 2>&1
            echo "exit $?" >> "$OUT/inputs-$m.log"; tail -32 "$OUT/inputs-$m.log"
            cp /tmp/inputs-$m/results.json "$OUT/inputs-$m-results.json"
            python3 - "$m" <<'PY' >> "$OUT/inputs-plans.txt"
