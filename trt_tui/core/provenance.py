@@ -12,14 +12,27 @@ import json
 import os
 from typing import Any
 
+# Digests of files read in this process, keyed by what a change to the file changes: a run asks for the
+# same ONNX's hash a dozen times (export, quantize keys, placement cache, build sidecars, runner checks),
+# several seconds of reading for a large model. Every file trt-tui writes is renamed into place (a new
+# inode); an edit in place changes size or mtime/ctime.
+_DIGESTS: dict[tuple[Any, ...], str] = {}
+
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file's bytes, read in 1 MiB chunks."""
+    """SHA-256 of a file's bytes, read in 1 MiB chunks (once per version of the file in a process)."""
+    st = os.stat(path)
+    key = (os.path.realpath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    if key in _DIGESTS:
+        return _DIGESTS[key]
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
-    return h.hexdigest()
+    if len(_DIGESTS) > 256:  # a long-lived process (the app's tests) hashing many files
+        _DIGESTS.clear()
+    _DIGESTS[key] = h.hexdigest()
+    return _DIGESTS[key]
 
 
 def fingerprint(**parts: Any) -> str:
