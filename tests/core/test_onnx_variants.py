@@ -178,3 +178,13 @@ def test_pipeline_quantize_progress_and_stale_qdq(tmp_path):
     rows = {r["row_id"]: r for r in json.loads((out / "results.json").read_text())["rows"]}
     assert rows["onnxruntime-int8"]["status"] == "failed"
     assert "model_int8_qdq.onnx was made from another model.onnx" in rows["onnxruntime-int8"]["reason"]
+
+
+def test_the_int8_note_says_when_no_node_was_quantized():
+    """ModelOpt may quantize nothing (a small MLP at batch 1): the INT8 rows then compute in FP32, and the
+    note says so rather than 'none inputs'."""
+    from trt_tui.core.onnx_variants import qdq_note
+
+    info = {"tool": "modelopt", "tool_version": "0.47.0", "method": "entropy", "samples": 512}
+    assert qdq_note({**info, "quantized_op_types": []}).endswith("no node quantized (it computes in FP32)")
+    assert qdq_note({**info, "quantized_op_types": ["Conv", "MatMul"]}).endswith("): Conv/MatMul inputs")

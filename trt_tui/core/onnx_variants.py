@@ -611,11 +611,12 @@ def _preprocess(source: Path, tmp: Path, progress: StepProgress, info: dict[str,
 def qdq_note(info: dict[str, Any]) -> str:
     """One line for the INT8 rows: tool, method, samples, where the Q/DQ pairs are."""
     version = f" {info['tool_version']}" if info.get("tool_version") else ""
-    ops = "/".join(info.get("quantized_op_types") or []) or "none"
+    ops = "/".join(info.get("quantized_op_types") or [])
+    where = f"{ops} inputs" if ops else "no node quantized (it computes in FP32)"
     cached = "; placement: cached" if info.get("placement") == "cached" else ""
     return (
         f"Q/DQ by {info['tool']}{version} ({info['method']}, {info['samples']} samples, ranges: trt-tui "
-        f"({info.get('calibration_device', 'cpu').upper()})): {ops} inputs{cached}"
+        f"({info.get('calibration_device', 'cpu').upper()})): {where}{cached}"
     )
 
 

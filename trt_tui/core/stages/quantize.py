@@ -87,6 +87,13 @@ def make_qdq(ctx: RunContext, onnx: Path, detail: dict[str, Any], *, trt_uses_qd
                 "int8-qdq placement: cached (ModelOpt placed this ONNX before with the same data "
                 "and settings; trt-tui's calibration set the scales afresh)",
             )
+        if not info.get("quantized_op_types"):  # the INT8 rows would be FP32 under another name
+            ctx.log(
+                "quantize",
+                f"int8-qdq: {info['tool']} quantized no node of this model (it keeps layers it judges too "
+                "small or unsupported in FP32): the INT8 rows compute in FP32",
+                "warning",
+            )
         if info["placement_problems"]:  # TensorRT's builder would refuse it; onnxruntime runs it
             reason = "Q/DQ placement TensorRT refuses: " + graph_checks.summary(info["placement_problems"])
             ctx.log("quantize", reason, "warning")
