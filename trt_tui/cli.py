@@ -430,6 +430,8 @@ class ProgressPrinter:
             extra = f" — {ev.reason}" if ev.reason else ""
             for line in (ev.detail or {}).get("inputs", []) if ev.stage == "model" else []:
                 self.line(f"   input {line}")  # each input's generator, said once
+            for line in (ev.detail or {}).get("notes", []) if ev.stage == "model" else []:
+                self.line(f"   note {line}")
             self.line(f"   {ev.stage} {ev.status} in {ev.seconds:.1f} s{extra}")
         elif isinstance(ev, Progress):
             phase = f" [{ev.phase}]" if ev.phase else ""

@@ -188,3 +188,25 @@ def test_a_float_mask_is_ones_too():
 
     assert default_generator(InputSpec("attention_mask", (8,), "float32")).gen == "ones"
     assert default_generator(InputSpec("pixels", (8,), "float32")).gen == "normal"
+
+
+GPT2_DEFAULTS = """import torch
+from transformers import GPT2Config, GPT2LMHeadModel
+def build():
+    torch.manual_seed(0)
+    return GPT2LMHeadModel(GPT2Config(vocab_size=300, n_positions=64, n_embd=32, n_layer=1, n_head=2)).eval()
+def example_inputs(batch_size):
+    return {"input_ids": torch.randint(0, 300, (batch_size, 16))}
+"""
+
+
+def test_a_causal_lm_with_its_default_kv_cache_exports(tmp_path):
+    """GPT-2 as a user builds it (use_cache on by default): the KV cache output (a DynamicCache) stopped the
+    ONNX export; one forward pass is measured instead, said once."""
+    pytest.importorskip("transformers")
+    p = tmp_path / "gpt2.py"
+    p.write_text(GPT2_DEFAULTS)
+    m = models.load_model(f"{p}:build")
+    assert m.module.config.use_cache is False and "use_cache off" in m.info["notes"][0]
+    rec = export.export_onnx(m.module, m.inputs, 2, tmp_path / "lm.onnx", exporter="dynamo")
+    assert rec["output_names"] == ["logits"]

@@ -469,6 +469,7 @@ def _loaded_module(
     batch: int | None = None,
 ) -> LoadedModel:
     """The checked module with its inputs; the checking forward also finds the embedding tables."""
+    notes = _one_forward(net)
     out, rows, inputs = _check_forward(net, inputs, description, batch or 1, ov)
     inputs = _embedding_defaults(inputs, rows, ov)
     spec = ModelSpec(name, inputs.specs[0].shape, description, _classes_of(out))
@@ -480,8 +481,19 @@ def _loaded_module(
         source=source,
         inputs=inputs,
         onnx_batch=batch,
-        info={"outputs": _output_names(out)},
+        info={"outputs": _output_names(out), "notes": notes},
     )
+
+
+def _one_forward(net: Any) -> list[str]:
+    """A Hugging Face model set to give what one forward pass computes: its KV cache (``use_cache``, on by
+    default for a causal LM) is an output no ONNX exporter takes and no row compares, so it is turned off
+    as optimum does for an export without past key values. Returns what was changed, said once."""
+    config = getattr(net, "config", None)
+    if getattr(config, "use_cache", False) is True and hasattr(net, "generation_config"):
+        config.use_cache = False
+        return ["use_cache off: one forward pass is timed (no KV cache output), as optimum exports it"]
+    return []
 
 
 def _output_names(out: Any) -> list[str]:

@@ -30,6 +30,9 @@ def run(ctx: RunContext) -> LoadedModel:
             )
             ctx.use_fixed_batch(fixed)
             detail["effective_batch_size"] = fixed
+        notes = list(loaded.info.get("notes") or [])
+        for note in notes:  # what trt-tui changed in the model to measure it, said once
+            ctx.log("model", note)
         lines = loaded.inputs.describe()
         for line in lines:  # the generator of each input, said once
             ctx.log("model", f"input {line}")
@@ -38,6 +41,7 @@ def run(ctx: RunContext) -> LoadedModel:
             name=loaded.name,
             input_shape=list(loaded.input_shape),
             inputs=lines,
+            notes=notes,
             description=getattr(loaded, "description", ""),
             parameters=param_count(loaded.module),
         )
