@@ -490,7 +490,7 @@ def _one_forward(net: Any) -> list[str]:
     default for a causal LM) is an output no ONNX exporter takes and no row compares, so it is turned off
     as optimum does for an export without past key values. Returns what was changed, said once."""
     config = getattr(net, "config", None)
-    if getattr(config, "use_cache", False) is True and hasattr(net, "generation_config"):
+    if config is not None and getattr(config, "use_cache", False) is True and hasattr(net, "generation_config"):
         config.use_cache = False
         return ["use_cache off: one forward pass is timed (no KV cache output), as optimum exports it"]
     return []
