@@ -227,6 +227,8 @@ def test_a_row_is_said_once_when_it_settles_and_again_at_another_point():
     say = ProgressPrinter(out)
     row = {"row_id": "pytorch-fp32", "batch_size": 2, "dims": "seq=32", "status": "ok", "latency_p50_ms": 1.5,
            "throughput_per_s": 600.0}
-    for r in (row, {**row, "speedup_vs_pytorch": 1.0}, {**row, "dims": "seq=64"}):
+    skip = {"row_id": "pytorch-graph-fp32", "status": "skipped", "reason": "CUDA graphs need a CUDA GPU"}
+    for r in (row, {**row, "speedup_vs_pytorch": 1.0}, {**row, "dims": "seq=64"}, skip, {**skip, "dims": "seq=64"}):
         say(RowEvent(row=r))
     assert out.getvalue().count("pytorch-fp32: p50 1.500 ms") == 2
+    assert out.getvalue().count("pytorch-graph-fp32: skipped — CUDA graphs need a CUDA GPU") == 1

@@ -441,7 +441,9 @@ class ProgressPrinter:
             self.status(ev.task, f"   {ev.task}{phase}{count}{eta}{so_far}")
         elif isinstance(ev, RowEvent) and ev.row.get("status") in (Status.OK, Status.FAILED, Status.SKIPPED):
             r = ev.row
-            key = (r.get("row_id"), r.get("batch_size"), r.get("dims"), r["status"])
+            # a number per point; a skip or failure once per reason (the same at every point of a sweep)
+            point = (r.get("batch_size"), r.get("dims")) if r["status"] == Status.OK else r.get("reason")
+            key = (r.get("row_id"), r["status"], point)
             if key in self.settled:
                 return
             self.settled.add(key)
