@@ -200,7 +200,7 @@ def test_at_80x24_the_inputs_are_in_view_and_tab_brings_every_input_field_into_v
             machine = screen.query_one("#machine").region
             body = screen.query_one("#model-body").region
             listing = screen.query_one("#inputs-list").region
-            assert listing.height == 4 and listing.bottom <= machine.y  # two lines an input at 80 columns
+            assert listing.height == 6 and listing.bottom <= machine.y  # name; shape dtype; values at 80 columns
             assert screen.query_one("#model-hint").region.bottom <= 23
             for name in ("input_shapes", "input_dtypes", "val_ranges", "dynamic_dims", "sweep", "calib_data"):
                 screen.query_one(f"#{name}", Input).focus()
@@ -255,3 +255,18 @@ def test_the_profile_field_sets_the_tensorrt_optimization_profile_as_the_cli_doe
             assert app.form[0] is None and (error(screen, "profile") or error(screen, "sweep"))
 
     run(scenario)
+
+
+def test_inputs_list_gives_the_name_its_own_line_when_the_shape_is_long():
+    """A Hugging Face ONNX at 80 columns: '[B,sequence_length=?]' leaves no room for the name beside it;
+    the name goes alone, shape and dtype under it, then the values — nothing wraps, no name is cut."""
+    from trt_tui.widgets.inputs_list import InputRow, InputsList
+
+    widget = InputsList()
+    widget.show([InputRow("input_ids", "[B,sequence_length=?]", "int64", "randint [0, 2999] (ids)", True),
+                 InputRow("attention_mask", "[B,sequence_length=?]", "int64", "ones (a mask: no padding)", True)])
+    lines = [line.plain for line in widget.lines(31)]
+    assert lines[:3] == ["input_ids", "  [B,sequence_length=?] int64", "  randint [0, 2999] (ids)"]
+    assert lines[3] == "attention_mask" and all(len(line) <= 31 for line in lines)
+    narrower = [line.plain for line in widget.lines(27)]  # the form's width at 80x24: dtype on its own line
+    assert narrower[:4] == ["input_ids", "  [B,sequence_length=?]", "  int64", "  randint [0, 2999] (ids)"]

@@ -51,26 +51,29 @@ class InputsList(Static):
 
     def lines(self, width: int) -> list[Content]:
         """Each input in at most ``width`` cells, then the note: one aligned line per input where they all
-        fit, else (a narrow terminal, long names or values) name/shape/dtype on one line and the values
-        indented on the next, so neither the name nor the generator is cut to a stub."""
+        fit; else name, shape and dtype on one line and the values indented under them; where even that
+        does not fit (a narrow terminal, a long dim name), the name alone, then shape and dtype, then the
+        values, each indented — a name is never cut to a stub."""
         shape_w = max((len(r.shape) for r in self.rows), default=0)
         dtype_w = max((len(r.dtype) for r in self.rows), default=0)
         name_w = max((len(r.name) for r in self.rows), default=0)
         one_line = all(name_w + shape_w + dtype_w + len(r.values) + 3 <= width for r in self.rows)
-        name_w = min(name_w, max(8, width - shape_w - dtype_w - 2))
+        two_lines = name_w + shape_w + dtype_w + 2 <= width
         out = []
         for r in self.rows:
-            head = Content.assemble(
-                (ellipsize(r.name, name_w).ljust(name_w), "bold"),
-                " ",
-                (r.shape, "$warning" if r.unsized else ""),
-                " " * (shape_w - len(r.shape) + 1),
-                r.dtype.ljust(dtype_w),
-            )
-            if one_line:
-                out.append(Content.assemble(head, " ", (r.values, "dim")))
-            else:
-                out += [head, Content.assemble("  ", (ellipsize(r.values, max(4, width - 2)), "dim"))]
+            name = (ellipsize(r.name, width).ljust(name_w if two_lines else 0), "bold")
+            shape = (r.shape, "$warning" if r.unsized else "")
+            values = ("  ", (ellipsize(r.values, max(4, width - 2)), "dim"))
+            if not two_lines:  # the dtype under the shape too when both do not fit on one line
+                kind = (
+                    [("  ", shape, " ", r.dtype)]
+                    if len(r.shape) + len(r.dtype) + 3 <= width
+                    else [("  ", shape), ("  ", r.dtype)]
+                )
+                out += [Content.assemble(name), *(Content.assemble(*k) for k in kind), Content.assemble(*values)]
+                continue
+            head = Content.assemble(name, " ", shape, " " * (shape_w - len(r.shape) + 1), r.dtype.ljust(dtype_w))
+            out += [Content.assemble(head, " ", (r.values, "dim"))] if one_line else [head, Content.assemble(*values)]
         if self.note:
             out.append(Content.from_markup(self.note))
         return out
