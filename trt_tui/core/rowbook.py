@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trt_tui.core import results, runclock
+from trt_tui.core import accuracy, results, runclock
 from trt_tui.core.events import Emit, RowEvent
 from trt_tui.core.vocab import OPEN, Status
 
@@ -17,13 +17,7 @@ from trt_tui.core.vocab import OPEN, Status
 MEASURED = tuple(c for c in results.COLUMNS if c.startswith(("latency_", "gpu_compute_", "throughput", "images_"))) + (
     "speedup_vs_pytorch",
     "speedup_vs_best_pytorch",
-    "max_abs_err",
-    "mean_abs_err",
-    "max_rel_err",
-    "cosine_sim",
-    "top1_agreement",
-    "nan_count",
-    "inf_count",
+    *accuracy.KEYS,
     "label_accuracy",
     "iterations",
     "warmup",

@@ -208,18 +208,7 @@ def accuracy_fields(ref: list[np.ndarray] | None, outs: list[np.ndarray], labels
     fields: dict[str, Any] = {}
     if ref is not None:
         acc = accuracy.compare(ref[:1], outs[:1])
-        fields = {
-            k: acc.get(k)
-            for k in (
-                "max_abs_err",
-                "mean_abs_err",
-                "max_rel_err",
-                "cosine_sim",
-                "top1_agreement",
-                "nan_count",
-                "inf_count",
-            )
-        }
+        fields = {k: acc.get(k) for k in accuracy.KEYS}
         fields.update(accuracy.trust_fields(ref, fields))  # NaN/Inf said so; a vacuous comparison n/a
     if labels is not None:
         fields["label_accuracy"] = accuracy.label_accuracy(outs[0], labels)
