@@ -38,3 +38,9 @@ def is_out_of_memory(error: BaseException | str) -> bool:
         return True
     low = str(error).lower()
     return any(k in low for k in OOM_WORDS)
+
+
+def first_line(exc: BaseException) -> str:
+    """'ValueError: the first line of its message' (the type alone for an empty message): one line for a user."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")

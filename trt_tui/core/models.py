@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from . import atomic
-from .errors import ModelError
+from .errors import ModelError, first_line
 from .inputs import (
     DEFAULT_NAME,
     InputError,
@@ -272,11 +272,6 @@ def _build_builtin(name: str, cache: Path) -> tuple[Any, LabelledData | None, di
 
 
 # -- user models --------------------------------------------------------------------------------
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
-
-
 def _load_user_module(path: Path, factory: str):
     import torch
 
@@ -297,10 +292,10 @@ def _load_user_module(path: Path, factory: str):
         raise ModelError(f"syntax error in {path} line {e.lineno}: {e.msg}", detail=traceback.format_exc()) from e
     except ImportError as e:
         sys.modules.pop(mod_name, None)
-        raise ModelError(f"import failed in {path}: {_first_line(e)}", detail=traceback.format_exc()) from e
+        raise ModelError(f"import failed in {path}: {first_line(e)}", detail=traceback.format_exc()) from e
     except Exception as e:
         sys.modules.pop(mod_name, None)
-        raise ModelError(f"{path} raised while loading: {_first_line(e)}", detail=traceback.format_exc()) from e
+        raise ModelError(f"{path} raised while loading: {first_line(e)}", detail=traceback.format_exc()) from e
     finally:
         if folder in sys.path:
             sys.path.remove(folder)
@@ -316,7 +311,7 @@ def _load_user_module(path: Path, factory: str):
     try:
         net = fn()
     except Exception as e:
-        raise ModelError(f"{factory}() in {path} raised {_first_line(e)}", detail=traceback.format_exc()) from e
+        raise ModelError(f"{factory}() in {path} raised {first_line(e)}", detail=traceback.format_exc()) from e
     if not isinstance(net, torch.nn.Module):
         raise ModelError(f"{factory}() in {path} returned {type(net).__name__}, not a torch.nn.Module")
     example = getattr(module, "example_inputs", None)
@@ -348,7 +343,7 @@ def _check_forward(
             shapes = f"input shape {(batch, *inputs.specs[0].shape)}"
         else:
             shapes = ", ".join(f"{s.name} {s.dtype} {s.shape_text(batch)}" for s in inputs)
-        raise ModelError(f"forward with {shapes} failed: {_first_line(e.cause)}", detail=traceback.format_exc()) from e
+        raise ModelError(f"forward with {shapes} failed: {first_line(e.cause)}", detail=traceback.format_exc()) from e
     user_models.check_outputs(out, where)
     return out, {n: r for n, r in rows.items() if n in {s.name for s in inputs if not s.is_float}}, inputs
 
@@ -387,7 +382,7 @@ def _load_onnx(path: Path, input_shape: tuple[int, ...] | None, ov: Overrides | 
         model = onnx.load(str(path), load_external_data=False)
         onnx.checker.check_model(model)
     except Exception as e:
-        raise ModelError(f"{path} is not a valid ONNX model: {_first_line(e)}", detail=traceback.format_exc()) from e
+        raise ModelError(f"{path} is not a valid ONNX model: {first_line(e)}", detail=traceback.format_exc()) from e
     try:
         found, batch = read_inputs(model, str(path))
     except ValueError as e:
@@ -422,7 +417,7 @@ def _user_inputs(
             example = example_fn(user_models.PROBE_BATCH)
         except Exception as e:
             raise ModelError(
-                f"example_inputs({user_models.PROBE_BATCH}) in {where} raised {_first_line(e)}",
+                f"example_inputs({user_models.PROBE_BATCH}) in {where} raised {first_line(e)}",
                 detail=traceback.format_exc(),
             ) from e
         found = user_models.read_example(example, net, f"example_inputs() in {where}")

@@ -22,15 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ModelError
+from .errors import ModelError, first_line
 from .inputs import DTYPES, InputSpec, ModelInputs, default_generator
 
 PROBE_BATCH = 2  # example_inputs is called with this batch size to read the inputs
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
 
 
 # -- outputs ---------------------------------------------------------------------------------------
