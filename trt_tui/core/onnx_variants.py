@@ -312,8 +312,10 @@ def _modelopt_placement(
 
     # `import tensorrt` also succeeds for a stubs-only or broken install; ModelOpt then fails on trt.Logger
     trt_utils.TRT_PYTHON_AVAILABLE = hasattr(getattr(trt_utils, "trt", None), "Logger")
+    # what ModelOpt is asked for, said once: the call below and the cache key both take it
+    asked: dict[str, Any] = {"quantize_mode": "int8", "calibration_method": "max", "high_precision_dtype": "fp32"}
     key = placement.placement_key(
-        source, reader.get_first(), calibration_eps=eps, trt_python=trt_utils.TRT_PYTHON_AVAILABLE
+        source, reader.get_first(), calibration_eps=eps, trt_python=trt_utils.TRT_PYTHON_AVAILABLE, **asked
     )
     cache = placement.open_cache(cache_dir, key)
     out = cache.hit() if cache is not None else None
@@ -323,13 +325,11 @@ def _modelopt_placement(
         with _restore_ort_patches():
             mo_quantize(
                 onnx_path=str(source),
-                quantize_mode="int8",
                 calibration_data_reader=reader,
-                calibration_method="max",
                 calibration_eps=eps,
                 output_path=str(out),
-                high_precision_dtype="fp32",
                 log_level="ERROR",
+                **asked,
             )
         if not out.is_file():
             raise RuntimeError("ModelOpt wrote no quantized model (no node it could quantize?)")

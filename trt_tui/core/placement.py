@@ -1,6 +1,6 @@
 """ModelOpt's Q/DQ placement, kept for an ONNX it has already seen (issue 22).
 
-ModelOpt's ONNX PTQ pass (``quantize._modelopt_qdq``) spends most of an INT8 quantize on its placement
+ModelOpt's ONNX PTQ pass (``onnx_variants._modelopt_placement``) spends most of an INT8 quantize on its placement
 (34-45 s of ViT-B/16's 46.6 s on the H200); its output depends only on what is fed to it. That output
 is kept in the trt-tui cache folder ($TRT_TUI_CACHE, else ~/.cache/trt-tui) under ``placement/``, named
 by the fingerprint of everything it depends on: the ONNX's bytes (sha256), the one batch ModelOpt is fed
@@ -30,7 +30,7 @@ from .provenance import file_sha256, fingerprint
 
 CACHED, NEW, NOT_CACHED = "cached", "new", "not cached"
 CACHED_PHASE = "Q/DQ placement (cached)"  # the quantize phase on a hit: the timeline and the log say so
-RECIPE = 1  # bump when the ModelOpt call in quantize._modelopt_qdq changes what it is asked for
+RECIPE = 1  # bump when onnx_variants._modelopt_placement asks ModelOpt for something its key does not name
 KEEP = 8  # entries kept (a resnet50 placement is ~100 MB, a ViT-B/16 one ~350 MB)
 
 
