@@ -75,15 +75,16 @@ def test_an_onnx_file_lists_its_inputs_and_the_shapes_field_gives_the_missing_si
     run(scenario)
 
 
-def test_bad_dtype_range_and_sweep_show_the_clis_line_under_their_field_and_good_ones_reach_the_config():
+def cli_problem(model: Path, *options: str) -> str:
+    """What `trt-tui run --model <model> <options>` says first, after 'trt-tui run: --option 'value': '."""
     from trt_tui.cli import build_parser, config_from_args
 
-    path = two_int_inputs_onnx(Path("enc.onnx").resolve())
+    _, lines = config_from_args(build_parser().parse_args(["run", "--model", str(model), *options]))
+    return lines[0].split(": ", 2)[2]
 
-    def cli_problem(*options: str) -> str:
-        """What `trt-tui run` says after 'trt-tui run: --option 'value': '."""
-        _, lines = config_from_args(build_parser().parse_args(["run", "--model", str(path), *options]))
-        return lines[0].split(": ", 2)[2]
+
+def test_bad_dtype_range_and_sweep_show_the_clis_line_under_their_field_and_good_ones_reach_the_config():
+    path = two_int_inputs_onnx(Path("enc.onnx").resolve())
 
     async def scenario():
         app = make_app(None)
@@ -99,11 +100,11 @@ def test_bad_dtype_range_and_sweep_show_the_clis_line_under_their_field_and_good
             fields["sweep"].value = "seq=64,x"
             await pilot.pause()
             shapes = "input_ids:[128] attention_mask:[128]"
-            assert error(screen, "input_dtypes") == "✘ " + cli_problem("--input-shapes", shapes, "--input-dtypes",
+            assert error(screen, "input_dtypes") == "✘ " + cli_problem(path, "--input-shapes", shapes, "--input-dtypes",
                                                                       "input_ids:int8")
-            assert error(screen, "val_ranges") == "✘ " + cli_problem("--input-shapes", shapes, "--val-range",
+            assert error(screen, "val_ranges") == "✘ " + cli_problem(path, "--input-shapes", shapes, "--val-range",
                                                                     "input_ids:[9,1]")
-            assert error(screen, "sweep") == "✘ " + cli_problem("--input-shapes", shapes, "--sweep", "seq=64,x")
+            assert error(screen, "sweep") == "✘ " + cli_problem(path, "--input-shapes", shapes, "--sweep", "seq=64,x")
             assert "range [9, 1] is empty" in error(screen, "val_ranges")
             assert app.form[0] is None
 
@@ -230,8 +231,6 @@ def test_inputs_list_wraps_values_under_the_name_when_a_line_does_not_fit():
 
 
 def test_the_profile_field_sets_the_tensorrt_optimization_profile_as_the_cli_does():
-    from trt_tui.cli import build_parser, config_from_args
-
     path = two_int_inputs_onnx(Path("enc.onnx").resolve())
 
     async def scenario():
@@ -244,9 +243,8 @@ def test_the_profile_field_sets_the_tensorrt_optimization_profile_as_the_cli_doe
             profile = screen.query_one("#profile", Input)
             profile.value = "seq=16:512"
             await pilot.pause()
-            _, lines = config_from_args(build_parser().parse_args(
-                ["run", "--model", str(path), "--sweep", "seq=64,128", "--profile", "seq=16:512"]))
-            assert error(screen, "profile") == "✘ " + lines[0].split(": ", 2)[2] and app.form[0] is None
+            problem = cli_problem(path, "--sweep", "seq=64,128", "--profile", "seq=16:512")
+            assert error(screen, "profile") == "✘ " + problem and app.form[0] is None
             profile.value = "seq=16:128:512"
             await pilot.pause()
             assert error(screen, "profile") == "" and app.form[0].profile == {"seq": (16, 128, 512)}
