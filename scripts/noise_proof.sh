@@ -11,12 +11,15 @@ if ls .device/wheels/*.whl >/dev/null 2>&1; then
 fi
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 TRT_TUI_CACHE=/tmp/trt-tui-cache
 RUN="python3 -m trt_tui.cli run --model resnet50 --batch-size 32"
+TIMED="python3 scripts/stage_times.py --timeline --summary"  # the JSON events timed as they arrive, rc kept
 keep() { cp "$1/results.json" "$OUT/$2-results.json"; cp "$1/samples.json.gz" "$OUT/$2-samples.json.gz" 2>/dev/null; }
 case ${1:-twice} in
   twice)
-    $RUN --out /tmp/proof-a > "$OUT/a.log" 2>&1; echo "run A exit $?"; keep /tmp/proof-a a
-    $RUN --out /tmp/proof-b --against /tmp/proof-a --fail-on-regression > "$OUT/b.log" 2>&1; echo "run B exit $?"
-    keep /tmp/proof-b b
+    # both timed from launch (issue 22's whole-run and first-number figures: A cold, B with the caches A left)
+    $TIMED "$OUT/a-times.json" -- $RUN --out /tmp/proof-a --json > "$OUT/a.log" 2>&1; keep /tmp/proof-a a
+    $TIMED "$OUT/b-times.json" -- $RUN --out /tmp/proof-b --against /tmp/proof-a --fail-on-regression --json \
+      > "$OUT/b.log" 2>&1; keep /tmp/proof-b b
+    grep -h -A6 '"first_event"' "$OUT/a.log" "$OUT/b.log"
     python3 -m trt_tui.cli compare /tmp/proof-a /tmp/proof-b --fail-on-regression | tee "$OUT/compare.txt"
     echo "compare exit ${PIPESTATUS[0]}"; tail -30 "$OUT/b.log" ;;
   hog)
