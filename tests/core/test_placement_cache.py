@@ -83,6 +83,26 @@ def test_store_then_hit_and_what_misses(tmp_path):
     assert placement.open_cache(None, key(src)) is None  # no folder: no cache
 
 
+def test_external_data_is_kept_inlined(tmp_path):
+    # ModelOpt writes its weights beside the graph: the cache keeps one self-contained file
+    src = tiny_onnx(tmp_path / "a.onnx")
+    made = tmp_path / "placed" / "modelopt.quant.onnx"
+    made.parent.mkdir()
+    model = onnx.load(str(tiny_onnx(tmp_path / "b.onnx", k=3.0)))
+    model.graph.initializer[0].CopyFrom(onnx.numpy_helper.from_array(np.eye(4, dtype=np.float32) * 3, "w"))
+    onnx.save(model, str(made), save_as_external_data=True, location="modelopt.quant.onnx_data", size_threshold=0)
+    assert (made.parent / "modelopt.quant.onnx_data").is_file()
+    c = placement.open_cache(tmp_path / "cache", key(src))
+    c.store(made)
+    assert c.status == placement.NEW
+    (made.parent / "modelopt.quant.onnx_data").unlink()  # ModelOpt's scratch folder goes away
+    hit = placement.open_cache(tmp_path / "cache", key(src)).hit()
+    kept = onnx.load(str(hit))
+    assert all(t.data_location == TensorProto.DEFAULT for t in kept.graph.initializer)
+    assert np.array_equal(onnx.numpy_helper.to_array(kept.graph.initializer[0]), np.eye(4, dtype=np.float32) * 3)
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == sorted([c.path.name, c.record.name])
+
+
 def test_prune_keeps_the_most_recently_used(tmp_path):
     folder = tmp_path / "cache"
     made = tiny_onnx(tmp_path / "placed.onnx")

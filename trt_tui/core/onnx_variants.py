@@ -329,6 +329,10 @@ def _modelopt_placement(
                 calibration_eps=eps,
                 output_path=str(out),
                 log_level="ERROR",
+                # its weights in a side file: ModelOpt saves and reloads the whole model a dozen times, and
+                # protobuf copying the weights each time was most of a ViT-B/16's placement (CPU: 35-42 s ->
+                # 24-26 s, the same graph and values; BENCHMARKS.md). Not in the key: same output.
+                use_external_data_format=True,
                 **asked,
             )
         if not out.is_file():

@@ -109,21 +109,31 @@ class PlacementCache:
         return self.path
 
     def store(self, made: Path) -> None:
-        """Keep ModelOpt's output (a self-contained ONNX only: one with external data is not kept)."""
+        """Keep ModelOpt's output as one self-contained ONNX (its external data inlined; a model over
+        protobuf's 2 GB, which cannot be one file, is not kept)."""
         from .export import _external_files
 
         try:
-            if _external_files(made):
-                self.why = "the quantized model has external data"
-                return
             self.folder.mkdir(parents=True, exist_ok=True)
             with atomic.replacing(self.path) as tmp:
-                shutil.copyfile(made, tmp)
+                if _external_files(made):
+                    _inline(made, tmp)
+                else:
+                    shutil.copyfile(made, tmp)
             atomic.write_json(self.record, {"key": self.key, "sha256": file_sha256(self.path)})
             self.status = NEW
             prune(self.folder)
         except OSError as exc:  # a read-only or full cache folder: the run goes on without it
             self.why = f"cannot write {self.folder}: {exc.strerror or exc}"
+        except ValueError as exc:  # onnx: the model exceeds 2 GB as one protobuf
+            self.why = f"not kept as one file: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+
+
+def _inline(made: Path, dest: Path) -> None:
+    import onnx
+
+    model = onnx.load(str(made))  # reads the external data into the tensors (and clears their locations)
+    onnx.save(model, str(dest))
 
 
 def open_cache(folder: str | os.PathLike[str] | None, key: dict[str, Any]) -> PlacementCache | None:
