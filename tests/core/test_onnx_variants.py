@@ -188,3 +188,21 @@ def test_the_int8_note_says_when_no_node_was_quantized():
     info = {"tool": "modelopt", "tool_version": "0.47.0", "method": "entropy", "samples": 512}
     assert qdq_note({**info, "quantized_op_types": []}).endswith("no node quantized (it computes in FP32)")
     assert qdq_note({**info, "quantized_op_types": ["Conv", "MatMul"]}).endswith("): Conv/MatMul inputs")
+
+
+
+def test_opset_18_reaches_modelopt_as_19_by_its_import(digits, digits_onnx, tmp_path):
+    # what ModelOpt needs, without its version converter over the whole model: the same graph at opset 19
+    path, logits = digits_onnx
+    model = onnx.load(str(path))
+    assert [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")] == [18]
+    bumped = onnx_variants._at_opset(path, tmp_path, onnx_variants.MODELOPT_MIN_OPSET)
+    again = onnx.load(str(bumped))
+    assert bumped != path and [o.version for o in again.opset_import if o.domain in ("", "ai.onnx")] == [19]
+    assert again.ir_version >= 9 and [n.op_type for n in again.graph.node] == [n.op_type for n in model.graph.node]
+    onnx.checker.check_model(str(bumped))
+    np.testing.assert_array_equal(run(bumped, digits.data.x_test), logits)  # means the same
+    older = tmp_path / "opset17.onnx"
+    model.opset_import[0].version = 17
+    onnx.save(model, str(older))
+    assert onnx_variants._at_opset(older, tmp_path, onnx_variants.MODELOPT_MIN_OPSET) == older  # left to ModelOpt

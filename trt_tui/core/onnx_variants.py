@@ -324,7 +324,7 @@ def _modelopt_placement(
         out = tmp / "modelopt.quant.onnx"
         with _restore_ort_patches():
             mo_quantize(
-                onnx_path=str(source),
+                onnx_path=str(_at_opset(source, tmp, MODELOPT_MIN_OPSET)),
                 calibration_data_reader=reader,
                 calibration_eps=eps,
                 output_path=str(out),
@@ -340,6 +340,31 @@ def _modelopt_placement(
         if cache is not None:
             cache.store(out)
     info["placement"] = cache.status if cache is not None else "not cached"
+    return out
+
+
+# ModelOpt's Q/DQ need opset 19 (its BASE_MIN_OPSET); below, it runs onnx's version converter over the
+# whole model in memory (ViT-B/16: 3-6 s on the CPU) and saves the result again.
+MODELOPT_MIN_OPSET = 19
+
+
+def _at_opset(source: Path, tmp: Path, opset: int) -> Path:
+    """``source`` at ``opset`` by its import alone where that is exact: from opset 18 every operator
+    that changed in 19 only gained types, or attributes and modes whose defaults keep the old meaning
+    (Cast, Pad, Resize, AveragePool, Q/DQ...), so an 18 graph means the same at 19 — ModelOpt's own
+    fallback when the converter fails; the INT8 file comes out byte-identical. Saved with its weights
+    beside it as ModelOpt saves. Anything else (older opsets, external data) goes to ModelOpt as it is."""
+    import onnx
+
+    model = onnx.load(str(source))
+    default = [o for o in model.opset_import if o.domain in ("", "ai.onnx")]
+    external = any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)
+    if external or len(default) != 1 or default[0].version != opset - 1 or opset != MODELOPT_MIN_OPSET:
+        return source
+    default[0].version = opset
+    model.ir_version = max(model.ir_version, 9)  # opset 19 came with IR 9
+    out = tmp / f"{source.stem}.opset{opset}.onnx"
+    onnx.save(model, str(out), save_as_external_data=True, location=out.name + "_data")
     return out
 
 
