@@ -283,3 +283,19 @@ def test_the_export_steps_and_the_quantize_phases_are_there(mlp_run):
     quantize = [e["name"] for e in by[("int8-qdq", None)]]
     assert "calibration" in quantize and quantize[-1] == "checking", quantize
     assert data["meta"]["timeline_origin"]  # what t = 0 is
+
+
+def test_the_run_keeps_its_long_lived_objects_out_of_each_rows_collect_and_gives_them_back(tmp_path):
+    import gc
+
+    frozen_at_rows: list[int] = []
+
+    def emit(ev) -> None:
+        if isinstance(ev, RowEvent) and ev.row.get("status") == "ok":
+            frozen_at_rows.append(gc.get_freeze_count())
+
+    cfg = RunConfig(model="mlp", exporter="torchscript", iterations=10, warmup=2, device="cpu", out_dir=str(tmp_path),
+                    rows=["pytorch-fp32", "onnxruntime-fp32"])
+    assert Pipeline(cfg, emit).run().status == "ok"
+    assert len(frozen_at_rows) == 2 and min(frozen_at_rows) > 1000  # the imports and the model, at least
+    assert gc.get_freeze_count() == 0  # a process running pipelines one after another frees their cycles

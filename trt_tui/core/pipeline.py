@@ -12,6 +12,7 @@ rows still run, without TensorRT the other rows still run. Each stage is a modul
 
 from __future__ import annotations
 
+import gc
 import threading
 import traceback
 
@@ -37,6 +38,12 @@ class Pipeline:
         return TensorRTEnv.detect(device)
 
     def run(self) -> Finished:
+        try:
+            return self.run_stages()
+        finally:
+            gc.unfreeze()  # a process that runs pipelines one after another (tests) frees their cycles again
+
+    def run_stages(self) -> Finished:
         ctx = self.ctx
         out = str(ctx.out)
         try:
@@ -44,6 +51,7 @@ class Pipeline:
             found = env.run(ctx, self.detect_tensorrt)
             ctx.device, ctx.trt = found.device, found.trt
             ctx.model = model.run(ctx)
+            freeze_heap()
             self.baselines()
             for i, (batch, dims) in enumerate(ctx.points):  # one export and build per batch size
                 self.engines_and_benchmark(batch, dims)
@@ -121,6 +129,7 @@ class Pipeline:
         if "build" in stages:
             files.plans = build.run(ctx, variants.onnx_files(exported.onnx), variants.notes)
         if "benchmark" in stages:
+            freeze_heap()  # the exporter's and ModelOpt's modules joined the run's long-lived objects
             self.bench.run(ctx, exported.onnx)
 
     def onnx_files(self) -> export.Exported:
@@ -129,3 +138,10 @@ class Pipeline:
         if "export" in ctx.cfg.stages or ctx.model.module is None:
             return export.run(ctx, ctx.model)
         return export.reuse_artifacts(ctx)
+
+
+def freeze_heap() -> None:
+    """What lives from here to the run's end (imports, the model) leaves the cyclic GC's reach, so each
+    row's release (a full gc.collect) scans only what that row made: 0.10-0.24 s a row -> ~0 on the CPU."""
+    gc.collect()  # garbage first: none of it is kept until the run's end
+    gc.freeze()
