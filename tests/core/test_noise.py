@@ -44,7 +44,7 @@ def test_gpu_compute_uses_trtexecs_threshold():
 
 def test_too_few_iterations_for_the_ci_asked():
     wide = np.random.default_rng(2).normal(2.0, 0.1, 40)
-    assert "(±1.0% asked): more --iterations, or --iterations auto" in noise.noise_warning(wide, None, ci_target=0.01)
+    assert "(--ci-target ±1.0%): more --iterations, or --iterations auto" in noise.noise_warning(wide, None, ci_target=0.01)
     assert "--max-seconds ended the loop" in noise.noise_warning(wide, None, ci_target=0.01, stopped_by="time")
     assert noise.noise_warning(wide, None, ci_target=0.2) == ""
     assert "too few iterations (4)" in noise.noise_warning(stable(4), None)
