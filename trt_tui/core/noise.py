@@ -77,7 +77,9 @@ def iterations_problem(lat_ms: Samples, ci_target: float | None, stopped_by: str
             f"--max-seconds ended the loop at p50 ±{hw:.1%}, short of --ci-target ±{ci_target:.1%}: "
             "a longer --max-seconds"
         )
-    return f"p50 only ±{hw:.1%} at {n} iterations (--ci-target ±{ci_target:.1%}): more --iterations, or --iterations auto"
+    return (
+        f"p50 only ±{hw:.1%} at {n} iterations (--ci-target ±{ci_target:.1%}): more --iterations, or --iterations auto"
+    )
 
 
 def cpu_problem(readings: dict[str, Any]) -> str:
