@@ -5,6 +5,7 @@
 # of ../shared/device/stage-wheels.sh and stage-split.sh), carry .device/wheels, then:
 #   bash scripts/h200_proof.sh A   # default resnet50 b32 run twice (whole run, first number, compare), a GPU hog, app r, ViT quantize
 #   bash scripts/h200_proof.sh B   # --iterations auto, fidelity, the GPU tests
+#   bash scripts/h200_proof.sh C   # one short lease, wheels only: A's runs on the PyTorch rows, the hog, app r, fidelity
 set -uo pipefail
 t0=$SECONDS; budget=${PROOF_BUDGET_S:-570}
 back=${OUT:-$PWD/gpu-out}; mkdir -p "$back"
@@ -43,6 +44,16 @@ case ${1:-A} in
     cold >> "$OUT/parts.txt"
     part app 50 python3 scripts/app_first_number.py --pick-s 1 --timeout 45 --out "$OUT/app-first-number.json"
     part vit 150 python3 scripts/gpu_families.py --out "$OUT/vit-timing.json" --budget-s 140 --models none --timing vit_b_16:128 ;;
+  C)  # a short lease, nothing staged but .device/wheels: the GPU rows that run without onnxruntime-gpu
+    export TWICE_ROWS=${TWICE_ROWS:-pytorch-fp32,pytorch-fp16,pytorch-graph-fp32,pytorch-graph-fp16}
+    export NOISE_ROWS=${NOISE_ROWS:-$TWICE_ROWS}
+    part env 60 env_snapshot
+    cold >> "$OUT/parts.txt"
+    TAIL=45 part twice 200 bash scripts/noise_proof.sh twice
+    TAIL=30 part hog 90 bash scripts/noise_proof.sh hog
+    cold >> "$OUT/parts.txt"
+    part app 50 python3 scripts/app_first_number.py --pick-s 1 --timeout 45 --out "$OUT/app-first-number.json"
+    part fidelity 150 python3 scripts/fidelity.py --out "$OUT/fidelity.json" ;;
   B)
     part env 60 env_snapshot
     part auto 120 bash scripts/noise_proof.sh auto
