@@ -23,6 +23,7 @@ part() {
   (( left < cap )) && cap=$left
   if (( cap < 20 )); then echo "== $name skipped: budget spent" | tee -a "$OUT/parts.txt"; return; fi
   echo "== $name $(date +%T) cap ${cap}s"
+  if declare -F "$1" >/dev/null; then export -f "$1"; set -- bash -c "$1"; fi  # timeout runs programs only
   timeout "$cap" "$@" > "$OUT/$name.txt" 2>&1; local rc=$?
   echo "== $name exit $rc after $((SECONDS - t0))s" | tee -a "$OUT/parts.txt"
   tail -n "${TAIL:-25}" "$OUT/$name.txt"
