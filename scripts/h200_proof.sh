@@ -5,7 +5,7 @@
 # of ../shared/device/stage-wheels.sh and stage-split.sh), carry .device/wheels, then:
 #   bash scripts/h200_proof.sh A   # default resnet50 b32 run twice (whole run, first number, compare), a GPU hog, app r, ViT quantize
 #   bash scripts/h200_proof.sh B   # --iterations auto, fidelity, the GPU tests
-#   bash scripts/h200_proof.sh C   # one short lease, wheels only: A's runs on the PyTorch rows, the hog, app r, fidelity
+#   bash scripts/h200_proof.sh C   # one short lease, wheels only: A's runs on the PyTorch rows, the hog, app r, fidelity, auto
 set -uo pipefail
 t0=$SECONDS; budget=${PROOF_BUDGET_S:-570}
 back=${OUT:-$PWD/gpu-out}; mkdir -p "$back"
@@ -54,7 +54,8 @@ case ${1:-A} in
     TAIL=30 part hog 90 bash scripts/noise_proof.sh hog
     cold >> "$OUT/parts.txt"
     part app 50 python3 scripts/app_first_number.py --pick-s 1 --timeout 45 --out "$OUT/app-first-number.json"
-    part fidelity 150 python3 scripts/fidelity.py --out "$OUT/fidelity.json" ;;
+    part fidelity 150 python3 scripts/fidelity.py --out "$OUT/fidelity.json"
+    part auto 90 bash scripts/noise_proof.sh auto ;;
   B)
     part env 60 env_snapshot
     part auto 120 bash scripts/noise_proof.sh auto
