@@ -123,3 +123,12 @@ def test_the_running_median_is_handed_over_during_the_timed_loop(mlp, monkeypatc
                       on_running=lambda n, p50: seen.append((n, p50)))
     assert [n for n, _ in seen] == list(range(10, 20))
     assert all(m.latency_ms["min"] <= p50 <= m.latency_ms["max"] for _, p50 in seen)
+
+
+def test_the_first_running_median_comes_at_the_10th_iteration_not_after_a_period(mlp, monkeypatch):
+    monkeypatch.setattr(bench, "RUNNING_EVERY_S", 3600.0)  # one period would outlast the loop
+    runner = bench.TorchRunner(mlp.module, (2, *mlp.input_shape), device="cpu")
+    seen = []
+    bench.measure(runner, np.ones((2, *mlp.input_shape), np.float32), warmup=1, iterations=30,
+                  on_running=lambda n, p50: seen.append(n))
+    assert seen == [10]
