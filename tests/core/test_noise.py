@@ -69,11 +69,23 @@ def reading(**kw):
     ([reading(), reading(sm_mhz=1200), reading()], "GPU SM clock 1200/1980 MHz under load"),
     ([reading(processes=[{"pid": 42, "name": "python3", "mib": 2048}]), reading(), reading()],
      "1 other process on the GPU: python3 (pid 42, 2048 MiB): close it"),
-    ([reading(temp_c=35), reading(temp_c=39), reading(temp_c=44)], "GPU temperature rose 35→44 °C"),
 ])
 def test_gpu_readings_name_the_cause_and_the_remedy(readings, expected):
     line = noise.noise_warning(stable(), stable() * 0.5, {"gpu": readings}, device="cuda")
     assert expected in line, line
+
+
+def warming(n=500, median=2.0, by=0.03):
+    """Samples whose median creeps up by ``by`` from the first quarter to the last (a GPU heating up)."""
+    return stable(n, median) * np.linspace(1.0, 1.0 + by * 4 / 3, n)
+
+
+def test_a_temperature_rise_is_named_only_when_the_timing_moved_with_it():
+    hot = {"gpu": [reading(temp_c=40), reading(temp_c=51), reading(temp_c=48)]}  # an idle H100's first row
+    assert noise.noise_warning(stable(), stable(seed=1) * 0.5, hot, device="cuda") == ""  # no number moved
+    assert noise.drift(warming()) == pytest.approx(0.03, abs=0.005)
+    line = noise.noise_warning(warming(), warming() * 0.5, hot, device="cuda")
+    assert "GPU temperature rose 40→48 °C" in line and "--warmup" in line, line
 
 
 def test_an_idle_gpu_at_low_clocks_is_not_throttling():

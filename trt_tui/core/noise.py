@@ -17,7 +17,10 @@ Thresholds and where they come from:
   bandwidth and turbo budget start to move a median (a judgement, not a measured anchor).
 - GPU: a power/thermal/slowdown clock-event reason in a reading taken right after a timed loop; the SM
   clock under load below 90 % of its maximum; other compute processes; the temperature rising >= 5 °C
-  through the row (TensorRT's docs: check ``nvidia-smi -q`` before and ``dmon`` during a run).
+  through the row (TensorRT's docs: check ``nvidia-smi -q`` before and ``dmon`` during a run) **while the
+  timing moved** (a spread rule fired, or the last quarter's median is >= 1 % — the default --ci-target —
+  from the first quarter's): on an idle H100, rows rose 5-12 °C with clocks at their maximum and drifts of
+  0.00-0.15 % (scripts/h200_proof.sh C, 2026-12-07); a rise alone changed no number there.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ TAIL_MAX = 1.5
 MEAN_REL_MAX = 1.10
 CLOCK_FRACTION_MIN = 0.90
 TEMP_RISE_MAX_C = 5
+DRIFT_MIN = 0.01  # first quarter's median -> last quarter's: the row's timing moved
 
 
 def cpu_busy_threshold(cpu_count: int) -> float:
@@ -97,8 +101,19 @@ def process_words(p: dict[str, Any]) -> str:
     return f"{p.get('name', '?')} (pid {p.get('pid')}{mib})"
 
 
-def gpu_problems(readings: dict[str, Any]) -> list[str]:
-    """Throttling, low clocks under load, other GPU processes, a rising temperature."""
+def drift(samples: Samples | None) -> float:
+    """Relative change from the median of the first quarter of ``samples`` to that of the last (0: < 20)."""
+    x = np.asarray(samples if samples is not None else [], dtype=float)
+    if len(x) < 20:
+        return 0.0
+    q = len(x) // 4
+    first = float(np.median(x[:q]))
+    return abs(float(np.median(x[-q:])) - first) / first if first > 0 else 0.0
+
+
+def gpu_problems(readings: dict[str, Any], timing_moved: bool = True) -> list[str]:
+    """Throttling, low clocks under load, other GPU processes, a rising temperature (named only when
+    ``timing_moved``: a rise that changed no number is no reason to distrust one)."""
     gpu = [r for r in readings.get("gpu") or [] if "nvml" not in r]
     if not gpu:
         return []
@@ -132,7 +147,7 @@ def gpu_problems(readings: dict[str, Any]) -> list[str]:
             f"{'them' if len(others) > 1 else 'it'}"
         )
     temps = [r["temp_c"] for r in gpu if r.get("temp_c") is not None]
-    if len(temps) >= 2 and temps[-1] - temps[0] >= TEMP_RISE_MAX_C:
+    if timing_moved and len(temps) >= 2 and temps[-1] - temps[0] >= TEMP_RISE_MAX_C:
         bad.append(f"GPU temperature rose {temps[0]}→{temps[-1]} °C during the row: a longer --warmup lets it settle")
     return bad
 
@@ -148,9 +163,11 @@ def noise_warning(
 ) -> str:
     """The one line for a row: each disturbance with its cause and what to do; '' when stable."""
     readings = readings or {}
-    causes = [c for c in (cpu_problem(readings),) if c] + gpu_problems(readings)
+    spread = timing_problems(lat_ms, gpu_ms)
+    moved = bool(spread) or max(drift(lat_ms), drift(gpu_ms)) >= DRIFT_MIN
+    causes = [c for c in (cpu_problem(readings),) if c] + gpu_problems(readings, moved)
     parts = []
-    if spread := timing_problems(lat_ms, gpu_ms):
+    if spread:
         fix = (
             "see the causes named"
             if causes
