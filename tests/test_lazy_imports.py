@@ -39,14 +39,44 @@ def test_a_non_torchvision_model_runs_without_the_heavy_packages(tmp_path):
     assert found["loaded"] == []
 
 
-def test_a_torchvision_model_does_import_torchvision(tmp_path):
+def test_a_torchvision_model_does_import_torchvision_but_not_dynamo_until_something_needs_it(tmp_path):
     found = python("""
         import json, sys
+        import torch
         from trt_tui.core.models import load_model
         load_model("resnet18")
-        print(json.dumps({"torchvision": "torchvision" in sys.modules}))
+        before = {"torchvision": "torchvision" in sys.modules, "dynamo": "torch._dynamo" in sys.modules}
+        from torchvision.ops import roi_align  # the one torchvision function that asks dynamo, at call time
+        out = roi_align(torch.randn(1, 2, 8, 8), torch.tensor([[0.0, 0, 0, 4, 4]]), output_size=2)
+        import torch._dynamo.utils  # the real one, once something needs it
+        double = torch.compile(lambda x: x * 2, backend="eager")
+        print(json.dumps({**before, "roi_align": list(out.shape), "real": hasattr(torch._dynamo.utils, "counters"),
+                          "compiled": double(torch.ones(2)).tolist()}))
     """)
-    assert found["torchvision"]
+    assert found["torchvision"] and not found["dynamo"]
+    assert found["roi_align"] == [1, 2, 2, 2] and found["real"] and found["compiled"] == [2.0, 2.0]
+
+
+def test_a_torchvision_import_that_goes_wrong_falls_back_to_a_plain_one():
+    found = python("""
+        import builtins, json, sys, types
+        import torch
+        from trt_tui.core import models
+        real_import = builtins.__import__
+        calls = []
+        def failing_once(name, *args, **kwargs):  # a torchvision whose import breaks against the stand-in
+            if name == "torchvision" and not calls:
+                calls.append(name)
+                raise ImportError("cannot import name 'something' from 'torch._dynamo.utils'")
+            return real_import(name, *args, **kwargs)
+        builtins.__import__ = failing_once
+        tv = models.import_torchvision()
+        builtins.__import__ = real_import
+        print(json.dumps({"calls": calls, "models": hasattr(tv, "models"),
+                          "stand_in_gone": not isinstance(sys.modules.get("torch._dynamo.utils"), types.ModuleType)
+                                           or hasattr(sys.modules["torch._dynamo.utils"], "counters")}))
+    """)
+    assert found == {"calls": ["torchvision"], "models": True, "stand_in_gone": True}
 
 
 def test_a_spare_stops_preloading_once_its_run_is_handed_over():

@@ -266,9 +266,47 @@ def _build_builtin(name: str, cache: Path) -> tuple[Any, LabelledData | None, di
         return _seeded(_cnn), None, {}
     if name == "digits-cnn":
         return _load_digits_cnn(cache)
+    torchvision = import_torchvision()
+    return _seeded(lambda: getattr(torchvision.models, name)(weights=None)), None, {}
+
+
+def import_torchvision() -> Any:
+    """``import torchvision`` without importing ``torch._dynamo`` on the way: one module-level import in
+    ``torchvision.ops.roi_align`` (``from torch._dynamo.utils import is_compile_supported``) pulls all of
+    dynamo (~1,000 modules: 1.0 s of torchvision's 1.1 s on a 2-core box, torchvision took 3.3 s on an H100
+    host), before the first number and for a model that never compiles. That name is served for the import's
+    length by a stand-in that imports the real function when called; dynamo loads when something needs it
+    (the ONNX export, torch.compile), as itself. Anything unexpected: a plain import."""
+    import sys
+    import types
+
+    if "torchvision" in sys.modules or "torch._dynamo" in sys.modules:
+        import torchvision
+
+        return torchvision
+
+    def is_compile_supported(*args: Any, **kwargs: Any) -> Any:
+        from torch._dynamo.utils import is_compile_supported as real
+
+        return real(*args, **kwargs)
+
+    name = "torch._dynamo.utils"
+    stand_in = types.ModuleType(name)
+    stand_in.is_compile_supported = is_compile_supported  # type: ignore[attr-defined]
+    sys.modules[name] = stand_in
+    try:
+        import torchvision
+
+        return torchvision
+    except Exception:  # noqa: BLE001 - another torchvision: forget what this import left, then a plain one
+        for mod in [m for m in sys.modules if m.split(".")[0] == "torchvision" or m.startswith("torch._dynamo")]:
+            del sys.modules[mod]
+    finally:
+        if sys.modules.get(name) is stand_in:
+            del sys.modules[name]
     import torchvision
 
-    return _seeded(lambda: getattr(torchvision.models, name)(weights=None)), None, {}
+    return torchvision
 
 
 # -- user models --------------------------------------------------------------------------------

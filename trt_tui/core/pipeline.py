@@ -41,7 +41,7 @@ class Pipeline:
         try:
             return self.run_stages()
         finally:
-            gc.unfreeze()  # a process that runs pipelines one after another (tests) frees their cycles again
+            gc.unfreeze()  # benchmark.freeze_heap's: a process running pipelines one after another frees their cycles
 
     def run_stages(self) -> Finished:
         ctx = self.ctx
@@ -51,7 +51,6 @@ class Pipeline:
             found = env.run(ctx, self.detect_tensorrt)
             ctx.device, ctx.trt = found.device, found.trt
             ctx.model = model.run(ctx)
-            freeze_heap()
             self.baselines()
             for i, (batch, dims) in enumerate(ctx.points):  # one export and build per batch size
                 self.engines_and_benchmark(batch, dims)
@@ -129,7 +128,6 @@ class Pipeline:
         if "build" in stages:
             files.plans = build.run(ctx, variants.onnx_files(exported.onnx), variants.notes)
         if "benchmark" in stages:
-            freeze_heap()  # the exporter's and ModelOpt's modules joined the run's long-lived objects
             self.bench.run(ctx, exported.onnx)
 
     def onnx_files(self) -> export.Exported:
@@ -138,10 +136,3 @@ class Pipeline:
         if "export" in ctx.cfg.stages or ctx.model.module is None:
             return export.run(ctx, ctx.model)
         return export.reuse_artifacts(ctx)
-
-
-def freeze_heap() -> None:
-    """What lives from here to the run's end (imports, the model) leaves the cyclic GC's reach, so each
-    row's release (a full gc.collect) scans only what that row made: 0.10-0.24 s a row -> ~0 on the CPU."""
-    gc.collect()  # garbage first: none of it is kept until the run's end
-    gc.freeze()

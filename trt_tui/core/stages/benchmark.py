@@ -51,6 +51,7 @@ class Benchmark:
             return
         self.baseline_batches.add(ctx.batch)
         with ctx.stage("benchmark", "Benchmark PyTorch (before export and builds)") as detail:
+            freeze_heap()
             for row_id in todo:
                 ctx.check_cancel()
                 bench_one(ctx, self.at(ctx), row_id, onnx=None)
@@ -63,6 +64,7 @@ class Benchmark:
         if not todo and ctx.batch in self.baseline_batches:
             return  # every row was measured with the PyTorch ones (or cannot run)
         with ctx.stage("benchmark", "Benchmark") as detail:
+            freeze_heap()  # the exporter's and ModelOpt's modules have joined the run's long-lived objects
             for row_id in todo:
                 ctx.check_cancel()
                 if ctx.rows.current(row_id)["status"] in READY:
@@ -251,6 +253,16 @@ def describe_failure(exc: BaseException, batch_size: int) -> str:
     if is_out_of_memory(exc):
         return f"out of GPU memory at batch size {batch_size}: try a smaller --batch-size"
     return f"{type(exc).__name__}: {text}"
+
+
+def freeze_heap() -> None:
+    """What lives from here to the run's end (imports, the model) leaves the cyclic GC's reach, so each
+    row's release (a full gc.collect) scans only what that row made: 0.10-0.24 s a row -> ~0 on the CPU.
+    The pipeline unfreezes all when the run ends."""
+    import gc
+
+    gc.collect()  # garbage first: none of it is kept until the run's end
+    gc.freeze()
 
 
 def release_gpu_memory() -> None:
