@@ -3,8 +3,8 @@
 # call ends inside its 10 minutes whatever a part takes; logs and JSON of every part come back as $OUT/proof.tgz
 # (the device returns at most 8 files). Stage TensorRT-RTX and onnxruntime-gpu into /tmp/site first (the headers
 # of ../shared/device/stage-wheels.sh and stage-split.sh), carry .device/wheels, then:
-#   bash scripts/h200_proof.sh A   # default resnet50 b32 run twice (whole run, first number, compare), a GPU hog, app r, ViT quantize
-#   bash scripts/h200_proof.sh B   # --iterations auto, fidelity, the GPU tests
+#   bash scripts/h200_proof.sh A   # default resnet50 b32 run twice (whole run, first number, compare), ViT quantize, app r
+#   bash scripts/h200_proof.sh B   # a GPU hog, --iterations auto, fidelity, the GPU tests
 #   bash scripts/h200_proof.sh C   # one short lease, wheels only: A's runs on the PyTorch rows, the hog, app r, fidelity, auto
 set -uo pipefail
 t0=$SECONDS; budget=${PROOF_BUDGET_S:-570}
@@ -41,10 +41,9 @@ case ${1:-A} in
     part env 60 env_snapshot
     cold >> "$OUT/parts.txt"
     TAIL=45 part twice 300 bash scripts/noise_proof.sh twice
-    TAIL=30 part hog 100 bash scripts/noise_proof.sh hog
+    part vit 150 python3 scripts/gpu_families.py --out "$OUT/vit-timing.json" --budget-s 140 --models none --timing vit_b_16:128
     cold >> "$OUT/parts.txt"
-    part app 50 python3 scripts/app_first_number.py --pick-s 1 --timeout 45 --out "$OUT/app-first-number.json"
-    part vit 150 python3 scripts/gpu_families.py --out "$OUT/vit-timing.json" --budget-s 140 --models none --timing vit_b_16:128 ;;
+    part app 50 python3 scripts/app_first_number.py --pick-s 1 --timeout 45 --out "$OUT/app-first-number.json" ;;
   C)  # a short lease, nothing staged but .device/wheels: the GPU rows that run without onnxruntime-gpu
     export TWICE_ROWS=${TWICE_ROWS:-pytorch-fp32,pytorch-fp16,pytorch-graph-fp32,pytorch-graph-fp16}
     export NOISE_ROWS=${NOISE_ROWS:-$TWICE_ROWS}
@@ -56,8 +55,9 @@ case ${1:-A} in
     part app 50 python3 scripts/app_first_number.py --pick-s 1 --timeout 45 --out "$OUT/app-first-number.json"
     part fidelity 150 python3 scripts/fidelity.py --out "$OUT/fidelity.json"
     part auto 90 bash scripts/noise_proof.sh auto ;;
-  B)
+  B)  # right after A on the same warm machine (the hog compares against A's first run in /tmp)
     part env 60 env_snapshot
+    TAIL=30 part hog 100 bash scripts/noise_proof.sh hog
     part auto 120 bash scripts/noise_proof.sh auto
     part fidelity 150 python3 scripts/fidelity.py --out "$OUT/fidelity.json"
     part tests 200 python3 -m pytest -m gpu -p no:cacheprovider -q -rA tests/gpu ;;
