@@ -42,7 +42,7 @@ def test_pytorch_cuda_rows_fp32_fp16(tmp_path):
         r = rows[rid]
         assert r["status"] == "ok" and r["device"].startswith("cuda:0"), r
         assert 0 < r["gpu_compute_p50_ms"] <= r["latency_p50_ms"] * 1.5
-        assert r["iterations"] == 100
+        assert r["iterations"] == 100 and 0 < r["gpu_compute_iterations"] <= 100
         assert 0 < r["enqueue_p50_ms"] <= r["latency_p50_ms"], r
     assert rows["pytorch-fp16"]["top1_agreement"] > 0.9
     assert rows["pytorch-fp32"]["tf32"] == "on"
@@ -66,6 +66,27 @@ def test_cuda_event_timing_tracks_gpu_work():
     short = np.median(bench.gpu_compute_times(Spin(1_000_000), 50).ms)
     long = np.median(bench.gpu_compute_times(Spin(4_000_000), 50, lead_ms=1.0).ms)
     assert 3.0 < long / short < 5.0, (short, long)
+
+
+def test_gpu_loop_ends_once_its_median_is_as_precise_as_asked():
+    """A steady kernel's GPU times reach a ±0.5 % CI long before 2000 iterations: the loop stops at a
+    check (>= 64, a multiple of 32) with that precision, and its median is the full loop's."""
+    from trt_tui.core import bench, stats
+
+    class Spin:
+        device, stream = "cuda", torch.cuda.Stream()
+
+        def compute(self) -> None:
+            with torch.cuda.stream(self.stream):
+                torch.cuda._sleep(200_000)
+
+    full = bench.gpu_compute_times(Spin(), 400, l2_flush=False).ms
+    short = bench.gpu_compute_times(Spin(), 2000, l2_flush=False, precision=0.005).ms
+    assert bench.AUTO_MIN_ITERATIONS <= len(short) < 2000 and len(short) % bench.GPU_CHECK_EVERY == 0, len(short)
+    assert stats.relative_halfwidth(short) <= 0.005
+    assert abs(np.median(short) / np.median(full) - 1) < 0.02, (np.median(short), np.median(full))
+    never = bench.gpu_compute_times(Spin(), 100, l2_flush=False, precision=0.0).ms  # unreachable: all of them
+    assert len(never) == 100
 
 
 class ManyTinyKernels:

@@ -83,6 +83,7 @@ COLUMNS: tuple[str, ...] = (
     "noise_warning",  # why the timing may not be trusted, with what to do ('' when stable)
     "output_warning",  # NaN/Inf in the reference, or in this row where the reference has none
     "accuracy_na",  # why the accuracy columns are empty: a vacuous comparison ('' when they are valid)
+    "gpu_compute_iterations",  # the GPU-compute loop's count: <= iterations, it ends once its p50 is as precise
 )
 SPEEDUP_CI = {
     "speedup_vs_pytorch": ("speedup_ci_low", "speedup_ci_high"),
@@ -94,6 +95,7 @@ NUMERIC = {
     for c in COLUMNS
     if c.endswith(("_ms", "_s", "_per_s", "_err", "_sim", "_agreement", "_accuracy", "_count", "_bytes"))
     or c in ("batch_size", "speedup_vs_pytorch", "speedup_vs_best_pytorch", "iterations", "warmup")
+    or c.endswith("_iterations")
     or c.endswith(("_cov", "_ci_low", "_ci_high", "_cores"))
 }
 
