@@ -222,13 +222,8 @@ def measure(
     )
     if on_latency:
         on_latency(latency)
-    # the GPU-compute loop stops once its median is as precise as the latency's beside it (and the target)
-    precision = min(stats.relative_halfwidth(lat), ci_target or float("inf"))
-    timed = (
-        gpu_loop(runner, len(lat), enq, progress, l2_flush=l2_flush, hide_launch=hide_launch, precision=precision)
-        if on_cuda
-        else None
-    )
+    loop = functools.partial(gpu_loop, l2_flush=l2_flush, hide_launch=hide_launch, ci_target=ci_target)
+    timed = loop(runner, lat, enq, progress) if on_cuda else None
     return with_gpu_half(latency, timed, watch.stop(), ci_target=ci_target, device="cuda" if on_cuda else "cpu")
 
 
@@ -267,16 +262,19 @@ def with_gpu_half(
 
 def gpu_loop(
     runner: Runner,
-    iterations: int,
+    lat: np.ndarray,
     enq: np.ndarray,
     progress: ProgressFn,
     *,
     l2_flush: bool,
     hide_launch: bool,
-    precision: float | None = None,
+    ci_target: float | None = None,
 ) -> GpuTimes:
-    """The GPU-compute loop of ``measure``, its spin sized from the latency loop's enqueue times; at most
-    ``iterations``, fewer once the median's relative CI half-width is within ``precision``."""
+    """The GPU-compute loop of ``measure``, its spin sized from the latency loop's enqueue times: at most as
+    many iterations as the latency loop's, fewer once its median is as precise as the latency's (the
+    relative CI half-width of ``lat``) and within ``ci_target``."""
+    iterations = len(lat)
+    precision = min(stats.relative_halfwidth(lat), ci_target or float("inf"))
     lead_ms = 1.5 * float(np.percentile(enq, 99)) * 1e3 + 0.02 if hide_launch else 0.0
     done = 0
 
