@@ -167,6 +167,23 @@ def test_a_model_that_gives_one_class_for_everything_is_flagged(tmp_path):
     assert "the reference gives class 2 for all" in proc.stderr and "top-1 agreement says little" in proc.stderr
 
 
+def test_a_model_torch_export_cannot_trace_is_exported_by_torchscript_and_said_so(tmp_path):
+    (tmp_path / "branch.py").write_text(
+        "import torch\n"
+        "class Net(torch.nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        return x * 2 if x.abs().sum() >= 0 else -x\n")  # always the first branch; torch.export cannot know
+
+    out = tmp_path / "o"
+    proc = run_cli("run", "--model", f"{tmp_path / 'branch.py'}:Net", "--input-shape", "4",
+                   "--rows", "onnxruntime-fp32", "--out", str(out), "--iterations", "20", "--warmup", "2")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "warning: dynamo export failed: " in proc.stderr
+    assert "; exported with the TorchScript exporter instead" in proc.stderr
+    row = json.loads((out / "results.json").read_text())["rows"][0]
+    assert row["row_id"] == "onnxruntime-fp32" and row["status"] == "ok" and row["max_abs_err"] == 0.0
+
+
 def test_kept_files_follow_the_umask(tmp_path):
     """results.json/csv and an exported CSV/JSON get the user's umask, as the ONNX files do (not 0600)."""
     from trt_tui.core.results import ResultsStore

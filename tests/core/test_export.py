@@ -80,6 +80,32 @@ def test_export_failure_raises_model_error(tmp_path, exporter):
     assert list(tmp_path.iterdir()) == []  # nothing half-written is left behind
 
 
+class BranchOnValue(torch.nn.Module):
+    """Python control flow on a tensor's value: torch.export cannot trace it, the TorchScript tracer
+    records the branch the example takes."""
+
+    def forward(self, x):
+        if x.sum() > 0:
+            return x * 2
+        return -x
+
+
+def test_dynamo_failure_falls_back_to_torchscript_and_says_why(tmp_path):
+    rec = export_onnx(BranchOnValue(), (3,), 2, tmp_path / "b.onnx", exporter="dynamo")
+    assert rec["exporter"] == "torchscript"
+    assert rec["fallback"].startswith("dynamo export failed: ") and len(rec["fallback"].splitlines()) == 1
+    assert any("trace might not generalize" in w or "Python boolean" in w for w in rec["warnings"]), rec["warnings"]
+    parity = ort_parity(rec["path"], BranchOnValue(), sample_input((3,), 2, seed=0), prefer_cuda=False)
+    assert parity["passed"], parity  # the branch its example took, which the parity check holds it to
+    assert "fallback" not in export_onnx(torch.nn.Linear(3, 2), (3,), 1, tmp_path / "l.onnx", exporter="dynamo")
+
+
+def test_no_fallback_from_an_exported_program_or_an_opset_torchscript_cannot_write(tmp_path, monkeypatch):
+    monkeypatch.setattr(exp, "opset_problem", lambda opset, how: "the installed torchscript exporter writes opsets 7 to 20")
+    with pytest.raises(ModelError, match="dynamo export failed: .*; no TorchScript export to fall back on: .*7 to 20"):
+        export_onnx(BranchOnValue(), (3,), 2, tmp_path / "b.onnx", exporter="dynamo")
+
+
 def test_export_is_written_whole_then_renamed(tmp_path):
     (tmp_path / "m.onnx").write_bytes(b"stale")
     rec = export_onnx(torch.nn.Linear(3, 2), (3,), 1, tmp_path / "m.onnx", exporter="torchscript")

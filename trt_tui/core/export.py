@@ -2,7 +2,10 @@
 
 Exporters (``torch.onnx.export``): ``dynamo=True`` (torch.export-based, the default since torch 2.9)
 and ``dynamo=False`` (the legacy TorchScript tracer, deprecated but still present in torch 2.14). The
-caller picks one; there is no silent fallback, and the record names the exporter that ran.
+caller picks one, and the record names the exporter that ran.
+When the dynamo exporter fails on a module (torch.export cannot trace it), the TorchScript one is tried
+and the record says so (``fallback``: why dynamo failed), as the CLI's and the app's export line do; an
+exported program has no TorchScript path. Only when both fail is the export failed, with both reasons.
 The ONNX file is self-contained (weights inside) unless the weights exceed ``EXTERNAL_DATA_BYTES``
 (protobuf's 2 GiB limit); then they go to ``<name>.onnx.data`` beside it, which TensorRT's parser and
 onnxruntime both find by themselves when given the .onnx path.
@@ -27,6 +30,7 @@ import numpy as np
 from . import atomic
 from .accuracy import compare
 from .errors import ModelError, TrtTuiError
+from .validate import opset_problem
 
 EXTERNAL_DATA_BYTES = 1_800_000_000
 PARITY_ATOL = 1e-3
@@ -96,14 +100,32 @@ def export_onnx(
     example = {k: torch.from_numpy(v).to(device) for k, v in inputs.feeds(trace_batch, seed=0, sizes=sizes).items()}
     with torch.no_grad():  # name the outputs (a program with a static batch runs at its own batch only)
         outputs = output_names(call(runnable, inputs, example))
-    kwargs = _export_kwargs(runnable, inputs, outputs, opset, exporter, dynamic_batch, dim_ranges or {})
     args: tuple[Any, ...] = () if inputs.keyword else tuple(example.values())
-    if inputs.keyword:
-        kwargs["kwargs"] = example
-    t0 = time.perf_counter()
-    caught = _write_export(program if program is not None else module, args, path, kwargs, exporter)
+
+    def write(how: str) -> list[Any]:
+        kwargs = _export_kwargs(runnable, inputs, outputs, opset, how, dynamic_batch, dim_ranges or {})
+        kwargs.update({"kwargs": example} if inputs.keyword else {})
+        return _write_export(program if program is not None else module, args, path, kwargs, how)
+
+    t0, fallback = time.perf_counter(), ""
+    try:
+        caught = write(exporter)
+    except ModelError as e:
+        if exporter != "dynamo" or program is not None:
+            raise
+        fallback = e.message  # e.g. a torch.export limitation the TorchScript tracer does not have
+        if problem := opset_problem(opset, "torchscript"):
+            raise ModelError(f"{fallback}; no TorchScript export to fall back on: {problem}", detail=e.detail) from e
+        try:
+            caught, exporter = write("torchscript"), "torchscript"
+        except ModelError as e2:
+            raise ModelError(
+                f"{fallback}; torchscript export failed too: {e2.message.split(': ', 1)[-1]}",
+                detail=f"{e.detail}\n{e2.detail}",
+            ) from e2
     seconds = time.perf_counter() - t0
-    return _export_record(path, exporter, opset, batch_size, dynamic_batch, inputs, outputs, seconds, caught)
+    record = _export_record(path, exporter, opset, batch_size, dynamic_batch, inputs, outputs, seconds, caught)
+    return record | ({"fallback": fallback} if fallback else {})
 
 
 def _export_record(

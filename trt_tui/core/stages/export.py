@@ -64,6 +64,10 @@ def run(ctx: RunContext, model: Any) -> Exported:
                         dim_ranges=profile_ranges(model.inputs, ctx.cfg.sweep, ctx.cfg.profile),
                     )
                 )
+                if detail.get("fallback"):
+                    ctx.log(
+                        "export", f"{detail['fallback']}; exported with the TorchScript exporter instead", "warning"
+                    )
             ctx.step("export", "checker", export.check_onnx, onnx)
             detail.update(export.onnx_stats(onnx))
             if module is not None:
