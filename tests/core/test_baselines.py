@@ -175,3 +175,25 @@ def test_the_first_row_is_timed_before_the_eval_set_and_its_reference(tmp_path, 
     assert events[latency].row["cosine_sim"] is None  # accuracy not yet known when the number shows
     ok = next(e.row for e in events if isinstance(e, RowEvent) and e.row["status"] == "ok")
     assert ok["row_id"] == "pytorch-fp32" and ok["cosine_sim"] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_an_fp16_row_that_meets_float32_the_model_makes_says_so():
+    """model.half() with a .float() inside forward: PyTorch's dtype error, with the likely cause."""
+    import torch
+
+    from trt_tui.core.stages.benchmark import describe_failure
+
+    class Mixes(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.fc(x.float())
+
+    with pytest.raises(RuntimeError) as info:
+        Mixes().half()(torch.ones(1, 4, dtype=torch.float16))
+    said = describe_failure(info.value, 8, half=True)
+    assert said.startswith("RuntimeError: ") and said.endswith("that meet its FP16 weights)")
+    assert "FP16" not in describe_failure(info.value, 8)
+    assert "FP16" not in describe_failure(RuntimeError("index 7 is out of bounds"), 8, half=True)

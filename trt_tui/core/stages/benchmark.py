@@ -20,7 +20,7 @@ from trt_tui.core.events import Progress
 from trt_tui.core.inputs import Feeds, feed_rows
 from trt_tui.core.stages.context import Cancelled, RunContext
 from trt_tui.core.stages.runners import make_runner
-from trt_tui.core.vocab import READY, Backend, Status
+from trt_tui.core.vocab import READY, Backend, Precision, Status
 
 Point = tuple[int, tuple[tuple[str, int], ...]]  # (batch size, dim sizes)
 
@@ -147,7 +147,9 @@ def bench_one(ctx: RunContext, bench_: Benchmark, row_id: str, onnx: Path | None
         ctx.error("benchmark", f"{row_id}: {exc.message}", exc.detail)
         ctx.rows.set(row_id, status=Status.FAILED, reason=exc.message)
     except Exception as exc:  # noqa: BLE001 - one row's failure must not stop the others
-        reason = describe_failure(exc, ctx.batch)
+        reason = describe_failure(
+            exc, ctx.batch, half=(row.backend, row.precision) == (Backend.PYTORCH, Precision.FP16)
+        )
         ctx.error("benchmark", f"{row_id}: {reason}", traceback.format_exc())
         ctx.rows.set(row_id, status=Status.FAILED, reason=reason)
     finally:
@@ -248,10 +250,18 @@ def write_sweep_plot(ctx: RunContext) -> None:
         ctx.log("benchmark", f"no sweep plot: {type(exc).__name__}: {exc}", "warning")
 
 
-def describe_failure(exc: BaseException, batch_size: int) -> str:
+# PyTorch's words when float32 meets float16 in one op (matmul, conv, cat, index_put, ...)
+DTYPE_CLASH = ("must have the same dtype", "expected scalar type", "should be the same", "expected both")
+
+
+def describe_failure(exc: BaseException, batch_size: int, *, half: bool = False) -> str:
+    """One line for a failed row; ``half``: a PyTorch FP16 row (model.half()), where a float32 tensor the
+    model makes itself (a .float(), a torch.ones(...) without dtype) meeting FP16 weights is the usual cause."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if is_out_of_memory(exc):
         return f"out of GPU memory at batch size {batch_size}: try a smaller --batch-size"
+    if half and any(w in text for w in DTYPE_CLASH):
+        text += " (the model makes float32 tensors of its own, e.g. .float(), that meet its FP16 weights)"
     return f"{type(exc).__name__}: {text}"
 
 
