@@ -89,6 +89,11 @@ def test_row_detail_shows_gpu_and_enqueue_time_and_the_launch_note():
     assert "host-bound" not in gpu_bound
     cpu = row_detail({"row_id": "onnxruntime-fp32", "device": "cpu", "enqueue_p50_ms": None})
     assert "enqueue" not in cpu  # no enqueue figure on the CPU, so no label either
+    fewer = row_detail({"row_id": "tensorrt-fp16", "gpu_compute_p50_ms": 1.2, "iterations": 500,
+                        "gpu_compute_iterations": 96, "latency_p50_ci_low_ms": 1.3, "latency_p50_ci_high_ms": 1.31})
+    assert "[dim]GPU from[/] 96 of 500 iterations" in fewer
+    assert "GPU from" not in row_detail({"row_id": "tensorrt-fp16", "iterations": 500, "gpu_compute_iterations": 500,
+                                         "latency_p50_ci_low_ms": 1.3, "latency_p50_ci_high_ms": 1.31})
 
 
 def test_a_running_row_shows_its_median_so_far_until_the_latency_arrives():

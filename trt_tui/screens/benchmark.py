@@ -198,6 +198,9 @@ def uncertainty_bits(row: dict[str, Any]) -> list[str]:
         bits.append(f"[dim]speedup[/] {escape(fmt_speedup_ci(row, 'speedup_vs_pytorch', True))}")
     if row.get("stopped_by") in ("ci", "time"):
         bits.append(f"[dim]stopped by[/] {'the CI target' if row['stopped_by'] == 'ci' else '--max-seconds'}")
+    n_gpu, n = row.get("gpu_compute_iterations"), row.get("iterations")
+    if is_num(n_gpu) and is_num(n) and n_gpu < n:  # the GPU-compute loop stopped once as precise as the latency
+        bits.append(f"[dim]GPU from[/] {n_gpu:,} of {n:,} iterations")
     return bits
 
 
