@@ -667,11 +667,13 @@ def print_comparison(changes: list[Any], a: Any, b: Any, min_change: float) -> N
             fmt_ms(c.a_p50),
             fmt_ms(c.b_p50),
             compare.fmt_change(c),
-            c.verdict,
+            c.verdict + (" ⚠" if c.noise else ""),
             style=style.get(c.verdict, ""),
         )
     console.print(f"A: {a}\nB: {b}", markup=False, highlight=False)
     console.print(table)
+    for note in filter(None, map(compare.noise_note, changes)):
+        console.print(f"  ⚠ {note}", markup=False, highlight=False)
     slower = compare.regressed(changes)
     console.print(
         f"{len(slower)} slower beyond noise: {', '.join(c.row_id for c in slower)}"

@@ -149,3 +149,27 @@ def test_compare_command_exit_status(three_runs):
     assert {d["row_id"]: d["verdict"] for d in data}["onnxruntime-fp32"] == "faster"
     missing = cli("compare", a, str(root / "nowhere"))
     assert missing.returncode == 2 and "cannot read" in missing.stderr
+
+
+def test_a_verdict_on_a_row_either_run_flagged_as_noisy_says_so(tmp_path):
+    """A host-bound row on a busy CPU: bimodal latencies give a tight median CI in each run, yet the two runs
+    can differ by several per cent; the verdict keeps its word and carries the runs' noise warnings."""
+    from trt_tui.core import noise
+
+    a = write_run(tmp_path / "a", {"pytorch-fp32": 2.0, "pytorch-fp16": 1.0}, seed=40)
+    b = write_run(tmp_path / "b", {"pytorch-fp32": 2.0, "pytorch-fp16": 0.94}, seed=50)
+    rng = np.random.default_rng(0)
+    lat = np.where(rng.random(400) < 0.2, 1.7, 0.94) * rng.normal(1, 0.01, 400)  # a fifth of them slowed down
+    warning = noise.noise_warning(lat, None, {}, ci_target=0.01, stopped_by="count", device="cpu")
+    assert warning.startswith("unstable timing (")
+    b.upsert({**b.rows["pytorch-fp16"], "noise_warning": warning})
+    changes = {c.row_id: c for c in compare.compare(compare.load(tmp_path / "a"), compare.load(tmp_path / "b"))}
+    flagged, quiet = changes["pytorch-fp16"], changes["pytorch-fp32"]
+    assert flagged.verdict == compare.FASTER and flagged.noise == {"B": warning} and quiet.noise == {}
+    assert compare.noise_note(flagged) == (
+        "pytorch-fp16 b1: unstable timing in B: the verdict may be the machine's, not the change's")
+    assert compare.noise_note(quiet) == ""
+    shown = cli("compare", str(tmp_path / "a"), str(tmp_path / "b"))
+    assert "faster ⚠" in shown.stdout and "⚠ pytorch-fp16 b1: unstable timing in B" in shown.stdout
+    data = {d["row_id"]: d for d in json.loads(cli("compare", str(tmp_path / "a"), str(tmp_path / "b"), "--json").stdout)}
+    assert data["pytorch-fp16"]["noise_warnings"] == {"B": warning} and data["pytorch-fp32"]["noise_warnings"] == {}

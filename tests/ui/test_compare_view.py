@@ -20,7 +20,8 @@ SIZE = (100, 30)
 def test_compare_another_run_from_the_palette(tmp_path):
     a = tmp_path / "a"
     write_run(a, {"pytorch-fp32": 2.0, "onnxruntime-fp32": 1.0, "onnxruntime-int8": 0.8}, seed=10)
-    write_run(tmp_path / "b", {"pytorch-fp32": 2.0, "onnxruntime-fp32": 0.8, "onnxruntime-int8": 0.96}, seed=20)
+    b = write_run(tmp_path / "b", {"pytorch-fp32": 2.0, "onnxruntime-fp32": 0.8, "onnxruntime-int8": 0.96}, seed=20)
+    b.upsert({**b.rows["onnxruntime-fp32"], "noise_warning": "CPU busy: 1.5 of 2 cores used by other processes"})
     expected = {c.row_id: c for c in compare.compare(compare.load(a), compare.load(tmp_path / "b"))}
 
     async def scenario():
@@ -40,10 +41,11 @@ def test_compare_another_run_from_the_palette(tmp_path):
             await pilot.pause()
             assert isinstance(app.screen, CompareScreen)
             rows = {r[0].strip(): r for r in table_text(app.screen.query_one("#cmp", DataTable))}
-            assert rows["ORT FP32"][5].strip() == "faster" and rows["ORT INT8"][5].strip() == "slower"
+            assert rows["ORT FP32"][5].strip() == "faster ⚠" and rows["ORT INT8"][5].strip() == "slower"
             assert rows["PyTorch FP32"][5].strip() == "≈ same" and rows["PyTorch FP32"][1].strip() == "1"
             assert rows["ORT INT8"][4].strip() == compare.fmt_change(expected["onnxruntime-int8"])
-            assert "1 slower beyond noise" in static_text(app.screen.query_one("#cmp-summary"))
+            said = static_text(app.screen.query_one("#cmp-summary"))
+            assert "1 slower beyond noise" in said and "⚠ onnxruntime-fp32 b1: CPU busy in B: the verdict may be" in said
             assert str(a) in static_text(app.screen.query_one("#cmp-head"))
             await pilot.press("escape")
             assert isinstance(app.screen, BenchmarkScreen)

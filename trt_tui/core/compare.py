@@ -7,13 +7,15 @@ The change is median(B) / median(A) of the latency samples (bootstrap, core/stat
 within-run CI cannot see: two runs of the same engine differ by a little (clocks, temperature, what
 else the machine did), like pyperf's ``--min-speed``. A run without samples (older results.json) is
 compared on its recorded p50 CIs (B's interval over A's, the widest ratio they allow); without those
-only the change is given.
+only the change is given. A verdict on a row whose timing either run flagged as noisy (its noise_warning)
+carries those warnings (``noise``): a host-bound row on a busy CPU can move 6 % between two runs with a
+tight CI in each (H100, eager FP16 resnet50 b32, CoV 12-16 % in both), so its verdict may be the machine's.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ class RowChange:
     low: float | None
     high: float | None
     verdict: str
+    noise: dict[str, str] = field(default_factory=dict)  # "A"/"B": that run's noise_warning on this row
 
     @property
     def change(self) -> float:
@@ -50,6 +53,7 @@ class RowChange:
             "change_ci_low": None if self.low is None else self.low - 1,
             "change_ci_high": None if self.high is None else self.high - 1,
             "verdict": self.verdict,
+            "noise_warnings": self.noise,
         }
 
 
@@ -112,10 +116,23 @@ def compare(a: ResultsStore, b: ResultsStore, min_change: float = MIN_CHANGE) ->
         if ra.get("status") != Status.OK or rb.get("status") != Status.OK or not pa or not pb:
             continue
         low, high = interval(a, ka, b, kb)
+        noise = {side: str(r["noise_warning"]) for side, r in (("A", ra), ("B", rb)) if r.get("noise_warning")}
         out.append(
-            RowChange(rb["row_id"], rb.get("batch_size"), pa, pb, pb / pa, low, high, verdict(low, high, min_change))
+            RowChange(
+                rb["row_id"], rb.get("batch_size"), pa, pb, pb / pa, low, high, verdict(low, high, min_change), noise
+            )
         )
     return out
+
+
+def noise_note(c: RowChange) -> str:
+    """'pytorch-fp16 b32: unstable timing in A and B: the verdict may be the machine's, not the change's'
+    (the first cause of the first run's noise warning; '' when neither run flagged the row)."""
+    if not c.noise:
+        return ""
+    cause = next(iter(c.noise.values())).split(":")[0].split(" (")[0]  # 'unstable timing', 'CPU busy', ...
+    size = f" b{c.batch_size}" if c.batch_size else ""
+    return f"{c.row_id}{size}: {cause} in {' and '.join(c.noise)}: the verdict may be the machine's, not the change's"
 
 
 def regressed(changes: list[RowChange]) -> list[RowChange]:

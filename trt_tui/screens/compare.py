@@ -24,10 +24,11 @@ def summary(changes: list[compare.RowChange]) -> str:
     slower = compare.regressed(changes)
     if not changes:
         return "[$warning]no row measured ok in both runs[/]"
+    notes = "".join(f"\n[$warning]⚠[/] {escape(n)}" for n in map(compare.noise_note, changes) if n)
     if slower:
         names = ", ".join(short(c.row_id) + (f" b{c.batch_size}" if c.batch_size else "") for c in slower)
-        return f"[b $error]{len(slower)} slower beyond noise:[/] {escape(names)}"
-    return f"[$success]no row slower beyond noise[/] [dim]({len(changes)} compared)[/]"
+        return f"[b $error]{len(slower)} slower beyond noise:[/] {escape(names)}{notes}"
+    return f"[$success]no row slower beyond noise[/] [dim]({len(changes)} compared)[/]{notes}"
 
 
 class CompareScreen(Screen[None]):
@@ -67,7 +68,7 @@ class CompareScreen(Screen[None]):
                 Text(fmt_ms(c.a_p50), justify="right"),
                 Text(fmt_ms(c.b_p50), justify="right"),
                 Text(compare.fmt_change(c), justify="right"),
-                Text(VERDICT_SHORT[c.verdict], style=VERDICT_STYLE[c.verdict]),
+                Text(VERDICT_SHORT[c.verdict] + (" ⚠" if c.noise else ""), style=VERDICT_STYLE[c.verdict]),
                 key=f"{c.row_id}@{c.batch_size}",
             )
         table.focus()
