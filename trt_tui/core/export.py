@@ -107,25 +107,31 @@ def export_onnx(
         kwargs.update({"kwargs": example} if inputs.keyword else {})
         return _write_export(program if program is not None else module, args, path, kwargs, how)
 
-    t0, fallback = time.perf_counter(), ""
+    t0 = time.perf_counter()
+    caught, exporter, fallback = _with_fallback(write, exporter, opset, can_fall_back=program is None)
+    seconds = time.perf_counter() - t0
+    record = _export_record(path, exporter, opset, batch_size, dynamic_batch, inputs, outputs, seconds, caught)
+    return record | ({"fallback": fallback} if fallback else {})
+
+
+def _with_fallback(write: Any, exporter: str, opset: int, can_fall_back: bool) -> tuple[list[Any], str, str]:
+    """``write(exporter)``; when the dynamo exporter fails on a module, ``write("torchscript")``. Returns the
+    warnings, the exporter that wrote the file and why dynamo failed ('' when it did not)."""
     try:
-        caught = write(exporter)
+        return write(exporter), exporter, ""
     except ModelError as e:
-        if exporter != "dynamo" or program is not None:
+        if exporter != "dynamo" or not can_fall_back:
             raise
         fallback = e.message  # e.g. a torch.export limitation the TorchScript tracer does not have
         if problem := opset_problem(opset, "torchscript"):
             raise ModelError(f"{fallback}; no TorchScript export to fall back on: {problem}", detail=e.detail) from e
         try:
-            caught, exporter = write("torchscript"), "torchscript"
+            return write("torchscript"), "torchscript", fallback
         except ModelError as e2:
             raise ModelError(
                 f"{fallback}; torchscript export failed too: {e2.message.split(': ', 1)[-1]}",
                 detail=f"{e.detail}\n{e2.detail}",
             ) from e2
-    seconds = time.perf_counter() - t0
-    record = _export_record(path, exporter, opset, batch_size, dynamic_batch, inputs, outputs, seconds, caught)
-    return record | ({"fallback": fallback} if fallback else {})
 
 
 def _export_record(
