@@ -45,7 +45,7 @@ def test_compare_another_run_from_the_palette(tmp_path):
             assert rows["PyTorch FP32"][5].strip() == "≈ same" and rows["PyTorch FP32"][1].strip() == "1"
             assert rows["ORT INT8"][4].strip() == compare.fmt_change(expected["onnxruntime-int8"])
             said = static_text(app.screen.query_one("#cmp-summary"))
-            assert "1 slower beyond noise" in said and "⚠ onnxruntime-fp32 b1: CPU busy in B: the verdict may be" in said
+            assert "1 slower beyond noise" in said and "⚠ ORT FP32 b1: CPU busy in B: the verdict may be" in said
             assert str(a) in static_text(app.screen.query_one("#cmp-head"))
             await pilot.press("escape")
             assert isinstance(app.screen, BenchmarkScreen)

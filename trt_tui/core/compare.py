@@ -15,6 +15,7 @@ tight CI in each (H100, eager FP16 resnet50 b32, CoV 12-16 % in both), so its ve
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,14 +126,15 @@ def compare(a: ResultsStore, b: ResultsStore, min_change: float = MIN_CHANGE) ->
     return out
 
 
-def noise_note(c: RowChange) -> str:
+def noise_note(c: RowChange, name: Callable[[str], str] = str) -> str:
     """'pytorch-fp16 b32: unstable timing in A and B: the verdict may be the machine's, not the change's'
-    (the first cause of the first run's noise warning; '' when neither run flagged the row)."""
+    (the first cause of the first run's noise warning; '' when neither run flagged the row); ``name``: how
+    the row is named (the app: its short title)."""
     if not c.noise:
         return ""
     cause = next(iter(c.noise.values())).split(":")[0].split(" (")[0]  # 'unstable timing', 'CPU busy', ...
     size = f" b{c.batch_size}" if c.batch_size else ""
-    return f"{c.row_id}{size}: {cause} in {' and '.join(c.noise)}: the verdict may be the machine's, not the change's"
+    return f"{name(c.row_id)}{size}: {cause} in {' and '.join(c.noise)}: the verdict may be the machine's, not the change's"
 
 
 def regressed(changes: list[RowChange]) -> list[RowChange]:

@@ -24,7 +24,7 @@ def summary(changes: list[compare.RowChange]) -> str:
     slower = compare.regressed(changes)
     if not changes:
         return "[$warning]no row measured ok in both runs[/]"
-    notes = "".join(f"\n[$warning]⚠[/] {escape(n)}" for n in map(compare.noise_note, changes) if n)
+    notes = "".join(f"\n[$warning]⚠[/] {escape(n)}" for c in changes if (n := compare.noise_note(c, short)))
     if slower:
         names = ", ".join(short(c.row_id) + (f" b{c.batch_size}" if c.batch_size else "") for c in slower)
         return f"[b $error]{len(slower)} slower beyond noise:[/] {escape(names)}{notes}"
