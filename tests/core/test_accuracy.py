@@ -80,3 +80,32 @@ def test_per_token_logits_top1_per_token():
     out = ref.copy()
     out[0, 1, 7] = 5.0  # one token of eight flips
     assert compare([ref], [out])["top1_agreement"] == pytest.approx(7 / 8)
+
+
+def test_a_model_that_returns_its_labels_before_its_scores_is_judged_on_the_scores():
+    """Outputs keep their kind through the runners (labels int64, scores FP32), so the accuracy columns
+    compare the first floating-point output, and the label argmax is not read as one-class 'logits'."""
+    import torch
+
+    from trt_tui.core import accuracy, bench
+    from trt_tui.core.inputs import single
+    from trt_tui.core.stages.benchmark import accuracy_fields
+
+    class LabelsFirst(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(6, 5)
+
+        def forward(self, x):
+            scores = self.fc(x)
+            return {"label": scores.argmax(-1), "scores": scores}
+
+    torch.manual_seed(0)
+    model = LabelsFirst().eval()
+    x = np.random.default_rng(0).normal(size=(8, 6)).astype(np.float32)
+    ref = bench.run_batches(bench.TorchRunner(model, single((6,)), device="cpu"), x, 4)
+    assert [r.dtype for r in ref] == [np.int64, np.float32] and accuracy.compared_output(ref) == 1
+    noisy = [ref[0], ref[1] + np.float32(0.01)]
+    fields = accuracy_fields(ref, noisy, None)
+    assert 0.0099 < fields["max_abs_err"] < 0.0101 and fields["top1_agreement"] is not None
+    assert accuracy.compared_output([np.zeros(3, np.int64)]) == 0  # no float output: the first

@@ -56,6 +56,12 @@ def _one(ref: np.ndarray, out: np.ndarray) -> dict[str, Any]:
     }
 
 
+def compared_output(outputs: Sequence[np.ndarray]) -> int:
+    """Which output the accuracy columns compare: the first floating-point one (a model that returns its
+    argmax labels before its scores is judged on the scores), else the first."""
+    return next((i for i, o in enumerate(outputs) if np.asarray(o).dtype.kind == "f"), 0)
+
+
 def top1_uninformative(ref: Sequence[np.ndarray]) -> str:
     """Why top-1 agreement says little against this reference ('' when it is fine): the first output
     gives every sample the same class (random weights, a collapsed model), so any row that keeps that

@@ -422,7 +422,8 @@ def gpu_compute_times(
 
 
 def run_batches(runner: Runner, inputs: Feeds | np.ndarray, batch_size: int) -> list[np.ndarray]:
-    """Outputs of ``runner`` over ``inputs`` (N = k*batch_size samples), concatenated per output."""
+    """Outputs of ``runner`` over ``inputs`` (N = k*batch_size samples), concatenated per output: floating
+    point as FP32, any other output as int64 (whatever width the backend gave it)."""
     feeds = inputs if isinstance(inputs, dict) else {"": inputs}
     per_output: list[list[np.ndarray]] = []
     for start in range(0, feed_rows(feeds), batch_size):
@@ -433,7 +434,8 @@ def run_batches(runner: Runner, inputs: Feeds | np.ndarray, batch_size: int) -> 
         if not per_output:
             per_output = [[] for _ in outs]
         for acc, out in zip(per_output, outs):
-            acc.append(np.asarray(out, dtype=np.float32))
+            a = np.asarray(out)  # floats as FP32; labels, ids and masks stay integers (accuracy.compared_output)
+            acc.append(a.astype(np.float32) if a.dtype.kind in "fc" else a.astype(np.int64))
     return [np.concatenate(acc) for acc in per_output]
 
 
@@ -490,7 +492,9 @@ class TorchRunner:
         self.y = self.forward(self.module)
 
     def outputs(self) -> list[np.ndarray]:
-        return [t.float().cpu().numpy() for _, t in flatten_named(self.y)]  # .cpu() waits for the stream
+        # FP16 comes back as FP32, integer and bool outputs as they are (as onnxruntime and TensorRT give them);
+        # .cpu() waits for the stream
+        return [(t.float() if t.is_floating_point() else t).cpu().numpy() for _, t in flatten_named(self.y)]
 
     def close(self) -> None:
         self.module = None

@@ -105,11 +105,12 @@ class Benchmark:
         ref_name: str,
         names: list[str],
     ) -> None:
+        i = accuracy.compared_output(ref or [])
         self.info.update(
             reference=ref_name,
             eval_samples=feed_rows(x),
             labelled=labels is not None,
-            accuracy_output=names[0] if names else "the first output",
+            accuracy_output=names[i] if i < len(names) else "the first output",
         )
         extra = f" (of {len(ref)} outputs)" if ref is not None and len(ref) > 1 else ""
         ctx.log(
@@ -117,7 +118,7 @@ class Benchmark:
             f"accuracy reference: {ref_name} on {feed_rows(x)} samples; the accuracy columns "
             f"compare output {self.info['accuracy_output']!r}{extra}",
         )
-        if ref is not None and (why := accuracy.top1_uninformative(ref)):
+        if ref is not None and (why := accuracy.top1_uninformative(ref[i : i + 1])):
             ctx.log("benchmark", why, "warning")
             self.info.update(top1_note=why)
 
@@ -208,14 +209,15 @@ def output_names(ctx: RunContext, onnx_path: Path | None) -> list[str]:
 
 
 def accuracy_fields(ref: list[np.ndarray] | None, outs: list[np.ndarray], labels: np.ndarray | None) -> dict[str, Any]:
-    """The accuracy columns: the first output (logits) against the reference's first output."""
+    """The accuracy columns: the compared output (the first floating-point one: logits) against the reference's."""
     fields: dict[str, Any] = {}
+    i = accuracy.compared_output(ref if ref is not None else outs)
     if ref is not None:
-        acc = accuracy.compare(ref[:1], outs[:1])
+        acc = accuracy.compare(ref[i : i + 1], outs[i : i + 1])
         fields = {k: acc.get(k) for k in accuracy.KEYS}
         fields.update(accuracy.trust_fields(ref, fields))  # NaN/Inf said so; a vacuous comparison n/a
     if labels is not None:
-        fields["label_accuracy"] = accuracy.label_accuracy(outs[0], labels)
+        fields["label_accuracy"] = accuracy.label_accuracy(outs[i], labels)
     return fields
 
 
