@@ -210,3 +210,24 @@ def test_a_causal_lm_with_its_default_kv_cache_exports(tmp_path):
     assert m.module.config.use_cache is False and "use_cache off" in m.info["notes"][0]
     rec = export.export_onnx(m.module, m.inputs, 2, tmp_path / "lm.onnx", exporter="dynamo")
     assert rec["output_names"] == ["logits"]
+
+
+def test_example_inputs_keep_a_constant_and_make_a_float_mask_ones():
+    """A float input named *mask* is a mask (ones, whatever padding the example has); a constant float
+    input (a scale, a temperature) keeps its value instead of becoming noise around it."""
+    import torch
+
+    from trt_tui.core.user_models import read_example
+
+    class Net(torch.nn.Module):
+        def forward(self, x, pad_mask, scale):
+            return x * pad_mask * scale
+
+    mask = torch.ones(4, 6)
+    mask[:, 4:] = 0
+    specs = {s.name: s for s in read_example((torch.randn(4, 6), mask, torch.full((4, 1), 0.5)), Net(), "t", 4)}
+    assert specs["pad_mask"].gen == "ones" and specs["pad_mask"].note == "a mask: no padding"
+    assert specs["scale"].generator_text() == "constant 0.5"
+    drawn = specs["scale"].draw(np.random.default_rng(0), 3)
+    assert drawn.shape == (3, 1) and (drawn == 0.5).all()
+    assert specs["x"].generator_text() != "constant 0"  # a varying input stays a distribution

@@ -91,6 +91,8 @@ class InputSpec:
             return "ones"
         if self.gen == "normal":
             mean, std = self.low or 0.0, 1.0 if self.high is None else self.high
+            if std == 0:
+                return f"constant {mean:g}"
             return "normal" if (mean, std) == (0.0, 1.0) else f"normal(mean {mean:.3g}, std {std:.3g})"
         lo, hi = self.low or 0, self.high if self.high is not None else 1
         return f"{self.gen} [{lo:g}, {hi:g}]"

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ModelError, first_line
-from .inputs import DTYPES, InputSpec, ModelInputs, default_generator
+from .inputs import DTYPES, InputSpec, ModelInputs, default_generator, is_mask
 
 PROBE_BATCH = 2  # example_inputs is called with this batch size to read the inputs
 
@@ -139,7 +139,13 @@ def _spec_of(name: str, t: Any, where: str, batch: int) -> InputSpec:
     spec = InputSpec(name, tuple(t.shape[1:]), dtype)
     values = t.detach().cpu()
     if spec.is_float:
+        if is_mask(name, dtype):  # a float mask: ones, as for any mask (README), not its mean and std
+            return default_generator(spec)
         mean, std = float(values.float().mean()), float(values.float().std())
+        if np.isfinite(mean) and (std == 0 or values.numel() == 1):  # a constant (a scale, a flag): kept
+            return InputSpec(
+                name, spec.shape, dtype, "normal", round(mean, 6), 0.0, note="the constant of example_inputs"
+            )
         if np.isfinite(mean) and np.isfinite(std) and std > 0:
             return (
                 spec
