@@ -101,9 +101,14 @@ class Measurement:
     stopped_by: str = "count"  # what ended the timed loop: count | ci (--iterations auto) | time (--max-seconds)
 
     @property
+    def gpu_iterations(self) -> int | None:
+        """How many GPU-compute iterations the GPU figures come from (None off CUDA): <= ``iterations``."""
+        return len(self.gpu_samples) if self.gpu_samples is not None else None
+
+    @property
     def note(self) -> str:
         """A warning when the GPU compute time includes CPU launch time in more than 5% of iterations."""
-        n = len(self.gpu_samples) if self.gpu_samples is not None else self.iterations
+        n = self.gpu_iterations or self.iterations
         if self.launch_exposed > 0.05 * n:
             return (
                 f"GPU compute includes CPU launch time in {self.launch_exposed}/{n} iterations "
@@ -130,7 +135,7 @@ class Measurement:
             "gpu_compute_p50_ci_low_ms": gpu.get("p50_ci_low"),
             "gpu_compute_p50_ci_high_ms": gpu.get("p50_ci_high"),
             "gpu_compute_cov": gpu.get("cov"),
-            "gpu_compute_iterations": len(self.gpu_samples) if self.gpu_samples is not None else None,
+            "gpu_compute_iterations": self.gpu_iterations,
             "enqueue_p50_ms": (self.enqueue_ms or {}).get("p50"),
             "throughput_per_s": self.throughput_per_s,
             "images_per_s": self.throughput_per_s * batch_size,
@@ -395,6 +400,10 @@ def gpu_compute_times(
     chunk = max(1, iterations // 20)
     exposed, ms = 0, list[float]()
     n = iterations
+
+    def read(upto: int) -> None:  # the times of the iterations not read yet, up to ``upto`` (their events done)
+        ms.extend(s.elapsed_time(e) for s, e in zip(starts[len(ms) : upto], ends[len(ms) : upto]))
+
     for i in range(iterations):
         with torch.cuda.stream(stream):
             if flush is not None:
@@ -410,14 +419,14 @@ def gpu_compute_times(
             tick(chunk)
         if precision is not None and i + 1 >= AUTO_MIN_ITERATIONS and (i + 1) % GPU_CHECK_EVERY == 0:
             ends[i].synchronize()  # drains the queue; the next iteration's spin hides its launch again
-            ms += [s.elapsed_time(e) for s, e in zip(starts[len(ms) : i + 1], ends[len(ms) : i + 1])]
+            read(i + 1)
             if stats.relative_halfwidth(ms) <= precision:
                 n = i + 1
                 break
     stream.synchronize()
     if tick and n % chunk:
         tick(n % chunk)
-    ms += [s.elapsed_time(e) for s, e in zip(starts[len(ms) : n], ends[len(ms) : n])]
+    read(n)
     return GpuTimes(ms, lead_ms if cycles else 0.0, exposed)
 
 

@@ -22,6 +22,7 @@ import re
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +115,9 @@ def export_onnx(
     return record | ({"fallback": fallback} if fallback else {})
 
 
-def _with_fallback(write: Any, exporter: str, opset: int, can_fall_back: bool) -> tuple[list[Any], str, str]:
+def _with_fallback(
+    write: Callable[[str], list[Any]], exporter: str, opset: int, can_fall_back: bool
+) -> tuple[list[Any], str, str]:
     """``write(exporter)``; when the dynamo exporter fails on a module, ``write("torchscript")``. Returns the
     warnings, the exporter that wrote the file and why dynamo failed ('' when it did not)."""
     try:

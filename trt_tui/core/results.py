@@ -95,8 +95,7 @@ NUMERIC = {
     for c in COLUMNS
     if c.endswith(("_ms", "_s", "_per_s", "_err", "_sim", "_agreement", "_accuracy", "_count", "_bytes"))
     or c in ("batch_size", "speedup_vs_pytorch", "speedup_vs_best_pytorch", "iterations", "warmup")
-    or c.endswith("_iterations")
-    or c.endswith(("_cov", "_ci_low", "_ci_high", "_cores"))
+    or c.endswith(("_cov", "_ci_low", "_ci_high", "_cores", "_iterations"))
 }
 
 
